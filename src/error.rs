@@ -1,0 +1,160 @@
+//! The one error type of RustyRay.
+//!
+//! Every fallible call returns [`Result<T>`](crate::Result) with an [`Error`]
+//! whose variants a program can match on. Errors are values all the way
+//! down: a task that returns `Err` or panics, an actor that dies, a timeout or
+//! a cancelled task each end up as an `Error` stored in the task's
+//! [`ObjectRef`](crate::ObjectRef), and every `get` of that ref returns a
+//! clone of it. That is why `Error` is `Clone` and why a cause is held in an
+//! [`Arc`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `Result<T, rustyray::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in RustyRay.
+///
+/// The enum is `#[non_exhaustive]`: match the variants you handle and keep a
+/// `_` arm for the rest.
+///
+/// ```
+/// # fn main() {
+/// let err = rustyray::get_timeout(
+///     &{
+///         let _rt = rustyray::init(rustyray::Config::default()).unwrap();
+///         rustyray::put(1u8).unwrap()
+///     },
+///     std::time::Duration::from_millis(1),
+/// )
+/// .unwrap_err();
+/// // The runtime was dropped (and so shut down) before the `get`, and no
+/// // runtime is installed any more.
+/// assert!(matches!(err, rustyray::Error::NotInitialized { .. }));
+/// # }
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No runtime is installed in the current context.
+    #[error("no RustyRay runtime in this context: {reason}; call `rustyray::init(Config::default())` and keep the guard alive, or install a runtime handle with `Runtime::enter()` / `Runtime::scope(fut)`")]
+    NotInitialized {
+        /// Why none could be found (nothing installed, or the thread is exiting).
+        reason: &'static str,
+    },
+
+    /// The runtime has been shut down; it accepts no new work and its objects
+    /// are gone.
+    #[error("runtime `{runtime}` is shut down")]
+    ShutDown {
+        /// The name of the runtime.
+        runtime: String,
+    },
+
+    /// A configuration value is invalid.
+    #[error("invalid config: `{field}` {reason}")]
+    InvalidConfig {
+        /// The field of [`Config`](crate::Config) at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A task (or actor method) returned `Err` or panicked.
+    #[error("task `{task}` failed: {message}")]
+    TaskFailed {
+        /// The task's name (`module::function`, `Actor.method`, or the name
+        /// given with `.name(..)`).
+        task: String,
+        /// The error's `Display` text or the panic message.
+        message: String,
+        /// The error behind it, when it was itself a RustyRay error.
+        #[source]
+        cause: Option<Arc<Error>>,
+    },
+
+    /// An actor died (panicked without restarts left, was killed, or its
+    /// runtime shut down) before or while it ran a call.
+    #[error("actor `{actor}` died: {cause}")]
+    ActorDied {
+        /// The actor's name, or its id when it has none.
+        actor: String,
+        /// Why it died.
+        cause: String,
+    },
+
+    /// No actor by that name, or one of another type.
+    #[error("actor `{name}` not found: {reason}")]
+    ActorNotFound {
+        /// The name looked up.
+        name: String,
+        /// Why it did not match.
+        reason: String,
+    },
+
+    /// A wait ran out of time. The work it waited for goes on.
+    #[error("timed out after {timeout:?} waiting for {what}")]
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// How long.
+        timeout: Duration,
+    },
+
+    /// The task was cancelled with [`cancel`](crate::cancel).
+    #[error("task `{task}` was cancelled")]
+    Cancelled {
+        /// The cancelled task's name.
+        task: String,
+    },
+
+    /// The object can no longer be read: freed, or its spill file is missing
+    /// or corrupt.
+    #[error("object {object} lost: {reason}")]
+    ObjectLost {
+        /// The id of the object.
+        object: String,
+        /// What happened to it.
+        reason: String,
+    },
+
+    /// The object store has no room, in memory or on disk.
+    #[error("object store full: {reason}")]
+    StoreFull {
+        /// Sizes involved and the underlying failure.
+        reason: String,
+    },
+
+    /// A task or actor asks for more resources than the runtime has.
+    #[error("`{task}` is unschedulable: {reason}")]
+    Unschedulable {
+        /// The task or actor.
+        task: String,
+        /// What it asked for and what the runtime has.
+        reason: String,
+    },
+
+    /// A value or a ref could not be encoded or decoded.
+    #[error("serialization failed: {0}")]
+    Serialization(String),
+
+    /// A blocking call was made where blocking would stall an async executor.
+    #[error("blocking `{call}` called inside an async runtime context, where it would stall the executor; use `.await` on the ref instead, or call it from a thread outside the async runtime")]
+    BlockingInAsync {
+        /// The call that was refused.
+        call: &'static str,
+    },
+}
+
+impl Error {
+    pub(crate) fn serialization(err: impl std::fmt::Display) -> Self {
+        Error::Serialization(err.to_string())
+    }
+}
+
+impl From<postcard::Error> for Error {
+    fn from(err: postcard::Error) -> Self {
+        Error::serialization(err)
+    }
+}

@@ -1,0 +1,116 @@
+//! How a stored value becomes an owned `T` again, and how big it is.
+//!
+//! The store keeps values as they were moved in, not serialized. A `get`
+//! must hand back an owned `T`, but [`Object`] does not require `Clone`, so
+//! the copy is made one of two ways:
+//! - common std types (numbers, `String`, `Vec<u8>`, `Vec<f64>`, …) are
+//!   recognised by `TypeId` and cloned: a `memcpy` for byte buffers;
+//! - anything else takes a postcard round trip: exactly the copy a store in
+//!   another process would make, so a program behaves the same either way.
+//!
+//! Sizes are the number of bytes of the value's postcard encoding, computed
+//! without allocating, with shortcuts for the byte-buffer types.
+
+use std::any::Any;
+
+use crate::error::Result;
+use crate::object::Object;
+
+/// Clones `value` when `T` is one of the known `Clone` std types.
+fn clone_known<T: 'static>(value: &T) -> Option<T> {
+    let mut out: Option<T> = None;
+    macro_rules! try_types {
+        ($($t:ty),* $(,)?) => {$(
+            if let (Some(src), Some(dst)) = (
+                (value as &dyn Any).downcast_ref::<$t>(),
+                (&mut out as &mut dyn Any).downcast_mut::<Option<$t>>(),
+            ) {
+                *dst = Some(src.clone());
+                return out;
+            }
+        )*};
+    }
+    try_types!(
+        (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32,
+        f64, String, Vec<u8>, Vec<u16>, Vec<u32>, Vec<u64>, Vec<i8>, Vec<i16>, Vec<i32>,
+        Vec<i64>, Vec<f32>, Vec<f64>, Vec<bool>, Vec<String>, Option<i64>, Option<u64>,
+        Option<String>, (i64, i64), (u64, u64), (f64, f64), (String, i64),
+    );
+    None
+}
+
+/// An owned copy of `value` (see the module docs).
+pub(crate) fn copy_out<T: Object>(value: &T) -> Result<T> {
+    match clone_known(value) {
+        Some(copy) => Ok(copy),
+        None => transcode(value),
+    }
+}
+
+/// Encodes `value` and decodes it as `U`: a copy when `U == T`, a checked
+/// conversion when a ref's claimed type differs from the stored one.
+pub(crate) fn transcode<T: Object, U: Object>(value: &T) -> Result<U> {
+    let bytes = postcard::to_allocvec(value)?;
+    Ok(postcard::from_bytes(&bytes)?)
+}
+
+fn varint_len(n: usize) -> u64 {
+    let bits = usize::BITS - (n | 1).leading_zeros();
+    u64::from(bits.div_ceil(7))
+}
+
+/// The number of bytes of `value`'s postcard encoding.
+pub(crate) fn serialized_size<T: Object>(value: &T) -> u64 {
+    let any = value as &dyn Any;
+    if let Some(v) = any.downcast_ref::<Vec<u8>>() {
+        return varint_len(v.len()) + v.len() as u64;
+    }
+    if let Some(s) = any.downcast_ref::<String>() {
+        return varint_len(s.len()) + s.len() as u64;
+    }
+    if let Some(v) = any.downcast_ref::<Vec<f64>>() {
+        return varint_len(v.len()) + 8 * v.len() as u64;
+    }
+    if let Some(v) = any.downcast_ref::<Vec<f32>>() {
+        return varint_len(v.len()) + 4 * v.len() as u64;
+    }
+    postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
+        .map_or(0, |n| n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_postcard_encoding() {
+        fn check<T: Object>(v: T) {
+            let encoded = postcard::to_allocvec(&v).unwrap().len() as u64;
+            assert_eq!(serialized_size(&v), encoded, "{}", std::any::type_name::<T>());
+        }
+        check(vec![7u8; 0]);
+        check(vec![7u8; 127]);
+        check(vec![7u8; 128]);
+        check(vec![7u8; 20_000]);
+        check("héllo".to_string());
+        check(vec![1.5f64; 300]);
+        check(vec![1.5f32; 3]);
+        check((1u32, -5i64, "x".to_string()));
+        check(0u8);
+    }
+
+    #[test]
+    fn copies_are_equal_for_known_and_unknown_types() {
+        assert_eq!(copy_out(&vec![1u8, 2, 3]).unwrap(), vec![1, 2, 3]);
+        assert_eq!(copy_out(&"s".to_string()).unwrap(), "s");
+        let nested = vec![(1u16, Some("a".to_string())), (2, None)];
+        assert_eq!(copy_out(&nested).unwrap(), nested);
+    }
+
+    #[test]
+    fn transcode_checks_the_target_type() {
+        let n: u32 = transcode(&5u8).unwrap();
+        assert_eq!(n, 5);
+        assert!(transcode::<String, Vec<String>>(&"abc".to_string()).is_err());
+    }
+}

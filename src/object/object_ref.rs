@@ -1,0 +1,169 @@
+//! [`ObjectRef<T>`]: a typed future of one object.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::object::cell::ObjectCell;
+use crate::object::id::ObjectId;
+use crate::object::value::Value;
+use crate::object::Object;
+
+/// A reference to an object in a runtime's store: the result of
+/// [`put`](crate::put) or of a task, possibly not computed yet.
+///
+/// Cheap to clone (one atomic increment); equal and hashed by object id.
+/// `get()` blocks for the value, `.await` waits for it asynchronously, and
+/// the object lives as long as any ref to it does.
+///
+/// ```
+/// let _rt = rustyray::init(rustyray::Config::default())?;
+/// let r = rustyray::put(vec![1u8, 2, 3])?;
+/// let copy = r.clone();
+/// assert_eq!(r, copy);
+/// assert_eq!(copy.get()?, vec![1, 2, 3]);
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+///
+/// A ref serializes as its ids. Deserializing binds it to the runtime of the
+/// current context, so a ref sent inside an object or a task argument
+/// resolves where it lands; decoding it with no runtime in scope, or under
+/// another runtime than its own, is a serde error, never another object.
+pub struct ObjectRef<T> {
+    pub(crate) cell: Arc<ObjectCell>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> ObjectRef<T> {
+    pub(crate) fn from_cell(cell: Arc<ObjectCell>) -> Self {
+        ObjectRef {
+            cell,
+            _type: PhantomData,
+        }
+    }
+
+    /// The object's id.
+    pub fn id(&self) -> ObjectId {
+        self.cell.id()
+    }
+}
+
+impl<T: Object> ObjectRef<T> {
+    /// Blocks until the object is ready and returns a copy of it.
+    ///
+    /// Refused with [`Error::BlockingInAsync`] on a thread inside an async
+    /// runtime (`.await` the ref there). Inside a task, the task's CPUs are
+    /// lent back to the scheduler while it waits.
+    pub fn get(&self) -> Result<T> {
+        self.wait_value(None)
+    }
+
+    /// [`get`](Self::get) with a limit: [`Error::Timeout`] when the object is
+    /// not ready in time. The task producing it goes on.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        self.wait_value(Some(timeout))
+    }
+
+    pub(crate) fn wait_value(&self, timeout: Option<Duration>) -> Result<T> {
+        let value = self.wait_ready(timeout)?;
+        value.read()
+    }
+
+    pub(crate) fn wait_ready(&self, timeout: Option<Duration>) -> Result<Arc<Value>> {
+        self.cell.store().check_open()?;
+        if let Some(outcome) = self.cell.try_get() {
+            return outcome;
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::BlockingInAsync { call: "get" });
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let outcome = crate::task::blocking::while_blocked(|| self.cell.wait(deadline));
+        self.cell.store().check_open()?;
+        outcome.unwrap_or_else(|| {
+            Err(Error::Timeout {
+                what: format!("object {}", self.id()),
+                timeout: timeout.unwrap_or_default(),
+            })
+        })
+    }
+}
+
+impl<T> Clone for ObjectRef<T> {
+    fn clone(&self) -> Self {
+        ObjectRef::from_cell(Arc::clone(&self.cell))
+    }
+}
+
+impl<T> fmt::Debug for ObjectRef<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ObjectRef<{}>({})", std::any::type_name::<T>(), self.id())
+    }
+}
+
+impl<T> PartialEq for ObjectRef<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl<T> Eq for ObjectRef<T> {}
+
+impl<T> Hash for ObjectRef<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+/// The future of [`ObjectRef::into_future`]: the value, once ready.
+#[must_use = "futures do nothing unless awaited"]
+pub struct ObjectFuture<T> {
+    cell: Arc<ObjectCell>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: Object> Future for ObjectFuture<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        self.cell.store().check_open()?;
+        self.cell
+            .poll_get(cx)
+            .map(|outcome| outcome.and_then(|value| value.read()))
+    }
+}
+
+impl<T> fmt::Debug for ObjectFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ObjectFuture").field(&self.cell.id()).finish()
+    }
+}
+
+impl<T: Object> IntoFuture for ObjectRef<T> {
+    type Output = Result<T>;
+    type IntoFuture = ObjectFuture<T>;
+
+    /// `r.await`: waits without blocking a thread.
+    fn into_future(self) -> ObjectFuture<T> {
+        ObjectFuture {
+            cell: self.cell,
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: Object> IntoFuture for &ObjectRef<T> {
+    type Output = Result<T>;
+    type IntoFuture = ObjectFuture<T>;
+
+    /// `(&r).await`: waits without giving up the ref.
+    fn into_future(self) -> ObjectFuture<T> {
+        self.clone().into_future()
+    }
+}

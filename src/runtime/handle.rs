@@ -1,0 +1,306 @@
+//! [`Runtime`], the handle, and the guards that install it.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::config::Config;
+use super::context::{self, SlotGuard};
+use super::executor::Executor;
+use super::id::RuntimeId;
+use super::scope::Scoped;
+use crate::error::Result;
+use crate::object::store::Store;
+use crate::object::value::Value;
+use crate::object::{MemoryStats, Object, ObjectRef};
+use crate::task::scheduler::Scheduler;
+use crate::task::wait;
+
+/// A handle to one runtime: cheap to clone, `Send + Sync`.
+///
+/// Every free function (`put`, `get`, …) is a thin wrapper that calls the
+/// method of the same name on [`global()`](crate::global); call the methods
+/// directly to pass the context explicitly.
+///
+/// ```
+/// let guard = rustyray::init(rustyray::Config::default())?;
+/// let rt: rustyray::Runtime = guard.clone();
+/// std::thread::spawn(move || {
+///     let _entered = rt.enter();
+///     let r = rustyray::put(7u32)?;
+///     assert_eq!(rt.get(&r)?, 7);
+///     Ok::<(), rustyray::Error>(())
+/// })
+/// .join()
+/// .unwrap()?;
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: RuntimeId,
+    name: Arc<str>,
+    config: Config,
+    shut_down: AtomicBool,
+    store: Arc<Store>,
+    scheduler: Scheduler,
+    executor: Executor,
+}
+
+impl Runtime {
+    fn start(config: Config) -> Result<Runtime> {
+        config.validate()?;
+        let id = RuntimeId::next();
+        let name: Arc<str> = match &config.name {
+            Some(name) => name.as_str().into(),
+            None => format!("rustyray-{}", id.as_u64()).into(),
+        };
+        let store = Arc::new(Store::new(
+            id,
+            Arc::clone(&name),
+            config.object_store_memory,
+        ));
+        let executor = Executor::new(
+            config.tokio_handle.clone(),
+            config.num_cpus,
+            format!("rr{}-tokio", id.as_u64()),
+        );
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                id,
+                name,
+                scheduler: Scheduler::new(id, &config),
+                config,
+                shut_down: AtomicBool::new(false),
+                store,
+                executor,
+            }),
+        })
+    }
+
+    /// The runtime's process-unique id.
+    pub fn id(&self) -> RuntimeId {
+        self.inner.id
+    }
+
+    /// The runtime's name ([`Config::name`], or `rustyray-<id>`).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) has run.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.shut_down.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn ptr_eq(&self, other: &Runtime) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    pub(crate) fn scheduler(&self) -> &Scheduler {
+        &self.inner.scheduler
+    }
+
+    pub(crate) fn executor(&self) -> &Executor {
+        &self.inner.executor
+    }
+
+    /// Installs this runtime as the current one of the calling thread until
+    /// the returned guard drops. Does not shut anything down.
+    pub fn enter(&self) -> EnterGuard {
+        EnterGuard {
+            _slot: context::install(self.clone()),
+        }
+    }
+
+    /// Wraps `future` so that this runtime is the current one during every
+    /// poll of it, on whichever thread polls it.
+    ///
+    /// ```
+    /// # let rt = rustyray::init(rustyray::Config::default())?;
+    /// let scoped = rt.scope(async {
+    ///     tokio::task::yield_now().await;
+    ///     rustyray::global().map(|rt| rt.id())
+    /// });
+    /// let tokio = tokio::runtime::Runtime::new().unwrap();
+    /// assert_eq!(tokio.block_on(tokio.spawn(scoped)).unwrap()?, rt.id());
+    /// # Ok::<(), rustyray::Error>(())
+    /// ```
+    pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
+        Scoped::new(self.clone(), future)
+    }
+
+    /// See [`put`](crate::put).
+    pub fn put<T: Object>(&self, value: T) -> Result<ObjectRef<T>> {
+        let cell = self.inner.store.put(Value::new(value))?;
+        Ok(ObjectRef::from_cell(cell))
+    }
+
+    /// See [`get`](crate::get).
+    pub fn get<T: Object>(&self, r: &ObjectRef<T>) -> Result<T> {
+        r.wait_value(None)
+    }
+
+    /// See [`get_timeout`](crate::get_timeout).
+    pub fn get_timeout<T: Object>(&self, r: &ObjectRef<T>, timeout: Duration) -> Result<T> {
+        r.wait_value(Some(timeout))
+    }
+
+    /// See [`get_all`](crate::get_all).
+    pub fn get_all<T: Object>(&self, refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
+        refs.iter().map(|r| r.wait_value(None)).collect()
+    }
+
+    /// See [`wait`](crate::wait).
+    pub fn wait<T: Object>(
+        &self,
+        refs: &[ObjectRef<T>],
+        num_ready: usize,
+        timeout: Option<Duration>,
+    ) -> Result<(Vec<ObjectRef<T>>, Vec<ObjectRef<T>>)> {
+        self.check_running()?;
+        wait::wait_refs(refs, num_ready, timeout)
+    }
+
+    /// See [`cancel`](crate::cancel).
+    pub fn cancel<T: Object>(&self, r: &ObjectRef<T>) -> Result<()> {
+        self.check_running()?;
+        wait::cancel_ref(r)
+    }
+
+    /// What the object store holds now.
+    pub fn memory(&self) -> MemoryStats {
+        self.inner.store.memory()
+    }
+
+    /// Shuts the runtime down; idempotent.
+    ///
+    /// New work is refused with [`Error::ShutDown`], every outstanding ref
+    /// completes (with its value or `ShutDown`), and the runtime's threads
+    /// are stopped within [`Config::shutdown_timeout`]. Safe to call from
+    /// inside an async context.
+    pub fn shutdown(&self) {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let timeout = self.inner.config.shutdown_timeout;
+        let deadline = Instant::now() + timeout;
+        self.inner.store.close();
+        self.inner
+            .scheduler
+            .shutdown(&self.inner.store.shut_down(), deadline);
+        self.inner
+            .executor
+            .shutdown(deadline.saturating_duration_since(Instant::now()));
+    }
+
+    pub(crate) fn check_running(&self) -> Result<()> {
+        if self.is_shut_down() {
+            Err(self.inner.store.shut_down())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("id", &self.inner.id)
+            .field("name", &self.inner.name)
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
+
+/// Starts a runtime and installs it as the calling thread's current one.
+///
+/// Dropping the returned guard shuts the runtime down and restores whatever
+/// runtime was current before, so runtimes nest, and each test or thread can
+/// own one. Starting costs no thread: executors and workers start on first
+/// use.
+///
+/// ```
+/// use rustyray::Config;
+///
+/// let outer = rustyray::init(Config::default().name("outer"))?;
+/// {
+///     let _inner = rustyray::init(Config::default().name("inner"))?;
+///     assert_eq!(rustyray::global()?.name(), "inner");
+/// }
+/// assert_eq!(rustyray::global()?.name(), "outer");
+/// drop(outer);
+/// assert!(!rustyray::is_initialized());
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+pub fn init(config: Config) -> Result<RuntimeGuard> {
+    let runtime = Runtime::start(config)?;
+    let slot = context::install(runtime.clone());
+    Ok(RuntimeGuard {
+        runtime,
+        _slot: slot,
+    })
+}
+
+/// The current runtime of this context: the innermost guard, `enter` or
+/// `scope`. [`Error::NotInitialized`] when there is none.
+pub fn global() -> Result<Runtime> {
+    context::current()
+}
+
+/// Whether a runtime is installed in the current context.
+pub fn is_initialized() -> bool {
+    context::with_current(|rt| rt.is_some())
+}
+
+/// Owns a runtime started by [`init`]: dereferences to its [`Runtime`],
+/// shuts it down and restores the previous one on drop. `!Send`.
+#[must_use = "dropping the guard shuts the runtime down at once"]
+pub struct RuntimeGuard {
+    runtime: Runtime,
+    _slot: SlotGuard,
+}
+
+impl Deref for RuntimeGuard {
+    type Target = Runtime;
+
+    fn deref(&self) -> &Runtime {
+        &self.runtime
+    }
+}
+
+impl Drop for RuntimeGuard {
+    fn drop(&mut self) {
+        self.runtime.shutdown();
+    }
+}
+
+impl fmt::Debug for RuntimeGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RuntimeGuard").field(&self.runtime).finish()
+    }
+}
+
+/// Keeps a runtime installed on this thread until dropped (from
+/// [`Runtime::enter`]); does not shut it down. `!Send`.
+#[must_use = "dropping the guard uninstalls the runtime at once"]
+pub struct EnterGuard {
+    _slot: SlotGuard,
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnterGuard")
+    }
+}
+

@@ -1,0 +1,41 @@
+//! Runtimes: lifecycle, configuration and the context slot.
+//!
+//! # What a runtime is
+//!
+//! A [`Runtime`] owns an object store, a scheduler with its worker threads,
+//! and an async executor (tokio: its own, or the application's through
+//! [`Config::tokio_handle`]). [`init`] starts one and returns a
+//! [`RuntimeGuard`]; any number can live side by side in one process, each
+//! with its own ids, objects and threads, and nothing they share is locked.
+//!
+//! # The context slot
+//!
+//! Free functions such as [`put`](crate::put) act on the *current* runtime,
+//! read from a thread-local slot ([`global`]). The slot is a small stack:
+//! [`init`] and [`Runtime::enter`] push, their guards pop what they pushed
+//! (so scopes nest, and guards dropped out of order leave the slot
+//! consistent), and [`Runtime::scope`] pushes for the duration of each poll
+//! of a future, so the context follows the future across `.await`s and
+//! executor threads. Every future and task the runtime runs is scoped this
+//! way, which is also how a ref decoded inside a task binds to the store of
+//! the runtime running it.
+//!
+//! # Start and shutdown
+//!
+//! Starting allocates and nothing more: executor and worker threads start on
+//! first use. Shutdown (dropping the guard, or [`Runtime::shutdown`]) refuses
+//! new work with [`Error::ShutDown`](crate::Error::ShutDown), completes every
+//! outstanding ref, and stops the threads within
+//! [`Config::shutdown_timeout`]; it never blocks inside an async context.
+
+mod config;
+pub(crate) mod context;
+pub(crate) mod executor;
+mod handle;
+mod id;
+mod scope;
+
+pub use config::Config;
+pub use handle::{global, init, is_initialized, EnterGuard, Runtime, RuntimeGuard};
+pub use id::RuntimeId;
+pub use scope::Scoped;

@@ -1,0 +1,144 @@
+//! Task arguments: a value, or a ref to one that becomes a dependency.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::object::cell::ObjectCell;
+use crate::object::{Object, ObjectRef};
+use crate::runtime::Runtime;
+
+/// One argument of a remote call, as submitted.
+pub struct Arg<T>(Inner<T>);
+
+enum Inner<T> {
+    /// Moved in with the call; taken by the (only) attempt.
+    Value(Option<T>),
+    /// A ref: a dependency, resolved when the task runs.
+    Ref(ObjectRef<T>),
+}
+
+impl<T: Object> Arg<T> {
+    /// The ref the task waits for, if this argument is one.
+    pub(crate) fn dependency(&self) -> Option<&Arc<ObjectCell>> {
+        match &self.0 {
+            Inner::Ref(r) => Some(&r.cell),
+            Inner::Value(_) => None,
+        }
+    }
+
+    /// Puts a by-value argument into the store so that every attempt of a
+    /// retried task reads its own copy.
+    pub(crate) fn make_reusable(&mut self, runtime: &Runtime) -> Result<()> {
+        if let Inner::Value(value) = &mut self.0 {
+            if let Some(value) = value.take() {
+                self.0 = Inner::Ref(runtime.put(value)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The argument's value for one attempt (dependencies are complete by
+    /// then).
+    pub(crate) fn take(&mut self) -> Result<T> {
+        match &mut self.0 {
+            Inner::Value(value) => value.take().ok_or_else(|| {
+                Error::serialization("a by-value task argument was consumed twice")
+            }),
+            Inner::Ref(r) => match r.cell.try_get() {
+                Some(outcome) => outcome?.read(),
+                None => Err(Error::serialization("a task ran before its dependency")),
+            },
+        }
+    }
+}
+
+/// What a remote function accepts for an argument of type `T`: the value,
+/// an `ObjectRef<T>`, or a `&ObjectRef<T>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be passed where the remote function expects `{T}`",
+    label = "expected `{T}`, `ObjectRef<{T}>` or `&ObjectRef<{T}>`",
+    note = "pass the value itself, an `ObjectRef` of it, or a reference to such a ref"
+)]
+pub trait IntoArg<T> {
+    /// Converts into an argument.
+    fn into_arg(self) -> Arg<T>;
+}
+
+impl<T: Object> IntoArg<T> for T {
+    fn into_arg(self) -> Arg<T> {
+        Arg(Inner::Value(Some(self)))
+    }
+}
+
+impl<T: Object> IntoArg<T> for ObjectRef<T> {
+    fn into_arg(self) -> Arg<T> {
+        Arg(Inner::Ref(self))
+    }
+}
+
+impl<T: Object> IntoArg<T> for &ObjectRef<T> {
+    fn into_arg(self) -> Arg<T> {
+        Arg(Inner::Ref(self.clone()))
+    }
+}
+
+/// The refs a call depends on, collected by [`ArgList::dependencies`].
+#[doc(hidden)]
+#[derive(Default)]
+pub struct Dependencies(pub(crate) Vec<Arc<ObjectCell>>);
+
+/// A tuple of [`Arg`]s: everything one call passes.
+#[doc(hidden)]
+pub trait ArgList: Send + 'static {
+    /// The tuple of argument values the function receives.
+    type Values;
+    /// Appends the cells this call depends on.
+    fn dependencies(&self, out: &mut Dependencies);
+    /// See [`Arg::make_reusable`].
+    fn make_reusable(&mut self, runtime: &Runtime) -> Result<()>;
+    /// The values for one attempt.
+    fn take(&mut self) -> Result<Self::Values>;
+}
+
+macro_rules! arg_list {
+    ($($name:ident),*) => {
+        impl<$($name: Object),*> ArgList for ($(Arg<$name>,)*) {
+            type Values = ($($name,)*);
+
+            #[allow(unused_variables)]
+            fn dependencies(&self, out: &mut Dependencies) {
+                #[allow(non_snake_case)]
+                let ($($name,)*) = self;
+                $(if let Some(cell) = $name.dependency() { out.0.push(Arc::clone(cell)); })*
+            }
+
+            #[allow(unused_variables)]
+            fn make_reusable(&mut self, runtime: &Runtime) -> Result<()> {
+                #[allow(non_snake_case)]
+                let ($($name,)*) = self;
+                $($name.make_reusable(runtime)?;)*
+                Ok(())
+            }
+
+            fn take(&mut self) -> Result<Self::Values> {
+                #[allow(non_snake_case)]
+                let ($($name,)*) = self;
+                Ok(($($name.take()?,)*))
+            }
+        }
+    };
+}
+
+arg_list!();
+arg_list!(A);
+arg_list!(A, B);
+arg_list!(A, B, C);
+arg_list!(A, B, C, D);
+arg_list!(A, B, C, D, E);
+arg_list!(A, B, C, D, E, F);
+arg_list!(A, B, C, D, E, F, G);
+arg_list!(A, B, C, D, E, F, G, H);
+arg_list!(A, B, C, D, E, F, G, H, I);
+arg_list!(A, B, C, D, E, F, G, H, I, J);
+arg_list!(A, B, C, D, E, F, G, H, I, J, K);
+arg_list!(A, B, C, D, E, F, G, H, I, J, K, L);

@@ -1,0 +1,88 @@
+//! [`context()`]: what the running task knows about itself.
+//!
+//! While a task attempt runs (each poll, for an async one) a reference to
+//! it is set in a scoped thread-local, so reading the context costs no
+//! allocation and no lock, and code outside any task reads driver values.
+
+use std::sync::Arc;
+
+use crate::task::id::TaskId;
+use crate::task::task::Task;
+
+/// The task attempt running on this thread.
+pub(crate) struct Running {
+    pub(crate) task: Arc<Task>,
+    pub(crate) attempt: u32,
+}
+
+scoped_tls::scoped_thread_local!(pub(crate) static RUNNING: Running);
+
+/// Runs `f` as part of `running`.
+pub(crate) fn enter<R>(running: &Running, f: impl FnOnce() -> R) -> R {
+    RUNNING.set(running, f)
+}
+
+/// The task running on this thread, if any.
+pub(crate) fn with_running<R>(f: impl FnOnce(Option<&Running>) -> R) -> R {
+    if RUNNING.is_set() {
+        RUNNING.with(|r| f(Some(r)))
+    } else {
+        f(None)
+    }
+}
+
+/// What the current task knows about itself; see [`context()`].
+///
+/// ```
+/// let ctx = rustyray::context();
+/// assert_eq!(ctx.task_id(), None); // the driver, outside any task
+/// assert_eq!(ctx.attempt(), 0);
+/// assert!(!ctx.is_cancelled());
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    running: Option<(Arc<Task>, u32)>,
+}
+
+/// The context of the running task or actor call; outside one, the driver's
+/// (no id, no name, attempt 0). Never fails.
+pub fn context() -> Context {
+    Context {
+        running: with_running(|r| r.map(|r| (Arc::clone(&r.task), r.attempt))),
+    }
+}
+
+impl Context {
+    /// The running task's id.
+    pub fn task_id(&self) -> Option<TaskId> {
+        self.running.as_ref().map(|(t, _)| t.id)
+    }
+
+    /// The running task's name (its function path, `Actor.method`, or the
+    /// name it was given).
+    pub fn task_name(&self) -> Option<String> {
+        self.running.as_ref().map(|(t, _)| t.name.to_string())
+    }
+
+    /// Which attempt this is: 0 for the first, 1 for the first retry, ….
+    pub fn attempt(&self) -> u32 {
+        self.running.as_ref().map_or(0, |(_, a)| *a)
+    }
+
+    /// Whether the task was cancelled (or its runtime is shutting down): a
+    /// long-running sync task should check this and return early.
+    pub fn is_cancelled(&self) -> bool {
+        self.running.as_ref().is_some_and(|(t, _)| t.is_cancelled())
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("task_id", &self.task_id())
+            .field("task_name", &self.task_name())
+            .field("attempt", &self.attempt())
+            .field("is_cancelled", &self.is_cancelled())
+            .finish()
+    }
+}

@@ -1,0 +1,35 @@
+//! [`TaskId`]: the name of one task.
+
+use std::fmt;
+
+use crate::runtime::RuntimeId;
+
+/// Identifies a task (or actor call): its runtime and its number there.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId {
+    runtime: RuntimeId,
+    index: u64,
+}
+
+impl TaskId {
+    pub(crate) fn new(runtime: RuntimeId, index: u64) -> Self {
+        TaskId { runtime, index }
+    }
+
+    /// The task's number within its runtime.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task-{}-{}", self.runtime.as_u64(), self.index)
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

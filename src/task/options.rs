@@ -1,0 +1,137 @@
+//! [`TaskOptions`]: how one call of a remote function is submitted.
+
+use std::sync::Arc;
+
+use crate::runtime::Runtime;
+
+/// Per-call options of a remote function: start from `f::options()`, set
+/// what differs from the function's `#[remote(..)]` defaults, then call
+/// `.remote(..)`.
+///
+/// Every generated `f::options()` builder has the same setters as this type
+/// (`name`, `num_cpus`, `resource`, `max_retries`, `retry_exceptions`,
+/// `on`).
+#[derive(Clone, Debug)]
+pub struct TaskOptions {
+    pub(crate) function: &'static str,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) num_cpus: f64,
+    pub(crate) resources: Vec<(String, f64)>,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_exceptions: bool,
+    pub(crate) runtime: Option<Runtime>,
+}
+
+impl TaskOptions {
+    /// Options with Ray's defaults for the function with this stable name
+    /// (`module::path::fn`): 1 CPU, 3 retries of system failures, no retry
+    /// of application errors.
+    #[doc(hidden)]
+    pub fn __new(function: &'static str) -> Self {
+        TaskOptions {
+            function,
+            name: None,
+            num_cpus: 1.0,
+            resources: Vec::new(),
+            max_retries: 3,
+            retry_exceptions: false,
+            runtime: None,
+        }
+    }
+
+    /// The task's name in errors and [`context`](crate::context) (default:
+    /// the function's path).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into().into());
+        self
+    }
+
+    /// CPUs the task holds while it runs (default 1; fractions allowed, 0
+    /// for none).
+    pub fn num_cpus(mut self, n: impl Into<f64>) -> Self {
+        self.num_cpus = n.into();
+        self
+    }
+
+    /// An amount of a custom resource declared with
+    /// [`Config::resource`](crate::Config::resource).
+    pub fn resource(mut self, name: impl Into<String>, amount: impl Into<f64>) -> Self {
+        let name = name.into();
+        let amount = amount.into();
+        match self.resources.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = amount,
+            None => self.resources.push((name, amount)),
+        }
+        self
+    }
+
+    /// How many times a failed attempt may be retried. Application errors
+    /// (`Err`, panic) are retried only with
+    /// [`retry_exceptions`](Self::retry_exceptions), as in Ray.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Whether an `Err` or a panic is retried (up to `max_retries`).
+    pub fn retry_exceptions(mut self, yes: bool) -> Self {
+        self.retry_exceptions = yes;
+        self
+    }
+
+    /// Submits to this runtime instead of [`global()`](crate::global).
+    pub fn on(mut self, runtime: &Runtime) -> Self {
+        self.runtime = Some(runtime.clone());
+        self
+    }
+
+    /// The name the task goes by.
+    pub(crate) fn task_name(&self) -> Arc<str> {
+        match &self.name {
+            Some(name) => Arc::clone(name),
+            None => self.function.into(),
+        }
+    }
+}
+
+/// Generates, inside an `impl` of a one-field tuple struct wrapping
+/// [`TaskOptions`], the same builder setters as `TaskOptions` itself. Used by
+/// `#[remote]`, so that each function's options type has inherent setters.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __task_options_methods {
+    () => {
+        /// See [`TaskOptions::name`](::rustyray::TaskOptions::name).
+        pub fn name(self, name: impl ::core::convert::Into<::std::string::String>) -> Self {
+            Self(self.0.name(name))
+        }
+        /// See [`TaskOptions::num_cpus`](::rustyray::TaskOptions::num_cpus).
+        pub fn num_cpus(self, n: impl ::core::convert::Into<f64>) -> Self {
+            Self(self.0.num_cpus(n))
+        }
+        /// See [`TaskOptions::resource`](::rustyray::TaskOptions::resource).
+        pub fn resource(
+            self,
+            name: impl ::core::convert::Into<::std::string::String>,
+            amount: impl ::core::convert::Into<f64>,
+        ) -> Self {
+            Self(self.0.resource(name, amount))
+        }
+        /// See [`TaskOptions::max_retries`](::rustyray::TaskOptions::max_retries).
+        pub fn max_retries(self, n: u32) -> Self {
+            Self(self.0.max_retries(n))
+        }
+        /// See [`TaskOptions::retry_exceptions`](::rustyray::TaskOptions::retry_exceptions).
+        pub fn retry_exceptions(self, yes: bool) -> Self {
+            Self(self.0.retry_exceptions(yes))
+        }
+        /// See [`TaskOptions::on`](::rustyray::TaskOptions::on).
+        pub fn on(self, runtime: &::rustyray::Runtime) -> Self {
+            Self(self.0.on(runtime))
+        }
+        /// The options as a plain [`TaskOptions`](::rustyray::TaskOptions).
+        pub fn into_options(self) -> ::rustyray::TaskOptions {
+            self.0
+        }
+    };
+}

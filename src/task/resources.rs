@@ -1,0 +1,160 @@
+//! Resource amounts in fixed point, and what a task or actor asks for.
+//!
+//! Amounts are counted in units of 1/10,000 so that fractional requests
+//! (`num_cpus = 0.5`) add up exactly: two halves make one CPU, never
+//! 0.9999999.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+
+const UNITS: f64 = 10_000.0;
+
+pub(crate) fn to_units(amount: f64) -> Option<i64> {
+    (amount.is_finite() && amount >= 0.0 && amount <= 1e12).then(|| (amount * UNITS).round() as i64)
+}
+
+fn show(units: i64) -> f64 {
+    units as f64 / UNITS
+}
+
+/// What one task (or actor) holds while it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Demand {
+    pub(crate) cpu: i64,
+    /// (index into the runtime's custom resources, amount), sorted by index.
+    pub(crate) custom: Vec<(usize, i64)>,
+}
+
+/// The runtime's totals: CPUs and the custom resources of its config.
+#[derive(Debug)]
+pub(crate) struct Capacity {
+    pub(crate) cpu: i64,
+    pub(crate) names: Vec<String>,
+    pub(crate) custom: Vec<i64>,
+}
+
+impl Capacity {
+    pub(crate) fn new(num_cpus: usize, resources: &BTreeMap<String, f64>) -> Capacity {
+        Capacity {
+            cpu: num_cpus as i64 * UNITS as i64,
+            names: resources.keys().cloned().collect(),
+            custom: resources.values().map(|&a| to_units(a).unwrap_or(0)).collect(),
+        }
+    }
+
+    /// Checks a request against the totals: asking for more than the
+    /// runtime has, or for an undeclared resource, is `Unschedulable`.
+    pub(crate) fn demand(&self, task: &str, cpus: f64, custom: &[(String, f64)]) -> Result<Demand> {
+        let unschedulable = |reason: String| Error::Unschedulable {
+            task: task.to_string(),
+            reason,
+        };
+        let cpu = to_units(cpus)
+            .ok_or_else(|| unschedulable(format!("num_cpus = {cpus} is not a valid amount")))?;
+        if cpu > self.cpu {
+            return Err(unschedulable(format!(
+                "asks for {cpus} CPUs, the runtime has {}",
+                show(self.cpu)
+            )));
+        }
+        let mut wanted = Vec::with_capacity(custom.len());
+        for (name, amount) in custom {
+            let units = to_units(*amount).ok_or_else(|| {
+                unschedulable(format!("resource `{name}` = {amount} is not a valid amount"))
+            })?;
+            let Some(index) = self.names.iter().position(|n| n == name) else {
+                return Err(unschedulable(format!(
+                    "asks for resource `{name}`, which the runtime does not have (declare it with \
+                     `Config::resource(\"{name}\", amount)`)"
+                )));
+            };
+            if units > self.custom[index] {
+                return Err(unschedulable(format!(
+                    "asks for {amount} `{name}`, the runtime has {}",
+                    show(self.custom[index])
+                )));
+            }
+            if units > 0 {
+                wanted.push((index, units));
+            }
+        }
+        wanted.sort_unstable();
+        Ok(Demand {
+            cpu,
+            custom: wanted,
+        })
+    }
+}
+
+/// What is free now; may go below zero while a task that lent its CPUs back
+/// during a blocking `get` takes them again.
+#[derive(Debug)]
+pub(crate) struct Available {
+    pub(crate) cpu: i64,
+    pub(crate) custom: Vec<i64>,
+}
+
+impl Available {
+    pub(crate) fn new(capacity: &Capacity) -> Available {
+        Available {
+            cpu: capacity.cpu,
+            custom: capacity.custom.clone(),
+        }
+    }
+
+    pub(crate) fn fits(&self, demand: &Demand) -> bool {
+        demand.cpu <= self.cpu && demand.custom.iter().all(|&(i, a)| a <= self.custom[i])
+    }
+
+    pub(crate) fn take(&mut self, demand: &Demand) {
+        self.cpu -= demand.cpu;
+        for &(i, a) in &demand.custom {
+            self.custom[i] -= a;
+        }
+    }
+
+    pub(crate) fn give(&mut self, demand: &Demand) {
+        self.cpu += demand.cpu;
+        for &(i, a) in &demand.custom {
+            self.custom[i] += a;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_add_up_exactly() {
+        let cap = Capacity::new(1, &BTreeMap::new());
+        let third = cap.demand("t", 1.0 / 3.0, &[]).unwrap();
+        let mut free = Available::new(&cap);
+        for _ in 0..3 {
+            assert!(free.fits(&third));
+            free.take(&third);
+        }
+        assert!(!free.fits(&third));
+        for _ in 0..3 {
+            free.give(&third);
+        }
+        assert_eq!(free.cpu, cap.cpu);
+    }
+
+    #[test]
+    fn requests_beyond_capacity_are_unschedulable() {
+        let cap = Capacity::new(2, &BTreeMap::from([("gpu".to_string(), 1.0)]));
+        assert!(matches!(cap.demand("t", 3.0, &[]), Err(Error::Unschedulable { .. })));
+        assert!(matches!(
+            cap.demand("t", 1.0, &[("gpu".into(), 2.0)]),
+            Err(Error::Unschedulable { .. })
+        ));
+        assert!(matches!(
+            cap.demand("t", 1.0, &[("tpu".into(), 1.0)]),
+            Err(Error::Unschedulable { .. })
+        ));
+        let ok = cap.demand("t", 0.5, &[("gpu".into(), 1.0)]).unwrap();
+        assert_eq!(ok, Demand { cpu: 5_000, custom: vec![(0, 10_000)] });
+    }
+}

@@ -1,0 +1,156 @@
+//! Running a task's attempts: retries, panics, cancellation.
+//!
+//! Both runners (a worker thread for sync tasks, the executor for async
+//! ones) do the same thing: run an attempt with the task set as the current
+//! one ([`context`]), turn a panic into a failure like an `Err`, retry
+//! while the task's policy allows, complete the refs, and tell the
+//! scheduler the task is done.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll};
+
+use crate::error::Error;
+use crate::task::context::{self, Running};
+use crate::task::task::{Body, BoxFuture, Failure, Outcome, Task};
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".to_string()
+    }
+}
+
+fn panicked(task: &Task, payload: &(dyn Any + Send)) -> Failure {
+    Failure {
+        error: Error::TaskFailed {
+            task: task.name.to_string(),
+            message: panic_message(payload),
+            cause: None,
+        },
+        retryable: true,
+    }
+}
+
+/// Runs a sync task on the calling (worker) thread.
+pub(crate) fn run_sync(task: Arc<Task>) {
+    let Some(Body::Sync(mut body)) = task.take_body() else {
+        task.finish();
+        return;
+    };
+    let mut attempt = 0;
+    loop {
+        let running = Running {
+            task: Arc::clone(&task),
+            attempt,
+        };
+        let outcome = context::enter(&running, || {
+            catch_unwind(AssertUnwindSafe(|| body(&task)))
+                .unwrap_or_else(|payload| Err(panicked(&task, &*payload)))
+        });
+        match outcome {
+            Ok(()) => break,
+            Err(failure) if task.may_retry(&failure, attempt) => attempt += 1,
+            Err(failure) => {
+                task.fail(failure.error);
+                break;
+            }
+        }
+    }
+    drop(body);
+    task.finish();
+}
+
+/// Spawns an async task on its runtime's executor.
+pub(crate) fn spawn_async(task: Arc<Task>) {
+    let Some(Body::Async(body)) = task.take_body() else {
+        task.finish();
+        return;
+    };
+    let runtime = task.runtime.clone();
+    let run = AsyncRun {
+        running: Running { task, attempt: 0 },
+        body,
+        current: None,
+        done: false,
+    };
+    match runtime.executor().handle() {
+        Ok(handle) => drop(handle.spawn(runtime.scope(run))),
+        Err(err) => {
+            run.running.task.fail(err);
+            drop(run);
+        }
+    }
+}
+
+/// The future of one async task, across its attempts.
+struct AsyncRun {
+    running: Running,
+    body: Box<dyn FnMut(&Arc<Task>) -> BoxFuture + Send>,
+    current: Option<BoxFuture>,
+    done: bool,
+}
+
+impl Future for AsyncRun {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let task = Arc::clone(&this.running.task);
+        loop {
+            if task.is_cancelled() {
+                // Dropped at this await; `cancel` completed the refs.
+                this.current = None;
+                return this.finish();
+            }
+            task.set_waker(cx.waker());
+            let body = &mut this.body;
+            let current = this.current.get_or_insert_with(|| body(&task));
+            let polled = context::enter(&this.running, || {
+                catch_unwind(AssertUnwindSafe(|| current.as_mut().poll(cx)))
+            });
+            let outcome: Outcome = match polled {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(outcome)) => outcome,
+                Err(payload) => Err(panicked(&task, &*payload)),
+            };
+            this.current = None;
+            match outcome {
+                Ok(()) => return this.finish(),
+                Err(failure) if task.may_retry(&failure, this.running.attempt) => {
+                    this.running.attempt += 1;
+                }
+                Err(failure) => {
+                    task.fail(failure.error);
+                    return this.finish();
+                }
+            }
+        }
+    }
+}
+
+impl AsyncRun {
+    fn finish(&mut self) -> Poll<()> {
+        self.done = true;
+        self.running.task.finish();
+        Poll::Ready(())
+    }
+}
+
+impl Drop for AsyncRun {
+    /// Dropped before it finished: its executor shut down.
+    fn drop(&mut self) {
+        if !self.done {
+            let task = &self.running.task;
+            task.fail(task.runtime.store().shut_down());
+            task.finish();
+        }
+    }
+}

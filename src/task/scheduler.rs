@@ -1,0 +1,219 @@
+//! [`Scheduler`]: grants resources to ready tasks and hands them to a runner.
+//!
+//! Tasks whose dependencies are complete arrive in [`enqueue`]. Each
+//! distinct resource shape (Ray's "scheduling class") has its own FIFO
+//! queue, so tasks waiting for a GPU never hold up tasks that only need a
+//! CPU. A task runs as soon as its whole demand fits in what is free; when a
+//! task finishes (or lends its CPUs back while blocked in `get`), queued
+//! tasks that now fit are dispatched in order. Sync tasks go to the
+//! [`WorkerPool`], async ones to the runtime's executor.
+//!
+//! The scheduler also keeps the table of tasks in flight, so that shutdown
+//! can complete every one of their refs.
+//!
+//! [`enqueue`]: Scheduler::enqueue
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use slab::Slab;
+
+use crate::error::{Error, Result};
+use crate::runtime::{Config, RuntimeId};
+use crate::task::id::TaskId;
+use crate::task::resources::{Available, Capacity, Demand};
+use crate::task::run;
+use crate::task::task::{Place, Task};
+use crate::task::worker::WorkerPool;
+
+pub(crate) struct Scheduler {
+    runtime: RuntimeId,
+    capacity: Capacity,
+    state: Mutex<State>,
+    in_flight: Mutex<InFlight>,
+    pool: WorkerPool,
+    next_task: AtomicU64,
+}
+
+struct State {
+    free: Available,
+    classes: Vec<(Demand, VecDeque<Arc<Task>>)>,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct InFlight {
+    tasks: Slab<Arc<Task>>,
+    closed: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Scheduler {
+    pub(crate) fn new(runtime: RuntimeId, config: &Config) -> Scheduler {
+        let capacity = Capacity::new(config.num_cpus, &config.resources);
+        Scheduler {
+            runtime,
+            state: Mutex::new(State {
+                free: Available::new(&capacity),
+                classes: Vec::new(),
+                closed: false,
+            }),
+            capacity,
+            in_flight: Mutex::new(InFlight::default()),
+            pool: WorkerPool::new(runtime),
+            next_task: AtomicU64::new(1),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> &Capacity {
+        &self.capacity
+    }
+
+    pub(crate) fn next_id(&self) -> TaskId {
+        TaskId::new(self.runtime, self.next_task.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Takes a new task into the system and starts resolving its
+    /// dependencies.
+    pub(crate) fn submit(&self, task: Arc<Task>, shut_down: impl FnOnce() -> Error) -> Result<()> {
+        {
+            let mut in_flight = lock(&self.in_flight);
+            if in_flight.closed {
+                return Err(shut_down());
+            }
+            let key = in_flight.tasks.insert(Arc::clone(&task));
+            task.slot.store(key, Ordering::Release);
+        }
+        task.start();
+        Ok(())
+    }
+
+    /// A task's dependencies are complete: run it when its demand fits.
+    pub(crate) fn enqueue(&self, task: Arc<Task>) {
+        let task = {
+            let mut guard = lock(&self.state);
+            if guard.closed {
+                drop(guard);
+                task.finish();
+                return;
+            }
+            let State { free, classes, .. } = &mut *guard;
+            let class = match classes.iter().position(|(d, _)| *d == task.demand) {
+                Some(i) => i,
+                None => {
+                    classes.push((task.demand.clone(), VecDeque::new()));
+                    classes.len() - 1
+                }
+            };
+            let queue = &mut classes[class].1;
+            if queue.is_empty() && free.fits(&task.demand) {
+                free.take(&task.demand);
+                task
+            } else {
+                queue.push_back(task);
+                return;
+            }
+        };
+        self.dispatch(task);
+    }
+
+    fn dispatch(&self, task: Arc<Task>) {
+        if !task.begin() {
+            task.finish();
+            return;
+        }
+        match task.place {
+            Place::Pool if task.is_async() => run::spawn_async(task),
+            Place::Pool => self.pool.execute(task),
+        }
+    }
+
+    /// Queued tasks that fit now, in order, with their demand taken.
+    fn ready_now(state: &mut State, out: &mut Vec<Arc<Task>>) {
+        let State { free, classes, .. } = state;
+        for (demand, queue) in classes.iter_mut() {
+            while let Some(front) = queue.front() {
+                if front.is_cancelled() {
+                    out.push(queue.pop_front().expect("front exists"));
+                    continue;
+                }
+                if !free.fits(demand) {
+                    break;
+                }
+                free.take(demand);
+                out.push(queue.pop_front().expect("front exists"));
+            }
+        }
+    }
+
+    fn release(&self, give: impl FnOnce(&mut Available)) {
+        let mut ready = Vec::new();
+        {
+            let mut state = lock(&self.state);
+            give(&mut state.free);
+            if !state.closed {
+                Self::ready_now(&mut state, &mut ready);
+            }
+        }
+        for task in ready {
+            self.dispatch(task);
+        }
+    }
+
+    /// A task left the system; `ran` when it held its resources.
+    pub(crate) fn finished(&self, task: &Arc<Task>, ran: bool) {
+        {
+            let mut in_flight = lock(&self.in_flight);
+            let key = task.slot.load(Ordering::Acquire);
+            if in_flight.tasks.get(key).is_some_and(|t| Arc::ptr_eq(t, task)) {
+                in_flight.tasks.remove(key);
+            }
+        }
+        if ran {
+            self.release(|free| free.give(&task.demand));
+        }
+    }
+
+    /// A running task blocks in `get`: its CPUs serve others meanwhile.
+    pub(crate) fn lend_cpu(&self, cpu: i64) {
+        self.release(|free| free.cpu += cpu);
+    }
+
+    /// The blocked task resumes and takes its CPUs back, even if that
+    /// oversubscribes them for a while (as Ray does).
+    pub(crate) fn reclaim_cpu(&self, cpu: i64) {
+        lock(&self.state).free.cpu -= cpu;
+    }
+
+    /// Refuses new tasks, completes the refs of every task in flight with
+    /// `err`, and stops the worker threads by `deadline`.
+    pub(crate) fn shutdown(&self, err: &Error, deadline: Instant) {
+        let tasks: Vec<Arc<Task>> = {
+            let mut in_flight = lock(&self.in_flight);
+            in_flight.closed = true;
+            in_flight.tasks.drain().collect()
+        };
+        for task in &tasks {
+            task.stop(err.clone());
+        }
+        let queued: Vec<Arc<Task>> = {
+            let mut state = lock(&self.state);
+            state.closed = true;
+            state
+                .classes
+                .drain(..)
+                .flat_map(|(_, q)| q.into_iter())
+                .collect()
+        };
+        drop(tasks);
+        for task in queued {
+            task.finish();
+        }
+        self.pool.shutdown(deadline);
+    }
+}

@@ -1,0 +1,180 @@
+//! The functions `#[remote]`-generated code calls to submit a task.
+//!
+//! Generated code passes the call's options, its arguments as a tuple of
+//! [`Arg`](crate::Arg)s and a closure that calls the user's function; this
+//! module turns them into a [`Task`] and gives it to the scheduler. Tasks
+//! and actor calls both end up here, in [`submit_task`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::object::cell::ObjectCell;
+use crate::runtime::{global, Runtime};
+use crate::task::args::{ArgList, Dependencies};
+use crate::task::options::TaskOptions;
+use crate::task::returns::{Outputs, TaskReturn, UserError};
+use crate::task::task::{Body, BoxFuture, Failure, Place, Task};
+
+impl UserError {
+    pub(crate) fn into_failure(self, task: &Task) -> Failure {
+        Failure {
+            error: Error::TaskFailed {
+                task: task.name.to_string(),
+                message: self.message,
+                cause: self.cause,
+            },
+            retryable: true,
+        }
+    }
+}
+
+fn bad_argument(error: Error) -> Failure {
+    Failure {
+        error,
+        retryable: false,
+    }
+}
+
+/// A sync attempt: take the arguments, call, store the results.
+pub(crate) fn sync_body<A, R, F>(mut args: A, body: F) -> Body
+where
+    A: ArgList,
+    R: TaskReturn,
+    F: Fn(A::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
+{
+    Body::Sync(Box::new(move |task: &Arc<Task>| {
+        let values = args.take().map_err(bad_argument)?;
+        match body(values) {
+            Ok(ret) => {
+                ret.complete(&task.outputs);
+                Ok(())
+            }
+            Err(err) => Err(err.into_failure(task)),
+        }
+    }))
+}
+
+/// An async attempt: the same, as a future.
+pub(crate) fn async_body<A, R, F, Fut>(mut args: A, body: F) -> Body
+where
+    A: ArgList,
+    R: TaskReturn,
+    F: Fn(A::Values) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
+{
+    Body::Async(Box::new(move |task: &Arc<Task>| -> BoxFuture {
+        let task = Arc::clone(task);
+        match args.take() {
+            Err(err) => Box::pin(std::future::ready(Err(bad_argument(err)))),
+            Ok(values) => {
+                let future = body(values);
+                Box::pin(async move {
+                    match future.await {
+                        Ok(ret) => {
+                            ret.complete(&task.outputs);
+                            Ok(())
+                        }
+                        Err(err) => Err(err.into_failure(&task)),
+                    }
+                })
+            }
+        }
+    }))
+}
+
+/// The runtime a call goes to: the one named with `.on(..)`, else the
+/// current one.
+pub(crate) fn target_runtime(options: &TaskOptions) -> Result<Runtime> {
+    let runtime = match &options.runtime {
+        Some(rt) => rt.clone(),
+        None => global()?,
+    };
+    runtime.check_running()?;
+    Ok(runtime)
+}
+
+/// Creates a task with `count` outputs and hands it to the scheduler.
+pub(crate) fn submit_task<A: ArgList>(
+    runtime: &Runtime,
+    options: &TaskOptions,
+    place: Place,
+    mut args: A,
+    count: usize,
+    body: impl FnOnce(A) -> Body,
+) -> Result<Outputs> {
+    let name = options.task_name();
+    let demand =
+        runtime
+            .scheduler()
+            .capacity()
+            .demand(&name, options.num_cpus, &options.resources)?;
+    if options.retry_exceptions && options.max_retries > 0 {
+        args.make_reusable(runtime)?;
+    }
+    let mut deps = Dependencies::default();
+    args.dependencies(&mut deps);
+    let store = runtime.store();
+    let cells: Box<[Arc<ObjectCell>]> = (0..count).map(|_| store.pending()).collect();
+    let task = Task::new(
+        runtime.scheduler().next_id(),
+        name,
+        runtime.clone(),
+        Outputs(cells.clone()),
+        demand,
+        options.max_retries,
+        options.retry_exceptions,
+        place,
+        deps.0,
+        body(args),
+    );
+    runtime
+        .scheduler()
+        .submit(task, || runtime.store().shut_down())?;
+    Ok(Outputs(cells))
+}
+
+/// Submits a sync function: it runs on one of the runtime's worker threads.
+#[doc(hidden)]
+pub fn submit_sync<A, R, F>(options: TaskOptions, args: A, body: F) -> Result<R::Refs>
+where
+    A: ArgList,
+    R: TaskReturn,
+    F: Fn(A::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
+{
+    let runtime = target_runtime(&options)?;
+    let outputs = submit_task(&runtime, &options, Place::Pool, args, R::COUNT, |args| {
+        sync_body(args, body)
+    })?;
+    Ok(R::refs(&outputs))
+}
+
+/// Submits an async function: it runs on the runtime's tokio executor.
+#[doc(hidden)]
+pub fn submit_async<A, R, F, Fut>(options: TaskOptions, args: A, body: F) -> Result<R::Refs>
+where
+    A: ArgList,
+    R: TaskReturn,
+    F: Fn(A::Values) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
+{
+    let runtime = target_runtime(&options)?;
+    let outputs = submit_task(&runtime, &options, Place::Pool, args, R::COUNT, |args| {
+        async_body(args, body)
+    })?;
+    Ok(R::refs(&outputs))
+}
+
+/// Runs `future` to completion on the runtime's executor, with the runtime
+/// in scope: the body of an async `#[rustyray::test]` or `#[rustyray::main]`.
+///
+/// # Panics
+/// When the executor cannot start, or when called inside an async context
+/// (tokio forbids nested `block_on`): both are entry-point mistakes.
+#[doc(hidden)]
+pub fn block_on<F: Future>(runtime: &Runtime, future: F) -> F::Output {
+    match runtime.executor().handle() {
+        Ok(handle) => handle.block_on(runtime.scope(future)),
+        Err(err) => panic!("rustyray: cannot run the async entry point: {err}"),
+    }
+}

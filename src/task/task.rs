@@ -1,0 +1,241 @@
+//! [`Task`]: one submitted call, from its dependencies to its results.
+//!
+//! A task moves through four phases: it *waits* for the refs among its
+//! arguments (registered as wakers on their cells, holding no CPU), is
+//! *queued* until the scheduler can grant its resources, *runs* (on a worker
+//! thread or the async executor), and is *done*. Its output cells are
+//! completed exactly once, by whichever comes first: its body, a failed
+//! dependency, `cancel`, or shutdown.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Wake, Waker};
+
+use crate::error::Error;
+use crate::object::cell::{ObjectCell, Producer};
+use crate::runtime::Runtime;
+use crate::task::id::TaskId;
+use crate::task::resources::Demand;
+use crate::task::returns::Outputs;
+
+/// How one attempt ended.
+pub(crate) type Outcome = std::result::Result<(), Failure>;
+
+/// A failed attempt: the error for the task's refs, and whether a retry may
+/// help (application errors do, a bad argument does not).
+pub(crate) struct Failure {
+    pub(crate) error: Error,
+    pub(crate) retryable: bool,
+}
+
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// The code of a task, called once per attempt.
+pub(crate) enum Body {
+    Sync(Box<dyn FnMut(&Arc<Task>) -> Outcome + Send>),
+    Async(Box<dyn FnMut(&Arc<Task>) -> BoxFuture + Send>),
+}
+
+/// Who runs the task once its resources are granted.
+pub(crate) enum Place {
+    /// The runtime's worker pool (sync) or executor (async).
+    Pool,
+}
+
+const WAITING: u8 = 0;
+const QUEUED: u8 = 1;
+const RUNNING: u8 = 2;
+const DONE: u8 = 3;
+
+pub(crate) struct Task {
+    pub(crate) id: TaskId,
+    pub(crate) name: Arc<str>,
+    pub(crate) runtime: Runtime,
+    pub(crate) outputs: Outputs,
+    pub(crate) demand: Demand,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_exceptions: bool,
+    pub(crate) place: Place,
+    phase: AtomicU8,
+    cancelled: AtomicBool,
+    /// Dependencies not complete yet, plus one while they are registered.
+    waiting_for: AtomicUsize,
+    deps: Mutex<Vec<Arc<ObjectCell>>>,
+    body: Mutex<Option<Body>>,
+    /// The waker of the running async attempt, woken by `cancel`.
+    waker: Mutex<Option<Waker>>,
+    /// Key in the runtime's table of tasks in flight.
+    pub(crate) slot: AtomicUsize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Task {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: TaskId,
+        name: Arc<str>,
+        runtime: Runtime,
+        outputs: Outputs,
+        demand: Demand,
+        max_retries: u32,
+        retry_exceptions: bool,
+        place: Place,
+        deps: Vec<Arc<ObjectCell>>,
+        body: Body,
+    ) -> Arc<Task> {
+        let task = Arc::new(Task {
+            id,
+            name,
+            runtime,
+            outputs,
+            demand,
+            max_retries,
+            retry_exceptions,
+            place,
+            phase: AtomicU8::new(WAITING),
+            cancelled: AtomicBool::new(false),
+            waiting_for: AtomicUsize::new(deps.len() + 1),
+            deps: Mutex::new(deps),
+            body: Mutex::new(Some(body)),
+            waker: Mutex::new(None),
+            slot: AtomicUsize::new(usize::MAX),
+        });
+        let producer: Arc<dyn Producer> = task.clone();
+        for out in task.outputs.cells() {
+            out.set_producer(Arc::downgrade(&producer));
+        }
+        task
+    }
+
+    pub(crate) fn is_async(&self) -> bool {
+        matches!(*lock(&self.body), Some(Body::Async(_)))
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Registers the task on its dependencies; it is queued once all are
+    /// complete (at once when there are none).
+    pub(crate) fn start(self: &Arc<Self>) {
+        let deps = lock(&self.deps).clone();
+        if !deps.is_empty() {
+            let waker = Waker::from(Arc::clone(self));
+            for dep in &deps {
+                if !dep.on_complete(&waker) {
+                    self.dep_done();
+                }
+            }
+        }
+        self.dep_done();
+    }
+
+    fn dep_done(self: &Arc<Self>) {
+        if self.waiting_for.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.deps_ready();
+        }
+    }
+
+    /// All dependencies are complete: fail with the first failed one, or
+    /// hand the task to the scheduler.
+    fn deps_ready(self: &Arc<Self>) {
+        let failed = lock(&self.deps).iter().find_map(|dep| match dep.try_get() {
+            Some(Err(err)) => Some(err),
+            _ => None,
+        });
+        if let Some(err) = failed {
+            self.fail(err);
+            self.finish();
+            return;
+        }
+        if self.is_cancelled() {
+            self.finish();
+            return;
+        }
+        self.phase.store(QUEUED, Ordering::Release);
+        self.runtime.scheduler().enqueue(Arc::clone(self));
+    }
+
+    /// Marks the task running; `false` when it was cancelled meanwhile.
+    pub(crate) fn begin(&self) -> bool {
+        self.phase.store(RUNNING, Ordering::Release);
+        !self.is_cancelled()
+    }
+
+    pub(crate) fn take_body(&self) -> Option<Body> {
+        lock(&self.body).take()
+    }
+
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        let mut slot = lock(&self.waker);
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+
+    /// Completes every output not yet complete with `err`.
+    pub(crate) fn fail(&self, err: Error) {
+        if let Some((last, rest)) = self.outputs.cells().split_last() {
+            for out in rest {
+                out.complete(Err(err.clone()));
+            }
+            last.complete(Err(err));
+        }
+    }
+
+    /// Whether a failed attempt number `attempt` (0-based) may run again.
+    pub(crate) fn may_retry(&self, failure: &Failure, attempt: u32) -> bool {
+        failure.retryable && self.retry_exceptions && attempt < self.max_retries && !self.is_cancelled()
+    }
+
+    /// The task left the system: drop what it held and tell the scheduler.
+    /// Called once: after it ran (with its resources), or instead of running.
+    pub(crate) fn finish(self: &Arc<Self>) {
+        let was = self.phase.swap(DONE, Ordering::AcqRel);
+        if was == DONE {
+            return;
+        }
+        lock(&self.deps).clear();
+        lock(&self.waker).take();
+        drop(self.take_body());
+        self.runtime.scheduler().finished(self, was == RUNNING);
+    }
+
+    /// Stops the task with `err` (cancel or shutdown): its refs complete at
+    /// once; a queued or waiting task never runs, a running async one is
+    /// dropped at its next poll, a running sync one sees `is_cancelled`.
+    pub(crate) fn stop(&self, err: Error) {
+        if self.phase.load(Ordering::Acquire) == DONE {
+            return;
+        }
+        self.cancelled.store(true, Ordering::Release);
+        self.fail(err);
+        if let Some(waker) = lock(&self.waker).take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Producer for Task {
+    fn cancel(&self) {
+        self.stop(Error::Cancelled {
+            task: self.name.to_string(),
+        });
+    }
+}
+
+/// A dependency completed.
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.dep_done();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.dep_done();
+    }
+}
