@@ -93,6 +93,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A named actor could not be created: the name is taken.
+    #[error("an actor named `{name}` already exists (a `{existing}`); pick another name, or use `.get_if_exists(true)` to get it")]
+    ActorExists {
+        /// The name.
+        name: String,
+        /// The type of the actor holding it.
+        existing: String,
+    },
+
     /// A wait ran out of time. The work it waited for goes on.
     #[error("timed out after {timeout:?} waiting for {what}")]
     Timeout {

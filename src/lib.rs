@@ -19,16 +19,19 @@
 //! - [`object`]: the store, [`ObjectRef`], serialization;
 //! - [`task`]: remote functions, scheduling, [`wait`], [`cancel`],
 //!   [`context`];
+//! - [`actor`]: actors, their handles, [`get_actor`], [`kill`];
 //! - [`error`]: the one [`Error`] enum.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod actor;
 pub mod error;
 pub mod object;
 pub mod runtime;
 pub mod task;
 
+pub use actor::{get_actor, kill, Actor, ActorHandle, ActorId, ActorOptions, ActorRef};
 pub use error::{Error, Result};
 pub use object::{get, get_all, get_timeout, put, MemoryStats, Object, ObjectId, ObjectRef};
 pub use task::args::{Arg, IntoArg};
@@ -41,6 +44,7 @@ pub use runtime::{
 
 pub use rustyray_macros::{main, remote, test};
 
+
 /// What `#[rustyray::remote]`, `#[rustyray::actor]`, `#[rustyray::test]` and
 /// `#[rustyray::main]` expand to call. Not a public API: it changes without
 /// notice.
@@ -49,5 +53,7 @@ pub mod __private {
     pub use crate::task::args::ArgList;
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
     pub use crate::task::submit::{block_on, submit_async, submit_sync};
+    pub use crate::actor::{ActorRead, ActorWrite};
     pub use core::result::Result::{Err, Ok};
+    pub use serde;
 }

@@ -12,6 +12,7 @@ use super::context::{self, SlotGuard};
 use super::executor::Executor;
 use super::id::RuntimeId;
 use super::scope::Scoped;
+use crate::actor::registry::ActorTable;
 use crate::error::Result;
 use crate::object::store::Store;
 use crate::object::value::Value;
@@ -50,6 +51,7 @@ struct Inner {
     shut_down: AtomicBool,
     store: Arc<Store>,
     scheduler: Scheduler,
+    actors: ActorTable,
     executor: Executor,
 }
 
@@ -76,6 +78,7 @@ impl Runtime {
                 id,
                 name,
                 scheduler: Scheduler::new(id, &config),
+                actors: ActorTable::new(id),
                 config,
                 shut_down: AtomicBool::new(false),
                 store,
@@ -109,6 +112,10 @@ impl Runtime {
 
     pub(crate) fn scheduler(&self) -> &Scheduler {
         &self.inner.scheduler
+    }
+
+    pub(crate) fn actors(&self) -> &ActorTable {
+        &self.inner.actors
     }
 
     pub(crate) fn executor(&self) -> &Executor {
@@ -199,6 +206,7 @@ impl Runtime {
         self.inner
             .scheduler
             .shutdown(&self.inner.store.shut_down(), deadline);
+        self.inner.actors.shutdown("its runtime shut down");
         self.inner
             .executor
             .shutdown(deadline.saturating_duration_since(Instant::now()));

@@ -91,7 +91,7 @@ pub struct Dependencies(pub(crate) Vec<Arc<ObjectCell>>);
 #[doc(hidden)]
 pub trait ArgList: Send + 'static {
     /// The tuple of argument values the function receives.
-    type Values;
+    type Values: Send + 'static;
     /// Appends the cells this call depends on.
     fn dependencies(&self, out: &mut Dependencies);
     /// See [`Arg::make_reusable`].

@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use crate::actor::mailbox::Mailbox;
+use crate::actor::ActorId;
 use crate::task::id::TaskId;
 use crate::task::task::Task;
 
@@ -69,6 +71,26 @@ impl Context {
         self.running.as_ref().map_or(0, |(_, a)| *a)
     }
 
+    /// The actor this call runs on, if it is an actor call.
+    pub fn actor_id(&self) -> Option<ActorId> {
+        self.actor().map(|a| a.id)
+    }
+
+    /// The name of that actor, if it has one.
+    pub fn actor_name(&self) -> Option<String> {
+        self.actor().and_then(|a| a.name.clone())
+    }
+
+    /// Whether that actor is a restarted instance (its constructor ran again
+    /// after a crash).
+    pub fn was_restarted(&self) -> bool {
+        self.actor().is_some_and(|a| a.was_restarted())
+    }
+
+    fn actor(&self) -> Option<&Mailbox> {
+        self.running.as_ref().and_then(|(t, _)| t.actor.as_deref())
+    }
+
     /// Whether the task was cancelled (or its runtime is shutting down): a
     /// long-running sync task should check this and return early.
     pub fn is_cancelled(&self) -> bool {
@@ -83,6 +105,7 @@ impl std::fmt::Debug for Context {
             .field("task_name", &self.task_name())
             .field("attempt", &self.attempt())
             .field("is_cancelled", &self.is_cancelled())
+            .field("actor_id", &self.actor_id())
             .finish()
     }
 }

@@ -30,7 +30,7 @@ mod id;
 pub(crate) mod options;
 pub(crate) mod resources;
 pub(crate) mod returns;
-mod run;
+pub(crate) mod run;
 pub(crate) mod scheduler;
 pub(crate) mod submit;
 #[allow(clippy::module_inception)]

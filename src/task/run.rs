@@ -154,3 +154,29 @@ impl Drop for AsyncRun {
         }
     }
 }
+
+pin_project_lite::pin_project! {
+    /// A future whose panics come out as `Err(payload)`.
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
+        let future = self.project().future;
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// Runs `future`, catching its panics.
+pub(crate) fn catch_unwind_future<F: Future>(future: F) -> CatchUnwind<F> {
+    CatchUnwind { future }
+}

@@ -123,13 +123,23 @@ impl Scheduler {
     }
 
     fn dispatch(&self, task: Arc<Task>) {
+        match (&task.place, &task.actor) {
+            (Place::Actor { seq }, Some(mailbox)) => {
+                let (seq, mailbox) = (*seq, Arc::clone(mailbox));
+                mailbox.deliver(task, seq);
+            }
+            _ => self.start(task),
+        }
+    }
+
+    /// Runs a task whose turn it is: on the pool, or on the executor.
+    pub(crate) fn start(&self, task: Arc<Task>) {
         if !task.begin() {
             task.finish();
-            return;
-        }
-        match task.place {
-            Place::Pool if task.is_async() => run::spawn_async(task),
-            Place::Pool => self.pool.execute(task),
+        } else if task.is_async() {
+            run::spawn_async(task);
+        } else {
+            self.pool.execute(task);
         }
     }
 
@@ -174,8 +184,18 @@ impl Scheduler {
                 in_flight.tasks.remove(key);
             }
         }
-        if ran {
-            self.release(|free| free.give(&task.demand));
+        if let (Place::Actor { seq }, Some(mailbox)) = (&task.place, &task.actor) {
+            mailbox.finished(*seq, ran);
+        }
+        if ran && !task.retains_resources() {
+            self.release_demand(&task.demand);
+        }
+    }
+
+    /// Gives `demand` back (a task finished, or an actor died).
+    pub(crate) fn release_demand(&self, demand: &Demand) {
+        if *demand != Demand::default() {
+            self.release(|free| free.give(demand));
         }
     }
 

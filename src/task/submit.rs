@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::actor::mailbox::Mailbox;
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
 use crate::runtime::{global, Runtime};
@@ -94,13 +95,34 @@ pub(crate) fn target_runtime(options: &TaskOptions) -> Result<Runtime> {
     Ok(runtime)
 }
 
-/// Creates a task with `count` outputs and hands it to the scheduler.
+/// Where and how a task runs, besides its options.
+pub(crate) struct Submission {
+    pub(crate) place: Place,
+    pub(crate) actor: Option<Arc<Mailbox>>,
+    /// Whether by-value arguments must survive more than one use (retries,
+    /// actor restarts).
+    pub(crate) reusable_args: bool,
+    pub(crate) outputs: usize,
+}
+
+impl Submission {
+    pub(crate) fn task(options: &TaskOptions, outputs: usize) -> Submission {
+        Submission {
+            place: Place::Pool,
+            actor: None,
+            reusable_args: options.retry_exceptions && options.max_retries > 0,
+            outputs,
+        }
+    }
+}
+
+/// Creates a task and hands it to the scheduler: the one way tasks, actor
+/// calls and actor creations enter the system.
 pub(crate) fn submit_task<A: ArgList>(
     runtime: &Runtime,
     options: &TaskOptions,
-    place: Place,
+    submission: Submission,
     mut args: A,
-    count: usize,
     body: impl FnOnce(A) -> Body,
 ) -> Result<Outputs> {
     let name = options.task_name();
@@ -109,13 +131,13 @@ pub(crate) fn submit_task<A: ArgList>(
             .scheduler()
             .capacity()
             .demand(&name, options.num_cpus, &options.resources)?;
-    if options.retry_exceptions && options.max_retries > 0 {
+    if submission.reusable_args {
         args.make_reusable(runtime)?;
     }
     let mut deps = Dependencies::default();
     args.dependencies(&mut deps);
     let store = runtime.store();
-    let cells: Box<[Arc<ObjectCell>]> = (0..count).map(|_| store.pending()).collect();
+    let cells: Box<[Arc<ObjectCell>]> = (0..submission.outputs).map(|_| store.pending()).collect();
     let task = Task::new(
         runtime.scheduler().next_id(),
         name,
@@ -124,7 +146,8 @@ pub(crate) fn submit_task<A: ArgList>(
         demand,
         options.max_retries,
         options.retry_exceptions,
-        place,
+        submission.place,
+        submission.actor,
         deps.0,
         body(args),
     );
@@ -143,7 +166,8 @@ where
     F: Fn(A::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
 {
     let runtime = target_runtime(&options)?;
-    let outputs = submit_task(&runtime, &options, Place::Pool, args, R::COUNT, |args| {
+    let submission = Submission::task(&options, R::COUNT);
+    let outputs = submit_task(&runtime, &options, submission, args, |args| {
         sync_body(args, body)
     })?;
     Ok(R::refs(&outputs))
@@ -159,7 +183,8 @@ where
     Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
 {
     let runtime = target_runtime(&options)?;
-    let outputs = submit_task(&runtime, &options, Place::Pool, args, R::COUNT, |args| {
+    let submission = Submission::task(&options, R::COUNT);
+    let outputs = submit_task(&runtime, &options, submission, args, |args| {
         async_body(args, body)
     })?;
     Ok(R::refs(&outputs))

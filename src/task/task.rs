@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Wake, Waker};
 
+use crate::actor::mailbox::Mailbox;
 use crate::error::Error;
 use crate::object::cell::{ObjectCell, Producer};
 use crate::runtime::Runtime;
@@ -42,6 +43,8 @@ pub(crate) enum Body {
 pub(crate) enum Place {
     /// The runtime's worker pool (sync) or executor (async).
     Pool,
+    /// The mailbox of the task's actor, as call number `seq`.
+    Actor { seq: u64 },
 }
 
 const WAITING: u8 = 0;
@@ -58,6 +61,10 @@ pub(crate) struct Task {
     pub(crate) max_retries: u32,
     pub(crate) retry_exceptions: bool,
     pub(crate) place: Place,
+    /// The actor this task is a call (or the creation) of.
+    pub(crate) actor: Option<Arc<Mailbox>>,
+    /// Set by an actor's creation: its resources stay held by the actor.
+    retain: AtomicBool,
     phase: AtomicU8,
     cancelled: AtomicBool,
     /// Dependencies not complete yet, plus one while they are registered.
@@ -85,6 +92,7 @@ impl Task {
         max_retries: u32,
         retry_exceptions: bool,
         place: Place,
+        actor: Option<Arc<Mailbox>>,
         deps: Vec<Arc<ObjectCell>>,
         body: Body,
     ) -> Arc<Task> {
@@ -97,6 +105,8 @@ impl Task {
             max_retries,
             retry_exceptions,
             place,
+            actor,
+            retain: AtomicBool::new(false),
             phase: AtomicU8::new(WAITING),
             cancelled: AtomicBool::new(false),
             waiting_for: AtomicUsize::new(deps.len() + 1),
@@ -114,6 +124,14 @@ impl Task {
 
     pub(crate) fn is_async(&self) -> bool {
         matches!(*lock(&self.body), Some(Body::Async(_)))
+    }
+
+    pub(crate) fn retain_resources(&self) {
+        self.retain.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn retains_resources(&self) -> bool {
+        self.retain.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {

@@ -1,0 +1,290 @@
+//! [`Mailbox`]: the order and concurrency of one actor's calls, and its
+//! life and death.
+//!
+//! Every call gets a sequence number when it is submitted. Calls reach the
+//! mailbox when their arguments are ready, possibly out of order; the
+//! mailbox starts them strictly by sequence number, at most
+//! `max_concurrency` at a time, so calls run in submission order even when
+//! a later call's arguments were ready first. A call that ends without
+//! running (a failed dependency, `cancel`) leaves a tombstone so it does not
+//! hold up the ones behind it.
+//!
+//! Started calls go to the same runners as tasks (worker threads for sync
+//! methods, the executor for async ones). The mailbox is not generic: the
+//! actor's state lives in its [`ActorCore`](super::core), reached through
+//! [`Instance`] to destroy it when the actor dies.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use crate::actor::id::ActorId;
+use crate::error::Error;
+use crate::runtime::Runtime;
+use crate::task::resources::Demand;
+use crate::task::task::Task;
+
+/// What the mailbox needs of the generic actor state.
+pub(crate) trait Instance: Send + Sync {
+    /// Drops the actor's state (now, or as soon as running calls let go).
+    fn destroy(&self);
+}
+
+#[derive(Clone, Debug)]
+enum Status {
+    Creating,
+    Alive,
+    Dead(String),
+}
+
+struct State {
+    status: Status,
+    next_seq: u64,
+    next_start: u64,
+    /// Calls ready to start, by sequence number; `None` = skipped.
+    ready: BTreeMap<u64, Option<Arc<Task>>>,
+    running: BTreeMap<u64, Arc<Task>>,
+    /// Calls submitted and not finished.
+    unfinished: usize,
+    /// Live handle groups (each decoded handle is one; clones share one).
+    handles: usize,
+    named: bool,
+    /// Resources held for the actor's lifetime, once granted.
+    held: Option<Demand>,
+}
+
+pub(crate) struct Mailbox {
+    pub(crate) id: ActorId,
+    pub(crate) name: Option<String>,
+    /// `Type(id)` or the name: how errors show the actor.
+    pub(crate) label: String,
+    pub(crate) runtime: Runtime,
+    max_concurrency: usize,
+    restarted: AtomicBool,
+    state: Mutex<State>,
+    instance: Mutex<Option<Weak<dyn Instance>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Mailbox {
+    pub(crate) fn new(
+        id: ActorId,
+        type_name: &str,
+        name: Option<String>,
+        runtime: Runtime,
+        max_concurrency: usize,
+    ) -> Arc<Mailbox> {
+        let label = match &name {
+            Some(name) => format!("{type_name} `{name}` ({id})"),
+            None => format!("{type_name} ({id})"),
+        };
+        let named = name.is_some();
+        Arc::new(Mailbox {
+            id,
+            name,
+            label,
+            runtime,
+            max_concurrency,
+            restarted: AtomicBool::new(false),
+            state: Mutex::new(State {
+                status: Status::Creating,
+                next_seq: 1,
+                next_start: 1,
+                ready: BTreeMap::new(),
+                running: BTreeMap::new(),
+                unfinished: 0,
+                handles: 0,
+                named,
+                held: None,
+            }),
+            instance: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn set_instance(&self, instance: Weak<dyn Instance>) {
+        *lock(&self.instance) = Some(instance);
+    }
+
+    pub(crate) fn was_restarted(&self) -> bool {
+        self.restarted.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_restarted(&self) {
+        self.restarted.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn died(&self, cause: impl Into<String>) -> Error {
+        Error::ActorDied {
+            actor: self.label.clone(),
+            cause: cause.into(),
+        }
+    }
+
+    /// The error for calls when the actor is dead.
+    pub(crate) fn dead(&self) -> Option<Error> {
+        match &lock(&self.state).status {
+            Status::Dead(cause) => Some(self.died(cause.clone())),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn handle_added(&self) {
+        lock(&self.state).handles += 1;
+    }
+
+    pub(crate) fn handle_dropped(self: &Arc<Self>) {
+        let stop = {
+            let mut state = lock(&self.state);
+            state.handles -= 1;
+            Self::idle_and_unreachable(&state)
+        };
+        if stop {
+            self.die("every handle to it was dropped".to_string());
+        }
+    }
+
+    fn idle_and_unreachable(state: &State) -> bool {
+        matches!(state.status, Status::Alive)
+            && state.handles == 0
+            && !state.named
+            && state.unfinished == 0
+    }
+
+    /// Numbers a new call; the actor's death cause when it is dead.
+    pub(crate) fn assign_seq(&self) -> Result<u64, Error> {
+        let mut state = lock(&self.state);
+        if let Status::Dead(cause) = &state.status {
+            return Err(self.died(cause.clone()));
+        }
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        state.unfinished += 1;
+        Ok(seq)
+    }
+
+    /// The resources the actor holds until it dies.
+    pub(crate) fn hold(&self, demand: Demand) {
+        lock(&self.state).held = Some(demand);
+    }
+
+    /// The constructor succeeded: calls may start.
+    pub(crate) fn open(self: &Arc<Self>) {
+        let stop = {
+            let mut state = lock(&self.state);
+            if matches!(state.status, Status::Creating) {
+                state.status = Status::Alive;
+            }
+            Self::idle_and_unreachable(&state)
+        };
+        if stop {
+            self.die("every handle to it was dropped".to_string());
+        } else {
+            self.pump();
+        }
+    }
+
+    /// A call's arguments are ready: start it in its turn.
+    pub(crate) fn deliver(self: &Arc<Self>, task: Arc<Task>, seq: u64) {
+        let dead = {
+            let mut state = lock(&self.state);
+            match &state.status {
+                Status::Dead(cause) => Some((task, cause.clone())),
+                _ => {
+                    state.ready.insert(seq, Some(task));
+                    None
+                }
+            }
+        };
+        match dead {
+            Some((task, cause)) => {
+                task.stop(self.died(cause));
+                task.finish();
+            }
+            None => self.pump(),
+        }
+    }
+
+    /// Starts the calls whose turn it is.
+    fn pump(self: &Arc<Self>) {
+        let mut start = Vec::new();
+        {
+            let mut guard = lock(&self.state);
+            let state = &mut *guard;
+            if !matches!(state.status, Status::Alive) {
+                return;
+            }
+            while state.running.len() < self.max_concurrency {
+                let Some(entry) = state.ready.first_entry() else {
+                    break;
+                };
+                if *entry.key() != state.next_start {
+                    break;
+                }
+                let (seq, task) = entry.remove_entry();
+                state.next_start += 1;
+                if let Some(task) = task {
+                    state.running.insert(seq, Arc::clone(&task));
+                    start.push(task);
+                }
+            }
+        }
+        for task in start {
+            self.runtime.scheduler().start(task);
+        }
+    }
+
+    /// A call left the system; `ran` when the mailbox had started it.
+    pub(crate) fn finished(self: &Arc<Self>, seq: u64, ran: bool) {
+        let stop = {
+            let mut state = lock(&self.state);
+            state.unfinished -= 1;
+            if ran {
+                state.running.remove(&seq);
+            } else if seq >= state.next_start {
+                state.ready.insert(seq, None);
+            }
+            Self::idle_and_unreachable(&state)
+        };
+        if stop {
+            self.die("every handle to it was dropped".to_string());
+        } else {
+            self.pump();
+        }
+    }
+
+    /// The actor is dead for good: calls waiting or running fail with
+    /// `ActorDied`, its state is dropped, its resources and name released.
+    pub(crate) fn die(self: &Arc<Self>, cause: String) {
+        let (waiting, running, held) = {
+            let mut state = lock(&self.state);
+            if matches!(state.status, Status::Dead(_)) {
+                return;
+            }
+            state.status = Status::Dead(cause.clone());
+            let waiting: Vec<Arc<Task>> = std::mem::take(&mut state.ready)
+                .into_values()
+                .flatten()
+                .collect();
+            let running: Vec<Arc<Task>> = state.running.values().cloned().collect();
+            (waiting, running, state.held.take())
+        };
+        for task in running {
+            task.stop(self.died(cause.clone()));
+        }
+        for task in waiting {
+            task.stop(self.died(cause.clone()));
+            task.finish();
+        }
+        if let Some(demand) = held {
+            self.runtime.scheduler().release_demand(&demand);
+        }
+        let instance = lock(&self.instance).take();
+        if let Some(instance) = instance.and_then(|w| w.upgrade()) {
+            instance.destroy();
+        }
+        self.runtime.actors().forget(self.id, self.name.as_deref());
+    }
+}

@@ -1,0 +1,148 @@
+//! [`ActorOptions`]: how an actor is created.
+
+use crate::runtime::Runtime;
+
+/// Options of an actor: start from `Actor::options()`, set what you need,
+/// then call `.remote(..)` with the constructor's arguments.
+///
+/// Every generated `A::options()` builder has the same setters as this type.
+#[derive(Clone, Debug)]
+pub struct ActorOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) get_if_exists: bool,
+    pub(crate) max_restarts: i64,
+    pub(crate) max_task_retries: u32,
+    pub(crate) max_concurrency: usize,
+    pub(crate) num_cpus: f64,
+    pub(crate) resources: Vec<(String, f64)>,
+    pub(crate) runtime: Option<Runtime>,
+}
+
+impl Default for ActorOptions {
+    /// Ray's defaults: unnamed, no restarts, no call retries, one call at a
+    /// time, no CPUs held.
+    fn default() -> Self {
+        ActorOptions {
+            name: None,
+            get_if_exists: false,
+            max_restarts: 0,
+            max_task_retries: 0,
+            max_concurrency: 1,
+            num_cpus: 0.0,
+            resources: Vec::new(),
+            runtime: None,
+        }
+    }
+}
+
+impl ActorOptions {
+    /// Names the actor: unique per runtime, found with
+    /// [`get_actor`](crate::get_actor), alive until killed or the runtime
+    /// shuts down.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// With a name: return the existing actor of that name (of the same
+    /// type) instead of failing.
+    pub fn get_if_exists(mut self, yes: bool) -> Self {
+        self.get_if_exists = yes;
+        self
+    }
+
+    /// How many times the actor is restarted after a panic (its constructor
+    /// re-run with the same arguments); `-1` for no limit. Default 0.
+    pub fn max_restarts(mut self, n: i64) -> Self {
+        self.max_restarts = n;
+        self
+    }
+
+    /// How many times a call interrupted by a crash runs again on the
+    /// restarted actor. Default 0: such calls fail with
+    /// [`Error::ActorDied`](crate::Error::ActorDied).
+    pub fn max_task_retries(mut self, n: u32) -> Self {
+        self.max_task_retries = n;
+        self
+    }
+
+    /// How many calls may run at once (default 1): async methods interleave
+    /// at `.await`s, sync `&self` methods run on several threads.
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n.max(1);
+        self
+    }
+
+    /// CPUs the actor holds for its lifetime (default 0).
+    pub fn num_cpus(mut self, n: impl Into<f64>) -> Self {
+        self.num_cpus = n.into();
+        self
+    }
+
+    /// An amount of a custom resource held for the actor's lifetime.
+    pub fn resource(mut self, name: impl Into<String>, amount: impl Into<f64>) -> Self {
+        let name = name.into();
+        let amount = amount.into();
+        match self.resources.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = amount,
+            None => self.resources.push((name, amount)),
+        }
+        self
+    }
+
+    /// Creates the actor in this runtime instead of
+    /// [`global()`](crate::global).
+    pub fn on(mut self, runtime: &Runtime) -> Self {
+        self.runtime = Some(runtime.clone());
+        self
+    }
+}
+
+/// Generates, inside an `impl` of a one-field tuple struct wrapping
+/// [`ActorOptions`], the same builder setters. Used by `#[actor]`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __actor_options_methods {
+    () => {
+        /// See [`ActorOptions::name`](::rustyray::ActorOptions::name).
+        pub fn name(self, name: impl ::core::convert::Into<::std::string::String>) -> Self {
+            Self(self.0.name(name))
+        }
+        /// See [`ActorOptions::get_if_exists`](::rustyray::ActorOptions::get_if_exists).
+        pub fn get_if_exists(self, yes: bool) -> Self {
+            Self(self.0.get_if_exists(yes))
+        }
+        /// See [`ActorOptions::max_restarts`](::rustyray::ActorOptions::max_restarts).
+        pub fn max_restarts(self, n: i64) -> Self {
+            Self(self.0.max_restarts(n))
+        }
+        /// See [`ActorOptions::max_task_retries`](::rustyray::ActorOptions::max_task_retries).
+        pub fn max_task_retries(self, n: u32) -> Self {
+            Self(self.0.max_task_retries(n))
+        }
+        /// See [`ActorOptions::max_concurrency`](::rustyray::ActorOptions::max_concurrency).
+        pub fn max_concurrency(self, n: usize) -> Self {
+            Self(self.0.max_concurrency(n))
+        }
+        /// See [`ActorOptions::num_cpus`](::rustyray::ActorOptions::num_cpus).
+        pub fn num_cpus(self, n: impl ::core::convert::Into<f64>) -> Self {
+            Self(self.0.num_cpus(n))
+        }
+        /// See [`ActorOptions::resource`](::rustyray::ActorOptions::resource).
+        pub fn resource(
+            self,
+            name: impl ::core::convert::Into<::std::string::String>,
+            amount: impl ::core::convert::Into<f64>,
+        ) -> Self {
+            Self(self.0.resource(name, amount))
+        }
+        /// See [`ActorOptions::on`](::rustyray::ActorOptions::on).
+        pub fn on(self, runtime: &::rustyray::Runtime) -> Self {
+            Self(self.0.on(runtime))
+        }
+        /// The options as plain [`ActorOptions`](::rustyray::ActorOptions).
+        pub fn into_options(self) -> ::rustyray::ActorOptions {
+            self.0
+        }
+    };
+}

@@ -1,0 +1,146 @@
+//! [`ActorTable`]: one runtime's actors, by id and by name.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::actor::id::ActorId;
+use crate::actor::mailbox::Mailbox;
+use crate::error::{Error, Result};
+use crate::runtime::RuntimeId;
+
+struct Entry {
+    /// The `Arc<ActorCore<A>>`, for typed lookups.
+    core: Arc<dyn Any + Send + Sync>,
+    mailbox: Arc<Mailbox>,
+    type_name: &'static str,
+}
+
+#[derive(Default)]
+struct Tables {
+    by_id: HashMap<ActorId, Entry>,
+    by_name: HashMap<String, ActorId>,
+    next: u64,
+    closed: bool,
+}
+
+/// The runtime's live actors: how a name or a decoded handle finds one,
+/// and how shutdown reaches them all. An actor leaves the table when it
+/// dies.
+pub(crate) struct ActorTable {
+    runtime: RuntimeId,
+    tables: Mutex<Tables>,
+}
+
+/// The outcome of registering a named actor.
+pub(crate) enum Registered {
+    New,
+    /// `get_if_exists`: the live actor of that name.
+    Existing(Arc<dyn Any + Send + Sync>),
+}
+
+impl ActorTable {
+    pub(crate) fn new(runtime: RuntimeId) -> ActorTable {
+        ActorTable {
+            runtime,
+            tables: Mutex::new(Tables::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn next_id(&self) -> ActorId {
+        let mut tables = self.lock();
+        tables.next += 1;
+        ActorId::new(self.runtime, tables.next)
+    }
+
+    /// Adds a new actor; with a name taken, the existing actor when
+    /// `get_if_exists`, else an error.
+    pub(crate) fn register(
+        &self,
+        core: Arc<dyn Any + Send + Sync>,
+        mailbox: &Arc<Mailbox>,
+        type_name: &'static str,
+        get_if_exists: bool,
+        shut_down: impl FnOnce() -> Error,
+    ) -> Result<Registered> {
+        let mut tables = self.lock();
+        if tables.closed {
+            return Err(shut_down());
+        }
+        if let Some(name) = &mailbox.name {
+            if let Some(id) = tables.by_name.get(name) {
+                let existing = &tables.by_id[id];
+                if get_if_exists && existing.type_name == type_name {
+                    return Ok(Registered::Existing(Arc::clone(&existing.core)));
+                }
+                return Err(Error::ActorExists {
+                    name: name.clone(),
+                    existing: existing.type_name.to_string(),
+                });
+            }
+            tables.by_name.insert(name.clone(), mailbox.id);
+        }
+        tables.by_id.insert(
+            mailbox.id,
+            Entry {
+                core,
+                mailbox: Arc::clone(mailbox),
+                type_name,
+            },
+        );
+        Ok(Registered::New)
+    }
+
+    /// The actor named `name`, as its `Arc<ActorCore<_>>`.
+    pub(crate) fn by_name(&self, name: &str) -> Result<(Arc<dyn Any + Send + Sync>, &'static str)> {
+        let tables = self.lock();
+        tables
+            .by_name
+            .get(name)
+            .and_then(|id| tables.by_id.get(id))
+            .map(|e| (Arc::clone(&e.core), e.type_name))
+            .ok_or_else(|| Error::ActorNotFound {
+                name: name.to_string(),
+                reason: "no live actor has this name in this runtime".to_string(),
+            })
+    }
+
+    /// The live actor with this id, for a decoded handle.
+    pub(crate) fn by_id(&self, id: ActorId) -> Option<(Arc<dyn Any + Send + Sync>, &'static str)> {
+        let tables = self.lock();
+        tables
+            .by_id
+            .get(&id)
+            .map(|e| (Arc::clone(&e.core), e.type_name))
+    }
+
+    /// A dead actor leaves the table.
+    pub(crate) fn forget(&self, id: ActorId, name: Option<&str>) {
+        let removed = {
+            let mut tables = self.lock();
+            if let Some(name) = name {
+                if tables.by_name.get(name) == Some(&id) {
+                    tables.by_name.remove(name);
+                }
+            }
+            tables.by_id.remove(&id)
+        };
+        drop(removed);
+    }
+
+    /// Shutdown: every actor dies; no new one is accepted.
+    pub(crate) fn shutdown(&self, cause: &str) {
+        let mailboxes: Vec<Arc<Mailbox>> = {
+            let mut tables = self.lock();
+            tables.closed = true;
+            tables.by_id.values().map(|e| Arc::clone(&e.mailbox)).collect()
+        };
+        for mailbox in mailboxes {
+            mailbox.die(cause.to_string());
+        }
+    }
+}
