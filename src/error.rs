@@ -164,6 +164,6 @@ impl Error {
 
 impl From<postcard::Error> for Error {
     fn from(err: postcard::Error) -> Self {
-        Error::serialization(err)
+        crate::object::decode_error(err)
     }
 }

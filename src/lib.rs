@@ -35,7 +35,7 @@ pub use actor::{get_actor, kill, Actor, ActorHandle, ActorId, ActorOptions, Acto
 pub use error::{Error, Result};
 pub use object::{get, get_all, get_timeout, put, MemoryStats, Object, ObjectId, ObjectRef};
 pub use task::args::{Arg, IntoArg};
-pub use task::wait::{cancel, wait};
+pub use task::wait::{cancel, wait, ReadyPending};
 pub use task::{context, Context, TaskId};
 pub use task::options::TaskOptions;
 pub use runtime::{

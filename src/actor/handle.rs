@@ -6,7 +6,6 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::actor::core::{ActorCore, ActorRead, ActorWrite};
@@ -15,6 +14,7 @@ use crate::actor::mailbox::Mailbox;
 use crate::actor::options::ActorOptions;
 use crate::actor::registry::Registered;
 use crate::error::{Error, Result};
+use crate::object::decode_failure;
 use crate::object::value::Value;
 use crate::runtime::{context, global, Runtime};
 use crate::task::args::ArgList;
@@ -282,8 +282,9 @@ impl<A: Actor> ActorRef<A> {
     }
 }
 
-impl<A> Serialize for ActorRef<A> {
+impl<A: Actor> Serialize for ActorRef<A> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        crate::object::spill::keep_alive(|| self.inner.clone());
         self.inner.core.mailbox.id.serialize(serializer)
     }
 }
@@ -306,9 +307,9 @@ impl<'de, A: Actor> Deserialize<'de> for ActorRef<A> {
                 .by_id(id)
                 .ok_or_else(|| format!("cannot decode actor handle {id}: the actor is dead")),
         })
-        .map_err(D::Error::custom)?;
+        .map_err(decode_failure)?;
         ActorRef::from_any(found.0, found.1)
-            .map_err(|reason| D::Error::custom(format!("cannot decode actor handle {id}: {reason}")))
+            .map_err(|reason| decode_failure(format!("cannot decode actor handle {id}: {reason}")))
     }
 }
 

@@ -1,14 +1,15 @@
 //! [`ObjectCell`]: the slot one object lives in, and everything that waits on it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::object::id::ObjectId;
+use crate::object::spill::{self, SpillFile};
 use crate::object::store::Store;
-use crate::object::value::Value;
+use crate::object::value::{Stored, Value};
 
 /// What produces a pending object: the task a `cancel` reaches through its
 /// ref.
@@ -24,48 +25,75 @@ pub(crate) enum State {
         sleepers: u32,
         producer: Option<Weak<dyn Producer>>,
     },
+    /// In memory. A reader clones the `Arc` while it copies: a value whose
+    /// count is above one is in use and is never spilled.
     Ready(Arc<Value>),
+    Spilled(Arc<SpillFile>),
     Failed(Error),
 }
 
-/// One object: pending until its producer completes it, then immutable.
+impl State {
+    fn pending() -> State {
+        State::Pending {
+            wakers: Vec::new(),
+            sleepers: 0,
+            producer: None,
+        }
+    }
+
+    fn outcome(&self) -> Option<Result<Stored>> {
+        match self {
+            State::Pending { .. } => None,
+            State::Ready(value) => Some(Ok(Stored::Memory(Arc::clone(value)))),
+            State::Spilled(file) => Some(Ok(Stored::Disk(Arc::clone(file)))),
+            State::Failed(err) => Some(Err(err.clone())),
+        }
+    }
+}
+
+/// One object: pending until its producer completes it, then immutable
+/// (though it may move between memory and disk).
 ///
-/// Shared by every [`ObjectRef`](crate::ObjectRef) to it (and by the task
-/// producing it); freed when the last holder drops it, which returns its
-/// bytes to the store's account.
+/// Shared by every [`ObjectRef`](crate::ObjectRef) to it, the task producing
+/// it and values holding refs to it; freed when the last holder drops it,
+/// which returns its bytes to the store's account and deletes its spill
+/// file.
 pub(crate) struct ObjectCell {
     id: ObjectId,
     store: Arc<Store>,
+    /// Key in the store's table of cells.
+    key: usize,
     state: Mutex<State>,
     ready: Condvar,
+    /// The store's clock at the last read: spilling takes the oldest first.
+    last_access: AtomicU64,
     /// Whether the store's id table knows this cell (a ref to it was serialized).
     exported: AtomicBool,
 }
 
 impl ObjectCell {
-    pub(crate) fn pending(store: Arc<Store>, id: ObjectId) -> Arc<ObjectCell> {
-        Arc::new(ObjectCell {
+    fn new(store: &Arc<Store>, id: ObjectId, state: State) -> Arc<ObjectCell> {
+        Arc::new_cyclic(|weak| ObjectCell {
             id,
-            store,
-            state: Mutex::new(State::Pending {
-                wakers: Vec::new(),
-                sleepers: 0,
-                producer: None,
-            }),
+            store: Arc::clone(store),
+            key: store.track(weak.clone()),
+            state: Mutex::new(state),
             ready: Condvar::new(),
+            last_access: AtomicU64::new(store.clock()),
             exported: AtomicBool::new(false),
         })
     }
 
-    pub(crate) fn ready(store: Arc<Store>, id: ObjectId, value: Value) -> Arc<ObjectCell> {
-        store.account_add(value.size());
-        Arc::new(ObjectCell {
-            id,
-            store,
-            state: Mutex::new(State::Ready(Arc::new(value))),
-            ready: Condvar::new(),
-            exported: AtomicBool::new(false),
-        })
+    /// A new object that a task will complete.
+    pub(crate) fn pending(store: &Arc<Store>, id: ObjectId) -> Arc<ObjectCell> {
+        Self::new(store, id, State::pending())
+    }
+
+    /// A new object holding `value` (in memory, or spilled when there is no
+    /// room).
+    pub(crate) fn ready(store: &Arc<Store>, id: ObjectId, value: Value) -> Result<Arc<ObjectCell>> {
+        let state = store.admit(id, value)?;
+        Ok(Self::new(store, id, state))
     }
 
     pub(crate) fn id(&self) -> ObjectId {
@@ -104,22 +132,24 @@ impl ObjectCell {
         }
     }
 
-    /// Completes the object; the first completion wins. Returns whether this
-    /// call completed it.
+    /// Completes the object; the first completion wins. A value that finds
+    /// no room in memory or on disk completes it with `StoreFull`.
     pub(crate) fn complete(&self, result: Result<Value>) -> bool {
-        let new_state = match result {
-            Ok(value) => {
-                self.store.account_add(value.size());
-                State::Ready(Arc::new(value))
-            }
+        if !matches!(*self.lock(), State::Pending { .. }) {
+            return false;
+        }
+        let new_state = match result.and_then(|value| self.store.admit(self.id, value)) {
+            Ok(state) => state,
             Err(err) => State::Failed(err),
         };
+        self.settle(new_state)
+    }
+
+    fn settle(&self, new_state: State) -> bool {
         let mut state = self.lock();
         if !matches!(*state, State::Pending { .. }) {
             drop(state);
-            if let State::Ready(value) = new_state {
-                self.store.account_sub(value.size());
-            }
+            self.store.unaccount(&new_state);
             return false;
         }
         let State::Pending {
@@ -138,17 +168,20 @@ impl ObjectCell {
         true
     }
 
-    fn outcome(state: &State) -> Option<Result<Arc<Value>>> {
-        match state {
-            State::Pending { .. } => None,
-            State::Ready(value) => Some(Ok(Arc::clone(value))),
-            State::Failed(err) => Some(Err(err.clone())),
-        }
+    fn touch(&self) {
+        self.last_access
+            .store(self.store.clock(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn last_access(&self) -> u64 {
+        self.last_access.load(Ordering::Relaxed)
     }
 
     /// The outcome, if the object is complete.
-    pub(crate) fn try_get(&self) -> Option<Result<Arc<Value>>> {
-        Self::outcome(&self.lock())
+    pub(crate) fn try_get(&self) -> Option<Result<Stored>> {
+        let outcome = self.lock().outcome();
+        self.touch();
+        outcome
     }
 
     pub(crate) fn is_complete(&self) -> bool {
@@ -156,7 +189,7 @@ impl ObjectCell {
     }
 
     /// Async wait: the outcome, or registers `cx`'s waker.
-    pub(crate) fn poll_get(&self, cx: &mut Context<'_>) -> Poll<Result<Arc<Value>>> {
+    pub(crate) fn poll_get(&self, cx: &mut Context<'_>) -> Poll<Result<Stored>> {
         let mut state = self.lock();
         if let State::Pending { wakers, .. } = &mut *state {
             if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
@@ -164,7 +197,10 @@ impl ObjectCell {
             }
             return Poll::Pending;
         }
-        Poll::Ready(Self::outcome(&state).expect("not pending"))
+        let outcome = state.outcome();
+        drop(state);
+        self.touch();
+        outcome.map_or(Poll::Pending, Poll::Ready)
     }
 
     /// Registers `waker` to be woken on completion; `false` when the object
@@ -180,10 +216,12 @@ impl ObjectCell {
     }
 
     /// Blocks until complete or `deadline`; `None` on timeout.
-    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Result<Arc<Value>>> {
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Result<Stored>> {
         let mut state = self.lock();
         loop {
-            if let Some(outcome) = Self::outcome(&state) {
+            if let Some(outcome) = state.outcome() {
+                drop(state);
+                self.touch();
                 return Some(outcome);
             }
             let timeout = match deadline {
@@ -213,14 +251,54 @@ impl ObjectCell {
             }
         }
     }
+
+    /// The in-memory value, when nobody is reading it (a spill candidate).
+    fn unpinned_value(&self) -> Option<Arc<Value>> {
+        match &*self.lock() {
+            State::Ready(value) if Arc::strong_count(value) == 1 => Some(Arc::clone(value)),
+            _ => None,
+        }
+    }
+
+    /// Moves the value to disk unless a reader pins it meanwhile; the bytes
+    /// freed in memory.
+    pub(crate) fn spill(&self) -> std::io::Result<u64> {
+        let Some(value) = self.unpinned_value() else {
+            return Ok(0);
+        };
+        let (bytes, keep_alive) = spill::encode(&value)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let path = self.store.spill_dir().write(self.id, &bytes)?;
+        let file = SpillFile::new(&self.store, self.id, path, bytes.len() as u64, keep_alive);
+        let mut state = self.lock();
+        match &*state {
+            // Ours and the cell's: nobody started reading meanwhile.
+            State::Ready(current) if Arc::ptr_eq(current, &value) && Arc::strong_count(&value) == 2 => {
+                let old = std::mem::replace(&mut *state, State::Spilled(Arc::new(file)));
+                drop(state);
+                self.store.unaccount(&old);
+                Ok(value.size())
+            }
+            _ => Ok(0), // the file is dropped (deleted) again
+        }
+    }
+
+    /// Shutdown: the object's value goes (memory and disk), and a pending
+    /// object completes with `err`.
+    pub(crate) fn release(&self, err: Error) {
+        if self.complete(Err(err.clone())) {
+            return;
+        }
+        let old = std::mem::replace(&mut *self.lock(), State::Failed(err));
+        self.store.unaccount(&old);
+    }
 }
 
 impl Drop for ObjectCell {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        if let State::Ready(value) = state {
-            self.store.account_sub(value.size());
-        }
+        self.store.unaccount(state);
+        self.store.untrack(self.key);
         if *self.exported.get_mut() {
             self.store.forget(self.id);
         }

@@ -19,7 +19,18 @@
 //! processes.
 //!
 //! Each runtime has its own [`Store`](store): object ids, byte accounts
-//! ([`MemoryStats`]) and the table that lets a decoded ref find its cell.
+//! ([`MemoryStats`]), the memory limit, and the table that lets a decoded
+//! ref find its cell.
+//!
+//! # Lifetime, memory and spilling
+//!
+//! An object is freed when the last holder of its cell lets go: every
+//! `ObjectRef` clone, a ref inside another stored value, a pending task's
+//! argument, a running task. `Config::object_store_memory` is a hard limit
+//! on bytes in memory, counted in serialized bytes; a value that would pass
+//! it first spills the least recently read objects nobody is reading to
+//! disk ([`spill`]), and goes to disk itself when it is larger than the
+//! limit. Reads of a spilled object decode it from its file, checked.
 //!
 //! # Lifetime and shutdown
 //!
@@ -33,6 +44,7 @@ pub(crate) mod copy;
 mod id;
 mod object_ref;
 mod serde;
+pub(crate) mod spill;
 pub(crate) mod store;
 pub(crate) mod value;
 
@@ -40,6 +52,7 @@ use std::time::Duration;
 
 pub use id::ObjectId;
 pub use object_ref::{ObjectFuture, ObjectRef};
+pub(crate) use self::serde::{decode_error, decode_failure};
 pub use store::MemoryStats;
 
 use crate::error::Result;

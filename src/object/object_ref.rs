@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
 use crate::object::id::ObjectId;
-use crate::object::value::Value;
+use crate::object::value::Stored;
 use crate::object::Object;
 
 /// A reference to an object in a runtime's store: the result of
@@ -71,17 +71,17 @@ impl<T: Object> ObjectRef<T> {
     }
 
     pub(crate) fn wait_value(&self, timeout: Option<Duration>) -> Result<T> {
-        let value = self.wait_ready(timeout)?;
-        value.read()
+        let stored = self.wait_ready(timeout)?;
+        stored.read(self.cell.store())
     }
 
-    pub(crate) fn wait_ready(&self, timeout: Option<Duration>) -> Result<Arc<Value>> {
+    fn wait_ready(&self, timeout: Option<Duration>) -> Result<Stored> {
         self.cell.store().check_open()?;
-        if let Some(outcome) = self.cell.try_get() {
-            return outcome;
-        }
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::BlockingInAsync { call: "get" });
+        }
+        if let Some(outcome) = self.cell.try_get() {
+            return outcome;
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         let outcome = crate::task::blocking::while_blocked(|| self.cell.wait(deadline));
@@ -132,10 +132,11 @@ impl<T: Object> Future for ObjectFuture<T> {
     type Output = Result<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
-        self.cell.store().check_open()?;
+        let store = self.cell.store();
+        store.check_open()?;
         self.cell
             .poll_get(cx)
-            .map(|outcome| outcome.and_then(|value| value.read()))
+            .map(|outcome| outcome.and_then(|stored| stored.read(store)))
     }
 }
 

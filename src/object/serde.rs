@@ -6,16 +6,17 @@
 //! context (see [`crate::runtime`]) and looks the id up in *that* runtime's
 //! store: a ref decoded inside a task binds to the runtime running the task.
 
-use serde::de::Error as _;
+use crate::error::Error;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::object::id::ObjectId;
-use crate::object::ObjectRef;
+use crate::object::{spill, ObjectRef};
 use crate::runtime::context;
 
 impl<T> Serialize for ObjectRef<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.cell.export();
+        spill::keep_alive(|| self.cell.clone());
         self.id().serialize(serializer)
     }
 }
@@ -37,7 +38,34 @@ impl<'de, T> Deserialize<'de> for ObjectRef<T> {
             )),
             Some(rt) => rt.store().lookup(id).map_err(|e| e.to_string()),
         })
-        .map_err(D::Error::custom)?;
+        .map_err(decode_failure)?;
         Ok(ObjectRef::from_cell(cell))
+    }
+}
+
+thread_local! {
+    /// Why the last ref on this thread failed to decode. Some formats
+    /// (postcard among them) drop a custom error's message; RustyRay's own
+    /// decoding puts it back into [`Error::Serialization`].
+    static LAST_FAILURE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A decode error that also remembers its message for [`decode_error`].
+pub(crate) fn decode_failure<E: serde::de::Error>(reason: String) -> E {
+    let error = E::custom(&reason);
+    let _ = LAST_FAILURE.try_with(|last| *last.borrow_mut() = Some(reason));
+    error
+}
+
+/// Converts a postcard decoding error, restoring the message of a failed
+/// ref or handle.
+pub(crate) fn decode_error(err: postcard::Error) -> Error {
+    let reason = LAST_FAILURE
+        .try_with(|last| last.borrow_mut().take())
+        .ok()
+        .flatten();
+    match (err, reason) {
+        (postcard::Error::SerdeDeCustom, Some(reason)) => Error::Serialization(reason),
+        (err, _) => Error::serialization(err),
     }
 }

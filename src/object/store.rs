@@ -1,14 +1,18 @@
-//! [`Store`]: one runtime's object accounts and id table.
+//! [`Store`]: one runtime's object accounts, memory limit and spilling.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+
+use slab::Slab;
 
 use crate::error::{Error, Result};
-use crate::object::cell::ObjectCell;
+use crate::object::cell::{ObjectCell, State};
 use crate::object::id::ObjectId;
+use crate::object::spill::{self, SpillDir, SpillFile};
 use crate::object::value::Value;
-use crate::runtime::RuntimeId;
+use crate::runtime::{context, RuntimeId, WeakRuntime};
 
 /// What a runtime's object store holds, from [`Runtime::memory`](crate::Runtime::memory).
 ///
@@ -28,35 +32,80 @@ pub struct MemoryStats {
     pub limit: u64,
 }
 
+#[derive(Default)]
+struct Account {
+    objects: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Account {
+    fn add(&self, bytes: u64) {
+        self.objects.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn sub(&self, bytes: u64) {
+        self.objects.fetch_sub(1, Ordering::Relaxed);
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
 /// The per-runtime part of the object store that cells share.
 ///
-/// Objects themselves live in their [`ObjectCell`]s, reached through refs;
-/// the store only numbers them, keeps the accounts, and keeps an id table
-/// for the cells whose refs were serialized (so a decoded ref can find
-/// them). None of it is process-wide: each runtime has its own.
+/// Objects live in their [`ObjectCell`]s, reached through refs. The store
+/// numbers them, keeps the accounts, enforces the memory limit (a value that
+/// would pass it spills the least recently read unpinned objects, or goes
+/// to disk itself), and keeps two tables: every live cell (for spilling and
+/// shutdown) and the cells whose refs were serialized (so a decoded ref can
+/// find them). Each runtime has its own; nothing here is process-wide.
 pub(crate) struct Store {
     runtime: RuntimeId,
     runtime_name: Arc<str>,
+    scope: OnceLock<WeakRuntime>,
     next_index: AtomicU64,
     closed: AtomicBool,
-    objects: AtomicU64,
-    bytes: AtomicU64,
+    memory: Account,
+    spilled: Account,
     limit: u64,
+    clock: AtomicU64,
+    spill_dir: SpillDir,
+    /// Serializes spilling: one thread picks victims and writes at a time.
+    spilling: Mutex<()>,
+    cells: Mutex<Slab<Weak<ObjectCell>>>,
     exported: Mutex<HashMap<u64, Weak<ObjectCell>>>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Store {
-    pub(crate) fn new(runtime: RuntimeId, runtime_name: Arc<str>, limit: u64) -> Store {
+    pub(crate) fn new(
+        runtime: RuntimeId,
+        runtime_name: Arc<str>,
+        limit: u64,
+        spill_dir: &Path,
+    ) -> Store {
         Store {
             runtime,
             runtime_name,
+            scope: OnceLock::new(),
             next_index: AtomicU64::new(1),
             closed: AtomicBool::new(false),
-            objects: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
+            memory: Account::default(),
+            spilled: Account::default(),
             limit,
+            clock: AtomicU64::new(0),
+            spill_dir: SpillDir::new(spill_dir.to_path_buf()),
+            spilling: Mutex::new(()),
+            cells: Mutex::new(Slab::new()),
             exported: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The runtime whose scope decoding runs in (set once at start).
+    pub(crate) fn set_scope(&self, runtime: WeakRuntime) {
+        let _ = self.scope.set(runtime);
     }
 
     pub(crate) fn next_id(&self) -> ObjectId {
@@ -78,53 +127,153 @@ impl Store {
         }
     }
 
-    pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-    }
-
     /// Stores `value` as a new, ready object.
     pub(crate) fn put(self: &Arc<Self>, value: Value) -> Result<Arc<ObjectCell>> {
         self.check_open()?;
-        Ok(ObjectCell::ready(Arc::clone(self), self.next_id(), value))
+        ObjectCell::ready(self, self.next_id(), value)
     }
 
     /// A new object that a task will complete.
     pub(crate) fn pending(self: &Arc<Self>) -> Arc<ObjectCell> {
-        ObjectCell::pending(Arc::clone(self), self.next_id())
+        ObjectCell::pending(self, self.next_id())
     }
 
-    pub(crate) fn account_add(&self, bytes: u64) {
-        self.objects.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    pub(crate) fn clock(&self) -> u64 {
+        self.clock.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn account_sub(&self, bytes: u64) {
-        self.objects.fetch_sub(1, Ordering::Relaxed);
-        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    pub(crate) fn spill_dir(&self) -> &SpillDir {
+        &self.spill_dir
+    }
+
+    pub(crate) fn track(&self, cell: Weak<ObjectCell>) -> usize {
+        lock(&self.cells).insert(cell)
+    }
+
+    pub(crate) fn untrack(&self, key: usize) {
+        lock(&self.cells).try_remove(key);
+    }
+
+    /// Where a new value goes: memory when it fits under the limit (after
+    /// spilling older objects if need be), else disk. Only when the disk
+    /// fails too is it refused, with `StoreFull`; nothing stored is lost.
+    pub(crate) fn admit(self: &Arc<Self>, id: ObjectId, value: Value) -> Result<State> {
+        self.clock.fetch_add(1, Ordering::Relaxed);
+        let size = value.size();
+        if size <= self.limit {
+            if self.reserve(size) {
+                return Ok(State::Ready(Arc::new(value)));
+            }
+            let spilled = self.make_room(size);
+            if spilled.is_ok() && self.reserve(size) {
+                return Ok(State::Ready(Arc::new(value)));
+            }
+        }
+        self.write_through(id, &value).map_err(|err| Error::StoreFull {
+            reason: format!(
+                "object {id} of {size} bytes does not fit in memory ({} of {} bytes in use) and \
+                 could not be spilled to {}: {err}",
+                self.memory.bytes.load(Ordering::Relaxed),
+                self.limit,
+                self.spill_dir.path().display()
+            ),
+        })
+    }
+
+    /// Takes `size` bytes of the memory limit, if they are free.
+    fn reserve(&self, size: u64) -> bool {
+        let bytes = &self.memory.bytes;
+        let mut used = bytes.load(Ordering::Relaxed);
+        loop {
+            if used + size > self.limit {
+                return false;
+            }
+            match bytes.compare_exchange_weak(used, used + size, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => {
+                    self.memory.objects.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    /// Spills least recently read, unpinned objects until `size` more bytes
+    /// fit under the limit (or nothing more can go).
+    fn make_room(&self, size: u64) -> std::io::Result<()> {
+        let _one_at_a_time = lock(&self.spilling);
+        let over = |store: &Store| {
+            (store.memory.bytes.load(Ordering::Relaxed) + size).saturating_sub(store.limit)
+        };
+        if over(self) == 0 {
+            return Ok(());
+        }
+        let mut candidates: Vec<Arc<ObjectCell>> =
+            lock(&self.cells).iter().filter_map(|(_, w)| w.upgrade()).collect();
+        candidates.sort_by_cached_key(|cell| cell.last_access());
+        for cell in candidates {
+            if over(self) == 0 {
+                break;
+            }
+            cell.spill()?;
+        }
+        Ok(())
+    }
+
+    fn write_through(self: &Arc<Self>, id: ObjectId, value: &Value) -> std::io::Result<State> {
+        let (bytes, keep_alive) =
+            spill::encode(value).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let path = self.spill_dir.write(id, &bytes)?;
+        let file = SpillFile::new(self, id, path, bytes.len() as u64, keep_alive);
+        Ok(State::Spilled(Arc::new(file)))
+    }
+
+    /// Returns the bytes of a state that leaves a cell to the account.
+    pub(crate) fn unaccount(&self, state: &State) {
+        if let State::Ready(value) = state {
+            self.memory.sub(value.size());
+        }
+    }
+
+    pub(crate) fn account_spilled(&self, bytes: u64, added: bool) {
+        if added {
+            self.spilled.add(bytes);
+        } else {
+            self.spilled.sub(bytes);
+        }
     }
 
     pub(crate) fn memory(&self) -> MemoryStats {
         MemoryStats {
-            objects_in_memory: self.objects.load(Ordering::Relaxed),
-            bytes_in_memory: self.bytes.load(Ordering::Relaxed),
-            objects_spilled: 0,
-            bytes_spilled: 0,
+            objects_in_memory: self.memory.objects.load(Ordering::Relaxed),
+            bytes_in_memory: self.memory.bytes.load(Ordering::Relaxed),
+            objects_spilled: self.spilled.objects.load(Ordering::Relaxed),
+            bytes_spilled: self.spilled.bytes.load(Ordering::Relaxed),
             limit: self.limit,
         }
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Weak<ObjectCell>>> {
-        self.exported.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Decodes `bytes` as a `T` in the scope of this store's runtime, so
+    /// that refs inside bind to it whichever thread reads.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        let runtime = self.scope.get().and_then(WeakRuntime::upgrade);
+        let _scope = runtime
+            .filter(|rt| !context::is_current(rt))
+            .map(context::install);
+        postcard::from_bytes(bytes).map_err(crate::object::decode_error)
     }
 
     pub(crate) fn register(&self, cell: &Arc<ObjectCell>) {
-        self.table().insert(cell.id().index(), Arc::downgrade(cell));
+        lock(&self.exported).insert(cell.id().index(), Arc::downgrade(cell));
     }
 
     pub(crate) fn forget(&self, id: ObjectId) {
-        let mut table = self.table();
+        let mut table = lock(&self.exported);
         // A dead entry only: a new cell never reuses an index.
-        if table.get(&id.index()).is_some_and(|w| w.strong_count() == 0) {
+        if table
+            .get(&id.index())
+            .is_some_and(|w| w.strong_count() == 0)
+        {
             table.remove(&id.index());
         }
     }
@@ -132,7 +281,7 @@ impl Store {
     /// The live cell with this id, for a decoded ref.
     pub(crate) fn lookup(&self, id: ObjectId) -> Result<Arc<ObjectCell>> {
         self.check_open()?;
-        self.table()
+        lock(&self.exported)
             .get(&id.index())
             .and_then(Weak::upgrade)
             .ok_or_else(|| Error::ObjectLost {
@@ -140,5 +289,21 @@ impl Store {
                 reason: "no live object has this id in its runtime (freed, or never exported)"
                     .to_string(),
             })
+    }
+
+    /// Shutdown: refuse new work, complete every pending object, drop
+    /// every value (in memory and on disk) and remove the spill directory.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn release_all(&self) {
+        let cells: Vec<Arc<ObjectCell>> =
+            lock(&self.cells).iter().filter_map(|(_, w)| w.upgrade()).collect();
+        for cell in &cells {
+            cell.release(self.shut_down());
+        }
+        drop(cells);
+        self.spill_dir.remove();
     }
 }

@@ -2,8 +2,11 @@
 
 use std::any::{type_name, Any};
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::object::spill::SpillFile;
+use crate::object::store::Store;
 use crate::object::{copy, Object};
 
 /// A value as the store holds it: moved in, never serialized on the way,
@@ -38,27 +41,33 @@ impl Value {
         self.size
     }
 
-    /// An owned copy as `T`. When the value was stored as another type (a
-    /// ref decoded with a different `T`), the copy goes through the
-    /// serialized form and fails cleanly if the two do not match.
-    pub(crate) fn read<T: Object>(&self) -> Result<T> {
-        match self.data.downcast_ref::<T>() {
-            Some(value) => copy::copy_out(value),
-            None => {
-                let bytes = (self.encode)(&*self.data)?;
-                postcard::from_bytes(&bytes).map_err(|e| {
-                    Error::serialization(format!(
-                        "object holds a `{}`, which does not decode as `{}`: {e}",
-                        self.type_name,
-                        type_name::<T>()
-                    ))
-                })
+    /// An owned copy as `T`: a clone for common std types, else through
+    /// the serialized form (decoded in the scope of `store`'s runtime, so
+    /// refs inside bind there). When the value was stored as another type
+    /// (a ref decoded with a different `T`) the copy fails cleanly if the
+    /// two encodings do not match.
+    pub(crate) fn read<T: Object>(&self, store: &Store) -> Result<T> {
+        if let Some(value) = self.data.downcast_ref::<T>() {
+            if let Some(copy) = copy::clone_known(value) {
+                return Ok(copy);
             }
         }
+        let bytes = self.encode()?;
+        store.decode(&bytes).map_err(|e| self.mismatch::<T>(e))
+    }
+
+    fn mismatch<T: 'static>(&self, err: Error) -> Error {
+        if self.data.is::<T>() {
+            return err;
+        }
+        Error::serialization(format!(
+            "object holds a `{}`, which does not decode as `{}`: {err}",
+            self.type_name,
+            type_name::<T>()
+        ))
     }
 
     /// The value's serialized form.
-    #[allow(dead_code)]
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
         (self.encode)(&*self.data)
     }
@@ -67,5 +76,22 @@ impl Value {
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Value<{}>({} bytes)", self.type_name, self.size)
+    }
+}
+
+/// A complete object's value, wherever it is.
+pub(crate) enum Stored {
+    Memory(Arc<Value>),
+    Disk(Arc<SpillFile>),
+}
+
+impl Stored {
+    /// An owned copy as `T` (see [`Value::read`]); from disk, checked and
+    /// decoded.
+    pub(crate) fn read<T: Object>(&self, store: &Store) -> Result<T> {
+        match self {
+            Stored::Memory(value) => value.read(store),
+            Stored::Disk(file) => store.decode(&file.read()?),
+        }
     }
 }

@@ -63,17 +63,26 @@ impl Runtime {
             Some(name) => name.as_str().into(),
             None => format!("rustyray-{}", id.as_u64()).into(),
         };
+        let spill_dir = match &config.spill_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::temp_dir().join(format!(
+                "rustyray-{}-{}",
+                std::process::id(),
+                id.as_u64()
+            )),
+        };
         let store = Arc::new(Store::new(
             id,
             Arc::clone(&name),
             config.object_store_memory,
+            &spill_dir,
         ));
         let executor = Executor::new(
             config.tokio_handle.clone(),
             config.num_cpus,
             format!("rr{}-tokio", id.as_u64()),
         );
-        Ok(Runtime {
+        let runtime = Runtime {
             inner: Arc::new(Inner {
                 id,
                 name,
@@ -84,7 +93,9 @@ impl Runtime {
                 store,
                 executor,
             }),
-        })
+        };
+        runtime.inner.store.set_scope(WeakRuntime(Arc::downgrade(&runtime.inner)));
+        Ok(runtime)
     }
 
     /// The runtime's process-unique id.
@@ -174,7 +185,7 @@ impl Runtime {
         refs: &[ObjectRef<T>],
         num_ready: usize,
         timeout: Option<Duration>,
-    ) -> Result<(Vec<ObjectRef<T>>, Vec<ObjectRef<T>>)> {
+    ) -> Result<wait::ReadyPending<T>> {
         self.check_running()?;
         wait::wait_refs(refs, num_ready, timeout)
     }
@@ -183,6 +194,14 @@ impl Runtime {
     pub fn cancel<T: Object>(&self, r: &ObjectRef<T>) -> Result<()> {
         self.check_running()?;
         wait::cancel_ref(r)
+    }
+
+    /// The directory this runtime spills objects to
+    /// ([`Config::spill_dir`], or `rustyray-<pid>-<runtime id>` under the
+    /// system temp dir). Object `id` spills to `<dir>/<id>.spill`. A
+    /// directory the runtime created is removed at shutdown.
+    pub fn spill_dir(&self) -> &std::path::Path {
+        self.inner.store.spill_dir().path()
     }
 
     /// What the object store holds now.
@@ -207,6 +226,7 @@ impl Runtime {
             .scheduler
             .shutdown(&self.inner.store.shut_down(), deadline);
         self.inner.actors.shutdown("its runtime shut down");
+        self.inner.store.release_all();
         self.inner
             .executor
             .shutdown(deadline.saturating_duration_since(Instant::now()));
@@ -228,6 +248,16 @@ impl fmt::Debug for Runtime {
             .field("name", &self.inner.name)
             .field("shut_down", &self.is_shut_down())
             .finish()
+    }
+}
+
+/// A runtime handle that does not keep the runtime alive.
+#[derive(Clone)]
+pub(crate) struct WeakRuntime(std::sync::Weak<Inner>);
+
+impl WeakRuntime {
+    pub(crate) fn upgrade(&self) -> Option<Runtime> {
+        self.0.upgrade().map(|inner| Runtime { inner })
     }
 }
 

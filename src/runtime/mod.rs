@@ -36,6 +36,7 @@ mod id;
 mod scope;
 
 pub use config::Config;
+pub(crate) use handle::WeakRuntime;
 pub use handle::{global, init, is_initialized, EnterGuard, Runtime, RuntimeGuard};
 pub use id::RuntimeId;
 pub use scope::Scoped;

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 const UNITS: f64 = 10_000.0;
 
 pub(crate) fn to_units(amount: f64) -> Option<i64> {
-    (amount.is_finite() && amount >= 0.0 && amount <= 1e12).then(|| (amount * UNITS).round() as i64)
+    (0.0..=1e12).contains(&amount).then(|| (amount * UNITS).round() as i64)
 }
 
 fn show(units: i64) -> f64 {

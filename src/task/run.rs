@@ -15,7 +15,7 @@ use std::task::{Context as TaskCx, Poll};
 
 use crate::error::Error;
 use crate::task::context::{self, Running};
-use crate::task::task::{Body, BoxFuture, Failure, Outcome, Task};
+use crate::task::task::{AsyncAttempt, Body, BoxFuture, Failure, Outcome, Task};
 
 /// The message of a panic payload.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -93,7 +93,7 @@ pub(crate) fn spawn_async(task: Arc<Task>) {
 /// The future of one async task, across its attempts.
 struct AsyncRun {
     running: Running,
-    body: Box<dyn FnMut(&Arc<Task>) -> BoxFuture + Send>,
+    body: AsyncAttempt,
     current: Option<BoxFuture>,
     done: bool,
 }

@@ -33,10 +33,16 @@ pub(crate) struct Failure {
 
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
+/// One attempt of a sync task: runs it to the end.
+pub(crate) type SyncAttempt = Box<dyn FnMut(&Arc<Task>) -> Outcome + Send>;
+
+/// One attempt of an async task: makes the future that runs it.
+pub(crate) type AsyncAttempt = Box<dyn FnMut(&Arc<Task>) -> BoxFuture + Send>;
+
 /// The code of a task, called once per attempt.
 pub(crate) enum Body {
-    Sync(Box<dyn FnMut(&Arc<Task>) -> Outcome + Send>),
-    Async(Box<dyn FnMut(&Arc<Task>) -> BoxFuture + Send>),
+    Sync(SyncAttempt),
+    Async(AsyncAttempt),
 }
 
 /// Who runs the task once its resources are granted.

@@ -9,6 +9,9 @@ use crate::object::{Object, ObjectRef};
 use crate::runtime::global;
 use crate::task::blocking::while_blocked;
 
+/// What [`wait`] returns: `(ready, pending)`, each in input order.
+pub type ReadyPending<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
+
 /// Counts completions of the refs a `wait` registered on.
 #[derive(Default)]
 struct Completions {
@@ -32,7 +35,7 @@ pub(crate) fn wait_refs<T: Object>(
     refs: &[ObjectRef<T>],
     num_ready: usize,
     timeout: Option<Duration>,
-) -> Result<(Vec<ObjectRef<T>>, Vec<ObjectRef<T>>)> {
+) -> Result<ReadyPending<T>> {
     let want = num_ready.min(refs.len());
     if let Some(r) = refs.first() {
         r.cell.store().check_open()?;
@@ -104,7 +107,7 @@ pub fn wait<T: Object>(
     refs: &[ObjectRef<T>],
     num_ready: usize,
     timeout: Option<Duration>,
-) -> Result<(Vec<ObjectRef<T>>, Vec<ObjectRef<T>>)> {
+) -> Result<ReadyPending<T>> {
     global()?.wait(refs, num_ready, timeout)
 }
 
