@@ -1,0 +1,151 @@
+//! Procedural macros of RustyRay; use them through the `rustyray` crate
+//! (`#[rustyray::remote]`, `#[rustyray::test]`, `#[rustyray::main]`).
+//!
+//! Each macro follows serde_derive's shape: **parse** the attribute
+//! (`attr.rs`) and the item, build a **checked model** collecting every error
+//! with its span in a `ctxt::Ctxt`, then **expand** from the model alone.
+//! The generated code calls `rustyray`'s public API and its
+//! `#[doc(hidden)] rustyray::__private` module, so it stays small.
+//!
+//! - [`remote`](macro@remote) → `remote/` (model in `remote/mod.rs`,
+//!   expansion in `remote/expand.rs`);
+//! - [`test`](macro@test) and [`main`](macro@main) → `entry.rs`.
+
+mod attr;
+mod ctxt;
+mod entry;
+mod remote;
+
+use proc_macro::TokenStream;
+
+use crate::ctxt::Ctxt;
+
+/// Makes a free function callable as a Ray task.
+///
+/// The function stays as it is (`add(1, 2)` still calls it directly). Next
+/// to it, a type of the same name gives it a remote interface:
+///
+/// ```ignore
+/// #[rustyray::remote]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// let _rt = rustyray::init(rustyray::Config::default())?;
+/// let sum = add::remote(1, 2)?;                 // returns at once
+/// let total = add::remote(&sum, 10)?;           // depends on `sum`
+/// assert_eq!(total.get()?, 13);
+/// let named = add::options().name("sum").num_cpus(0.5).remote(total, 1)?;
+/// ```
+///
+/// - `f::remote(args..) -> rustyray::Result<ObjectRef<T>>` submits the call
+///   and returns at once. Each argument may be the value, an
+///   `ObjectRef<T>` or a `&ObjectRef<T>` (a dependency: the task runs when
+///   it is ready).
+/// - `f::options()` returns a builder with the setters of
+///   `rustyray::TaskOptions` (`name`, `num_cpus`, `resource`,
+///   `max_retries`, `retry_exceptions`, `on`), then `.remote(args..)`.
+///
+/// The function may be `async` (it then runs on the runtime's executor).
+/// If it returns a `Result<T, E>` (any type whose last path segment is
+/// `Result`), `Ok(T)` is the object and `Err(e)` fails the task with
+/// `Error::TaskFailed` carrying `e.to_string()`; `E: Display + 'static`.
+///
+/// # Options
+///
+/// The defaults of `f::options()`:
+///
+/// ```text
+/// #[rustyray::remote(
+///     num_cpus = 0.5,            // CPUs held while running (default 1)
+///     max_retries = 3,           // retries of system failures; -1 = forever
+///     retry_exceptions = true,   // retry `Err`s and panics too
+///     num_returns = 2,           // split an N-tuple result into N refs
+///     name = "my-task",          // the task's name (default: its path)
+///     resources(gpu = 1.0, "my-res" = 2),
+/// )]
+/// ```
+///
+/// With `num_returns = N` (2 ≤ N ≤ 8) the function must return an N-tuple
+/// (possibly in a `Result`), and `f::remote(..)` returns a tuple of refs:
+/// `Result<(ObjectRef<A>, ObjectRef<B>)>`. `num_returns = 1` is the default,
+/// as in Ray: one object, whatever the type (a tuple stays one object).
+/// Values may be literals or expressions (`num_cpus = CPUS`); literals are
+/// checked at compile time.
+///
+/// # Rules
+///
+/// A remote function is identified by its stable name
+/// (`module::path::fn_name`) and runs later, on another thread, so it must
+/// be a free function (for methods with state use `#[rustyray::actor]`),
+/// non-generic, safe and with the Rust ABI, with at most 12 arguments; its
+/// arguments and result must be owned `'static` types implementing
+/// `rustyray::Object` (serde `Serialize + DeserializeOwned`, `Send + Sync`).
+/// Each violation is a compile error at the offending token.
+#[proc_macro_attribute]
+pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    let cx = Ctxt::new();
+    let model = remote::RemoteFn::from_ast(&cx, args.into(), item.clone());
+    match (cx.check(), model) {
+        (Ok(()), Some(model)) => remote::expand::expand(&model).into(),
+        (result, _) => {
+            // Keep the function so that its other uses add no noise.
+            let mut out = item;
+            if let Err(err) = result {
+                out.extend(err.to_compile_error());
+            }
+            out.into()
+        }
+    }
+}
+
+/// Runs a test with its own fresh RustyRay runtime.
+///
+/// Adds `#[test]`, starts a runtime from `Config::default()` plus the
+/// attribute's settings, installs it for the body and shuts it down when the
+/// test returns or panics. Works for sync and `async` tests (an async body
+/// runs on the runtime's executor), with any return type `#[test]` accepts,
+/// and with `#[should_panic]`, `#[ignore]` and the like.
+///
+/// ```ignore
+/// #[rustyray::test]
+/// fn sums() {
+///     assert_eq!(add::remote(1, 2).unwrap().get().unwrap(), 3);
+/// }
+///
+/// #[rustyray::test(num_cpus = 2, name = "gpu-test", resources(gpu = 1.0))]
+/// async fn sums_async() -> rustyray::Result<()> {
+///     assert_eq!(add::remote(1, 2)?.await?, 3);
+///     Ok(())
+/// }
+/// ```
+///
+/// Each `key = value` becomes a `rustyray::Config` setter call
+/// (`num_cpus = 2` → `.num_cpus(2)`, `object_store_memory = 1 << 20`,
+/// `name = "x"`, …) and `resource(..)`/`resources(name = amount, ..)` a
+/// `.resource("name", amount)` each. The function must take no arguments.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::entry(entry::Kind::Test, args.into(), item.into()).into()
+}
+
+/// Runs `main` with a RustyRay runtime installed.
+///
+/// The same as [`macro@test`] without `#[test]`: the runtime starts from
+/// `Config::default()` plus the attribute's settings before the body and
+/// shuts down when `main` returns. `main` may be `async` (its body then runs
+/// on the runtime's executor) and may return a `Result`.
+///
+/// ```ignore
+/// #[rustyray::main(num_cpus = 4)]
+/// fn main() -> rustyray::Result<()> {
+///     let r = rustyray::put(vec![1, 2, 3])?;
+///     println!("{:?}", r.get()?);
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::entry(entry::Kind::Main, args.into(), item.into()).into()
+}

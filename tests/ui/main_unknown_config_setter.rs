@@ -1,0 +1,2 @@
+#[rustyray::main(num_cpu = 2)]
+fn main() {}

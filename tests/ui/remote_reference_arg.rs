@@ -1,0 +1,6 @@
+#[rustyray::remote]
+fn count(text: &str, items: &[u32]) -> usize {
+    text.len() + items.len()
+}
+
+fn main() {}
