@@ -157,6 +157,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// The RustyRay error behind this one: the failure of a nested task that
+    /// a [`TaskFailed`](Error::TaskFailed) task returned. (`source()` yields
+    /// the same error behind an `Arc`, for generic error reporters.)
+    pub fn cause(&self) -> Option<&Error> {
+        match self {
+            Error::TaskFailed { cause, .. } => cause.as_deref(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn serialization(err: impl std::fmt::Display) -> Self {
         Error::Serialization(err.to_string())
     }

@@ -42,7 +42,7 @@ pub use runtime::{
     global, init, is_initialized, Config, EnterGuard, Runtime, RuntimeGuard, RuntimeId,
 };
 
-pub use rustyray_macros::{main, remote, test};
+pub use rustyray_macros::{actor, main, remote, test};
 
 
 /// What `#[rustyray::remote]`, `#[rustyray::actor]`, `#[rustyray::test]` and

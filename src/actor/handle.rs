@@ -85,14 +85,12 @@ impl<A> fmt::Debug for ActorRef<A> {
 
 /// Refs for a call that failed before it was submitted (dead actor).
 fn failed<R: TaskReturn>(runtime: &Runtime, err: Error) -> R::Refs {
-    let cells: Box<[_]> = (0..R::COUNT)
-        .map(|_| {
-            let cell = runtime.store().pending();
-            cell.complete(Err::<Value, _>(err.clone()));
-            cell
-        })
-        .collect();
-    R::refs(&Outputs(cells))
+    let outputs = Outputs::new((0..R::COUNT).map(|_| {
+        let cell = runtime.store().pending();
+        cell.complete(Err::<Value, _>(err.clone()));
+        cell
+    }));
+    R::refs(&outputs)
 }
 
 impl<A: Actor> ActorRef<A> {
@@ -217,7 +215,7 @@ impl<A: Actor> ActorRef<A> {
         };
         let core = &self.inner.core;
         match submit_task(runtime, &options, submission, args, |args| body(core, args)) {
-            Ok(outputs) => Ok(R::refs(&outputs)),
+            Ok(task) => Ok(R::refs(&task.outputs)),
             Err(err) => {
                 mailbox.finished(seq, false);
                 Err(err)

@@ -10,6 +10,12 @@ use crate::object::id::ObjectId;
 use crate::object::spill::{self, SpillFile};
 use crate::object::store::Store;
 use crate::object::value::{Stored, Value};
+use crate::task::worker::spin_until;
+
+enum Kind {
+    Pending,
+    Complete,
+}
 
 /// What produces a pending object: the task a `cancel` reaches through its
 /// ref.
@@ -25,9 +31,9 @@ pub(crate) enum State {
         sleepers: u32,
         producer: Option<Weak<dyn Producer>>,
     },
-    /// In memory. A reader clones the `Arc` while it copies: a value whose
-    /// count is above one is in use and is never spilled.
-    Ready(Arc<Value>),
+    /// In memory. A reader clones the handle while it copies: a value with
+    /// more than one holder is in use and is never spilled.
+    Ready(Value),
     Spilled(Arc<SpillFile>),
     Failed(Error),
 }
@@ -44,7 +50,7 @@ impl State {
     fn outcome(&self) -> Option<Result<Stored>> {
         match self {
             State::Pending { .. } => None,
-            State::Ready(value) => Some(Ok(Stored::Memory(Arc::clone(value)))),
+            State::Ready(value) => Some(Ok(Stored::Memory(value.clone()))),
             State::Spilled(file) => Some(Ok(Stored::Disk(Arc::clone(file)))),
             State::Failed(err) => Some(Err(err.clone())),
         }
@@ -69,18 +75,26 @@ pub(crate) struct ObjectCell {
     last_access: AtomicU64,
     /// Whether the store's id table knows this cell (a ref to it was serialized).
     exported: AtomicBool,
+    /// Set once the object is complete: lets waiters spin without the lock.
+    complete: AtomicBool,
 }
 
 impl ObjectCell {
     fn new(store: &Arc<Store>, id: ObjectId, state: State) -> Arc<ObjectCell> {
+        let state_kind = if matches!(state, State::Pending { .. }) {
+            Kind::Pending
+        } else {
+            Kind::Complete
+        };
         Arc::new_cyclic(|weak| ObjectCell {
             id,
             store: Arc::clone(store),
-            key: store.track(weak.clone()),
+            key: store.track(id, weak.clone()),
             state: Mutex::new(state),
             ready: Condvar::new(),
-            last_access: AtomicU64::new(store.clock()),
+            last_access: AtomicU64::new(store.tick()),
             exported: AtomicBool::new(false),
+            complete: AtomicBool::new(!matches!(state_kind, Kind::Pending)),
         })
     }
 
@@ -158,6 +172,7 @@ impl ObjectCell {
         else {
             unreachable!("checked above")
         };
+        self.complete.store(true, Ordering::Release);
         drop(state);
         if sleepers > 0 {
             self.ready.notify_all();
@@ -169,8 +184,7 @@ impl ObjectCell {
     }
 
     fn touch(&self) {
-        self.last_access
-            .store(self.store.clock(), Ordering::Relaxed);
+        self.last_access.store(self.store.tick(), Ordering::Relaxed);
     }
 
     pub(crate) fn last_access(&self) -> u64 {
@@ -215,8 +229,10 @@ impl ObjectCell {
         }
     }
 
-    /// Blocks until complete or `deadline`; `None` on timeout.
+    /// Blocks until complete or `deadline`; `None` on timeout. Spins
+    /// briefly first: a task finishing within microseconds costs no sleep.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Result<Stored>> {
+        spin_until(|| self.complete.load(Ordering::Acquire));
         let mut state = self.lock();
         loop {
             if let Some(outcome) = state.outcome() {
@@ -253,9 +269,9 @@ impl ObjectCell {
     }
 
     /// The in-memory value, when nobody is reading it (a spill candidate).
-    fn unpinned_value(&self) -> Option<Arc<Value>> {
+    fn unpinned_value(&self) -> Option<Value> {
         match &*self.lock() {
-            State::Ready(value) if Arc::strong_count(value) == 1 => Some(Arc::clone(value)),
+            State::Ready(value) if value.holders() == 1 => Some(value.clone()),
             _ => None,
         }
     }
@@ -273,7 +289,7 @@ impl ObjectCell {
         let mut state = self.lock();
         match &*state {
             // Ours and the cell's: nobody started reading meanwhile.
-            State::Ready(current) if Arc::ptr_eq(current, &value) && Arc::strong_count(&value) == 2 => {
+            State::Ready(current) if current.same(&value) && value.holders() == 2 => {
                 let old = std::mem::replace(&mut *state, State::Spilled(Arc::new(file)));
                 drop(state);
                 self.store.unaccount(&old);

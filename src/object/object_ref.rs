@@ -14,6 +14,7 @@ use crate::object::cell::ObjectCell;
 use crate::object::id::ObjectId;
 use crate::object::value::Stored;
 use crate::object::Object;
+use crate::task::blocking::Lent;
 
 /// A reference to an object in a runtime's store: the result of
 /// [`put`](crate::put) or of a task, possibly not computed yet.
@@ -125,6 +126,8 @@ impl<T> Hash for ObjectRef<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct ObjectFuture<T> {
     cell: Arc<ObjectCell>,
+    /// Inside a task: its CPUs, lent while this future waits.
+    lent: Option<Lent>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -132,11 +135,21 @@ impl<T: Object> Future for ObjectFuture<T> {
     type Output = Result<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
-        let store = self.cell.store();
+        let this = self.get_mut();
+        let store = this.cell.store();
         store.check_open()?;
-        self.cell
-            .poll_get(cx)
-            .map(|outcome| outcome.and_then(|stored| stored.read(store)))
+        match this.cell.poll_get(cx) {
+            Poll::Pending => {
+                if this.lent.is_none() {
+                    this.lent = Lent::begin();
+                }
+                Poll::Pending
+            }
+            Poll::Ready(outcome) => {
+                this.lent = None;
+                Poll::Ready(outcome.and_then(|stored| stored.read(store)))
+            }
+        }
     }
 }
 
@@ -154,6 +167,7 @@ impl<T: Object> IntoFuture for ObjectRef<T> {
     fn into_future(self) -> ObjectFuture<T> {
         ObjectFuture {
             cell: self.cell,
+            lent: None,
             _type: PhantomData,
         }
     }

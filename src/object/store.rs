@@ -71,9 +71,13 @@ pub(crate) struct Store {
     spill_dir: SpillDir,
     /// Serializes spilling: one thread picks victims and writes at a time.
     spilling: Mutex<()>,
-    cells: Mutex<Slab<Weak<ObjectCell>>>,
+    /// Every live cell, in shards so that threads creating and freeing
+    /// objects at once rarely meet on a lock.
+    cells: [Mutex<Slab<Weak<ObjectCell>>>; SHARDS],
     exported: Mutex<HashMap<u64, Weak<ObjectCell>>>,
 }
+
+const SHARDS: usize = 16;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -98,7 +102,7 @@ impl Store {
             clock: AtomicU64::new(0),
             spill_dir: SpillDir::new(spill_dir.to_path_buf()),
             spilling: Mutex::new(()),
-            cells: Mutex::new(Slab::new()),
+            cells: std::array::from_fn(|_| Mutex::new(Slab::new())),
             exported: Mutex::new(HashMap::new()),
         }
     }
@@ -138,35 +142,50 @@ impl Store {
         ObjectCell::pending(self, self.next_id())
     }
 
-    pub(crate) fn clock(&self) -> u64 {
-        self.clock.load(Ordering::Relaxed)
+    /// Advances the access clock: every put and read is one tick, so the
+    /// least recently used object is the one with the oldest tick.
+    pub(crate) fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     pub(crate) fn spill_dir(&self) -> &SpillDir {
         &self.spill_dir
     }
 
-    pub(crate) fn track(&self, cell: Weak<ObjectCell>) -> usize {
-        lock(&self.cells).insert(cell)
+    /// Adds a cell to the table; its key (shard in the low bits).
+    pub(crate) fn track(&self, id: ObjectId, cell: Weak<ObjectCell>) -> usize {
+        let shard = id.index() as usize % SHARDS;
+        lock(&self.cells[shard]).insert(cell) * SHARDS + shard
     }
 
     pub(crate) fn untrack(&self, key: usize) {
-        lock(&self.cells).try_remove(key);
+        lock(&self.cells[key % SHARDS]).try_remove(key / SHARDS);
+    }
+
+    fn live_cells(&self) -> Vec<Arc<ObjectCell>> {
+        self.cells
+            .iter()
+            .flat_map(|shard| {
+                lock(shard)
+                    .iter()
+                    .filter_map(|(_, w)| w.upgrade())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// Where a new value goes: memory when it fits under the limit (after
     /// spilling older objects if need be), else disk. Only when the disk
     /// fails too is it refused, with `StoreFull`; nothing stored is lost.
     pub(crate) fn admit(self: &Arc<Self>, id: ObjectId, value: Value) -> Result<State> {
-        self.clock.fetch_add(1, Ordering::Relaxed);
         let size = value.size();
         if size <= self.limit {
             if self.reserve(size) {
-                return Ok(State::Ready(Arc::new(value)));
+                return Ok(State::Ready(value));
             }
             let spilled = self.make_room(size);
             if spilled.is_ok() && self.reserve(size) {
-                return Ok(State::Ready(Arc::new(value)));
+                return Ok(State::Ready(value));
             }
         }
         self.write_through(id, &value).map_err(|err| Error::StoreFull {
@@ -208,8 +227,7 @@ impl Store {
         if over(self) == 0 {
             return Ok(());
         }
-        let mut candidates: Vec<Arc<ObjectCell>> =
-            lock(&self.cells).iter().filter_map(|(_, w)| w.upgrade()).collect();
+        let mut candidates = self.live_cells();
         candidates.sort_by_cached_key(|cell| cell.last_access());
         for cell in candidates {
             if over(self) == 0 {
@@ -298,8 +316,7 @@ impl Store {
     }
 
     pub(crate) fn release_all(&self) {
-        let cells: Vec<Arc<ObjectCell>> =
-            lock(&self.cells).iter().filter_map(|(_, w)| w.upgrade()).collect();
+        let cells = self.live_cells();
         for cell in &cells {
             cell.release(self.shut_down());
         }

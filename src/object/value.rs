@@ -1,4 +1,5 @@
-//! [`Value`]: one stored object, type-erased.
+//! [`Value`]: one stored object, type-erased, and [`Stored`]: where a
+//! complete object's value is.
 
 use std::any::{type_name, Any};
 use std::fmt;
@@ -10,35 +11,60 @@ use crate::object::store::Store;
 use crate::object::{copy, Object};
 
 /// A value as the store holds it: moved in, never serialized on the way,
-/// with the functions that encode or copy it once its type is forgotten.
-pub(crate) struct Value {
-    data: Box<dyn Any + Send + Sync>,
-    encode: fn(&(dyn Any + Send + Sync)) -> Result<Vec<u8>>,
-    type_name: &'static str,
-    size: u64,
+/// behind one shared allocation that also knows how to encode it once its
+/// type is forgotten. Cloning the handle is how a reader pins the value
+/// while it copies it out.
+#[derive(Clone)]
+pub(crate) struct Value(Arc<dyn Erased>);
+
+trait Erased: Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn encode(&self) -> Result<Vec<u8>>;
+    fn size(&self) -> u64;
+    fn type_name(&self) -> &'static str;
 }
 
-fn encode<T: Object>(data: &(dyn Any + Send + Sync)) -> Result<Vec<u8>> {
-    let value = data
-        .downcast_ref::<T>()
-        .ok_or_else(|| Error::serialization("stored value has an unexpected type"))?;
-    Ok(postcard::to_allocvec(value)?)
+struct Typed<T> {
+    size: u64,
+    value: T,
+}
+
+impl<T: Object> Erased for Typed<T> {
+    fn as_any(&self) -> &dyn Any {
+        &self.value
+    }
+
+    fn encode(&self) -> Result<Vec<u8>> {
+        Ok(postcard::to_allocvec(&self.value)?)
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn type_name(&self) -> &'static str {
+        type_name::<T>()
+    }
 }
 
 impl Value {
     pub(crate) fn new<T: Object>(value: T) -> Value {
         let size = copy::serialized_size(&value);
-        Value {
-            data: Box::new(value),
-            encode: encode::<T>,
-            type_name: type_name::<T>(),
-            size,
-        }
+        Value(Arc::new(Typed { size, value }))
     }
 
     /// Bytes of the value's serialized form.
     pub(crate) fn size(&self) -> u64 {
-        self.size
+        self.0.size()
+    }
+
+    /// How many handles to the value exist (1: only its cell's).
+    pub(crate) fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+
+    pub(crate) fn same(&self, other: &Value) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// An owned copy as `T`: a clone for common std types, else through
@@ -47,7 +73,7 @@ impl Value {
     /// (a ref decoded with a different `T`) the copy fails cleanly if the
     /// two encodings do not match.
     pub(crate) fn read<T: Object>(&self, store: &Store) -> Result<T> {
-        if let Some(value) = self.data.downcast_ref::<T>() {
+        if let Some(value) = self.0.as_any().downcast_ref::<T>() {
             if let Some(copy) = copy::clone_known(value) {
                 return Ok(copy);
             }
@@ -57,31 +83,31 @@ impl Value {
     }
 
     fn mismatch<T: 'static>(&self, err: Error) -> Error {
-        if self.data.is::<T>() {
+        if self.0.as_any().is::<T>() {
             return err;
         }
         Error::serialization(format!(
             "object holds a `{}`, which does not decode as `{}`: {err}",
-            self.type_name,
+            self.0.type_name(),
             type_name::<T>()
         ))
     }
 
     /// The value's serialized form.
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        (self.encode)(&*self.data)
+        self.0.encode()
     }
 }
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Value<{}>({} bytes)", self.type_name, self.size)
+        write!(f, "Value<{}>({} bytes)", self.0.type_name(), self.size())
     }
 }
 
 /// A complete object's value, wherever it is.
 pub(crate) enum Stored {
-    Memory(Arc<Value>),
+    Memory(Value),
     Disk(Arc<SpillFile>),
 }
 

@@ -221,13 +221,15 @@ impl Runtime {
         }
         let timeout = self.inner.config.shutdown_timeout;
         let deadline = Instant::now() + timeout;
-        self.inner.store.close();
-        self.inner
-            .scheduler
-            .shutdown(&self.inner.store.shut_down(), deadline);
-        self.inner.actors.shutdown("its runtime shut down");
-        self.inner.store.release_all();
-        self.inner
+        let inner = &self.inner;
+        inner.store.close();
+        inner.scheduler.close(&inner.store.shut_down());
+        inner.actors.shutdown("its runtime shut down");
+        // Completes every pending object (so every wait ends) and drops
+        // every value, in memory and on disk.
+        inner.store.release_all();
+        inner.scheduler.stop_workers(deadline);
+        inner
             .executor
             .shutdown(deadline.saturating_duration_since(Instant::now()));
     }

@@ -1,27 +1,40 @@
-//! Blocking inside a task: lend the task's CPUs back while it waits.
+//! Waiting inside a task: lend the task's CPUs back while it waits.
+//!
+//! Ray's rule: a task blocked in `get` gives its CPUs back to the scheduler,
+//! so a task waiting for the tasks it submitted cannot starve them and
+//! recursion works with one CPU. The same holds for an async task awaiting
+//! a ref. When the wait ends the task takes its CPUs back, even if that
+//! oversubscribes them for a while.
+
+use std::sync::Arc;
 
 use crate::task::context;
+use crate::task::task::Task;
 
-/// Runs the blocking wait `f`. Inside a task holding CPUs, the CPUs go back
-/// to the scheduler for the duration (Ray's rule), so a task waiting for the
-/// tasks it submitted cannot starve them, and recursion works with one CPU.
-pub(crate) fn while_blocked<R>(f: impl FnOnce() -> R) -> R {
-    let lent = context::with_running(|running| {
-        running
-            .map(|r| &r.task)
-            .filter(|task| task.demand.cpu > 0)
-            .map(|task| (task.runtime.clone(), task.demand.cpu))
-    });
-    let Some((runtime, cpu)) = lent else {
-        return f();
-    };
-    struct Reclaim(crate::runtime::Runtime, i64);
-    impl Drop for Reclaim {
-        fn drop(&mut self) {
-            self.0.scheduler().reclaim_cpu(self.1);
-        }
+/// One wait of the running task, if any; ends on drop.
+pub(crate) struct Lent(Arc<Task>);
+
+impl Lent {
+    /// Starts a wait for the task running on this thread (none outside a
+    /// task).
+    pub(crate) fn begin() -> Option<Lent> {
+        context::with_running(|running| {
+            running.map(|r| {
+                r.task.wait_begins();
+                Lent(Arc::clone(&r.task))
+            })
+        })
     }
-    runtime.scheduler().lend_cpu(cpu);
-    let _reclaim = Reclaim(runtime, cpu);
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        self.0.wait_ends();
+    }
+}
+
+/// Runs the blocking wait `f`, lending the running task's CPUs meanwhile.
+pub(crate) fn while_blocked<R>(f: impl FnOnce() -> R) -> R {
+    let _lent = Lent::begin();
     f()
 }

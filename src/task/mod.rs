@@ -36,7 +36,7 @@ pub(crate) mod submit;
 #[allow(clippy::module_inception)]
 pub(crate) mod task;
 pub(crate) mod wait;
-mod worker;
+pub(crate) mod worker;
 
 pub use context::{context, Context};
 pub use id::TaskId;

@@ -86,11 +86,36 @@ impl TaskOptions {
     }
 
     /// The name the task goes by.
-    pub(crate) fn task_name(&self) -> Arc<str> {
+    pub(crate) fn task_name(&self) -> TaskName {
         match &self.name {
-            Some(name) => Arc::clone(name),
-            None => self.function.into(),
+            Some(name) => TaskName::Given(Arc::clone(name)),
+            None => TaskName::Function(self.function),
         }
+    }
+}
+
+/// A task's name: its function's path (no allocation per call) or the name
+/// it was given.
+#[derive(Clone, Debug)]
+pub(crate) enum TaskName {
+    Function(&'static str),
+    Given(Arc<str>),
+}
+
+impl std::ops::Deref for TaskName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            TaskName::Function(name) => name,
+            TaskName::Given(name) => name,
+        }
+    }
+}
+
+impl std::fmt::Display for TaskName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
     }
 }
 

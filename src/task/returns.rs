@@ -10,13 +10,29 @@ use crate::object::cell::ObjectCell;
 use crate::object::value::Value;
 use crate::object::{Object, ObjectRef};
 
-/// The output cells of a task, one per returned object.
+/// The output cells of a task, one per returned object (one allocation
+/// fewer for the common single result).
 #[doc(hidden)]
-pub struct Outputs(pub(crate) Box<[Arc<ObjectCell>]>);
+pub struct Outputs(Cells);
+
+enum Cells {
+    One(Arc<ObjectCell>),
+    Many(Box<[Arc<ObjectCell>]>),
+}
 
 impl Outputs {
+    pub(crate) fn new(mut cells: impl ExactSizeIterator<Item = Arc<ObjectCell>>) -> Outputs {
+        match (cells.len(), cells.next()) {
+            (1, Some(cell)) => Outputs(Cells::One(cell)),
+            (_, first) => Outputs(Cells::Many(first.into_iter().chain(cells).collect())),
+        }
+    }
+
     pub(crate) fn cells(&self) -> &[Arc<ObjectCell>] {
-        &self.0
+        match &self.0 {
+            Cells::One(cell) => std::slice::from_ref(cell),
+            Cells::Many(cells) => cells,
+        }
     }
 }
 
@@ -42,11 +58,11 @@ impl<T: Object> TaskReturn for One<T> {
     const COUNT: usize = 1;
 
     fn complete(self, outputs: &Outputs) {
-        outputs.0[0].complete(Ok(Value::new(self.0)));
+        outputs.cells()[0].complete(Ok(Value::new(self.0)));
     }
 
     fn refs(outputs: &Outputs) -> ObjectRef<T> {
-        ObjectRef::from_cell(Arc::clone(&outputs.0[0]))
+        ObjectRef::from_cell(Arc::clone(&outputs.cells()[0]))
     }
 }
 
@@ -61,11 +77,11 @@ macro_rules! many {
             const COUNT: usize = $n;
 
             fn complete(self, outputs: &Outputs) {
-                $(outputs.0[$idx].complete(Ok(Value::new((self.0).$idx)));)*
+                $(outputs.cells()[$idx].complete(Ok(Value::new((self.0).$idx)));)*
             }
 
             fn refs(outputs: &Outputs) -> Self::Refs {
-                ($(ObjectRef::<$name>::from_cell(Arc::clone(&outputs.0[$idx])),)*)
+                ($(ObjectRef::<$name>::from_cell(Arc::clone(&outputs.cells()[$idx])),)*)
             }
         }
     };

@@ -15,6 +15,7 @@ use std::task::{Context as TaskCx, Poll};
 
 use crate::error::Error;
 use crate::task::context::{self, Running};
+use crate::task::worker;
 use crate::task::task::{AsyncAttempt, Body, BoxFuture, Failure, Outcome, Task};
 
 /// The message of a panic payload.
@@ -42,7 +43,7 @@ fn panicked(task: &Task, payload: &(dyn Any + Send)) -> Failure {
 /// Runs a sync task on the calling (worker) thread.
 pub(crate) fn run_sync(task: Arc<Task>) {
     let Some(Body::Sync(mut body)) = task.take_body() else {
-        task.finish();
+        worker::finishing(&task);
         return;
     };
     let mut attempt = 0;
@@ -65,7 +66,7 @@ pub(crate) fn run_sync(task: Arc<Task>) {
         }
     }
     drop(body);
-    task.finish();
+    worker::finishing(&task);
 }
 
 /// Spawns an async task on its runtime's executor.

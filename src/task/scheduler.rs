@@ -8,9 +8,6 @@
 //! tasks that now fit are dispatched in order. Sync tasks go to the
 //! [`WorkerPool`], async ones to the runtime's executor.
 //!
-//! The scheduler also keeps the table of tasks in flight, so that shutdown
-//! can complete every one of their refs.
-//!
 //! [`enqueue`]: Scheduler::enqueue
 
 use std::collections::VecDeque;
@@ -18,9 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use slab::Slab;
-
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::runtime::{Config, RuntimeId};
 use crate::task::id::TaskId;
 use crate::task::resources::{Available, Capacity, Demand};
@@ -32,7 +27,6 @@ pub(crate) struct Scheduler {
     runtime: RuntimeId,
     capacity: Capacity,
     state: Mutex<State>,
-    in_flight: Mutex<InFlight>,
     pool: WorkerPool,
     next_task: AtomicU64,
 }
@@ -40,12 +34,6 @@ pub(crate) struct Scheduler {
 struct State {
     free: Available,
     classes: Vec<(Demand, VecDeque<Arc<Task>>)>,
-    closed: bool,
-}
-
-#[derive(Default)]
-struct InFlight {
-    tasks: Slab<Arc<Task>>,
     closed: bool,
 }
 
@@ -64,10 +52,13 @@ impl Scheduler {
                 closed: false,
             }),
             capacity,
-            in_flight: Mutex::new(InFlight::default()),
             pool: WorkerPool::new(runtime),
             next_task: AtomicU64::new(1),
         }
+    }
+
+    pub(crate) fn pool(&self) -> &WorkerPool {
+        &self.pool
     }
 
     pub(crate) fn capacity(&self) -> &Capacity {
@@ -78,27 +69,13 @@ impl Scheduler {
         TaskId::new(self.runtime, self.next_task.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Takes a new task into the system and starts resolving its
-    /// dependencies.
-    pub(crate) fn submit(&self, task: Arc<Task>, shut_down: impl FnOnce() -> Error) -> Result<()> {
-        {
-            let mut in_flight = lock(&self.in_flight);
-            if in_flight.closed {
-                return Err(shut_down());
-            }
-            let key = in_flight.tasks.insert(Arc::clone(&task));
-            task.slot.store(key, Ordering::Release);
-        }
-        task.start();
-        Ok(())
-    }
-
     /// A task's dependencies are complete: run it when its demand fits.
     pub(crate) fn enqueue(&self, task: Arc<Task>) {
         let task = {
             let mut guard = lock(&self.state);
             if guard.closed {
                 drop(guard);
+                task.fail(task.runtime.store().shut_down());
                 task.finish();
                 return;
             }
@@ -143,13 +120,14 @@ impl Scheduler {
         }
     }
 
-    /// Queued tasks that fit now, in order, with their demand taken.
-    fn ready_now(state: &mut State, out: &mut Vec<Arc<Task>>) {
+    /// Queued tasks that fit now, in order, with their demand taken; and
+    /// cancelled ones, which leave the queue without taking anything.
+    fn ready_now(state: &mut State, out: &mut Vec<Arc<Task>>, dropped: &mut Vec<Arc<Task>>) {
         let State { free, classes, .. } = state;
         for (demand, queue) in classes.iter_mut() {
             while let Some(front) = queue.front() {
                 if front.is_cancelled() {
-                    out.push(queue.pop_front().expect("front exists"));
+                    dropped.extend(queue.pop_front());
                     continue;
                 }
                 if !free.fits(demand) {
@@ -162,13 +140,16 @@ impl Scheduler {
     }
 
     fn release(&self, give: impl FnOnce(&mut Available)) {
-        let mut ready = Vec::new();
+        let (mut ready, mut dropped) = (Vec::new(), Vec::new());
         {
             let mut state = lock(&self.state);
             give(&mut state.free);
             if !state.closed {
-                Self::ready_now(&mut state, &mut ready);
+                Self::ready_now(&mut state, &mut ready, &mut dropped);
             }
+        }
+        for task in dropped {
+            task.finish();
         }
         for task in ready {
             self.dispatch(task);
@@ -177,13 +158,6 @@ impl Scheduler {
 
     /// A task left the system; `ran` when it held its resources.
     pub(crate) fn finished(&self, task: &Arc<Task>, ran: bool) {
-        {
-            let mut in_flight = lock(&self.in_flight);
-            let key = task.slot.load(Ordering::Acquire);
-            if in_flight.tasks.get(key).is_some_and(|t| Arc::ptr_eq(t, task)) {
-                in_flight.tasks.remove(key);
-            }
-        }
         if let (Place::Actor { seq }, Some(mailbox)) = (&task.place, &task.actor) {
             mailbox.finished(*seq, ran);
         }
@@ -210,17 +184,11 @@ impl Scheduler {
         lock(&self.state).free.cpu -= cpu;
     }
 
-    /// Refuses new tasks, completes the refs of every task in flight with
-    /// `err`, and stops the worker threads by `deadline`.
-    pub(crate) fn shutdown(&self, err: &Error, deadline: Instant) {
-        let tasks: Vec<Arc<Task>> = {
-            let mut in_flight = lock(&self.in_flight);
-            in_flight.closed = true;
-            in_flight.tasks.drain().collect()
-        };
-        for task in &tasks {
-            task.stop(err.clone());
-        }
+    /// Shutdown, first step: dispatches nothing more; queued tasks fail
+    /// with `err`. (Tasks waiting for dependencies, running tasks and their
+    /// refs are completed by the store, which completes every pending
+    /// object.)
+    pub(crate) fn close(&self, err: &Error) {
         let queued: Vec<Arc<Task>> = {
             let mut state = lock(&self.state);
             state.closed = true;
@@ -230,10 +198,14 @@ impl Scheduler {
                 .flat_map(|(_, q)| q.into_iter())
                 .collect()
         };
-        drop(tasks);
         for task in queued {
+            task.fail(err.clone());
             task.finish();
         }
+    }
+
+    /// Shutdown, last step: stops the worker threads by `deadline`.
+    pub(crate) fn stop_workers(&self, deadline: Instant) {
         self.pool.shutdown(deadline);
     }
 }

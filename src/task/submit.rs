@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use crate::actor::mailbox::Mailbox;
 use crate::error::{Error, Result};
-use crate::object::cell::ObjectCell;
 use crate::runtime::{global, Runtime};
 use crate::task::args::{ArgList, Dependencies};
 use crate::task::options::TaskOptions;
@@ -124,7 +123,7 @@ pub(crate) fn submit_task<A: ArgList>(
     submission: Submission,
     mut args: A,
     body: impl FnOnce(A) -> Body,
-) -> Result<Outputs> {
+) -> Result<Arc<Task>> {
     let name = options.task_name();
     let demand =
         runtime
@@ -137,12 +136,12 @@ pub(crate) fn submit_task<A: ArgList>(
     let mut deps = Dependencies::default();
     args.dependencies(&mut deps);
     let store = runtime.store();
-    let cells: Box<[Arc<ObjectCell>]> = (0..submission.outputs).map(|_| store.pending()).collect();
+    let outputs = Outputs::new((0..submission.outputs).map(|_| store.pending()));
     let task = Task::new(
         runtime.scheduler().next_id(),
         name,
         runtime.clone(),
-        Outputs(cells.clone()),
+        outputs,
         demand,
         options.max_retries,
         options.retry_exceptions,
@@ -151,10 +150,8 @@ pub(crate) fn submit_task<A: ArgList>(
         deps.0,
         body(args),
     );
-    runtime
-        .scheduler()
-        .submit(task, || runtime.store().shut_down())?;
-    Ok(Outputs(cells))
+    task.start();
+    Ok(task)
 }
 
 /// Submits a sync function: it runs on one of the runtime's worker threads.
@@ -167,10 +164,10 @@ where
 {
     let runtime = target_runtime(&options)?;
     let submission = Submission::task(&options, R::COUNT);
-    let outputs = submit_task(&runtime, &options, submission, args, |args| {
+    let task = submit_task(&runtime, &options, submission, args, |args| {
         sync_body(args, body)
     })?;
-    Ok(R::refs(&outputs))
+    Ok(R::refs(&task.outputs))
 }
 
 /// Submits an async function: it runs on the runtime's tokio executor.
@@ -184,10 +181,10 @@ where
 {
     let runtime = target_runtime(&options)?;
     let submission = Submission::task(&options, R::COUNT);
-    let outputs = submit_task(&runtime, &options, submission, args, |args| {
+    let task = submit_task(&runtime, &options, submission, args, |args| {
         async_body(args, body)
     })?;
-    Ok(R::refs(&outputs))
+    Ok(R::refs(&task.outputs))
 }
 
 /// Runs `future` to completion on the runtime's executor, with the runtime

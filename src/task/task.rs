@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::object::cell::{ObjectCell, Producer};
 use crate::runtime::Runtime;
 use crate::task::id::TaskId;
+use crate::task::options::TaskName;
 use crate::task::resources::Demand;
 use crate::task::returns::Outputs;
 
@@ -53,6 +54,13 @@ pub(crate) enum Place {
     Actor { seq: u64 },
 }
 
+thread_local! {
+    /// Tasks whose dependencies completed while this thread was already
+    /// resolving one: resolved in turn by the outermost call.
+    static RESOLVING: std::cell::RefCell<Option<Vec<Arc<Task>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 const WAITING: u8 = 0;
 const QUEUED: u8 = 1;
 const RUNNING: u8 = 2;
@@ -60,7 +68,7 @@ const DONE: u8 = 3;
 
 pub(crate) struct Task {
     pub(crate) id: TaskId,
-    pub(crate) name: Arc<str>,
+    pub(crate) name: TaskName,
     pub(crate) runtime: Runtime,
     pub(crate) outputs: Outputs,
     pub(crate) demand: Demand,
@@ -79,8 +87,9 @@ pub(crate) struct Task {
     body: Mutex<Option<Body>>,
     /// The waker of the running async attempt, woken by `cancel`.
     waker: Mutex<Option<Waker>>,
-    /// Key in the runtime's table of tasks in flight.
-    pub(crate) slot: AtomicUsize,
+    /// Waits in progress inside the running task (blocking gets, awaited
+    /// refs): while there is one, its CPUs are lent to the scheduler.
+    waits: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -91,7 +100,7 @@ impl Task {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: TaskId,
-        name: Arc<str>,
+        name: TaskName,
         runtime: Runtime,
         outputs: Outputs,
         demand: Demand,
@@ -119,7 +128,7 @@ impl Task {
             deps: Mutex::new(deps),
             body: Mutex::new(Some(body)),
             waker: Mutex::new(None),
-            slot: AtomicUsize::new(usize::MAX),
+            waits: AtomicUsize::new(0),
         });
         let producer: Arc<dyn Producer> = task.clone();
         for out in task.outputs.cells() {
@@ -140,8 +149,9 @@ impl Task {
         self.retain.load(Ordering::Acquire)
     }
 
+    /// Cancelled, or its runtime is shutting down.
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
+        self.cancelled.load(Ordering::Acquire) || self.runtime.is_shut_down()
     }
 
     /// Registers the task on its dependencies; it is queued once all are
@@ -165,9 +175,33 @@ impl Task {
         }
     }
 
-    /// All dependencies are complete: fail with the first failed one, or
-    /// hand the task to the scheduler.
+    /// All dependencies are complete. Runs [`resolve`](Self::resolve) for
+    /// this task, and for the tasks that this completes in turn, one after
+    /// the other on this thread: a failure running down a chain of
+    /// thousands of dependents must not recurse once per link.
     fn deps_ready(self: &Arc<Self>) {
+        let nested = RESOLVING.with(|r| match r.borrow_mut().as_mut() {
+            Some(pending) => {
+                pending.push(Arc::clone(self));
+                true
+            }
+            None => false,
+        });
+        if nested {
+            return;
+        }
+        RESOLVING.with(|r| *r.borrow_mut() = Some(Vec::new()));
+        let mut next = Some(Arc::clone(self));
+        while let Some(task) = next {
+            task.resolve();
+            next = RESOLVING.with(|r| r.borrow_mut().as_mut().and_then(Vec::pop));
+        }
+        RESOLVING.with(|r| *r.borrow_mut() = None);
+    }
+
+    /// Fails the task with its first failed dependency, or hands it to the
+    /// scheduler.
+    fn resolve(self: &Arc<Self>) {
         let failed = lock(&self.deps).iter().find_map(|dep| match dep.try_get() {
             Some(Err(err)) => Some(err),
             _ => None,
@@ -189,6 +223,23 @@ impl Task {
     pub(crate) fn begin(&self) -> bool {
         self.phase.store(RUNNING, Ordering::Release);
         !self.is_cancelled()
+    }
+
+    /// The running task starts waiting for an object: the first wait lends
+    /// its CPUs back (Ray's rule: a task waiting for tasks it submitted
+    /// must not starve them).
+    pub(crate) fn wait_begins(&self) {
+        if self.demand.cpu > 0 && self.waits.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.runtime.scheduler().lend_cpu(self.demand.cpu);
+        }
+    }
+
+    /// A wait ended: the last one takes the CPUs back (even if that
+    /// oversubscribes them for a while, as Ray does).
+    pub(crate) fn wait_ends(&self) {
+        if self.demand.cpu > 0 && self.waits.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.runtime.scheduler().reclaim_cpu(self.demand.cpu);
+        }
     }
 
     pub(crate) fn take_body(&self) -> Option<Body> {

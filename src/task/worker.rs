@@ -1,23 +1,26 @@
 //! [`WorkerPool`]: the threads that run sync tasks.
 //!
 //! Threads start on demand, so a runtime that runs no sync task starts
-//! none. The pool keeps an exact count of idle threads: dispatching a task
-//! either claims an idle thread (which will receive it from the channel) or
-//! starts a new one that runs it at once. A task blocked in `get` is not
-//! idle, so work submitted meanwhile gets a thread of its own; the
-//! scheduler's resource accounting, not the thread count, bounds how many
-//! tasks run at once. Threads idle for a while retire. Shutdown sends one
-//! stop message per live thread and waits for them until its deadline.
+//! none. Idle threads wait on a stack, each on its own parking slot; a
+//! dispatch hands the task to the most recently idle thread (the one most
+//! likely still spinning, with warm caches), or starts a new thread when
+//! none is idle. A thread that is finishing a task takes the first task its
+//! own release of resources dispatches, and tasks dispatched while threads
+//! are finishing wait in a short backlog for them rather than starting new
+//! threads. A task blocked in `get` is not idle, so work submitted meanwhile
+//! gets a thread of its own: the scheduler's resource accounting, not the
+//! thread count, bounds how many tasks run at once. Threads idle for a while
+//! retire. Shutdown stops idle threads at once and busy ones when their
+//! task ends, and waits for them until its deadline.
 //!
 //! Threads are named `rr<runtime id>-w<n>` and have their runtime installed
 //! in their context slot for their whole life.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::runtime::{context, RuntimeId};
 use crate::task::run;
@@ -26,7 +29,91 @@ use crate::task::task::Task;
 /// How long a thread with nothing to do waits before it retires.
 const IDLE_RETIRE: Duration = Duration::from_secs(10);
 
-type Job = Option<Arc<Task>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What an idle thread is given.
+enum Job {
+    Run(Arc<Task>),
+    Stop,
+}
+
+/// One idle thread's mailbox.
+#[derive(Default)]
+struct Parker {
+    job: Mutex<Option<Job>>,
+    has_job: AtomicBool,
+    sleeping: AtomicBool,
+    given: Condvar,
+}
+
+impl Parker {
+    fn give(&self, job: Job) {
+        let mut slot = lock(&self.job);
+        *slot = Some(job);
+        self.has_job.store(true, Ordering::Release);
+        // Only a sleeping thread needs the (system call) wake-up; `sleeping`
+        // is set under the slot's lock, so it cannot be missed.
+        if self.sleeping.load(Ordering::Acquire) {
+            self.given.notify_one();
+        }
+    }
+
+    /// Waits for a job, spinning briefly first; `None` on timeout.
+    fn wait(&self, timeout: Duration) -> Option<Job> {
+        spin_until(|| self.has_job.load(Ordering::Acquire));
+        let deadline = Instant::now() + timeout;
+        let mut job = lock(&self.job);
+        loop {
+            if let Some(job) = job.take() {
+                self.has_job.store(false, Ordering::Relaxed);
+                self.sleeping.store(false, Ordering::Relaxed);
+                return Some(job);
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                self.sleeping.store(false, Ordering::Relaxed);
+                return None;
+            };
+            self.sleeping.store(true, Ordering::Release);
+            job = self
+                .given
+                .wait_timeout(job, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// How long a waiting thread spins before it sleeps: work handed over
+/// within this time costs no system call and no wake-up latency.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Spins until `ready()` or [`SPIN`] has passed; whether it became ready.
+pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() > SPIN {
+            return false;
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    idle: Vec<Arc<Parker>>,
+    /// Tasks dispatched while no thread was idle but some were finishing.
+    backlog: VecDeque<Arc<Task>>,
+    live: usize,
+    closed: bool,
+}
 
 pub(crate) struct WorkerPool {
     runtime: RuntimeId,
@@ -34,12 +121,11 @@ pub(crate) struct WorkerPool {
 }
 
 struct Shared {
-    sender: Sender<Job>,
-    receiver: Receiver<Job>,
-    /// Threads waiting for a job and not yet claimed by a dispatch.
-    idle: AtomicUsize,
-    /// Threads alive, for shutdown to wait on.
-    live: Mutex<usize>,
+    state: Mutex<State>,
+    /// Threads finishing a task: raised before the task releases its
+    /// resources, lowered under the state lock once the thread has looked
+    /// at the backlog, so a task put there is always picked up.
+    finishing: AtomicUsize,
     exited: Condvar,
     started: AtomicUsize,
 }
@@ -47,46 +133,63 @@ struct Shared {
 thread_local! {
     /// The runtime whose worker this thread is, if any.
     static WORKER_OF: Cell<Option<RuntimeId>> = const { Cell::new(None) };
+    /// Whether this worker is finishing a task and free to run the next.
+    static ACCEPTING: Cell<bool> = const { Cell::new(false) };
+    /// The task handed to this worker by the dispatch its own task's end made.
+    static NEXT: Cell<Option<Arc<Task>>> = const { Cell::new(None) };
+}
+
+/// Ends `task` on this worker: the first task its release of resources
+/// dispatches stays on this thread.
+pub(crate) fn finishing(task: &Arc<Task>) {
+    let pool = &task.runtime.scheduler().pool().shared;
+    pool.finishing.fetch_add(1, Ordering::AcqRel);
+    ACCEPTING.with(|a| a.set(true));
+    task.finish();
+    ACCEPTING.with(|a| a.set(false));
 }
 
 impl WorkerPool {
     pub(crate) fn new(runtime: RuntimeId) -> WorkerPool {
-        let (sender, receiver) = crossbeam_channel::unbounded();
         WorkerPool {
             runtime,
             shared: Arc::new(Shared {
-                sender,
-                receiver,
-                idle: AtomicUsize::new(0),
-                live: Mutex::new(0),
+                state: Mutex::new(State::default()),
+                finishing: AtomicUsize::new(0),
                 exited: Condvar::new(),
                 started: AtomicUsize::new(0),
             }),
         }
     }
 
-    /// Runs `task` on an idle thread, or on a new one.
+    /// Runs `task` on this (finishing) thread, an idle one, or a new one.
     pub(crate) fn execute(&self, task: Arc<Task>) {
-        let idle = &self.shared.idle;
-        let mut n = idle.load(Ordering::Acquire);
-        while n > 0 {
-            match idle.compare_exchange_weak(n, n - 1, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
-                    // A claimed thread is blocked in `recv` and takes it.
-                    let _ = self.shared.sender.send(Some(task));
-                    return;
-                }
-                Err(now) => n = now,
-            }
+        if WORKER_OF.with(Cell::get) == Some(self.runtime) && ACCEPTING.with(|a| a.replace(false))
+        {
+            NEXT.with(|next| next.set(Some(task)));
+            return;
         }
-        self.spawn(task);
+        let mut state = lock(&self.shared.state);
+        if state.closed {
+            drop(state);
+            task.fail(task.runtime.store().shut_down());
+            task.finish();
+        } else if let Some(parker) = state.idle.pop() {
+            drop(state);
+            parker.give(Job::Run(task));
+        } else if self.shared.finishing.load(Ordering::Acquire) > 0 {
+            state.backlog.push_back(task);
+        } else {
+            state.live += 1;
+            drop(state);
+            self.spawn(task);
+        }
     }
 
     fn spawn(&self, task: Arc<Task>) {
         let shared = Arc::clone(&self.shared);
         let runtime = task.runtime.clone();
         let index = shared.started.fetch_add(1, Ordering::Relaxed);
-        *shared.live.lock().unwrap_or_else(PoisonError::into_inner) += 1;
         let id = self.runtime;
         let spawned = std::thread::Builder::new()
             .name(format!("rr{}-w{index}", id.as_u64()))
@@ -94,13 +197,13 @@ impl WorkerPool {
                 WORKER_OF.with(|w| w.set(Some(id)));
                 let _installed = context::install(runtime);
                 worker_loop(&shared, task);
-                let mut live = shared.live.lock().unwrap_or_else(PoisonError::into_inner);
-                *live -= 1;
+                let mut state = lock(&shared.state);
+                state.live -= 1;
                 shared.exited.notify_all();
             });
         if let Err(err) = spawned {
             tracing::error!(%err, "could not start a worker thread");
-            *self.shared.live.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+            lock(&self.shared.state).live -= 1;
         }
     }
 
@@ -109,21 +212,23 @@ impl WorkerPool {
     pub(crate) fn shutdown(&self, deadline: Instant) {
         let shared = &self.shared;
         let own = usize::from(WORKER_OF.with(Cell::get) == Some(self.runtime));
-        let mut live = shared.live.lock().unwrap_or_else(PoisonError::into_inner);
-        for _ in 0..*live {
-            let _ = shared.sender.send(None);
+        let mut state = lock(&shared.state);
+        state.closed = true;
+        for parker in state.idle.drain(..) {
+            parker.give(Job::Stop);
         }
-        while *live > own {
+        state.backlog.clear();
+        while state.live > own {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 tracing::warn!(
-                    threads = *live - own,
+                    threads = state.live - own,
                     "worker threads still busy at the shutdown deadline; detaching them"
                 );
                 return;
             };
-            live = shared
+            state = shared
                 .exited
-                .wait_timeout(live, left)
+                .wait_timeout(state, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -131,32 +236,42 @@ impl WorkerPool {
 }
 
 fn worker_loop(shared: &Shared, first: Arc<Task>) {
-    run::run_sync(first);
-    let mut counted_idle = false;
+    let parker = Arc::new(Parker::default());
+    let mut task = first;
     loop {
-        if !counted_idle {
-            shared.idle.fetch_add(1, Ordering::AcqRel);
-            counted_idle = true;
+        run::run_sync(task);
+        // The next task: handed over while finishing, from the backlog, or
+        // given to this thread once it is idle.
+        let next = NEXT.with(Cell::take);
+        let mut state = lock(&shared.state);
+        shared.finishing.fetch_sub(1, Ordering::AcqRel);
+        if let Some(next) = next {
+            task = next;
+            continue;
         }
-        match shared.receiver.recv_timeout(IDLE_RETIRE) {
-            Ok(Some(task)) => {
-                counted_idle = false;
-                run::run_sync(task);
-            }
-            Ok(None) | Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => {
-                // Retire unless a dispatch has claimed this thread already
-                // (then its job is on the way: keep receiving).
-                let idle = &shared.idle;
-                let mut n = idle.load(Ordering::Acquire);
-                while n > 0 {
-                    match idle.compare_exchange_weak(n, n - 1, Ordering::AcqRel, Ordering::Acquire)
-                    {
-                        Ok(_) => return,
-                        Err(now) => n = now,
+        if let Some(next) = state.backlog.pop_front() {
+            task = next;
+            continue;
+        }
+        if state.closed {
+            return;
+        }
+        state.idle.push(Arc::clone(&parker));
+        drop(state);
+        task = loop {
+            match parker.wait(IDLE_RETIRE) {
+                Some(Job::Run(task)) => break task,
+                Some(Job::Stop) => return,
+                None => {
+                    // Retire, unless a dispatch took this thread off the
+                    // stack meanwhile (its task is on the way).
+                    let mut state = lock(&shared.state);
+                    if let Some(pos) = state.idle.iter().position(|p| Arc::ptr_eq(p, &parker)) {
+                        state.idle.remove(pos);
+                        return;
                     }
                 }
             }
-        }
+        };
     }
 }

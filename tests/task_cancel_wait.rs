@@ -1,0 +1,578 @@
+//! `cancel`, `wait` and `get_timeout` on task refs.
+//!
+//! Cancel: a pending task never runs, a running async task's future is
+//! dropped, a running sync task sees `is_cancelled`, a finished task keeps
+//! its value, and a cancelled task is not retried. Wait: `(ready, pending)`
+//! in input order, at most `num_ready` ready, the timeout honoured.
+//!
+//! Tasks are held back by gates their test opens: each task reaches its
+//! test's [`Probe`] through a key argument (task arguments must be
+//! objects). Every wait on a condition gives up after [`PATIENCE`], so a
+//! bug fails the test instead of hanging it.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rustyray::{Config, Error, ObjectRef, Result};
+use tokio::sync::watch;
+
+/// How long a task or the test waits for a condition before giving up.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A count that threads can block on and futures can await.
+struct Count {
+    n: Mutex<usize>,
+    changed: Condvar,
+    watch: watch::Sender<usize>,
+}
+
+impl Default for Count {
+    fn default() -> Self {
+        Count {
+            n: Mutex::new(0),
+            changed: Condvar::new(),
+            watch: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Count {
+    fn incr(&self) {
+        let mut n = lock(&self.n);
+        *n += 1;
+        self.watch.send_replace(*n);
+        self.changed.notify_all();
+    }
+
+    fn get(&self) -> usize {
+        *lock(&self.n)
+    }
+
+    /// Blocks until the count is at least `n`; `false` after [`PATIENCE`].
+    fn wait_for(&self, n: usize) -> bool {
+        let guard = lock(&self.n);
+        let (guard, _) = self
+            .changed
+            .wait_timeout_while(guard, PATIENCE, |count| *count < n)
+            .unwrap_or_else(PoisonError::into_inner);
+        *guard >= n
+    }
+
+    /// Waits until the count is at least `n`.
+    async fn reached(&self, n: usize) {
+        let mut rx = self.watch.subscribe();
+        let _ = rx.wait_for(|count| *count >= n).await;
+    }
+}
+
+/// What tasks report to their test, and the gate that holds them.
+#[derive(Default)]
+struct Probe {
+    /// Opened (count 1) by the test.
+    gate: Count,
+    started: Count,
+    finished: Count,
+    /// Set by a sync task that saw `is_cancelled()`.
+    saw_cancel: Count,
+    /// Drops of an async task's future.
+    dropped: Count,
+    attempts: Mutex<Vec<u32>>,
+}
+
+impl Probe {
+    fn open(&self) {
+        self.gate.incr();
+    }
+}
+
+static PROBES: LazyLock<Mutex<HashMap<u64, Arc<Probe>>>> = LazyLock::new(Default::default);
+
+/// The probe with this key (created on first use).
+fn probe(key: u64) -> Arc<Probe> {
+    Arc::clone(lock(&PROBES).entry(key).or_default())
+}
+
+/// A test's own probe: a fresh key, and its gate opened on drop so that a
+/// failing test leaves no task blocked.
+struct TestProbe {
+    key: u64,
+    probe: Arc<Probe>,
+}
+
+impl TestProbe {
+    fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let key = NEXT.fetch_add(1, Ordering::Relaxed);
+        TestProbe {
+            key,
+            probe: probe(key),
+        }
+    }
+}
+
+impl Deref for TestProbe {
+    type Target = Probe;
+
+    fn deref(&self) -> &Probe {
+        &self.probe
+    }
+}
+
+impl Drop for TestProbe {
+    fn drop(&mut self) {
+        self.open();
+    }
+}
+
+/// Reports the drop of the future holding it.
+struct DropSignal(Arc<Probe>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        self.0.dropped.incr();
+    }
+}
+
+#[rustyray::remote]
+fn add(a: u32, b: u32) -> u32 {
+    a + b
+}
+
+/// Returns `value` once the gate of `key` opens (a sync task, blocking its
+/// worker thread meanwhile).
+#[rustyray::remote]
+fn gated(key: u64, value: u32) -> u32 {
+    let p = probe(key);
+    p.started.incr();
+    assert!(p.gate.wait_for(1), "gate {key} never opened");
+    p.finished.incr();
+    value
+}
+
+/// Returns `value` once the gate of `key` opens (awaiting it).
+#[rustyray::remote(num_cpus = 0)]
+async fn gated_async(key: u64, value: u32) -> u32 {
+    let p = probe(key);
+    p.started.incr();
+    p.gate.reached(1).await;
+    p.finished.incr();
+    value
+}
+
+/// Counts its runs in `key`'s probe.
+#[rustyray::remote]
+fn counted(key: u64, x: u32) -> u32 {
+    probe(key).started.incr();
+    x
+}
+
+/// Awaits a future that never completes.
+#[rustyray::remote]
+async fn hang_forever(key: u64) -> u32 {
+    let p = probe(key);
+    let _signal = DropSignal(Arc::clone(&p));
+    p.started.incr();
+    std::future::pending::<()>().await;
+    unreachable!("pending() completed")
+}
+
+/// Spins until it sees `is_cancelled()` (bounded by [`PATIENCE`]).
+#[rustyray::remote]
+fn spin_until_cancelled(key: u64) -> u32 {
+    let p = probe(key);
+    p.started.incr();
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if rustyray::context().is_cancelled() {
+            p.saw_cancel.incr();
+            return 1;
+        }
+        std::thread::yield_now();
+    }
+    0
+}
+
+/// Records its attempt, waits to be cancelled, then fails (retryable).
+#[rustyray::remote(max_retries = 3, retry_exceptions = true)]
+fn fail_once_cancelled(key: u64) -> std::result::Result<u32, String> {
+    let p = probe(key);
+    lock(&p.attempts).push(rustyray::context().attempt());
+    p.started.incr();
+    let deadline = Instant::now() + PATIENCE;
+    while !rustyray::context().is_cancelled() && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    Err("stopped".to_string())
+}
+
+/// Records its attempt and awaits forever (until dropped).
+#[rustyray::remote(max_retries = 3, retry_exceptions = true)]
+async fn hang_with_retries(key: u64) -> std::result::Result<u32, String> {
+    let p = probe(key);
+    lock(&p.attempts).push(rustyray::context().attempt());
+    let _signal = DropSignal(Arc::clone(&p));
+    p.started.incr();
+    std::future::pending::<()>().await;
+    Err("unreachable".to_string())
+}
+
+fn assert_cancelled<T: rustyray::Object + std::fmt::Debug>(r: &ObjectRef<T>, name: &str) {
+    match rustyray::get(r) {
+        Err(Error::Cancelled { task }) => assert_eq!(task, name),
+        other => panic!("expected Error::Cancelled for `{name}`, got {other:?}"),
+    }
+}
+
+// ---- cancel ----
+
+#[rustyray::test(num_cpus = 1)]
+fn cancelled_pending_task_never_runs() -> Result<()> {
+    let gate = TestProbe::new();
+    let runs = TestProbe::new();
+    let dep = gated_async::remote(gate.key, 5)?;
+    let doomed = counted::remote(runs.key, &dep)?;
+    // Registered on `dep` after `doomed`: by the time it has run, `doomed`
+    // has had its chance (same queue, one CPU).
+    let sentinel = add::remote(&dep, 1)?;
+
+    rustyray::cancel(&doomed)?;
+    assert_cancelled(&doomed, "task_cancel_wait::counted");
+
+    gate.open();
+    assert_eq!(rustyray::get(&dep)?, 5);
+    assert_eq!(rustyray::get(&sentinel)?, 6);
+    assert_eq!(runs.started.get(), 0);
+    assert_cancelled(&doomed, "task_cancel_wait::counted");
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 1)]
+fn cancelled_queued_task_never_runs() -> Result<()> {
+    // Queued for the only CPU, held by `holder`.
+    let gate = TestProbe::new();
+    let runs = TestProbe::new();
+    let holder = gated::remote(gate.key, 1)?;
+    assert!(gate.started.wait_for(1), "the holder never started");
+    let doomed = counted::remote(runs.key, 2)?;
+    let sentinel = add::remote(3, 4)?;
+
+    rustyray::cancel(&doomed)?;
+    assert_cancelled(&doomed, "task_cancel_wait::counted");
+    gate.open();
+    assert_eq!(rustyray::get(&holder)?, 1);
+    assert_eq!(rustyray::get(&sentinel)?, 7);
+    assert_eq!(runs.started.get(), 0);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn cancelled_running_async_task_drops_its_future() -> Result<()> {
+    let p = TestProbe::new();
+    let r = hang_forever::remote(p.key)?;
+    assert!(p.started.wait_for(1), "the task never started");
+    assert_eq!(p.dropped.get(), 0);
+
+    rustyray::cancel(&r)?;
+    assert_cancelled(&r, "task_cancel_wait::hang_forever");
+    assert!(p.dropped.wait_for(1), "the future was never dropped");
+    assert_eq!(p.started.get(), 1);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn cancelled_running_sync_task_sees_is_cancelled() -> Result<()> {
+    let p = TestProbe::new();
+    let r = spin_until_cancelled::remote(p.key)?;
+    assert!(p.started.wait_for(1), "the task never started");
+
+    rustyray::cancel(&r)?;
+    assert_cancelled(&r, "task_cancel_wait::spin_until_cancelled");
+    assert!(
+        p.saw_cancel.wait_for(1),
+        "the task never saw is_cancelled()"
+    );
+    // Its return value, after the cancel, does not replace the error.
+    assert_cancelled(&r, "task_cancel_wait::spin_until_cancelled");
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn cancelling_a_finished_task_changes_nothing() -> Result<()> {
+    let r = add::remote(20, 22)?;
+    assert_eq!(rustyray::get(&r)?, 42);
+    rustyray::cancel(&r)?;
+    assert_eq!(rustyray::get(&r)?, 42);
+
+    let put = rustyray::put(7u32)?;
+    rustyray::cancel(&put)?;
+    assert_eq!(rustyray::get(&put)?, 7);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 1)]
+fn cancelled_sync_task_is_not_retried() -> Result<()> {
+    let p = TestProbe::new();
+    let r = fail_once_cancelled::remote(p.key)?;
+    assert!(p.started.wait_for(1), "the task never started");
+    // Queued for the one CPU: runs once `r` has finished, retries included.
+    let after = add::remote(1, 1)?;
+
+    rustyray::cancel(&r)?;
+    assert_cancelled(&r, "task_cancel_wait::fail_once_cancelled");
+    assert_eq!(rustyray::get(&after)?, 2);
+    assert_eq!(*lock(&p.attempts), vec![0]);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 1)]
+fn cancelled_async_task_is_not_retried() -> Result<()> {
+    let p = TestProbe::new();
+    let r = hang_with_retries::remote(p.key)?;
+    assert!(p.started.wait_for(1), "the task never started");
+    let after = add::remote(1, 1)?;
+
+    rustyray::cancel(&r)?;
+    assert_cancelled(&r, "task_cancel_wait::hang_with_retries");
+    assert!(p.dropped.wait_for(1), "the future was never dropped");
+    assert_eq!(rustyray::get(&after)?, 2);
+    assert_eq!(*lock(&p.attempts), vec![0]);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn cancelling_a_dependency_fails_its_dependents() -> Result<()> {
+    let gate = TestProbe::new();
+    let runs = TestProbe::new();
+    let dep = gated_async::remote(gate.key, 1)?;
+    let dependent = counted::remote(runs.key, &dep)?;
+    rustyray::cancel(&dep)?;
+    assert_cancelled(&dep, "task_cancel_wait::gated_async");
+    assert_cancelled(&dependent, "task_cancel_wait::gated_async");
+    assert_eq!(runs.started.get(), 0);
+    Ok(())
+}
+
+#[test]
+fn cancelling_the_head_of_a_five_thousand_task_chain_cancels_the_end() -> Result<()> {
+    if run_in_child_process("cancelling_the_head_of_a_five_thousand_task_chain_cancels_the_end") {
+        return Ok(());
+    }
+    let _rt = rustyray::init(Config::default().num_cpus(2))?;
+    let gate = TestProbe::new();
+    let head = gated_async::remote(gate.key, 0)?;
+    let mut r = head.clone();
+    for _ in 0..5_000 {
+        r = add::remote(r, 1)?;
+    }
+    rustyray::cancel(&head)?;
+    assert_cancelled(&r, "task_cancel_wait::gated_async");
+    Ok(())
+}
+
+/// Runs the test `name` of this binary in a child process and checks that
+/// it passed there; `false` when called in that child, which runs the test
+/// itself. A test whose failure mode is an abort (a stack overflow) then
+/// fails alone instead of taking every test of the binary down with it.
+fn run_in_child_process(name: &str) -> bool {
+    const CHILD: &str = "RUSTYRAY_TEST_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        return false;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([name, "--exact", "--nocapture"])
+        .env(CHILD, "1")
+        .output()
+        .expect("the child process starts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "`{name}` failed in its child process ({}):\n{stderr}",
+        out.status
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "`{name}` did not run in its child process"
+    );
+    true
+}
+
+// ---- wait ----
+
+/// Refs `[p0, r1, p2, r3, r4, p5]`: `r*` complete (1, 3, 4), `p*` held by
+/// the gates of `probes` (0, 2, 5).
+fn mixed_refs(probes: &[TestProbe; 3]) -> Result<Vec<ObjectRef<u32>>> {
+    let refs = vec![
+        gated_async::remote(probes[0].key, 0)?,
+        add::remote(1, 0)?,
+        gated_async::remote(probes[1].key, 2)?,
+        add::remote(3, 0)?,
+        add::remote(4, 0)?,
+        gated_async::remote(probes[2].key, 5)?,
+    ];
+    for i in [1, 3, 4] {
+        assert_eq!(rustyray::get(&refs[i])?, i as u32);
+    }
+    Ok(refs)
+}
+
+fn pick(refs: &[ObjectRef<u32>], indexes: &[usize]) -> Vec<ObjectRef<u32>> {
+    indexes.iter().map(|&i| refs[i].clone()).collect()
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn wait_returns_the_first_ready_refs_in_input_order() -> Result<()> {
+    let probes = [TestProbe::new(), TestProbe::new(), TestProbe::new()];
+    let refs = mixed_refs(&probes)?;
+
+    let (ready, pending) = rustyray::wait(&refs, 2, None)?;
+    assert_eq!(ready, pick(&refs, &[1, 3]));
+    assert_eq!(pending, pick(&refs, &[0, 2, 4, 5]));
+
+    let (ready, pending) = rustyray::wait(&refs, 3, None)?;
+    assert_eq!(ready, pick(&refs, &[1, 3, 4]));
+    assert_eq!(pending, pick(&refs, &[0, 2, 5]));
+
+    let (ready, pending) = rustyray::wait(&refs, 0, None)?;
+    assert_eq!(ready, vec![]);
+    assert_eq!(pending, refs);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn wait_blocks_until_enough_refs_are_ready() -> Result<()> {
+    let probes = [TestProbe::new(), TestProbe::new(), TestProbe::new()];
+    let refs = mixed_refs(&probes)?;
+    let rt = rustyray::global()?;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let waiting = refs.clone();
+    let waiter = std::thread::spawn(move || {
+        let _ = done_tx.send(rt.wait(&waiting, 4, None));
+    });
+    probes[1].open();
+    let (ready, pending) = done_rx
+        .recv_timeout(PATIENCE)
+        .expect("wait did not return once four refs were ready")?;
+    waiter.join().unwrap();
+    assert_eq!(ready, pick(&refs, &[1, 2, 3, 4]));
+    assert_eq!(pending, pick(&refs, &[0, 5]));
+    assert_eq!(rustyray::get(&refs[2])?, 2);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn wait_with_a_timeout_returns_those_ready_by_then() -> Result<()> {
+    let probes = [TestProbe::new(), TestProbe::new(), TestProbe::new()];
+    let refs = mixed_refs(&probes)?;
+
+    let (ready, pending) = rustyray::wait(&refs, 5, Some(Duration::from_millis(50)))?;
+    assert_eq!(ready, pick(&refs, &[1, 3, 4]));
+    assert_eq!(pending, pick(&refs, &[0, 2, 5]));
+
+    let (ready, pending) = rustyray::wait(&refs, 6, Some(Duration::ZERO))?;
+    assert_eq!(ready, pick(&refs, &[1, 3, 4]));
+    assert_eq!(pending, pick(&refs, &[0, 2, 5]));
+
+    // The gated tasks go on, and finish once released.
+    for p in &probes {
+        p.open();
+    }
+    assert_eq!(rustyray::get_all(&refs)?, vec![0, 1, 2, 3, 4, 5]);
+    let (ready, pending) = rustyray::wait(&refs, 6, Some(Duration::from_millis(50)))?;
+    assert_eq!(ready, refs);
+    assert_eq!(pending, vec![]);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn wait_clamps_num_ready_to_the_number_of_refs() -> Result<()> {
+    let refs: Vec<ObjectRef<u32>> = (0..3).map(|i| add::remote(i, 10)).collect::<Result<_>>()?;
+    let rt = rustyray::global()?;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let waiting = refs.clone();
+    let waiter = std::thread::spawn(move || {
+        let _ = done_tx.send(rt.wait(&waiting, 10, None));
+    });
+    let (ready, pending) = done_rx
+        .recv_timeout(PATIENCE)
+        .expect("wait(num_ready > len) never returned")?;
+    waiter.join().unwrap();
+    assert_eq!(ready, refs);
+    assert_eq!(pending, vec![]);
+
+    let (ready, pending) = rustyray::wait::<u32>(&[], 3, None)?;
+    assert_eq!((ready, pending), (vec![], vec![]));
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn wait_counts_failed_and_cancelled_refs_as_ready() -> Result<()> {
+    let gate = TestProbe::new();
+    let cancelled = gated_async::remote(gate.key, 1)?;
+    rustyray::cancel(&cancelled)?;
+    let failed = counted::remote(TestProbe::new().key, &cancelled)?;
+    let still = gated_async::remote(gate.key, 2)?;
+    let refs = vec![still.clone(), failed.clone(), cancelled.clone()];
+    let (ready, pending) = rustyray::wait(&refs, 2, Some(PATIENCE))?;
+    assert_eq!(ready, vec![failed, cancelled]);
+    assert_eq!(pending, vec![still]);
+    Ok(())
+}
+
+// ---- get_timeout ----
+
+#[rustyray::test(num_cpus = 2)]
+fn get_timeout_on_a_pending_task_times_out_and_the_task_goes_on() -> Result<()> {
+    let p = TestProbe::new();
+    let r = gated::remote(p.key, 99)?;
+    assert!(p.started.wait_for(1), "the task never started");
+
+    match rustyray::get_timeout(&r, Duration::from_millis(50)) {
+        Err(Error::Timeout { timeout, .. }) => {
+            assert_eq!(timeout, Duration::from_millis(50));
+        }
+        other => panic!("expected Error::Timeout, got {other:?}"),
+    }
+    assert!(matches!(
+        r.get_timeout(Duration::ZERO),
+        Err(Error::Timeout { .. })
+    ));
+    assert_eq!(p.finished.get(), 0);
+
+    p.open();
+    assert_eq!(rustyray::get(&r)?, 99);
+    assert_eq!(p.finished.get(), 1);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn get_timeout_on_a_ready_ref_returns_its_value() -> Result<()> {
+    let r = add::remote(2, 3)?;
+    assert_eq!(rustyray::get(&r)?, 5);
+    assert_eq!(rustyray::get_timeout(&r, Duration::ZERO)?, 5);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+async fn blocking_wait_inside_async_code_is_refused() -> Result<()> {
+    let p = TestProbe::new();
+    let r = gated_async::remote(p.key, 1)?;
+    assert!(matches!(
+        rustyray::wait(std::slice::from_ref(&r), 1, None),
+        Err(Error::BlockingInAsync { call: "wait" })
+    ));
+    assert!(matches!(
+        rustyray::get(&r),
+        Err(Error::BlockingInAsync { call: "get" })
+    ));
+    p.open();
+    assert_eq!(r.await?, 1);
+    Ok(())
+}

@@ -1,0 +1,455 @@
+//! Tasks and shutdown: every ref in flight completes when the runtime shuts
+//! down (queued, waiting, running, sync or async), queued work never runs
+//! afterwards, running work is told to stop, and submitting to a shut-down
+//! runtime, or with none installed, is refused.
+//!
+//! Each test owns its runtime. Gets that could hang run on a helper thread
+//! the test waits for with a deadline, so a bug fails instead of hanging.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rustyray::{Config, Error, ObjectRef, Result};
+use tokio::sync::watch;
+
+/// How long a task or the test waits for a condition before giving up.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A count that threads can block on and futures can await.
+struct Count {
+    n: Mutex<usize>,
+    changed: Condvar,
+    watch: watch::Sender<usize>,
+}
+
+impl Default for Count {
+    fn default() -> Self {
+        Count {
+            n: Mutex::new(0),
+            changed: Condvar::new(),
+            watch: watch::Sender::new(0),
+        }
+    }
+}
+
+impl Count {
+    fn incr(&self) {
+        let mut n = lock(&self.n);
+        *n += 1;
+        self.watch.send_replace(*n);
+        self.changed.notify_all();
+    }
+
+    fn get(&self) -> usize {
+        *lock(&self.n)
+    }
+
+    /// Blocks until the count is at least `n`; `false` after [`PATIENCE`].
+    fn wait_for(&self, n: usize) -> bool {
+        let guard = lock(&self.n);
+        let (guard, _) = self
+            .changed
+            .wait_timeout_while(guard, PATIENCE, |count| *count < n)
+            .unwrap_or_else(PoisonError::into_inner);
+        *guard >= n
+    }
+
+    /// Waits until the count is at least `n`.
+    async fn reached(&self, n: usize) {
+        let mut rx = self.watch.subscribe();
+        let _ = rx.wait_for(|count| *count >= n).await;
+    }
+}
+
+/// What tasks report to their test, and the gate that holds them.
+#[derive(Default)]
+struct Probe {
+    /// Opened (count 1) by the test.
+    gate: Count,
+    started: Count,
+    finished: Count,
+    saw_cancel: Count,
+    dropped: Count,
+}
+
+impl Probe {
+    fn open(&self) {
+        self.gate.incr();
+    }
+}
+
+static PROBES: LazyLock<Mutex<HashMap<u64, Arc<Probe>>>> = LazyLock::new(Default::default);
+
+/// The probe with this key (created on first use).
+fn probe(key: u64) -> Arc<Probe> {
+    Arc::clone(lock(&PROBES).entry(key).or_default())
+}
+
+/// A test's own probe: a fresh key, and its gate opened on drop so that a
+/// failing test leaves no task blocked.
+struct TestProbe {
+    key: u64,
+    probe: Arc<Probe>,
+}
+
+impl TestProbe {
+    fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let key = NEXT.fetch_add(1, Ordering::Relaxed);
+        TestProbe {
+            key,
+            probe: probe(key),
+        }
+    }
+}
+
+impl Deref for TestProbe {
+    type Target = Probe;
+
+    fn deref(&self) -> &Probe {
+        &self.probe
+    }
+}
+
+impl Drop for TestProbe {
+    fn drop(&mut self) {
+        self.open();
+    }
+}
+
+/// Reports the drop of the future holding it.
+struct DropSignal(Arc<Probe>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        self.0.dropped.incr();
+    }
+}
+
+#[rustyray::remote]
+fn add(a: u32, b: u32) -> u32 {
+    a + b
+}
+
+#[rustyray::remote]
+async fn add_async(a: u32, b: u32) -> u32 {
+    a + b
+}
+
+/// Returns `value` once the gate of `key` opens, blocking its thread.
+#[rustyray::remote]
+fn gated(key: u64, value: u32) -> u32 {
+    let p = probe(key);
+    p.started.incr();
+    p.gate.wait_for(1);
+    p.finished.incr();
+    value
+}
+
+/// Counts its runs in `key`'s probe.
+#[rustyray::remote]
+fn counted(key: u64, x: u32) -> u32 {
+    probe(key).started.incr();
+    x
+}
+
+/// Awaits a future that never completes; holds no CPU.
+#[rustyray::remote(num_cpus = 0)]
+async fn hang_forever(key: u64) -> u32 {
+    let p = probe(key);
+    let _signal = DropSignal(Arc::clone(&p));
+    p.started.incr();
+    std::future::pending::<()>().await;
+    unreachable!("pending() completed")
+}
+
+/// Spins until it sees `is_cancelled()` (bounded by [`PATIENCE`]).
+#[rustyray::remote]
+fn spin_until_cancelled(key: u64) -> u32 {
+    let p = probe(key);
+    p.started.incr();
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if rustyray::context().is_cancelled() {
+            p.saw_cancel.incr();
+            return 1;
+        }
+        std::thread::yield_now();
+    }
+    0
+}
+
+fn is_shut_down<T>(result: &Result<T>, runtime: &str) -> bool {
+    matches!(result, Err(Error::ShutDown { runtime: name }) if name == runtime)
+}
+
+/// Gets every ref on a helper thread (started now, so it may block on
+/// pending refs across the shutdown); the outcomes arrive on the receiver.
+fn get_all_on_a_thread(refs: Vec<ObjectRef<u32>>) -> mpsc::Receiver<Vec<Result<u32>>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let outcomes = refs.iter().map(ObjectRef::get).collect();
+        let _ = tx.send(outcomes);
+    });
+    rx
+}
+
+#[test]
+fn shutdown_with_a_thousand_tasks_queued_completes_every_ref() -> Result<()> {
+    const NAME: &str = "shutdown-thousand";
+    let guard = rustyray::init(
+        Config::default()
+            .num_cpus(1)
+            .name(NAME)
+            .shutdown_timeout(Duration::from_secs(1)),
+    )?;
+    let gate = TestProbe::new();
+    let runs = TestProbe::new();
+    let hangs = TestProbe::new();
+    let free = TestProbe::new();
+
+    // The only CPU is held by `blocker`; 999 tasks queue behind it.
+    let blocker = gated::remote(gate.key, 0)?;
+    assert!(gate.started.wait_for(1), "the blocker never started");
+    let queued: Vec<ObjectRef<u32>> = (1..1000)
+        .map(|i| counted::remote(runs.key, i))
+        .collect::<Result<_>>()?;
+    // Tasks waiting for the blocker's result.
+    let waiting: Vec<ObjectRef<u32>> = (0..10)
+        .map(|_| counted::remote(runs.key, &blocker))
+        .collect::<Result<_>>()?;
+    // Async tasks running, awaiting futures that never complete.
+    let hanging: Vec<ObjectRef<u32>> = (0..10)
+        .map(|_| hang_forever::remote(hangs.key))
+        .collect::<Result<_>>()?;
+    assert!(hangs.started.wait_for(10), "the async tasks never started");
+    // And one finished before the shutdown.
+    let done = counted::options().num_cpus(0).remote(free.key, 7)?;
+    assert_eq!(rustyray::get(&done)?, 7);
+
+    let (ready, _) = rustyray::wait(&queued, 1, Some(Duration::ZERO))?;
+    assert_eq!(ready, vec![]);
+    assert_eq!(runs.started.get(), 0);
+
+    let mut all = vec![blocker];
+    all.extend(queued.iter().cloned());
+    all.extend(waiting.iter().cloned());
+    all.extend(hanging.iter().cloned());
+    let outcomes = get_all_on_a_thread(all);
+
+    drop(guard);
+    let outcomes = outcomes
+        .recv_timeout(PATIENCE)
+        .expect("a get on a task ref hung after shutdown");
+    assert_eq!(outcomes.len(), 1 + 999 + 10 + 10);
+    for (i, outcome) in outcomes.iter().enumerate() {
+        assert!(
+            is_shut_down(outcome, NAME),
+            "ref {i}: expected ShutDown, got {outcome:?}"
+        );
+    }
+    // The finished task's ref reads as its value or ShutDown, at once.
+    let finished = done.get_timeout(PATIENCE);
+    assert!(
+        matches!(finished, Ok(7)) || is_shut_down(&finished, NAME),
+        "{finished:?}"
+    );
+
+    // The async tasks' futures were dropped.
+    assert!(hangs.dropped.wait_for(10), "futures not dropped");
+    // Released now, the blocker returns; nothing queued ever runs.
+    gate.open();
+    assert!(gate.finished.wait_for(1), "the blocker never returned");
+    assert_eq!(runs.started.get(), 0);
+    Ok(())
+}
+
+#[test]
+fn shutdown_completes_a_five_thousand_task_chain_waiting_on_its_head() -> Result<()> {
+    if run_in_child_process("shutdown_completes_a_five_thousand_task_chain_waiting_on_its_head") {
+        return Ok(());
+    }
+    const NAME: &str = "shutdown-chain";
+    let guard = rustyray::init(Config::default().num_cpus(2).name(NAME))?;
+    let hangs = TestProbe::new();
+    let head = hang_forever::remote(hangs.key)?;
+    let mut r = head.clone();
+    for _ in 0..5_000 {
+        r = add::remote(r, 1)?;
+    }
+    let outcomes = get_all_on_a_thread(vec![head, r]);
+    drop(guard);
+    let outcomes = outcomes
+        .recv_timeout(PATIENCE)
+        .expect("a get hung after shutdown");
+    assert!(
+        outcomes.iter().all(|o| is_shut_down(o, NAME)),
+        "{outcomes:?}"
+    );
+    Ok(())
+}
+
+/// Runs the test `name` of this binary in a child process and checks that
+/// it passed there; `false` when called in that child, which runs the test
+/// itself. A test whose failure mode is an abort (a stack overflow) then
+/// fails alone instead of taking every test of the binary down with it.
+fn run_in_child_process(name: &str) -> bool {
+    const CHILD: &str = "RUSTYRAY_TEST_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        return false;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([name, "--exact", "--nocapture"])
+        .env(CHILD, "1")
+        .output()
+        .expect("the child process starts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "`{name}` failed in its child process ({}):\n{stderr}",
+        out.status
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "`{name}` did not run in its child process"
+    );
+    true
+}
+
+#[test]
+fn explicit_shutdown_is_idempotent_and_completes_pending_refs() -> Result<()> {
+    const NAME: &str = "shutdown-explicit";
+    let guard = rustyray::init(Config::default().num_cpus(2).name(NAME))?;
+    let hangs = TestProbe::new();
+    let hanging = hang_forever::remote(hangs.key)?;
+    assert!(hangs.started.wait_for(1), "the task never started");
+    let outcomes = get_all_on_a_thread(vec![hanging.clone()]);
+
+    guard.shutdown();
+    guard.shutdown();
+    assert!(guard.is_shut_down());
+    let outcomes = outcomes
+        .recv_timeout(PATIENCE)
+        .expect("a get hung after shutdown");
+    assert!(is_shut_down(&outcomes[0], NAME), "{outcomes:?}");
+    assert!(is_shut_down(&hanging.get(), NAME));
+    assert!(hangs.dropped.wait_for(1), "the future was never dropped");
+    drop(guard);
+    Ok(())
+}
+
+#[test]
+fn remote_after_shutdown_is_refused() -> Result<()> {
+    const NAME: &str = "shutdown-refuses";
+    let guard = rustyray::init(Config::default().num_cpus(1).name(NAME))?;
+    let rt = guard.clone();
+    let before = add::remote(1, 2)?;
+    assert_eq!(rustyray::get(&before)?, 3);
+    guard.shutdown();
+
+    // Still installed, but shut down.
+    assert!(is_shut_down(&add::remote(1, 2), NAME));
+    assert!(is_shut_down(&add_async::remote(1, 2), NAME));
+    assert!(is_shut_down(
+        &add::options().name("x").remote(&before, 1),
+        NAME
+    ));
+    assert!(is_shut_down(&add::options().on(&rt).remote(1, 2), NAME));
+    assert!(is_shut_down(&rustyray::get(&before), NAME));
+    assert!(is_shut_down(&rustyray::cancel(&before), NAME));
+    assert!(is_shut_down(
+        &rustyray::wait(std::slice::from_ref(&before), 1, None),
+        NAME
+    ));
+
+    // Uninstalled: nothing current, the explicit runtime still refuses.
+    drop(guard);
+    assert!(matches!(
+        add::remote(1, 2),
+        Err(Error::NotInitialized { .. })
+    ));
+    assert!(is_shut_down(&add::options().on(&rt).remote(1, 2), NAME));
+    assert!(is_shut_down(&before.get(), NAME));
+    Ok(())
+}
+
+#[test]
+fn remote_without_a_runtime_is_not_initialized() {
+    assert!(!rustyray::is_initialized());
+    assert!(matches!(
+        add::remote(1, 2),
+        Err(Error::NotInitialized { .. })
+    ));
+    assert!(matches!(
+        add_async::remote(1, 2),
+        Err(Error::NotInitialized { .. })
+    ));
+    assert!(matches!(
+        add::options().name("x").num_cpus(1).remote(1, 2),
+        Err(Error::NotInitialized { .. })
+    ));
+}
+
+#[test]
+fn running_sync_task_sees_shutdown_as_cancellation() -> Result<()> {
+    let guard = rustyray::init(Config::default().num_cpus(1).name("shutdown-sync"))?;
+    let p = TestProbe::new();
+    let r = spin_until_cancelled::remote(p.key)?;
+    assert!(p.started.wait_for(1), "the task never started");
+    drop(guard);
+    assert!(
+        p.saw_cancel.wait_for(1),
+        "the task never saw is_cancelled()"
+    );
+    assert!(is_shut_down(&r.get(), "shutdown-sync"));
+    Ok(())
+}
+
+#[test]
+fn running_async_task_is_dropped_at_shutdown() -> Result<()> {
+    let guard = rustyray::init(Config::default().num_cpus(1).name("shutdown-async"))?;
+    let p = TestProbe::new();
+    let r = hang_forever::remote(p.key)?;
+    assert!(p.started.wait_for(1), "the task never started");
+    drop(guard);
+    assert!(p.dropped.wait_for(1), "the future was never dropped");
+    assert!(is_shut_down(&r.get(), "shutdown-async"));
+    Ok(())
+}
+
+#[test]
+fn shutdown_of_one_runtime_leaves_another_serving() -> Result<()> {
+    let keep = rustyray::init(Config::default().num_cpus(1).name("kept"))?;
+    let keep_rt = keep.clone();
+    {
+        let _gone = rustyray::init(Config::default().num_cpus(1).name("gone"))?;
+        let r = add::remote(1, 1)?;
+        assert_eq!(rustyray::get(&r)?, 2);
+    }
+    assert_eq!(rustyray::global()?.name(), "kept");
+    assert_eq!(rustyray::get(&add::remote(2, 2)?)?, 4);
+    assert_eq!(keep_rt.get(&add::options().on(&keep_rt).remote(3, 3)?)?, 6);
+    drop(keep);
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2, name = "shutdown-in-async")]
+async fn shutdown_from_async_code_completes_pending_refs() -> Result<()> {
+    let p = TestProbe::new();
+    let r = hang_forever::remote(p.key)?;
+    p.started.reached(1).await;
+    rustyray::global()?.shutdown();
+    let outcome = r.await;
+    assert!(is_shut_down(&outcome, "shutdown-in-async"), "{outcome:?}");
+    assert!(is_shut_down(&add::remote(1, 2), "shutdown-in-async"));
+    Ok(())
+}
