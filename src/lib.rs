@@ -34,26 +34,25 @@ pub mod task;
 pub use actor::{get_actor, kill, Actor, ActorHandle, ActorId, ActorOptions, ActorRef};
 pub use error::{Error, Result};
 pub use object::{get, get_all, get_timeout, put, MemoryStats, Object, ObjectId, ObjectRef};
-pub use task::args::{Arg, IntoArg};
-pub use task::wait::{cancel, wait, ReadyPending};
-pub use task::{context, Context, TaskId};
-pub use task::options::TaskOptions;
 pub use runtime::{
     global, init, is_initialized, Config, EnterGuard, Runtime, RuntimeGuard, RuntimeId,
 };
+pub use task::args::{Arg, IntoArg};
+pub use task::options::TaskOptions;
+pub use task::wait::{cancel, wait, ReadyPending};
+pub use task::{context, Context, TaskId};
 
 pub use rustyray_macros::{actor, main, remote, test};
-
 
 /// What `#[rustyray::remote]`, `#[rustyray::actor]`, `#[rustyray::test]` and
 /// `#[rustyray::main]` expand to call. Not a public API: it changes without
 /// notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::actor::{ActorRead, ActorWrite};
     pub use crate::task::args::ArgList;
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
     pub use crate::task::submit::{block_on, submit_async, submit_sync};
-    pub use crate::actor::{ActorRead, ActorWrite};
     pub use core::result::Result::{Err, Ok};
     pub use serde;
 }

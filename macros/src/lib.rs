@@ -1,5 +1,6 @@
 //! Procedural macros of RustyRay; use them through the `rustyray` crate
-//! (`#[rustyray::remote]`, `#[rustyray::test]`, `#[rustyray::main]`).
+//! (`#[rustyray::remote]`, `#[rustyray::actor]`, `#[rustyray::test]`,
+//! `#[rustyray::main]`).
 //!
 //! Each macro follows serde_derive's shape: **parse** the attribute
 //! (`attr.rs`) and the item, build a **checked model** collecting every error
@@ -9,8 +10,12 @@
 //!
 //! - [`remote`](macro@remote) → `remote/` (model in `remote/mod.rs`,
 //!   expansion in `remote/expand.rs`);
+//! - [`actor`](macro@actor) → `actor/` (models of the struct and the `impl`
+//!   in `actor/mod.rs`, type rules in `actor/types.rs`, expansion in
+//!   `actor/expand.rs`);
 //! - [`test`](macro@test) and [`main`](macro@main) → `entry.rs`.
 
+mod actor;
 mod attr;
 mod ctxt;
 mod entry;
@@ -92,6 +97,112 @@ pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
         (result, _) => {
             // Keep the function so that its other uses add no noise.
             let mut out = item;
+            if let Err(err) = result {
+                out.extend(err.to_compile_error());
+            }
+            out.into()
+        }
+    }
+}
+
+/// Turns a struct and its `impl` block into an actor: a stateful worker
+/// whose methods run one call at a time (by default) on its own state,
+/// called through a typed handle.
+///
+/// Put the attribute on both the struct and its inherent `impl`:
+///
+/// ```ignore
+/// #[rustyray::actor]
+/// struct Counter {
+///     n: i64,
+/// }
+///
+/// #[rustyray::actor]
+/// impl Counter {
+///     fn new(start: i64) -> Self {
+///         Counter { n: start }
+///     }
+///     fn with_double(start: i64) -> Result<Self, String> {
+///         Ok(Counter { n: start * 2 })
+///     }
+///     fn incr(&mut self, by: i64) -> i64 {
+///         self.n += by;
+///         self.n
+///     }
+///     async fn get(&self) -> i64 {
+///         self.n
+///     }
+/// }
+///
+/// let c: CounterHandle = Counter::remote(0)?;      // from `new`; returns at once
+/// let r: ObjectRef<i64> = c.incr(5)?;             // returns at once
+/// assert_eq!(r.get()?, 5);
+/// let d = Counter::remote_with_double(1)?;        // from `with_double`
+/// let named = Counter::options().name("hits").max_restarts(2).remote(0)?;
+/// let same: CounterHandle = rustyray::get_actor::<Counter>("hits")?;
+/// rustyray::kill(&named)?;
+/// ```
+///
+/// # On the struct
+///
+/// The struct stays as it is (its state need not be serializable, but
+/// must be `Send + Sync + 'static`: `&self` calls may overlap). Next to it
+/// the macro generates `<Name>Handle` (here `CounterHandle`), with the
+/// struct's visibility: `Clone + Send + Sync + Debug`, `Serialize +
+/// Deserialize` (pass it to tasks and other actors), `.id()`; and
+/// `Counter::options()`, a builder with the setters of
+/// `rustyray::ActorOptions` (`name`, `get_if_exists`, `max_restarts`,
+/// `max_task_retries`, `max_concurrency`, `num_cpus`, `resource`, `on`).
+///
+/// # On the `impl` block
+///
+/// The block stays as it is: a local `Counter` keeps all its methods.
+/// Each of its functions becomes one of:
+///
+/// - a **constructor**: no receiver, returns `Self` (or `Counter`), or
+///   `Result<Self, E>` with `E: Display` (an `Err` kills the actor: later
+///   calls fail with `Error::ActorDied` naming the cause). The one named
+///   `new` — or the only one, when none is named `new` — gives
+///   `Counter::remote(args..)` and `Counter::options()…remote(args..)`;
+///   any other, say `with_x`, gives `Counter::remote_with_x(args..)` and
+///   `…remote_with_x(args..)`. Each returns `rustyray::Result<CounterHandle>`
+///   at once; the constructor runs on the actor.
+/// - a **method**: `&self` or `&mut self`, sync or `async`. The handle gets
+///   a method of the same name and visibility taking each argument as a
+///   value, an `ObjectRef<T>` or a `&ObjectRef<T>`, and returning
+///   `rustyray::Result<ObjectRef<T>>` at once. `&mut self` calls run alone;
+///   `&self` calls may overlap when `max_concurrency > 1`. A `Result<T, E>`
+///   return works as with `#[rustyray::remote]`: `Err(e)` fails that call
+///   with `Error::TaskFailed` (task `"Counter.method"`, message
+///   `e.to_string()`); a panic crashes the actor (restarted while
+///   `max_restarts` allow).
+///
+/// Per-method settings, written on the method and removed by the macro:
+///
+/// ```text
+/// #[rustyray(local)]            // no handle method: a local helper only
+/// #[rustyray(num_returns = 2)]  // split a 2-tuple result into 2 refs
+/// ```
+///
+/// # Rules
+///
+/// Actors cannot be generic (neither the struct nor the `impl`). A method
+/// without a receiver must be a constructor (or `#[rustyray(local)]`);
+/// `self` by value is not allowed (the actor keeps its state between
+/// calls). As with `#[rustyray::remote]`, arguments and results must be
+/// owned `'static` types implementing `rustyray::Object`, methods cannot be
+/// generic, and take at most 12 arguments. Each violation is a compile
+/// error at the offending token.
+#[proc_macro_attribute]
+pub fn actor(args: TokenStream, item: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    let (model, fallback) = actor::ActorItem::from_ast(&cx, args.into(), item.into());
+    match (cx.check(), model) {
+        (Ok(()), Some(model)) => actor::expand::expand(&model).into(),
+        (result, _) => {
+            // Keep the item (without our method markers) so that its other
+            // uses add no noise.
+            let mut out = fallback;
             if let Err(err) = result {
                 out.extend(err.to_compile_error());
             }

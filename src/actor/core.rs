@@ -57,7 +57,10 @@ impl<A> Deref for ActorRead<A> {
     type Target = A;
 
     fn deref(&self) -> &A {
-        self.0.value.as_ref().expect("checked when the guard was made")
+        self.0
+            .value
+            .as_ref()
+            .expect("checked when the guard was made")
     }
 }
 
@@ -65,13 +68,19 @@ impl<A> Deref for ActorWrite<A> {
     type Target = A;
 
     fn deref(&self) -> &A {
-        self.0.value.as_ref().expect("checked when the guard was made")
+        self.0
+            .value
+            .as_ref()
+            .expect("checked when the guard was made")
     }
 }
 
 impl<A> DerefMut for ActorWrite<A> {
     fn deref_mut(&mut self) -> &mut A {
-        self.0.value.as_mut().expect("checked when the guard was made")
+        self.0
+            .value
+            .as_mut()
+            .expect("checked when the guard was made")
     }
 }
 
@@ -95,7 +104,11 @@ fn bad_argument(error: Error) -> Failure {
 }
 
 impl<A: Send + Sync + 'static> ActorCore<A> {
-    pub(crate) fn new(mailbox: Arc<Mailbox>, max_restarts: i64, max_task_retries: u32) -> Arc<Self> {
+    pub(crate) fn new(
+        mailbox: Arc<Mailbox>,
+        max_restarts: i64,
+        max_task_retries: u32,
+    ) -> Arc<Self> {
         let core = Arc::new(ActorCore {
             mailbox,
             state: Arc::new(RwLock::new(Slot {
@@ -130,22 +143,23 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 Err(payload) => Err(panic_message(&*payload)),
             }
         });
-        *self.constructor.lock().unwrap_or_else(PoisonError::into_inner) = Some(thunk);
+        *self
+            .constructor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(thunk);
         let core = Arc::clone(self);
-        Body::Sync(Box::new(move |task: &Arc<Task>| {
-            match core.construct() {
-                Ok(actor) => {
-                    core.state.blocking_write().value = Some(actor);
-                    task.retain_resources();
-                    core.mailbox.hold(task.demand.clone());
-                    core.mailbox.open();
-                    Ok(())
-                }
-                Err(cause) => {
-                    let cause = format!("its constructor failed: {cause}");
-                    core.mailbox.die(cause.clone());
-                    Err(bad_argument(core.mailbox.died(cause)))
-                }
+        Body::Sync(Box::new(move |task: &Arc<Task>| match core.construct() {
+            Ok(actor) => {
+                core.state.blocking_write().value = Some(actor);
+                task.retain_resources();
+                core.mailbox.hold(task.demand.clone());
+                core.mailbox.open();
+                Ok(())
+            }
+            Err(cause) => {
+                let cause = format!("its constructor failed: {cause}");
+                core.mailbox.die(cause.clone());
+                Err(bad_argument(core.mailbox.died(cause)))
             }
         }))
     }
@@ -277,8 +291,8 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             let Some(actor) = slot.value.as_mut() else {
                 return Err(core.not_alive());
             };
-            let result = catch_unwind(AssertUnwindSafe(|| f(actor, values)))
-                .map_err(|p| panic_message(&*p));
+            let result =
+                catch_unwind(AssertUnwindSafe(|| f(actor, values))).map_err(|p| panic_message(&*p));
             let death = match &result {
                 Err(panic) => core.recover(&mut slot, generation, panic),
                 Ok(_) => None,

@@ -137,7 +137,11 @@ impl ActorTable {
         let mailboxes: Vec<Arc<Mailbox>> = {
             let mut tables = self.lock();
             tables.closed = true;
-            tables.by_id.values().map(|e| Arc::clone(&e.mailbox)).collect()
+            tables
+                .by_id
+                .values()
+                .map(|e| Arc::clone(&e.mailbox))
+                .collect()
         };
         for mailbox in mailboxes {
             mailbox.die(cause.to_string());

@@ -282,8 +282,8 @@ impl ObjectCell {
         let Some(value) = self.unpinned_value() else {
             return Ok(0);
         };
-        let (bytes, keep_alive) = spill::encode(&value)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (bytes, keep_alive) =
+            spill::encode(&value).map_err(|e| std::io::Error::other(e.to_string()))?;
         let path = self.store.spill_dir().write(self.id, &bytes)?;
         let file = SpillFile::new(&self.store, self.id, path, bytes.len() as u64, keep_alive);
         let mut state = self.lock();

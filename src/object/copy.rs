@@ -33,10 +33,43 @@ pub(crate) fn clone_known<T: 'static>(value: &T) -> Option<T> {
         )*};
     }
     try_types!(
-        (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32,
-        f64, String, Vec<u8>, Vec<u16>, Vec<u32>, Vec<u64>, Vec<i8>, Vec<i16>, Vec<i32>,
-        Vec<i64>, Vec<f32>, Vec<f64>, Vec<bool>, Vec<String>, Option<i64>, Option<u64>,
-        Option<String>, (i64, i64), (u64, u64), (f64, f64), (String, i64),
+        (),
+        bool,
+        char,
+        u8,
+        u16,
+        u32,
+        u64,
+        u128,
+        usize,
+        i8,
+        i16,
+        i32,
+        i64,
+        i128,
+        isize,
+        f32,
+        f64,
+        String,
+        Vec<u8>,
+        Vec<u16>,
+        Vec<u32>,
+        Vec<u64>,
+        Vec<i8>,
+        Vec<i16>,
+        Vec<i32>,
+        Vec<i64>,
+        Vec<f32>,
+        Vec<f64>,
+        Vec<bool>,
+        Vec<String>,
+        Option<i64>,
+        Option<u64>,
+        Option<String>,
+        (i64, i64),
+        (u64, u64),
+        (f64, f64),
+        (String, i64),
     );
     None
 }
@@ -47,6 +80,53 @@ pub(crate) fn clone_known<T: 'static>(value: &T) -> Option<T> {
 fn transcode<T: Object, U: Object>(value: &T) -> Result<U> {
     let bytes = postcard::to_allocvec(value)?;
     Ok(postcard::from_bytes(&bytes)?)
+}
+
+/// The postcard encoding of a byte buffer (`Vec<u8>` or `String`), written
+/// at `memcpy` speed rather than one serde call per byte. Same bytes as
+/// postcard: the length as a varint, then the bytes.
+pub(crate) fn encode_bytes<T: 'static>(value: &T) -> Option<Vec<u8>> {
+    let any = value as &dyn Any;
+    let bytes = match (any.downcast_ref::<Vec<u8>>(), any.downcast_ref::<String>()) {
+        (Some(v), _) => v.as_slice(),
+        (_, Some(s)) => s.as_bytes(),
+        _ => return None,
+    };
+    let mut out = Vec::with_capacity(bytes.len() + 10);
+    let mut n = bytes.len();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(bytes);
+    Some(out)
+}
+
+/// Decodes what [`encode_bytes`] wrote when `T` is `Vec<u8>`; `None` for
+/// other types or anything that is not exactly such an encoding (postcard
+/// then decodes it, and reports the error).
+pub(crate) fn decode_bytes<T: 'static>(encoded: &[u8]) -> Option<T> {
+    let mut out: Option<T> = None;
+    let slot = (&mut out as &mut dyn Any).downcast_mut::<Option<Vec<u8>>>()?;
+    let (mut len, mut shift, mut pos) = (0usize, 0u32, 0usize);
+    loop {
+        let byte = *encoded.get(pos)?;
+        len |= usize::from(byte & 0x7f).checked_shl(shift)?;
+        pos += 1;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+    if encoded.len() - pos != len {
+        return None;
+    }
+    *slot = Some(encoded[pos..].to_vec());
+    out
 }
 
 fn varint_len(n: usize) -> u64 {
@@ -81,7 +161,12 @@ mod tests {
     fn sizes_match_postcard_encoding() {
         fn check<T: Object>(v: T) {
             let encoded = postcard::to_allocvec(&v).unwrap().len() as u64;
-            assert_eq!(serialized_size(&v), encoded, "{}", std::any::type_name::<T>());
+            assert_eq!(
+                serialized_size(&v),
+                encoded,
+                "{}",
+                std::any::type_name::<T>()
+            );
         }
         check(vec![7u8; 0]);
         check(vec![7u8; 127]);
@@ -100,7 +185,29 @@ mod tests {
         assert_eq!(clone_known(&"s".to_string()), Some("s".to_string()));
         let nested = vec![(1u16, Some("a".to_string())), (2, None)];
         assert_eq!(clone_known(&nested), None);
-        assert_eq!(transcode::<_, Vec<(u16, Option<String>)>>(&nested).unwrap(), nested);
+        assert_eq!(
+            transcode::<_, Vec<(u16, Option<String>)>>(&nested).unwrap(),
+            nested
+        );
+    }
+
+    #[test]
+    fn byte_buffers_encode_and_decode_like_postcard() {
+        for n in [0usize, 1, 127, 128, 300, 20_000] {
+            let v: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let fast = encode_bytes(&v).unwrap();
+            assert_eq!(fast, postcard::to_allocvec(&v).unwrap());
+            assert_eq!(decode_bytes::<Vec<u8>>(&fast), Some(v));
+            let s = "é".repeat(n);
+            assert_eq!(
+                encode_bytes(&s).unwrap(),
+                postcard::to_allocvec(&s).unwrap()
+            );
+        }
+        assert_eq!(encode_bytes(&5u32), None);
+        assert_eq!(decode_bytes::<Vec<u8>>(&[3, 1, 2]), None);
+        assert_eq!(decode_bytes::<Vec<u8>>(&[0x80]), None);
+        assert_eq!(decode_bytes::<String>(&[0]), None);
     }
 
     #[test]

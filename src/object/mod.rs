@@ -50,9 +50,9 @@ pub(crate) mod value;
 
 use std::time::Duration;
 
+pub(crate) use self::serde::{decode_error, decode_failure};
 pub use id::ObjectId;
 pub use object_ref::{ObjectFuture, ObjectRef};
-pub(crate) use self::serde::{decode_error, decode_failure};
 pub use store::MemoryStats;
 
 use crate::error::Result;
@@ -68,10 +68,15 @@ use crate::runtime::global;
     note = "objects must be `Serialize + DeserializeOwned + Send + Sync + 'static`: add \
             `#[derive(serde::Serialize, serde::Deserialize)]` to the type"
 )]
-pub trait Object: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + Sync + 'static {}
+pub trait Object:
+    ::serde::Serialize + ::serde::de::DeserializeOwned + Send + Sync + 'static
+{
+}
 
-impl<T> Object for T where T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + Sync + 'static
-{}
+impl<T> Object for T where
+    T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + Sync + 'static
+{
+}
 
 /// Stores `value` in the current runtime and returns a ref to it.
 ///

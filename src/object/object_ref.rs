@@ -104,7 +104,12 @@ impl<T> Clone for ObjectRef<T> {
 
 impl<T> fmt::Debug for ObjectRef<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ObjectRef<{}>({})", std::any::type_name::<T>(), self.id())
+        write!(
+            f,
+            "ObjectRef<{}>({})",
+            std::any::type_name::<T>(),
+            self.id()
+        )
     }
 }
 
@@ -155,7 +160,9 @@ impl<T: Object> Future for ObjectFuture<T> {
 
 impl<T> fmt::Debug for ObjectFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ObjectFuture").field(&self.cell.id()).finish()
+        f.debug_tuple("ObjectFuture")
+            .field(&self.cell.id())
+            .finish()
     }
 }
 

@@ -156,7 +156,10 @@ impl SpillFile {
         let len = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
         let crc = u32::from_le_bytes(header[16..20].try_into().unwrap_or_default());
         if len != self.size {
-            return Err(lost(format!("length {len} where {} was written", self.size)));
+            return Err(lost(format!(
+                "length {len} where {} was written",
+                self.size
+            )));
         }
         let mut payload = Vec::with_capacity(len as usize);
         file.take(len)

@@ -9,6 +9,7 @@ use slab::Slab;
 
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, State};
+use crate::object::copy;
 use crate::object::id::ObjectId;
 use crate::object::spill::{self, SpillDir, SpillFile};
 use crate::object::value::Value;
@@ -113,7 +114,10 @@ impl Store {
     }
 
     pub(crate) fn next_id(&self) -> ObjectId {
-        ObjectId::new(self.runtime, self.next_index.fetch_add(1, Ordering::Relaxed))
+        ObjectId::new(
+            self.runtime,
+            self.next_index.fetch_add(1, Ordering::Relaxed),
+        )
     }
 
     /// Refuses work once the runtime is shut down.
@@ -188,15 +192,16 @@ impl Store {
                 return Ok(State::Ready(value));
             }
         }
-        self.write_through(id, &value).map_err(|err| Error::StoreFull {
-            reason: format!(
+        self.write_through(id, &value)
+            .map_err(|err| Error::StoreFull {
+                reason: format!(
                 "object {id} of {size} bytes does not fit in memory ({} of {} bytes in use) and \
                  could not be spilled to {}: {err}",
                 self.memory.bytes.load(Ordering::Relaxed),
                 self.limit,
                 self.spill_dir.path().display()
             ),
-        })
+            })
     }
 
     /// Takes `size` bytes of the memory limit, if they are free.
@@ -207,7 +212,12 @@ impl Store {
             if used + size > self.limit {
                 return false;
             }
-            match bytes.compare_exchange_weak(used, used + size, Ordering::AcqRel, Ordering::Relaxed) {
+            match bytes.compare_exchange_weak(
+                used,
+                used + size,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => {
                     self.memory.objects.fetch_add(1, Ordering::Relaxed);
                     return true;
@@ -273,7 +283,13 @@ impl Store {
 
     /// Decodes `bytes` as a `T` in the scope of this store's runtime, so
     /// that refs inside bind to it whichever thread reads.
-    pub(crate) fn decode<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+    pub(crate) fn decode<T: serde::de::DeserializeOwned + 'static>(
+        &self,
+        bytes: &[u8],
+    ) -> Result<T> {
+        if let Some(value) = copy::decode_bytes(bytes) {
+            return Ok(value);
+        }
         let runtime = self.scope.get().and_then(WeakRuntime::upgrade);
         let _scope = runtime
             .filter(|rt| !context::is_current(rt))

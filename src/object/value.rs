@@ -35,7 +35,10 @@ impl<T: Object> Erased for Typed<T> {
     }
 
     fn encode(&self) -> Result<Vec<u8>> {
-        Ok(postcard::to_allocvec(&self.value)?)
+        match copy::encode_bytes(&self.value) {
+            Some(bytes) => Ok(bytes),
+            None => Ok(postcard::to_allocvec(&self.value)?),
+        }
     }
 
     fn size(&self) -> u64 {

@@ -94,7 +94,10 @@ impl Runtime {
                 executor,
             }),
         };
-        runtime.inner.store.set_scope(WeakRuntime(Arc::downgrade(&runtime.inner)));
+        runtime
+            .inner
+            .store
+            .set_scope(WeakRuntime(Arc::downgrade(&runtime.inner)));
         Ok(runtime)
     }
 
@@ -343,4 +346,3 @@ impl fmt::Debug for EnterGuard {
         f.write_str("EnterGuard")
     }
 }
-

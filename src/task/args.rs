@@ -41,9 +41,9 @@ impl<T: Object> Arg<T> {
     /// then).
     pub(crate) fn take(&mut self) -> Result<T> {
         match &mut self.0 {
-            Inner::Value(value) => value.take().ok_or_else(|| {
-                Error::serialization("a by-value task argument was consumed twice")
-            }),
+            Inner::Value(value) => value
+                .take()
+                .ok_or_else(|| Error::serialization("a by-value task argument was consumed twice")),
             Inner::Ref(r) => match r.cell.try_get() {
                 Some(outcome) => outcome?.read(r.cell.store()),
                 None => Err(Error::serialization("a task ran before its dependency")),

@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 const UNITS: f64 = 10_000.0;
 
 pub(crate) fn to_units(amount: f64) -> Option<i64> {
-    (0.0..=1e12).contains(&amount).then(|| (amount * UNITS).round() as i64)
+    (0.0..=1e12)
+        .contains(&amount)
+        .then(|| (amount * UNITS).round() as i64)
 }
 
 fn show(units: i64) -> f64 {
@@ -39,7 +41,10 @@ impl Capacity {
         Capacity {
             cpu: num_cpus as i64 * UNITS as i64,
             names: resources.keys().cloned().collect(),
-            custom: resources.values().map(|&a| to_units(a).unwrap_or(0)).collect(),
+            custom: resources
+                .values()
+                .map(|&a| to_units(a).unwrap_or(0))
+                .collect(),
         }
     }
 
@@ -61,7 +66,9 @@ impl Capacity {
         let mut wanted = Vec::with_capacity(custom.len());
         for (name, amount) in custom {
             let units = to_units(*amount).ok_or_else(|| {
-                unschedulable(format!("resource `{name}` = {amount} is not a valid amount"))
+                unschedulable(format!(
+                    "resource `{name}` = {amount} is not a valid amount"
+                ))
             })?;
             let Some(index) = self.names.iter().position(|n| n == name) else {
                 return Err(unschedulable(format!(
@@ -145,7 +152,10 @@ mod tests {
     #[test]
     fn requests_beyond_capacity_are_unschedulable() {
         let cap = Capacity::new(2, &BTreeMap::from([("gpu".to_string(), 1.0)]));
-        assert!(matches!(cap.demand("t", 3.0, &[]), Err(Error::Unschedulable { .. })));
+        assert!(matches!(
+            cap.demand("t", 3.0, &[]),
+            Err(Error::Unschedulable { .. })
+        ));
         assert!(matches!(
             cap.demand("t", 1.0, &[("gpu".into(), 2.0)]),
             Err(Error::Unschedulable { .. })
@@ -155,6 +165,12 @@ mod tests {
             Err(Error::Unschedulable { .. })
         ));
         let ok = cap.demand("t", 0.5, &[("gpu".into(), 1.0)]).unwrap();
-        assert_eq!(ok, Demand { cpu: 5_000, custom: vec![(0, 10_000)] });
+        assert_eq!(
+            ok,
+            Demand {
+                cpu: 5_000,
+                custom: vec![(0, 10_000)]
+            }
+        );
     }
 }

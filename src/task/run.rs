@@ -15,8 +15,8 @@ use std::task::{Context as TaskCx, Poll};
 
 use crate::error::Error;
 use crate::task::context::{self, Running};
-use crate::task::worker;
 use crate::task::task::{AsyncAttempt, Body, BoxFuture, Failure, Outcome, Task};
+use crate::task::worker;
 
 /// The message of a panic payload.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {

@@ -265,7 +265,10 @@ impl Task {
 
     /// Whether a failed attempt number `attempt` (0-based) may run again.
     pub(crate) fn may_retry(&self, failure: &Failure, attempt: u32) -> bool {
-        failure.retryable && self.retry_exceptions && attempt < self.max_retries && !self.is_cancelled()
+        failure.retryable
+            && self.retry_exceptions
+            && attempt < self.max_retries
+            && !self.is_cancelled()
     }
 
     /// The task left the system: drop what it held and tell the scheduler.

@@ -29,7 +29,6 @@ use crate::task::task::Task;
 /// How long a thread with nothing to do waits before it retires.
 const IDLE_RETIRE: Duration = Duration::from_secs(10);
 
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -164,8 +163,7 @@ impl WorkerPool {
 
     /// Runs `task` on this (finishing) thread, an idle one, or a new one.
     pub(crate) fn execute(&self, task: Arc<Task>) {
-        if WORKER_OF.with(Cell::get) == Some(self.runtime) && ACCEPTING.with(|a| a.replace(false))
-        {
+        if WORKER_OF.with(Cell::get) == Some(self.runtime) && ACCEPTING.with(|a| a.replace(false)) {
             NEXT.with(|next| next.set(Some(task)));
             return;
         }

@@ -1,0 +1,577 @@
+//! A twin of `ray microbenchmark`: the same rows, the same workloads and the
+//! same timing method, printed in Ray's format next to Ray 2.60's figure on
+//! a 2-core machine and the ratio.
+//!
+//! ```text
+//! cargo run --release --example microbenchmark              # every row, Ray's timing
+//! cargo run --release --example microbenchmark -- --quick   # every row in under a minute
+//! cargo run --release --example microbenchmark -- actor     # rows whose name contains "actor"
+//! ```
+//!
+//! Timing (from Ray's `ray_microbenchmark_helpers.py`): warm up by calling
+//! the workload for 1 s, then 4 runs, each calling it in steps of
+//! warm-up-count/10 + 1 until 2 s have passed; a run's figure is
+//! `multiplier × calls / elapsed`; the row prints the mean and the
+//! population standard deviation. `--quick` shortens the warm-up to 0.1 s
+//! and each run to 0.25 s. Ray's 10 s pause before each row is left out.
+//!
+//! After Ray's rows come floor rows (what the same work costs on bare tokio
+//! and std channels, with RustyRay's ratio to them) and lifecycle rows.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use rustyray::{Config, ObjectRef, Result};
+
+// ---------------------------------------------------------------- workloads
+
+#[rustyray::remote]
+fn small_value() -> u8 {
+    0
+}
+
+#[rustyray::remote]
+fn put_small_values(n: u32) -> u32 {
+    for _ in 0..n {
+        drop(rustyray::put(0u8));
+    }
+    n
+}
+
+#[rustyray::remote]
+fn put_large_values(bytes: usize, times: u32) -> usize {
+    let data = vec![0u8; bytes];
+    for _ in 0..times {
+        drop(rustyray::put(data.clone()));
+    }
+    bytes * times as usize
+}
+
+#[rustyray::remote]
+fn create_refs(n: u32) -> rustyray::Result<Vec<ObjectRef<u8>>> {
+    (0..n).map(|_| rustyray::put(1u8)).collect()
+}
+
+#[rustyray::remote]
+fn submit_and_get(n: u32) -> rustyray::Result<u32> {
+    let refs = (0..n)
+        .map(|_| small_value::remote())
+        .collect::<Result<Vec<_>>>()?;
+    Ok(rustyray::get_all(&refs)?.len() as u32)
+}
+
+#[rustyray::remote]
+fn call_round_robin(actors: Vec<ActorHandle>, n: u32) -> rustyray::Result<u32> {
+    let refs = (0..n as usize)
+        .map(|i| actors[i % actors.len()].small_value())
+        .collect::<Result<Vec<_>>>()?;
+    Ok(rustyray::get_all(&refs)?.len() as u32)
+}
+
+#[rustyray::remote]
+fn call_async_round_robin(actors: Vec<AsyncActorHandle>, n: u32) -> rustyray::Result<u32> {
+    let refs = (0..n as usize)
+        .map(|i| actors[i % actors.len()].small_value())
+        .collect::<Result<Vec<_>>>()?;
+    Ok(rustyray::get_all(&refs)?.len() as u32)
+}
+
+#[rustyray::actor]
+struct Actor;
+
+#[rustyray::actor]
+impl Actor {
+    fn new() -> Self {
+        Actor
+    }
+
+    fn small_value(&self) -> u8 {
+        0
+    }
+
+    fn small_value_arg(&self, x: u8) -> u8 {
+        x
+    }
+}
+
+#[rustyray::actor]
+struct AsyncActor;
+
+#[rustyray::actor]
+impl AsyncActor {
+    fn new() -> Self {
+        AsyncActor
+    }
+
+    async fn small_value(&self) -> u8 {
+        0
+    }
+
+    async fn small_value_with_arg(&self, x: u32) -> u32 {
+        x
+    }
+}
+
+/// A client actor: submits work from inside an actor, as Ray's multi-client
+/// rows do.
+#[rustyray::actor]
+struct Client;
+
+#[rustyray::actor]
+impl Client {
+    fn new() -> Self {
+        Client
+    }
+
+    fn small_value_batch(&self, n: u32) -> rustyray::Result<u32> {
+        let refs = (0..n)
+            .map(|_| small_value::remote())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rustyray::get_all(&refs)?.len() as u32)
+    }
+
+    fn call_actors(&self, servers: Vec<ActorHandle>, n: u32) -> rustyray::Result<u32> {
+        let mut refs = Vec::with_capacity(servers.len() * n as usize);
+        for server in &servers {
+            for _ in 0..n {
+                refs.push(server.small_value()?);
+            }
+        }
+        Ok(rustyray::get_all(&refs)?.len() as u32)
+    }
+
+    fn call_async_actors(&self, servers: Vec<AsyncActorHandle>, n: u32) -> rustyray::Result<u32> {
+        let mut refs = Vec::with_capacity(servers.len() * n as usize);
+        for server in &servers {
+            for _ in 0..n {
+                refs.push(server.small_value()?);
+            }
+        }
+        Ok(rustyray::get_all(&refs)?.len() as u32)
+    }
+
+    fn call_with_arg(&self, server: ActorHandle, n: u32) -> rustyray::Result<u32> {
+        let x = rustyray::put(0u8)?;
+        let refs = (0..n)
+            .map(|_| server.small_value_arg(&x))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rustyray::get_all(&refs)?.len() as u32)
+    }
+}
+
+// ------------------------------------------------------------------ timing
+
+struct Timing {
+    warmup: Duration,
+    run: Duration,
+    runs: usize,
+}
+
+/// Ray's figures on this machine kind (`ray-2.60-microbenchmark-2core.txt`).
+fn ray_figure(name: &str) -> Option<f64> {
+    Some(match name {
+        "single client get calls (Plasma Store)" => 16776.51,
+        "single client put calls (Plasma Store)" => 2712.07,
+        "multi client put calls (Plasma Store)" => 1808.31,
+        "single client put gigabytes" => 3.46,
+        "single client tasks and get batch" => 2.66,
+        "multi client put gigabytes" => 16.43,
+        "single client get object containing 10k refs" => 15.56,
+        "single client wait 1k refs" => 2.32,
+        "single client tasks sync" => 798.8,
+        "single client tasks async" => 2569.2,
+        "multi client tasks async" => 2778.47,
+        "1:1 actor calls sync" => 1627.62,
+        "1:1 actor calls async" => 6812.1,
+        "1:1 actor calls concurrent" => 7976.05,
+        "1:n actor calls async" => 6772.88,
+        "n:n actor calls async" => 7244.04,
+        "n:n actor calls with arg async" => 2034.66,
+        "1:1 async-actor calls sync" => 1190.57,
+        "1:1 async-actor calls async" => 3634.23,
+        "1:1 async-actor calls with args async" => 3054.77,
+        "1:n async-actor calls async" => 3828.31,
+        "n:n async-actor calls async" => 3569.86,
+        _ => return None,
+    })
+}
+
+struct Bench {
+    timing: Timing,
+    filter: Option<String>,
+    results: Vec<(String, f64)>,
+}
+
+impl Bench {
+    fn wanted(&self, name: &str) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|f| name.contains(f.as_str()))
+    }
+
+    /// Times `work` as Ray does; prints and records the row.
+    fn row(&mut self, name: &str, multiplier: f64, note: &str, mut work: impl FnMut()) {
+        if !self.wanted(name) {
+            return;
+        }
+        let start = Instant::now();
+        let mut warmup_calls = 0u64;
+        while start.elapsed() < self.timing.warmup {
+            work();
+            warmup_calls += 1;
+        }
+        let step = warmup_calls / 10 + 1;
+        let mut figures = Vec::with_capacity(self.timing.runs);
+        for _ in 0..self.timing.runs {
+            let start = Instant::now();
+            let mut calls = 0u64;
+            while start.elapsed() < self.timing.run {
+                for _ in 0..step {
+                    work();
+                }
+                calls += step;
+            }
+            figures.push(multiplier * calls as f64 / start.elapsed().as_secs_f64());
+        }
+        let mean = figures.iter().sum::<f64>() / figures.len() as f64;
+        let var = figures.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / figures.len() as f64;
+        let ray = ray_figure(name)
+            .map(|r| format!("  | Ray 2.60: {r:.2}  | x{:.0}", mean / r))
+            .unwrap_or_default();
+        let note = if note.is_empty() {
+            String::new()
+        } else {
+            format!("  ({note})")
+        };
+        println!(
+            "{name} per second {mean:.2} +- {:.2}{ray}{note}",
+            var.sqrt()
+        );
+        self.results.push((name.to_string(), mean));
+    }
+
+    fn figure(&self, name: &str) -> Option<f64> {
+        self.results
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, f)| *f)
+    }
+
+    /// A floor row: the figure, and RustyRay's row as a share of it.
+    fn floor(&mut self, name: &str, matching: &str, multiplier: f64, work: impl FnMut()) {
+        self.row(name, multiplier, "", work);
+        if let (Some(floor), Some(ours)) = (self.figure(name), self.figure(matching)) {
+            println!(
+                "    -> `{matching}` runs at {:.1}% of this floor (floor / RustyRay = {:.2}x)",
+                100.0 * ours / floor,
+                floor / ours
+            );
+        }
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+// -------------------------------------------------------------------- rows
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let filter = args.iter().find(|a| !a.starts_with("--")).cloned();
+    let timing = if quick {
+        Timing {
+            warmup: Duration::from_millis(100),
+            run: Duration::from_millis(250),
+            runs: 4,
+        }
+    } else {
+        Timing {
+            warmup: Duration::from_secs(1),
+            run: Duration::from_secs(2),
+            runs: 4,
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Ray's `n_cpu`: half the cores.
+    let n_cpu = (cores / 2).max(1);
+    println!(
+        "RustyRay microbenchmark: {cores} cores, {} timing{}",
+        if quick { "quick" } else { "Ray's" },
+        filter
+            .as_ref()
+            .map(|f| format!(", rows matching `{f}`"))
+            .unwrap_or_default()
+    );
+    let mut bench = Bench {
+        timing,
+        filter,
+        results: Vec::new(),
+    };
+
+    let rt = rustyray::init(Config::default().num_cpus(cores))?;
+
+    // Objects.
+    let value = rustyray::put(0u8)?;
+    bench.row(
+        "single client get calls (Plasma Store)",
+        1.0,
+        "a copy of the stored u8; no deserialization",
+        || drop(black_box(rustyray::get(&value))),
+    );
+    bench.row(
+        "single client put calls (Plasma Store)",
+        1.0,
+        "the value is moved in",
+        || drop(black_box(rustyray::put(0u8))),
+    );
+    bench.row("multi client put calls (Plasma Store)", 1000.0, "", || {
+        let refs: Vec<_> = (0..10)
+            .filter_map(|_| put_small_values::remote(100).ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    if bench.wanted("gigabytes") {
+        let array = vec![0u8; 800 << 20];
+        bench.row(
+            "memcpy gigabytes (this machine's bandwidth, for comparison)",
+            0.8,
+            "",
+            || drop(black_box(array.clone())),
+        );
+        bench.row(
+            "single client put gigabytes",
+            0.8,
+            "put(array.clone()): the copy is the clone, the put moves it",
+            || drop(black_box(rustyray::put(array.clone()))),
+        );
+    }
+    bench.row("multi client put gigabytes", 8.0, "", || {
+        let refs: Vec<_> = (0..10)
+            .filter_map(|_| put_large_values::remote(80 << 20, 10).ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    bench.row(
+        "single client get object containing 10k refs",
+        1.0,
+        "",
+        || {
+            if let Ok(r) = create_refs::remote(10_000) {
+                drop(black_box(rustyray::get(&r)));
+            }
+        },
+    );
+
+    // Tasks.
+    bench.row("single client tasks and get batch", 1.0, "", || {
+        let refs: Vec<_> = (0..1000)
+            .filter_map(|_| small_value::remote().ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    bench.row("single client wait 1k refs", 1.0, "", || {
+        let mut pending: Vec<_> = (0..1000)
+            .filter_map(|_| small_value::remote().ok())
+            .collect();
+        while !pending.is_empty() {
+            match rustyray::wait(&pending, 1, None) {
+                Ok((_, rest)) => pending = rest,
+                Err(_) => break,
+            }
+        }
+    });
+    bench.row("single client tasks sync", 1.0, "", || {
+        if let Ok(r) = small_value::remote() {
+            drop(black_box(rustyray::get(&r)));
+        }
+    });
+    bench.row("single client tasks async", 1000.0, "", || {
+        let refs: Vec<_> = (0..1000)
+            .filter_map(|_| small_value::remote().ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    let clients = (0..4)
+        .map(|_| Client::remote())
+        .collect::<Result<Vec<_>>>()?;
+    bench.row("multi client tasks async", 40_000.0, "", || {
+        let refs: Vec<_> = clients
+            .iter()
+            .filter_map(|c| c.small_value_batch(10_000).ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+
+    // Actors.
+    let actor = Actor::remote()?;
+    bench.row("1:1 actor calls sync", 1.0, "", || {
+        if let Ok(r) = actor.small_value() {
+            drop(black_box(rustyray::get(&r)));
+        }
+    });
+    bench.row("1:1 actor calls async", 1000.0, "", || {
+        let refs: Vec<_> = (0..1000).filter_map(|_| actor.small_value().ok()).collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    let concurrent = Actor::options().max_concurrency(16).remote()?;
+    bench.row("1:1 actor calls concurrent", 1000.0, "", || {
+        let refs: Vec<_> = (0..1000)
+            .filter_map(|_| concurrent.small_value().ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    let servers = (0..n_cpu)
+        .map(|_| Actor::remote())
+        .collect::<Result<Vec<_>>>()?;
+    let client = Client::remote()?;
+    bench.row("1:n actor calls async", 5000.0 * n_cpu as f64, "", || {
+        if let Ok(r) = client.call_actors(servers.clone(), 5000) {
+            drop(black_box(rustyray::get(&r)));
+        }
+    });
+    bench.row("n:n actor calls async", 20_000.0, "", || {
+        let refs: Vec<_> = (0..4)
+            .filter_map(|_| call_round_robin::remote(servers.clone(), 5000).ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    let pairs = (0..n_cpu)
+        .map(|_| Ok((Client::remote()?, Actor::remote()?)))
+        .collect::<Result<Vec<_>>>()?;
+    bench.row(
+        "n:n actor calls with arg async",
+        1000.0 * n_cpu as f64,
+        "",
+        || {
+            let refs: Vec<_> = pairs
+                .iter()
+                .filter_map(|(c, s)| c.call_with_arg(s.clone(), 1000).ok())
+                .collect();
+            drop(black_box(rustyray::get_all(&refs)));
+        },
+    );
+    let async_actor = AsyncActor::remote()?;
+    bench.row("1:1 async-actor calls sync", 1.0, "", || {
+        if let Ok(r) = async_actor.small_value() {
+            drop(black_box(rustyray::get(&r)));
+        }
+    });
+    bench.row("1:1 async-actor calls async", 1000.0, "", || {
+        let refs: Vec<_> = (0..1000)
+            .filter_map(|_| async_actor.small_value().ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    bench.row("1:1 async-actor calls with args async", 1000.0, "", || {
+        let refs: Vec<_> = (0..1000)
+            .filter_map(|i| async_actor.small_value_with_arg(i).ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    let async_servers = (0..n_cpu)
+        .map(|_| AsyncActor::remote())
+        .collect::<Result<Vec<_>>>()?;
+    bench.row(
+        "1:n async-actor calls async",
+        5000.0 * n_cpu as f64,
+        "",
+        || {
+            if let Ok(r) = client.call_async_actors(async_servers.clone(), 5000) {
+                drop(black_box(rustyray::get(&r)));
+            }
+        },
+    );
+    bench.row("n:n async-actor calls async", 20_000.0, "", || {
+        let refs: Vec<_> = (0..4)
+            .filter_map(|_| call_async_round_robin::remote(async_servers.clone(), 5000).ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    if bench.wanted("placement group") {
+        println!("placement group create/removal per second: not expressible (RustyRay has no placement groups yet)");
+    }
+    drop(rt);
+
+    // Floors: the same shapes of work on bare tokio and std channels.
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .build()
+        .map_err(|e| rustyray::Error::Serialization(e.to_string()))?;
+    bench.floor(
+        "floor: tokio::spawn + join, 1000 then join all",
+        "single client tasks async",
+        1000.0,
+        || {
+            tokio.block_on(async {
+                let handles: Vec<_> = (0..1000).map(|_| tokio::spawn(async { 0u8 })).collect();
+                for h in handles {
+                    let _ = black_box(h.await);
+                }
+            })
+        },
+    );
+    let (requests, served) = std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<u8>>();
+    let server = std::thread::spawn(move || {
+        for reply in served {
+            let _ = reply.send(0);
+        }
+    });
+    bench.floor(
+        "floor: mpsc request + oneshot reply round trip",
+        "single client tasks sync",
+        1.0,
+        || {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if requests.send(tx).is_ok() {
+                let _ = black_box(rx.blocking_recv());
+            }
+        },
+    );
+    if let (Some(ours), Some(floor)) = (
+        bench.figure("1:1 actor calls async"),
+        bench.figure("floor: tokio::spawn + join, 1000 then join all"),
+    ) {
+        println!(
+            "    -> `1:1 actor calls async` runs at {:.1}% of the spawn floor (floor / RustyRay = {:.2}x)",
+            100.0 * ours / floor,
+            floor / ours
+        );
+    }
+    drop(requests);
+    let _ = server.join();
+
+    // Lifecycle.
+    if bench.wanted("init") {
+        let samples = (0..1000)
+            .map(|_| {
+                let start = Instant::now();
+                drop(rustyray::init(Config::default().num_cpus(cores)));
+                start.elapsed()
+            })
+            .collect();
+        println!(
+            "init + shutdown: median of 1,000 {:?}  | Ray 2.60: 3.36 s + 1.37 s",
+            median(samples)
+        );
+    }
+    if bench.wanted("first task") {
+        let samples = (0..100)
+            .map(|_| {
+                let rt = rustyray::init(Config::default().num_cpus(cores))?;
+                let start = Instant::now();
+                rustyray::get(&small_value::remote()?)?;
+                let elapsed = start.elapsed();
+                drop(rt);
+                Ok(elapsed)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        println!(
+            "first task after init: median of 100 {:?}  | Ray 2.60: 0.017 s",
+            median(samples)
+        );
+    }
+    Ok(())
+}

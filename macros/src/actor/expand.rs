@@ -1,0 +1,518 @@
+//! Code generation for `#[rustyray::actor]`, from a checked [`ActorItem`].
+//!
+//! For `pub struct Counter { n: i64 }` the expansion is, next to the
+//! untouched struct:
+//!
+//! ```text
+//! #[derive(Clone)] pub struct CounterHandle(ActorRef<Counter>);
+//! impl Actor for Counter { type Handle = CounterHandle; }
+//! impl ActorHandle for CounterHandle { type Actor = Counter; /* actor_ref, from_actor_ref */ }
+//! impl CounterHandle { pub fn id(&self) -> ActorId }
+//! impl Debug, Serialize, Deserialize for CounterHandle   // through the ActorRef
+//! #[doc(hidden)] pub struct __rustyray_Counter_actor_options(ActorOptions);
+//! impl __rustyray_Counter_actor_options { __actor_options_methods!(); }  // name, max_restarts, ...
+//! impl Counter { pub fn options() -> __rustyray_Counter_actor_options }
+//! ```
+//!
+//! and for its `impl` block (`fn new(start: i64) -> Self`,
+//! `fn incr(&mut self, by: i64) -> i64`), next to the block:
+//!
+//! ```text
+//! impl Counter {
+//!     fn remote(start: impl IntoArg<i64>) -> Result<CounterHandle> {
+//!         Self::options().remote(start)
+//!     }
+//! }
+//! impl __rustyray_Counter_actor_options {
+//!     fn remote(self, start: impl IntoArg<i64>) -> Result<CounterHandle> {
+//!         fn __rustyray_create<__A0: Object, __F>(..) { ActorRef::<Counter>::__create(..) }
+//!         __rustyray_create::<i64, _>(self.into_options(), (into_arg(start),),
+//!             |(__arg0,): (i64,)| Ok(<Counter>::new(__arg0)))
+//!             .map(<CounterHandle as ActorHandle>::from_actor_ref)
+//!     }
+//! }
+//! impl CounterHandle {
+//!     fn incr(&self, by: impl IntoArg<i64>) -> Result<ObjectRef<i64>> {
+//!         fn __rustyray_call<__A0: Object, __R0: Object, __F>(..) { ActorRef::__call_mut(..) }
+//!         __rustyray_call::<i64, i64, _>(ActorHandle::actor_ref(self), (into_arg(by),),
+//!             |__actor: &mut Counter, (__arg0,): (i64,)| Ok(One(<Counter>::incr(__actor, __arg0))))
+//!     }
+//! }
+//! ```
+//!
+//! Types generated from the struct take its visibility; functions generated
+//! from a constructor or method take that function's visibility. Method
+//! calls are fully qualified (`<Counter>::incr`), so no trait method or
+//! guard method can be picked instead. Calls are named `Counter.incr`, the
+//! task name errors and `rustyray::context()` report.
+//!
+//! As in `#[rustyray::remote]`, each submission goes through a small
+//! generic function whose parameters are bounded by `Object` and
+//! instantiated with the user's types, each spanned at the user's type: an
+//! argument or result that is not an `Object` fails exactly there, and the
+//! runtime's own bounds hold generically inside the helper.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::{Attribute, Ident, Type};
+
+use super::{ActorImpl, ActorItem, ActorStruct, Constructor, Method, Receiver};
+use crate::remote::{Argument, Returns};
+
+/// Expands a checked actor item; see the module docs.
+pub fn expand(item: &ActorItem) -> TokenStream {
+    match item {
+        ActorItem::Struct(s) => expand_struct(s),
+        ActorItem::Impl(i) => expand_impl(i),
+    }
+}
+
+/// The handle type, its trait impls, the options builder and `options()`.
+fn expand_struct(s: &ActorStruct) -> TokenStream {
+    let ActorStruct {
+        item,
+        cfgs,
+        vis,
+        ident,
+    } = s;
+    let name = s.name();
+    let handle = s.handle_ident();
+    let options = s.options_ident();
+    let serde = quote!(::rustyray::__private::serde);
+
+    let handle_doc = format!(
+        "A handle to a [`{name}`] actor, made by `{name}::remote(..)` (or \
+         `{name}::options()…remote(..)`, `rustyray::get_actor::<{name}>(name)`).\n\n\
+         Its methods submit calls to the actor and return at once with an `ObjectRef` to the \
+         result. It is `Clone` (clones share the actor), `Send + Sync`, and serializable, so \
+         it can be passed to tasks and other actors. An unnamed actor stops when its last \
+         handle is dropped; `rustyray::kill` stops any actor."
+    );
+    let options_doc = format!(
+        "Options for creating a `{name}` actor: the setters of \
+         [`ActorOptions`](rustyray::ActorOptions) (`name`, `get_if_exists`, `max_restarts`, \
+         `max_task_retries`, `max_concurrency`, `num_cpus`, `resource`, `on`), then \
+         `.remote(..)` with a constructor's arguments."
+    );
+
+    quote! {
+        #item
+
+        // First, so that a state that is not `Send + Sync + 'static` is
+        // reported here (at the struct's name) before its consequences.
+        #(#cfgs)*
+        impl ::rustyray::Actor for #ident {
+            type Handle = #handle;
+        }
+
+        #(#cfgs)*
+        #[doc = #handle_doc]
+        #[derive(::core::clone::Clone)]
+        #vis struct #handle(::rustyray::ActorRef<#ident>);
+
+        #(#cfgs)*
+        impl ::rustyray::ActorHandle for #handle {
+            type Actor = #ident;
+
+            fn actor_ref(&self) -> &::rustyray::ActorRef<#ident> {
+                &self.0
+            }
+
+            fn from_actor_ref(actor: ::rustyray::ActorRef<#ident>) -> Self {
+                Self(actor)
+            }
+        }
+
+        #(#cfgs)*
+        #[allow(dead_code)]
+        impl #handle {
+            /// The actor's id, unique in its runtime.
+            pub fn id(&self) -> ::rustyray::ActorId {
+                self.0.id()
+            }
+        }
+
+        #(#cfgs)*
+        impl ::core::fmt::Debug for #handle {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        #(#cfgs)*
+        impl #serde::Serialize for #handle {
+            fn serialize<S: #serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                #serde::Serialize::serialize(&self.0, serializer)
+            }
+        }
+
+        #(#cfgs)*
+        impl<'de> #serde::Deserialize<'de> for #handle {
+            fn deserialize<D: #serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                <::rustyray::ActorRef<#ident> as #serde::Deserialize<'de>>::deserialize(
+                    deserializer,
+                )
+                .map(Self)
+            }
+        }
+
+        #(#cfgs)*
+        #[doc = #options_doc]
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #options(::rustyray::ActorOptions);
+
+        #(#cfgs)*
+        #[allow(dead_code)]
+        impl #options {
+            ::rustyray::__actor_options_methods!();
+        }
+
+        #(#cfgs)*
+        #[allow(dead_code)]
+        impl #ident {
+            #[doc = #options_doc]
+            #vis fn options() -> #options {
+                #options(<::rustyray::ActorOptions as ::core::default::Default>::default())
+            }
+        }
+    }
+}
+
+/// The creation functions and the handle's methods.
+fn expand_impl(a: &ActorImpl) -> TokenStream {
+    let ActorImpl {
+        item,
+        cfgs,
+        actor,
+        handle,
+        options,
+        ..
+    } = a;
+
+    let creators = a.constructors.iter().map(|c| {
+        let (vis, remote, attrs) = (&c.vis, &c.remote, &c.attrs);
+        let params = params(&c.args);
+        let names = c.args.iter().map(|arg| &arg.name);
+        let doc = format!(
+            "Creates a `{name}` actor with its constructor `{ctor}`, run on the actor when it \
+             starts; returns its handle at once. Each argument is a value, an `ObjectRef` or a \
+             `&ObjectRef`.{fails}",
+            name = a.name,
+            ctor = c.ident,
+            fails = failure_doc(c),
+        );
+        let docs = docs_then(attrs, &doc);
+        quote! {
+            #(#attrs)*
+            #docs
+            #vis fn #remote(#(#params),*) -> ::rustyray::Result<#handle> {
+                Self::options().#remote(#(#names),*)
+            }
+        }
+    });
+
+    let builders = a.constructors.iter().map(|c| {
+        let (vis, remote) = (&c.vis, &c.remote);
+        let attrs = c.attrs.iter().filter(|a| !a.path().is_ident("doc"));
+        let params = params(&c.args);
+        let doc = format!(
+            "Creates the actor with these options and its constructor `{}`; returns its \
+             handle at once.{}",
+            c.ident,
+            failure_doc(c)
+        );
+        let body = create(a, c);
+        quote! {
+            #(#attrs)*
+            #[doc = #doc]
+            #vis fn #remote(self, #(#params),*) -> ::rustyray::Result<#handle> {
+                #body
+            }
+        }
+    });
+
+    let methods = a.methods.iter().map(|m| {
+        let (vis, ident, attrs) = (&m.vis, &m.ident, &m.attrs);
+        let params = params(&m.args);
+        let refs = ref_type(&m.output.returns);
+        let doc = format!(
+            "Submits `{}.{}` to the actor; returns at once with {}.",
+            a.name,
+            ident,
+            match m.output.returns {
+                Returns::One(_) => "a ref to its result",
+                Returns::Many(_) => "a ref to each element of its result",
+            }
+        );
+        let docs = docs_then(attrs, &doc);
+        let body = call(a, m);
+        quote! {
+            #(#attrs)*
+            #docs
+            #vis fn #ident(&self, #(#params),*) -> ::rustyray::Result<#refs> {
+                #body
+            }
+        }
+    });
+
+    quote! {
+        #item
+
+        #(#cfgs)*
+        #[allow(dead_code, deprecated, clippy::too_many_arguments)]
+        impl #actor {
+            #(#creators)*
+        }
+
+        #(#cfgs)*
+        #[allow(dead_code, deprecated, clippy::too_many_arguments)]
+        impl #options {
+            #(#builders)*
+        }
+
+        #(#cfgs)*
+        #[allow(dead_code, deprecated, clippy::too_many_arguments)]
+        impl #handle {
+            #(#methods)*
+        }
+    }
+}
+
+/// `name: impl IntoArg<T>` for each argument.
+fn params(args: &[Argument]) -> Vec<TokenStream> {
+    args.iter()
+        .map(|arg| {
+            let (name, ty) = (&arg.name, &arg.ty);
+            quote!(#name: impl ::rustyray::IntoArg<#ty>)
+        })
+        .collect()
+}
+
+/// The user's attributes, then the generated doc line (after a blank line
+/// when the user wrote docs of their own).
+fn docs_then(attrs: &[Attribute], line: &str) -> TokenStream {
+    let has_docs = attrs
+        .iter()
+        .any(|a| a.path().is_ident("doc") && matches!(a.meta, syn::Meta::NameValue(_)));
+    let line = format!(" {line}");
+    if has_docs {
+        quote!(#[doc = ""] #[doc = #line])
+    } else {
+        quote!(#[doc = #line])
+    }
+}
+
+/// The sentence about a fallible constructor.
+fn failure_doc(c: &Constructor) -> &'static str {
+    if c.error_span.is_some() {
+        " If the constructor returns `Err`, the actor dies: its calls fail with \
+         `Error::ActorDied` naming the error."
+    } else {
+        ""
+    }
+}
+
+/// What a handle method returns: `ObjectRef<T>`, or a tuple of refs.
+fn ref_type(returns: &Returns) -> TokenStream {
+    match returns {
+        Returns::One(ty) => quote!(::rustyray::ObjectRef<#ty>),
+        Returns::Many(tys) => quote!((#(::rustyray::ObjectRef<#tys>,)*)),
+    }
+}
+
+/// The closure's argument bindings (`__arg0`, .., hygienic: they cannot
+/// shadow or be shadowed by the user's names) and the helper's type
+/// parameters (`__A0`, ..).
+fn bindings(args: &[Argument]) -> (Vec<Ident>, Vec<Ident>) {
+    let bindings = (0..args.len())
+        .map(|i| Ident::new(&format!("__arg{i}"), Span::mixed_site()))
+        .collect();
+    let params = (0..args.len()).map(|i| format_ident!("__A{i}")).collect();
+    (bindings, params)
+}
+
+/// `.map_err(..)` of an `Err` into a task failure, located at the user's
+/// error type (`user_error` needs `E: Display`; a missing impl is reported
+/// there) but resolved in the macro's context, so that lints treat it as
+/// generated code.
+fn to_user_error(error_span: Span) -> TokenStream {
+    let span = Span::call_site().located_at(error_span);
+    quote_spanned!(span=> |__err| ::rustyray::__private::user_error(__err))
+}
+
+/// The body of a builder's `.remote..(..)`: creates the actor from the
+/// argument tuple and a closure that runs the constructor.
+fn create(a: &ActorImpl, c: &Constructor) -> TokenStream {
+    let (actor, handle, ctor) = (&a.actor, &a.handle, &c.ident);
+    let call_name = format!("{}.{}", a.name, c.ident);
+    let names: Vec<&Ident> = c.args.iter().map(|arg| &arg.name).collect();
+    let tys: Vec<&Type> = c.args.iter().map(|arg| &arg.ty).collect();
+    let (bindings, arg_params) = bindings(&c.args);
+
+    let call = quote!(<#actor>::#ctor(#(#bindings),*));
+    let result = match c.error_span {
+        Some(span) => {
+            let to_user_error = to_user_error(span);
+            quote!(#call.map_err(#to_user_error))
+        }
+        None => quote!(::rustyray::__private::Ok(#call)),
+    };
+
+    quote! {
+        fn __rustyray_create<#(#arg_params: ::rustyray::Object,)* __F>(
+            __options: ::rustyray::ActorOptions,
+            __args: (#(::rustyray::Arg<#arg_params>,)*),
+            __ctor: __F,
+        ) -> ::rustyray::Result<::rustyray::ActorRef<#actor>>
+        where
+            __F: ::core::ops::Fn((#(#arg_params,)*)) -> ::core::result::Result<
+                    #actor,
+                    ::rustyray::__private::UserError,
+                > + ::core::marker::Send + ::core::marker::Sync + 'static,
+        {
+            ::rustyray::ActorRef::<#actor>::__create(__options, #call_name, __args, __ctor)
+        }
+
+        __rustyray_create::<#(#tys,)* _>(
+            self.into_options(),
+            (#(::rustyray::IntoArg::<#tys>::into_arg(#names),)*),
+            |(#(#bindings,)*): (#(#tys,)*)| #result,
+        )
+        .map(<#handle as ::rustyray::ActorHandle>::from_actor_ref)
+    }
+}
+
+/// The body of a handle method: submits the argument tuple and a closure
+/// that runs the method on the state and converts its result.
+fn call(a: &ActorImpl, m: &Method) -> TokenStream {
+    let (actor, method) = (&a.actor, &m.ident);
+    let call_name = format!("{}.{}", a.name, m.ident);
+    let names: Vec<&Ident> = m.args.iter().map(|arg| &arg.name).collect();
+    let tys: Vec<&Type> = m.args.iter().map(|arg| &arg.ty).collect();
+    let (bindings, arg_params) = bindings(&m.args);
+    let ret_tys: Vec<&Type> = match &m.output.returns {
+        Returns::One(ty) => vec![ty],
+        Returns::Many(tys) => tys.iter().collect(),
+    };
+    let ret_params: Vec<Ident> = (0..ret_tys.len())
+        .map(|i| format_ident!("__R{i}"))
+        .collect();
+
+    // What the helper returns and what the closure produces, over the
+    // helper's type parameters.
+    let (refs, task_return, wrap) = match &m.output.returns {
+        Returns::One(_) => (
+            quote!(::rustyray::ObjectRef<__R0>),
+            quote!(::rustyray::__private::One<__R0>),
+            quote!(::rustyray::__private::One),
+        ),
+        Returns::Many(_) => (
+            quote!((#(::rustyray::ObjectRef<#ret_params>,)*)),
+            quote!(::rustyray::__private::Many<(#(#ret_params,)*)>),
+            quote!(::rustyray::__private::Many),
+        ),
+    };
+    let output = quote! {
+        ::core::result::Result<#task_return, ::rustyray::__private::UserError>
+    };
+
+    // How the state is reached: a plain reference for sync methods, a lock
+    // guard held across the `.await`s for async ones.
+    let state = Ident::new("__actor", Span::mixed_site());
+    let (submit, state_ty, state_pat, receiver) = match (m.is_async, m.receiver) {
+        (false, Receiver::Ref) => (
+            quote!(__call_ref),
+            quote!(&#actor),
+            quote!(#state),
+            quote!(#state),
+        ),
+        (false, Receiver::Mut) => (
+            quote!(__call_mut),
+            quote!(&mut #actor),
+            quote!(#state),
+            quote!(#state),
+        ),
+        (true, Receiver::Ref) => (
+            quote!(__call_async_ref),
+            quote!(::rustyray::__private::ActorRead<#actor>),
+            quote!(#state),
+            quote!(&*#state),
+        ),
+        (true, Receiver::Mut) => (
+            quote!(__call_async_mut),
+            quote!(::rustyray::__private::ActorWrite<#actor>),
+            quote!(mut #state),
+            quote!(&mut *#state),
+        ),
+    };
+    let (fut_param, infer_fut, bounds) = if m.is_async {
+        (
+            quote!(, __Fut),
+            quote!(, _),
+            quote! {
+                __F: ::core::ops::Fn(#state_ty, (#(#arg_params,)*)) -> __Fut
+                    + ::core::marker::Send + ::core::marker::Sync + 'static,
+                __Fut: ::core::future::Future<Output = #output> + ::core::marker::Send + 'static,
+            },
+        )
+    } else {
+        (
+            TokenStream::new(),
+            TokenStream::new(),
+            quote! {
+                __F: ::core::ops::Fn(#state_ty, (#(#arg_params,)*)) -> #output
+                    + ::core::marker::Send + ::core::marker::Sync + 'static,
+            },
+        )
+    };
+
+    let mut call = quote!(<#actor>::#method(#receiver, #(#bindings),*));
+    if m.is_async {
+        call = quote!(#call.await);
+    }
+    let result = match m.output.error_span {
+        Some(span) => {
+            let to_user_error = to_user_error(span);
+            quote!(#call.map(#wrap).map_err(#to_user_error))
+        }
+        None => quote!(::rustyray::__private::Ok(#wrap(#call))),
+    };
+    let closure = if m.is_async {
+        quote!(|#state_pat: #state_ty, (#(#bindings,)*): (#(#tys,)*)| async move { #result })
+    } else {
+        quote!(|#state_pat: #state_ty, (#(#bindings,)*): (#(#tys,)*)| #result)
+    };
+
+    // The user's type tokens keep their spans: a missing `Object` impl is
+    // reported at the type as written.
+    let turbofish = tys.iter().chain(&ret_tys);
+
+    quote! {
+        fn __rustyray_call<
+            #(#arg_params: ::rustyray::Object,)*
+            #(#ret_params: ::rustyray::Object,)*
+            __F #fut_param
+        >(
+            __handle: &::rustyray::ActorRef<#actor>,
+            __args: (#(::rustyray::Arg<#arg_params>,)*),
+            __body: __F,
+        ) -> ::rustyray::Result<#refs>
+        where
+            #bounds
+        {
+            ::rustyray::ActorRef::<#actor>::#submit(__handle, #call_name, __args, __body)
+        }
+
+        __rustyray_call::<#(#turbofish,)* _ #infer_fut>(
+            ::rustyray::ActorHandle::actor_ref(self),
+            (#(::rustyray::IntoArg::<#tys>::into_arg(#names),)*),
+            #closure,
+        )
+    }
+}
