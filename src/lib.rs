@@ -33,7 +33,9 @@ pub mod task;
 
 pub use actor::{get_actor, kill, Actor, ActorHandle, ActorId, ActorOptions, ActorRef};
 pub use error::{Error, Result};
-pub use object::{get, get_all, get_timeout, put, MemoryStats, Object, ObjectId, ObjectRef};
+pub use object::{
+    get, get_all, get_timeout, put, put_bytes, MemoryStats, Object, ObjectId, ObjectRef,
+};
 pub use runtime::{
     global, init, is_initialized, Config, EnterGuard, Runtime, RuntimeGuard, RuntimeId,
 };

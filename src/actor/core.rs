@@ -31,6 +31,26 @@ use crate::task::task::{Body, BoxFuture, Failure, Outcome, Task};
 pub struct Slot<A> {
     generation: u64,
     value: Option<A>,
+    /// Set when the actor dies (shared with the core, so it can be set
+    /// while a call holds the state): the last holder drops the state.
+    doomed: Arc<AtomicBool>,
+}
+
+impl<A> Slot<A> {
+    fn doomed(&self) -> bool {
+        self.doomed.load(Ordering::Acquire)
+    }
+}
+
+/// Drops a doomed actor's state if nobody holds it now.
+fn reap<A>(state: &RwLock<Slot<A>>) {
+    if let Ok(mut slot) = state.try_write() {
+        if slot.doomed() {
+            let dropped = slot.value.take();
+            drop(slot);
+            drop(dropped);
+        }
+    }
 }
 
 type Constructor<A> = Box<dyn FnMut() -> Result<A, String> + Send>;
@@ -42,22 +62,37 @@ pub(crate) struct ActorCore<A> {
     /// Restarts left; negative = no limit.
     restarts_left: Mutex<i64>,
     max_task_retries: u32,
-    doomed: AtomicBool,
+    doomed: Arc<AtomicBool>,
 }
 
 /// Shared access to an actor's state inside an async `&self` method.
+///
+/// Dropping it (also when a killed call's future is dropped mid-`.await`)
+/// drops the state of an actor that died meanwhile.
 #[doc(hidden)]
-pub struct ActorRead<A>(OwnedRwLockReadGuard<Slot<A>>);
+pub struct ActorRead<A>(Option<OwnedRwLockReadGuard<Slot<A>>>);
 
 /// Exclusive access to an actor's state inside an async `&mut self` method.
 #[doc(hidden)]
-pub struct ActorWrite<A>(OwnedRwLockWriteGuard<Slot<A>>);
+pub struct ActorWrite<A>(Option<OwnedRwLockWriteGuard<Slot<A>>>);
+
+impl<A> ActorRead<A> {
+    fn held(&self) -> &Slot<A> {
+        self.0.as_ref().expect("held until drop")
+    }
+}
+
+impl<A> ActorWrite<A> {
+    fn held(&self) -> &Slot<A> {
+        self.0.as_ref().expect("held until drop")
+    }
+}
 
 impl<A> Deref for ActorRead<A> {
     type Target = A;
 
     fn deref(&self) -> &A {
-        self.0
+        self.held()
             .value
             .as_ref()
             .expect("checked when the guard was made")
@@ -68,7 +103,7 @@ impl<A> Deref for ActorWrite<A> {
     type Target = A;
 
     fn deref(&self) -> &A {
-        self.0
+        self.held()
             .value
             .as_ref()
             .expect("checked when the guard was made")
@@ -77,10 +112,32 @@ impl<A> Deref for ActorWrite<A> {
 
 impl<A> DerefMut for ActorWrite<A> {
     fn deref_mut(&mut self) -> &mut A {
-        self.0
-            .value
+        let slot = self.0.as_mut().expect("held until drop");
+        slot.value
             .as_mut()
             .expect("checked when the guard was made")
+    }
+}
+
+impl<A> Drop for ActorRead<A> {
+    fn drop(&mut self) {
+        if let Some(guard) = self.0.take() {
+            let state = Arc::clone(OwnedRwLockReadGuard::rwlock(&guard));
+            drop(guard);
+            reap(&state);
+        }
+    }
+}
+
+impl<A> Drop for ActorWrite<A> {
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.0.take() {
+            if guard.doomed() {
+                let dropped = guard.value.take();
+                drop(guard);
+                drop(dropped);
+            }
+        }
     }
 }
 
@@ -109,16 +166,18 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         max_restarts: i64,
         max_task_retries: u32,
     ) -> Arc<Self> {
+        let doomed = Arc::new(AtomicBool::new(false));
         let core = Arc::new(ActorCore {
             mailbox,
             state: Arc::new(RwLock::new(Slot {
                 generation: 0,
                 value: None,
+                doomed: Arc::clone(&doomed),
             })),
             constructor: Mutex::new(None),
             restarts_left: Mutex::new(max_restarts),
             max_task_retries,
-            doomed: AtomicBool::new(false),
+            doomed,
         });
         let instance: Arc<dyn Instance> = core.clone();
         core.mailbox.set_instance(Arc::downgrade(&instance));
@@ -162,6 +221,23 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 Err(bad_argument(core.mailbox.died(cause)))
             }
         }))
+    }
+
+    /// Shared access from a worker thread: without contention a plain
+    /// `try_read`, else a blocking wait.
+    fn read_blocking(&self) -> tokio::sync::RwLockReadGuard<'_, Slot<A>> {
+        match self.state.try_read() {
+            Ok(guard) => guard,
+            Err(_) => self.state.blocking_read(),
+        }
+    }
+
+    /// Exclusive access from a worker thread (see [`read_blocking`](Self::read_blocking)).
+    fn write_blocking(&self) -> tokio::sync::RwLockWriteGuard<'_, Slot<A>> {
+        match self.state.try_write() {
+            Ok(guard) => guard,
+            Err(_) => self.state.blocking_write(),
+        }
     }
 
     fn construct(&self) -> Result<A, String> {
@@ -217,9 +293,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
     }
 
     fn after_call(&self) {
-        if self.doomed.load(Ordering::Acquire) {
-            self.destroy();
-        }
+        reap(&self.state);
     }
 
     fn conclude<R: TaskReturn>(
@@ -260,7 +334,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         Body::Sync(Box::new(move |task: &Arc<Task>| {
             let values = args.take().map_err(bad_argument)?;
             let (generation, result) = {
-                let slot = core.state.blocking_read();
+                let slot = core.read_blocking();
                 let Some(actor) = slot.value.as_ref() else {
                     return Err(core.not_alive());
                 };
@@ -268,7 +342,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 (slot.generation, result.map_err(|p| panic_message(&*p)))
             };
             let death = match &result {
-                Err(panic) => core.recover(&mut core.state.blocking_write(), generation, panic),
+                Err(panic) => core.recover(&mut core.write_blocking(), generation, panic),
                 Ok(_) => None,
             };
             core.after_call();
@@ -286,7 +360,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         let core = Arc::clone(self);
         Body::Sync(Box::new(move |task: &Arc<Task>| {
             let values = args.take().map_err(bad_argument)?;
-            let mut slot = core.state.blocking_write();
+            let mut slot = core.write_blocking();
             let generation = slot.generation;
             let Some(actor) = slot.value.as_mut() else {
                 return Err(core.not_alive());
@@ -325,6 +399,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                     Slot {
                         value: Some(_),
                         generation,
+                        ..
                     } => *generation,
                     Slot { value: None, .. } => return Err(core.not_alive()),
                 };
@@ -356,31 +431,29 @@ pub trait Access<A>: Send + Sized + 'static {
 
 impl<A: Send + Sync + 'static> Access<A> for ActorRead<A> {
     async fn acquire(state: Arc<RwLock<Slot<A>>>) -> Self {
-        ActorRead(state.read_owned().await)
+        ActorRead(Some(state.read_owned().await))
     }
 
     fn slot(&self) -> &Slot<A> {
-        &self.0
+        self.held()
     }
 }
 
 impl<A: Send + Sync + 'static> Access<A> for ActorWrite<A> {
     async fn acquire(state: Arc<RwLock<Slot<A>>>) -> Self {
-        ActorWrite(state.write_owned().await)
+        ActorWrite(Some(state.write_owned().await))
     }
 
     fn slot(&self) -> &Slot<A> {
-        &self.0
+        self.held()
     }
 }
 
 impl<A: Send + Sync + 'static> Instance for ActorCore<A> {
     fn destroy(&self) {
+        // Whoever holds the state last drops it: now, or the call that
+        // holds it when it lets go.
         self.doomed.store(true, Ordering::Release);
-        if let Ok(mut slot) = self.state.try_write() {
-            let dropped = slot.value.take();
-            drop(slot);
-            drop(dropped);
-        }
+        reap(&self.state);
     }
 }

@@ -14,8 +14,8 @@ use crate::actor::mailbox::Mailbox;
 use crate::actor::options::ActorOptions;
 use crate::actor::registry::Registered;
 use crate::error::{Error, Result};
-use crate::object::decode_failure;
 use crate::object::value::Value;
+use crate::object::{decode_failure, handoff};
 use crate::runtime::{context, global, Runtime};
 use crate::task::args::ArgList;
 use crate::task::options::TaskOptions;
@@ -282,7 +282,9 @@ impl<A: Actor> ActorRef<A> {
 
 impl<A: Actor> Serialize for ActorRef<A> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        crate::object::spill::keep_alive(|| self.inner.clone());
+        if !handoff::is_measuring() && !handoff::leave(|| self.inner.clone()) {
+            crate::object::spill::keep_alive(|| self.inner.clone());
+        }
         self.inner.core.mailbox.id.serialize(serializer)
     }
 }
@@ -290,6 +292,14 @@ impl<A: Actor> Serialize for ActorRef<A> {
 impl<'de, A: Actor> Deserialize<'de> for ActorRef<A> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let id = ActorId::deserialize(deserializer)?;
+        if let Some(handle) = handoff::take() {
+            return match handle.downcast::<Registration<A>>() {
+                Ok(inner) if inner.core.mailbox.id == id => Ok(ActorRef { inner }),
+                _ => Err(decode_failure(format!(
+                    "cannot decode actor handle {id}: the value's handles changed while it was copied"
+                ))),
+            };
+        }
         let found = context::with_current(|runtime| match runtime {
             None => Err(format!(
                 "cannot decode actor handle {id}: no RustyRay runtime in scope"

@@ -14,7 +14,7 @@
 //! actor's state lives in its [`ActorCore`](super::core), reached through
 //! [`Instance`] to destroy it when the actor dies.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
@@ -37,13 +37,22 @@ enum Status {
     Dead(String),
 }
 
+/// One call's turn, in sequence order.
+enum Turn {
+    /// Submitted, arguments not ready yet (the call, once registered).
+    Waiting(Option<Arc<Task>>),
+    Ready(Arc<Task>),
+    /// Ended without running.
+    Skipped,
+}
+
 struct State {
     status: Status,
     next_seq: u64,
     next_start: u64,
-    /// Calls ready to start, by sequence number; `None` = skipped.
-    ready: BTreeMap<u64, Option<Arc<Task>>>,
-    running: BTreeMap<u64, Arc<Task>>,
+    /// `turns[i]` is call `next_start + i`.
+    turns: VecDeque<Turn>,
+    running: Vec<(u64, Arc<Task>)>,
     /// Calls submitted and not finished.
     unfinished: usize,
     /// Live handle groups (each decoded handle is one; clones share one).
@@ -63,6 +72,19 @@ pub(crate) struct Mailbox {
     restarted: AtomicBool,
     state: Mutex<State>,
     instance: Mutex<Option<Weak<dyn Instance>>>,
+}
+
+impl State {
+    fn set_turn(&mut self, seq: u64, turn: Turn) {
+        let Some(i) = seq.checked_sub(self.next_start) else {
+            return; // its turn has passed
+        };
+        let i = i as usize;
+        while self.turns.len() <= i {
+            self.turns.push_back(Turn::Waiting(None));
+        }
+        self.turns[i] = turn;
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -93,8 +115,8 @@ impl Mailbox {
                 status: Status::Creating,
                 next_seq: 1,
                 next_start: 1,
-                ready: BTreeMap::new(),
-                running: BTreeMap::new(),
+                turns: VecDeque::new(),
+                running: Vec::new(),
                 unfinished: 0,
                 handles: 0,
                 named,
@@ -186,6 +208,15 @@ impl Mailbox {
         }
     }
 
+    /// A new call, still waiting for its arguments: known, so that the
+    /// actor's death can fail it at once.
+    pub(crate) fn submitted(&self, seq: u64, task: &Arc<Task>) {
+        let mut state = lock(&self.state);
+        if !matches!(state.status, Status::Dead(_)) {
+            state.set_turn(seq, Turn::Waiting(Some(Arc::clone(task))));
+        }
+    }
+
     /// A call's arguments are ready: start it in its turn.
     pub(crate) fn deliver(self: &Arc<Self>, task: Arc<Task>, seq: u64) {
         let dead = {
@@ -193,7 +224,7 @@ impl Mailbox {
             match &state.status {
                 Status::Dead(cause) => Some((task, cause.clone())),
                 _ => {
-                    state.ready.insert(seq, Some(task));
+                    state.set_turn(seq, Turn::Ready(task));
                     None
                 }
             }
@@ -217,16 +248,14 @@ impl Mailbox {
                 return;
             }
             while state.running.len() < self.max_concurrency {
-                let Some(entry) = state.ready.first_entry() else {
-                    break;
-                };
-                if *entry.key() != state.next_start {
-                    break;
+                match state.turns.front() {
+                    Some(Turn::Ready(_) | Turn::Skipped) => {}
+                    Some(Turn::Waiting(_)) | None => break,
                 }
-                let (seq, task) = entry.remove_entry();
+                let seq = state.next_start;
                 state.next_start += 1;
-                if let Some(task) = task {
-                    state.running.insert(seq, Arc::clone(&task));
+                if let Some(Turn::Ready(task)) = state.turns.pop_front() {
+                    state.running.push((seq, Arc::clone(&task)));
                     start.push(task);
                 }
             }
@@ -242,9 +271,11 @@ impl Mailbox {
             let mut state = lock(&self.state);
             state.unfinished -= 1;
             if ran {
-                state.running.remove(&seq);
+                if let Some(i) = state.running.iter().position(|(s, _)| *s == seq) {
+                    state.running.swap_remove(i);
+                }
             } else if seq >= state.next_start {
-                state.ready.insert(seq, None);
+                state.set_turn(seq, Turn::Skipped);
             }
             Self::idle_and_unreachable(&state)
         };
@@ -264,11 +295,15 @@ impl Mailbox {
                 return;
             }
             state.status = Status::Dead(cause.clone());
-            let waiting: Vec<Arc<Task>> = std::mem::take(&mut state.ready)
-                .into_values()
-                .flatten()
+            let waiting: Vec<Arc<Task>> = std::mem::take(&mut state.turns)
+                .into_iter()
+                .filter_map(|turn| match turn {
+                    Turn::Ready(task) | Turn::Waiting(Some(task)) => Some(task),
+                    _ => None,
+                })
                 .collect();
-            let running: Vec<Arc<Task>> = state.running.values().cloned().collect();
+            let running: Vec<Arc<Task>> =
+                state.running.iter().map(|(_, t)| Arc::clone(t)).collect();
             (waiting, running, state.held.take())
         };
         for task in running {

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::object::id::ObjectId;
+use crate::object::recycle;
 use crate::object::spill::{self, SpillFile};
 use crate::object::store::Store;
 use crate::object::value::{Stored, Value};
@@ -21,7 +22,7 @@ enum Kind {
 /// ref.
 pub(crate) trait Producer: Send + Sync {
     /// Asks the producer to stop; the outcome arrives in the cell.
-    fn cancel(&self);
+    fn cancel(self: Arc<Self>);
 }
 
 pub(crate) enum State {
@@ -67,8 +68,9 @@ impl State {
 pub(crate) struct ObjectCell {
     id: ObjectId,
     store: Arc<Store>,
-    /// Key in the store's table of cells.
-    key: usize,
+    /// Key in the store's table of cells; `None` for a small object born
+    /// ready, which is never spilled (see [`Store::track`]).
+    key: Option<usize>,
     state: Mutex<State>,
     ready: Condvar,
     /// The store's clock at the last read: spilling takes the oldest first.
@@ -81,18 +83,21 @@ pub(crate) struct ObjectCell {
 
 impl ObjectCell {
     fn new(store: &Arc<Store>, id: ObjectId, state: State) -> Arc<ObjectCell> {
-        let state_kind = if matches!(state, State::Pending { .. }) {
-            Kind::Pending
-        } else {
-            Kind::Complete
+        let (state_kind, tracked) = match &state {
+            State::Pending { .. } => (Kind::Pending, true),
+            State::Ready(value) => (
+                Kind::Complete,
+                !value.is_plain() || value.size() >= Store::TRACK_MIN,
+            ),
+            _ => (Kind::Complete, true),
         };
         Arc::new_cyclic(|weak| ObjectCell {
             id,
             store: Arc::clone(store),
-            key: store.track(id, weak.clone()),
+            key: tracked.then(|| store.track(id, weak.clone())),
             state: Mutex::new(state),
             ready: Condvar::new(),
-            last_access: AtomicU64::new(store.tick()),
+            last_access: AtomicU64::new(if tracked { store.tick() } else { 0 }),
             exported: AtomicBool::new(false),
             complete: AtomicBool::new(!matches!(state_kind, Kind::Pending)),
         })
@@ -184,7 +189,9 @@ impl ObjectCell {
     }
 
     fn touch(&self) {
-        self.last_access.store(self.store.tick(), Ordering::Relaxed);
+        if self.key.is_some() {
+            self.last_access.store(self.store.tick(), Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn last_access(&self) -> u64 {
@@ -199,7 +206,7 @@ impl ObjectCell {
     }
 
     pub(crate) fn is_complete(&self) -> bool {
-        !matches!(*self.lock(), State::Pending { .. })
+        self.complete.load(Ordering::Acquire)
     }
 
     /// Async wait: the outcome, or registers `cx`'s waker.
@@ -314,7 +321,18 @@ impl Drop for ObjectCell {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         self.store.unaccount(state);
-        self.store.untrack(self.key);
+        if let State::Ready(value) = state {
+            if value.size() >= recycle::MIN_BYTES as u64 {
+                if let State::Ready(value) = std::mem::replace(state, State::pending()) {
+                    if let Some(bytes) = value.into_bytes() {
+                        self.store.bytes().give(bytes);
+                    }
+                }
+            }
+        }
+        if let Some(key) = self.key {
+            self.store.untrack(key);
+        }
         if *self.exported.get_mut() {
             self.store.forget(self.id);
         }

@@ -18,6 +18,61 @@ use std::any::Any;
 use crate::error::Result;
 use crate::object::Object;
 
+/// Applies `$m` to the std types that are copied by `clone` (and hold no
+/// refs).
+macro_rules! known_types {
+    ($m:ident) => {
+        $m!(
+            (),
+            bool,
+            char,
+            u8,
+            u16,
+            u32,
+            u64,
+            u128,
+            usize,
+            i8,
+            i16,
+            i32,
+            i64,
+            i128,
+            isize,
+            f32,
+            f64,
+            String,
+            Vec<u8>,
+            Vec<u16>,
+            Vec<u32>,
+            Vec<u64>,
+            Vec<i8>,
+            Vec<i16>,
+            Vec<i32>,
+            Vec<i64>,
+            Vec<f32>,
+            Vec<f64>,
+            Vec<bool>,
+            Vec<String>,
+            Option<i64>,
+            Option<u64>,
+            Option<String>,
+            (i64, i64),
+            (u64, u64),
+            (f64, f64),
+            (String, i64),
+        )
+    };
+}
+
+/// Whether `T` is one of the known std types of [`clone_known`].
+pub(crate) fn is_plain<T: 'static>() -> bool {
+    let id = std::any::TypeId::of::<T>();
+    macro_rules! any_of {
+        ($($t:ty),* $(,)?) => { false $(|| id == std::any::TypeId::of::<$t>())* };
+    }
+    known_types!(any_of)
+}
+
 /// Clones `value` when `T` is one of the known `Clone` std types.
 pub(crate) fn clone_known<T: 'static>(value: &T) -> Option<T> {
     let mut out: Option<T> = None;
@@ -32,45 +87,7 @@ pub(crate) fn clone_known<T: 'static>(value: &T) -> Option<T> {
             }
         )*};
     }
-    try_types!(
-        (),
-        bool,
-        char,
-        u8,
-        u16,
-        u32,
-        u64,
-        u128,
-        usize,
-        i8,
-        i16,
-        i32,
-        i64,
-        i128,
-        isize,
-        f32,
-        f64,
-        String,
-        Vec<u8>,
-        Vec<u16>,
-        Vec<u32>,
-        Vec<u64>,
-        Vec<i8>,
-        Vec<i16>,
-        Vec<i32>,
-        Vec<i64>,
-        Vec<f32>,
-        Vec<f64>,
-        Vec<bool>,
-        Vec<String>,
-        Option<i64>,
-        Option<u64>,
-        Option<String>,
-        (i64, i64),
-        (u64, u64),
-        (f64, f64),
-        (String, i64),
-    );
+    known_types!(try_types);
     None
 }
 
@@ -149,8 +166,10 @@ pub(crate) fn serialized_size<T: Object>(value: &T) -> u64 {
     if let Some(v) = any.downcast_ref::<Vec<f32>>() {
         return varint_len(v.len()) + 4 * v.len() as u64;
     }
-    postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
-        .map_or(0, |n| n as u64)
+    crate::object::handoff::measuring(|| {
+        postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
+            .map_or(0, |n| n as u64)
+    })
 }
 
 #[cfg(test)]

@@ -9,14 +9,17 @@
 use crate::error::Error;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::object::cell::ObjectCell;
 use crate::object::id::ObjectId;
-use crate::object::{spill, ObjectRef};
+use crate::object::{handoff, spill, ObjectRef};
 use crate::runtime::context;
 
 impl<T> Serialize for ObjectRef<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.cell.export();
-        spill::keep_alive(|| self.cell.clone());
+        if !handoff::is_measuring() && !handoff::leave(|| self.cell.clone()) {
+            self.cell.export();
+            spill::keep_alive(|| self.cell.clone());
+        }
         self.id().serialize(serializer)
     }
 }
@@ -24,6 +27,14 @@ impl<T> Serialize for ObjectRef<T> {
 impl<'de, T> Deserialize<'de> for ObjectRef<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let id = ObjectId::deserialize(deserializer)?;
+        if let Some(handle) = handoff::take() {
+            return match handle.downcast::<ObjectCell>() {
+                Ok(cell) if cell.id() == id => Ok(ObjectRef::from_cell(cell)),
+                _ => Err(decode_failure(format!(
+                    "cannot decode ObjectRef {id}: the value's refs changed while it was copied"
+                ))),
+            };
+        }
         let cell = context::with_current(|runtime| match runtime {
             None => Err(format!(
                 "cannot decode ObjectRef {id}: no RustyRay runtime in scope (decode inside \

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, State};
 use crate::object::copy;
 use crate::object::id::ObjectId;
+use crate::object::recycle::BytePool;
 use crate::object::spill::{self, SpillDir, SpillFile};
 use crate::object::value::Value;
 use crate::runtime::{context, RuntimeId, WeakRuntime};
@@ -75,6 +76,7 @@ pub(crate) struct Store {
     /// Every live cell, in shards so that threads creating and freeing
     /// objects at once rarely meet on a lock.
     cells: [Mutex<Slab<Weak<ObjectCell>>>; SHARDS],
+    bytes: BytePool,
     exported: Mutex<HashMap<u64, Weak<ObjectCell>>>,
 }
 
@@ -104,6 +106,7 @@ impl Store {
             spill_dir: SpillDir::new(spill_dir.to_path_buf()),
             spilling: Mutex::new(()),
             cells: std::array::from_fn(|_| Mutex::new(Slab::new())),
+            bytes: BytePool::default(),
             exported: Mutex::new(HashMap::new()),
         }
     }
@@ -152,9 +155,20 @@ impl Store {
         self.clock.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    pub(crate) fn bytes(&self) -> &BytePool {
+        &self.bytes
+    }
+
     pub(crate) fn spill_dir(&self) -> &SpillDir {
         &self.spill_dir
     }
+
+    /// Plain std values (numbers, short strings…) born ready below this
+    /// size are not in the table: spilling them would free next to nothing,
+    /// and a put of one stays a few allocations and no lock. (Values that
+    /// may hold refs, and objects completed by tasks, are always in it:
+    /// shutdown completes the pending ones through it.)
+    pub(crate) const TRACK_MIN: u64 = 64;
 
     /// Adds a cell to the table; its key (shard in the low bits).
     pub(crate) fn track(&self, id: ObjectId, cell: Weak<ObjectCell>) -> usize {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::object::spill::SpillFile;
 use crate::object::store::Store;
-use crate::object::{copy, Object};
+use crate::object::{copy, handoff, recycle, Object};
 
 /// A value as the store holds it: moved in, never serialized on the way,
 /// behind one shared allocation that also knows how to encode it once its
@@ -19,8 +19,10 @@ pub(crate) struct Value(Arc<dyn Erased>);
 
 trait Erased: Send + Sync {
     fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
     fn encode(&self) -> Result<Vec<u8>>;
     fn size(&self) -> u64;
+    fn is_plain(&self) -> bool;
     fn type_name(&self) -> &'static str;
 }
 
@@ -34,6 +36,10 @@ impl<T: Object> Erased for Typed<T> {
         &self.value
     }
 
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        &mut self.value
+    }
+
     fn encode(&self) -> Result<Vec<u8>> {
         match copy::encode_bytes(&self.value) {
             Some(bytes) => Ok(bytes),
@@ -43,6 +49,10 @@ impl<T: Object> Erased for Typed<T> {
 
     fn size(&self) -> u64 {
         self.size
+    }
+
+    fn is_plain(&self) -> bool {
+        copy::is_plain::<T>()
     }
 
     fn type_name(&self) -> &'static str {
@@ -61,9 +71,22 @@ impl Value {
         self.0.size()
     }
 
+    /// Whether the value is a std type that holds no refs.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.0.is_plain()
+    }
+
     /// How many handles to the value exist (1: only its cell's).
     pub(crate) fn holders(&self) -> usize {
         Arc::strong_count(&self.0)
+    }
+
+    /// The buffer of a large `Vec<u8>` value nobody else holds, for reuse.
+    pub(crate) fn into_bytes(mut self) -> Option<Vec<u8>> {
+        let bytes = Arc::get_mut(&mut self.0)?
+            .as_any_mut()
+            .downcast_mut::<Vec<u8>>()?;
+        (bytes.capacity() >= recycle::MIN_BYTES).then(|| std::mem::take(bytes))
     }
 
     pub(crate) fn same(&self, other: &Value) -> bool {
@@ -77,12 +100,20 @@ impl Value {
     /// two encodings do not match.
     pub(crate) fn read<T: Object>(&self, store: &Store) -> Result<T> {
         if let Some(value) = self.0.as_any().downcast_ref::<T>() {
+            if let Some(bytes) = (value as &dyn Any).downcast_ref::<Vec<u8>>() {
+                let mut copy = Some(store.bytes().copy(bytes));
+                if let Some(copy) = (&mut copy as &mut dyn Any).downcast_mut::<Option<T>>() {
+                    if let Some(copy) = copy.take() {
+                        return Ok(copy);
+                    }
+                }
+            }
             if let Some(copy) = copy::clone_known(value) {
                 return Ok(copy);
             }
         }
-        let bytes = self.encode()?;
-        store.decode(&bytes).map_err(|e| self.mismatch::<T>(e))
+        handoff::copy_through(|| self.encode(), |bytes| store.decode(bytes))
+            .map_err(|e| self.mismatch::<T>(e))
     }
 
     fn mismatch<T: 'static>(&self, err: Error) -> Error {

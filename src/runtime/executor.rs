@@ -42,6 +42,10 @@ impl Executor {
         }
     }
 
+    pub(crate) fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
     /// The executor's handle, building the owned runtime on first use.
     pub(crate) fn handle(&self) -> Result<&Handle> {
         if let Some(handle) = &self.embedded {

@@ -167,6 +167,12 @@ impl Runtime {
         Ok(ObjectRef::from_cell(cell))
     }
 
+    /// See [`put_bytes`](crate::put_bytes).
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<ObjectRef<Vec<u8>>> {
+        self.inner.store.check_open()?;
+        self.put(self.inner.store.bytes().copy(bytes))
+    }
+
     /// See [`get`](crate::get).
     pub fn get<T: Object>(&self, r: &ObjectRef<T>) -> Result<T> {
         r.wait_value(None)

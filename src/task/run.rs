@@ -69,25 +69,53 @@ pub(crate) fn run_sync(task: Arc<Task>) {
     worker::finishing(&task);
 }
 
-/// Spawns an async task on its runtime's executor.
-pub(crate) fn spawn_async(task: Arc<Task>) {
+fn async_run(task: Arc<Task>) -> Option<AsyncRun> {
     let Some(Body::Async(body)) = task.take_body() else {
         task.finish();
-        return;
+        return None;
     };
-    let runtime = task.runtime.clone();
-    let run = AsyncRun {
+    Some(AsyncRun {
         running: Running { task, attempt: 0 },
         body,
         current: None,
         done: false,
-    };
+    })
+}
+
+/// Spawns an async task on its runtime's executor.
+pub(crate) fn spawn_async(task: Arc<Task>) {
+    let runtime = task.runtime.clone();
+    let Some(run) = async_run(task) else { return };
     match runtime.executor().handle() {
         Ok(handle) => drop(handle.spawn(runtime.scope(run))),
         Err(err) => {
             run.running.task.fail(err);
             drop(run);
         }
+    }
+}
+
+/// Runs an async task on this worker thread until it first suspends, inside
+/// the executor's context; the executor runs the rest. A task that needs
+/// no `.await` that blocks (most calls) then costs no executor wake-up.
+pub(crate) fn run_async_here(task: Arc<Task>) {
+    let runtime = task.runtime.clone();
+    let handle = match runtime.executor().handle() {
+        Ok(handle) => handle,
+        Err(_) => return spawn_async(task),
+    };
+    let Some(mut run) = async_run(task) else {
+        return;
+    };
+    let polled = {
+        let _executor = handle.enter();
+        let mut cx = TaskCx::from_waker(std::task::Waker::noop());
+        Pin::new(&mut run).poll(&mut cx)
+    };
+    if polled.is_pending() {
+        // Polled again by the executor with its own waker, so no wake-up
+        // given to the no-op waker meanwhile is lost.
+        drop(handle.spawn(runtime.scope(run)));
     }
 }
 

@@ -11,7 +11,7 @@
 //! [`enqueue`]: Scheduler::enqueue
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -29,6 +29,7 @@ pub(crate) struct Scheduler {
     state: Mutex<State>,
     pool: WorkerPool,
     next_task: AtomicU64,
+    closed: AtomicBool,
 }
 
 struct State {
@@ -54,6 +55,7 @@ impl Scheduler {
             capacity,
             pool: WorkerPool::new(runtime),
             next_task: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -71,6 +73,16 @@ impl Scheduler {
 
     /// A task's dependencies are complete: run it when its demand fits.
     pub(crate) fn enqueue(&self, task: Arc<Task>) {
+        if task.demand == Demand::default() {
+            // Needs nothing (actor calls, zero-CPU tasks): no queue.
+            if self.is_closed() {
+                task.fail(task.runtime.store().shut_down());
+                task.finish();
+            } else {
+                self.dispatch(task);
+            }
+            return;
+        }
         let task = {
             let mut guard = lock(&self.state);
             if guard.closed {
@@ -110,10 +122,14 @@ impl Scheduler {
     }
 
     /// Runs a task whose turn it is: on the pool, or on the executor.
+    ///
+    /// With the runtime's own executor, async tasks go to a worker too, which
+    /// polls them until they first suspend (see [`run::run_async_here`]);
+    /// an embedded executor runs all of its async work itself.
     pub(crate) fn start(&self, task: Arc<Task>) {
         if !task.begin() {
             task.finish();
-        } else if task.is_async() {
+        } else if task.is_async() && task.runtime.executor().is_embedded() {
             run::spawn_async(task);
         } else {
             self.pool.execute(task);
@@ -184,12 +200,17 @@ impl Scheduler {
         lock(&self.state).free.cpu -= cpu;
     }
 
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Shutdown, first step: dispatches nothing more; queued tasks fail
     /// with `err`. (Tasks waiting for dependencies, running tasks and their
     /// refs are completed by the store, which completes every pending
     /// object.)
     pub(crate) fn close(&self, err: &Error) {
         let queued: Vec<Arc<Task>> = {
+            self.closed.store(true, Ordering::Release);
             let mut state = lock(&self.state);
             state.closed = true;
             state

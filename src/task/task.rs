@@ -83,7 +83,7 @@ pub(crate) struct Task {
     cancelled: AtomicBool,
     /// Dependencies not complete yet, plus one while they are registered.
     waiting_for: AtomicUsize,
-    deps: Mutex<Vec<Arc<ObjectCell>>>,
+    deps: Box<[Arc<ObjectCell>]>,
     body: Mutex<Option<Body>>,
     /// The waker of the running async attempt, woken by `cancel`.
     waker: Mutex<Option<Waker>>,
@@ -125,11 +125,14 @@ impl Task {
             phase: AtomicU8::new(WAITING),
             cancelled: AtomicBool::new(false),
             waiting_for: AtomicUsize::new(deps.len() + 1),
-            deps: Mutex::new(deps),
+            deps: deps.into_boxed_slice(),
             body: Mutex::new(Some(body)),
             waker: Mutex::new(None),
             waits: AtomicUsize::new(0),
         });
+        if let (Place::Actor { seq }, Some(mailbox)) = (&task.place, &task.actor) {
+            mailbox.submitted(*seq, &task);
+        }
         let producer: Arc<dyn Producer> = task.clone();
         for out in task.outputs.cells() {
             out.set_producer(Arc::downgrade(&producer));
@@ -157,13 +160,14 @@ impl Task {
     /// Registers the task on its dependencies; it is queued once all are
     /// complete (at once when there are none).
     pub(crate) fn start(self: &Arc<Self>) {
-        let deps = lock(&self.deps).clone();
-        if !deps.is_empty() {
-            let waker = Waker::from(Arc::clone(self));
-            for dep in &deps {
-                if !dep.on_complete(&waker) {
-                    self.dep_done();
-                }
+        if self.deps.is_empty() {
+            self.waiting_for.store(0, Ordering::Release);
+            return self.resolve();
+        }
+        let waker = Waker::from(Arc::clone(self));
+        for dep in self.deps.iter() {
+            if !dep.on_complete(&waker) {
+                self.dep_done();
             }
         }
         self.dep_done();
@@ -202,7 +206,7 @@ impl Task {
     /// Fails the task with its first failed dependency, or hands it to the
     /// scheduler.
     fn resolve(self: &Arc<Self>) {
-        let failed = lock(&self.deps).iter().find_map(|dep| match dep.try_get() {
+        let failed = self.deps.iter().find_map(|dep| match dep.try_get() {
             Some(Err(err)) => Some(err),
             _ => None,
         });
@@ -275,10 +279,12 @@ impl Task {
     /// Called once: after it ran (with its resources), or instead of running.
     pub(crate) fn finish(self: &Arc<Self>) {
         let was = self.phase.swap(DONE, Ordering::AcqRel);
-        if was == DONE {
-            return;
+        if was != DONE {
+            self.left(was);
         }
-        lock(&self.deps).clear();
+    }
+
+    fn left(self: &Arc<Self>, was: u8) {
         lock(&self.waker).take();
         drop(self.take_body());
         self.runtime.scheduler().finished(self, was == RUNNING);
@@ -287,12 +293,21 @@ impl Task {
     /// Stops the task with `err` (cancel or shutdown): its refs complete at
     /// once; a queued or waiting task never runs, a running async one is
     /// dropped at its next poll, a running sync one sees `is_cancelled`.
-    pub(crate) fn stop(&self, err: Error) {
+    pub(crate) fn stop(self: &Arc<Self>, err: Error) {
         if self.phase.load(Ordering::Acquire) == DONE {
             return;
         }
         self.cancelled.store(true, Ordering::Release);
         self.fail(err);
+        // Still waiting for dependencies: leave now rather than when they
+        // complete, so that an actor's later calls do not wait for it.
+        if self
+            .phase
+            .compare_exchange(WAITING, DONE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.left(WAITING);
+        }
         if let Some(waker) = lock(&self.waker).take() {
             waker.wake();
         }
@@ -300,7 +315,7 @@ impl Task {
 }
 
 impl Producer for Task {
-    fn cancel(&self) {
+    fn cancel(self: Arc<Self>) {
         self.stop(Error::Cancelled {
             task: self.name.to_string(),
         });

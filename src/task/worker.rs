@@ -60,9 +60,11 @@ impl Parker {
         }
     }
 
-    /// Waits for a job, spinning briefly first; `None` on timeout.
-    fn wait(&self, timeout: Duration) -> Option<Job> {
-        spin_until(|| self.has_job.load(Ordering::Acquire));
+    /// Waits for a job, spinning briefly first while `newest()` (this is
+    /// the most recently idle thread, the next to be given work); `None` on
+    /// timeout.
+    fn wait(&self, timeout: Duration, newest: impl Fn() -> bool) -> Option<Job> {
+        spin_until(|| self.has_job.load(Ordering::Acquire) || !newest());
         let deadline = Instant::now() + timeout;
         let mut job = lock(&self.job);
         loop {
@@ -125,6 +127,9 @@ struct Shared {
     /// resources, lowered under the state lock once the thread has looked
     /// at the backlog, so a task put there is always picked up.
     finishing: AtomicUsize,
+    /// Counts threads going idle: only the newest idle thread spins, the
+    /// one a dispatch takes first, so idle threads never crowd the cores.
+    idle_epoch: AtomicUsize,
     exited: Condvar,
     started: AtomicUsize,
 }
@@ -141,11 +146,27 @@ thread_local! {
 /// Ends `task` on this worker: the first task its release of resources
 /// dispatches stays on this thread.
 pub(crate) fn finishing(task: &Arc<Task>) {
+    accepting(task, || task.finish());
+}
+
+/// Runs `f`, the end of `task` on this worker (or all of a short async
+/// task), so that the first task dispatched meanwhile stays on this thread.
+fn accepting(task: &Arc<Task>, f: impl FnOnce()) {
     let pool = &task.runtime.scheduler().pool().shared;
     pool.finishing.fetch_add(1, Ordering::AcqRel);
     ACCEPTING.with(|a| a.set(true));
-    task.finish();
+    f();
     ACCEPTING.with(|a| a.set(false));
+}
+
+/// Runs a task dispatched to this worker: a sync one to its end, an async
+/// one until it first suspends.
+fn run_here(task: Arc<Task>) {
+    if task.is_async() {
+        accepting(&task, || run::run_async_here(Arc::clone(&task)));
+    } else {
+        run::run_sync(task);
+    }
 }
 
 impl WorkerPool {
@@ -155,6 +176,7 @@ impl WorkerPool {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 finishing: AtomicUsize::new(0),
+                idle_epoch: AtomicUsize::new(0),
                 exited: Condvar::new(),
                 started: AtomicUsize::new(0),
             }),
@@ -237,7 +259,7 @@ fn worker_loop(shared: &Shared, first: Arc<Task>) {
     let parker = Arc::new(Parker::default());
     let mut task = first;
     loop {
-        run::run_sync(task);
+        run_here(task);
         // The next task: handed over while finishing, from the backlog, or
         // given to this thread once it is idle.
         let next = NEXT.with(Cell::take);
@@ -255,9 +277,11 @@ fn worker_loop(shared: &Shared, first: Arc<Task>) {
             return;
         }
         state.idle.push(Arc::clone(&parker));
+        let epoch = shared.idle_epoch.fetch_add(1, Ordering::AcqRel) + 1;
         drop(state);
+        let newest = || shared.idle_epoch.load(Ordering::Acquire) == epoch;
         task = loop {
-            match parker.wait(IDLE_RETIRE) {
+            match parker.wait(IDLE_RETIRE, newest) {
                 Some(Job::Run(task)) => break task,
                 Some(Job::Stop) => return,
                 None => {

@@ -1,0 +1,59 @@
+//! In-process copies through the serialized form: refs pass as handles.
+//!
+//! Reading a stored value of a type that is not simply cloned means encoding
+//! it and decoding the bytes (see [`copy`](super::copy)). When the value
+//! holds `ObjectRef`s or actor handles, both ends of that copy are in this
+//! process, on this thread: each ref, as it is encoded, leaves its handle
+//! here, and the decoder takes the handles back in the same order. So a
+//! value holding 10,000 refs copies with 10,000 reference-count increments,
+//! not 10,000 registrations in and lookups from the store's id table, and
+//! the bytes are exactly those any other encoder would write.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use crate::error::Result;
+use crate::object::spill::KeepAlive;
+
+scoped_tls::scoped_thread_local!(static HANDLES: RefCell<VecDeque<KeepAlive>>);
+scoped_tls::scoped_thread_local!(static MEASURING: ());
+
+/// Runs `f`, an encoding whose bytes are only counted: refs inside need
+/// not be findable by id afterwards.
+pub(crate) fn measuring<R>(f: impl FnOnce() -> R) -> R {
+    MEASURING.set(&(), f)
+}
+
+/// Whether the current encoding is only measured (see [`measuring`]).
+pub(crate) fn is_measuring() -> bool {
+    MEASURING.is_set()
+}
+
+/// Copies a value by `encode` then `decode`, passing handles along.
+pub(crate) fn copy_through<T>(
+    encode: impl FnOnce() -> Result<Vec<u8>>,
+    decode: impl FnOnce(&[u8]) -> Result<T>,
+) -> Result<T> {
+    let handles = RefCell::new(VecDeque::new());
+    let bytes = HANDLES.set(&handles, encode)?;
+    HANDLES.set(&handles, || decode(&bytes))
+}
+
+/// While encoding for [`copy_through`]: leaves `handle` for the decoder;
+/// `false` outside such a copy.
+pub(crate) fn leave(handle: impl FnOnce() -> KeepAlive) -> bool {
+    if !HANDLES.is_set() {
+        return false;
+    }
+    HANDLES.with(|h| h.borrow_mut().push_back(handle()));
+    true
+}
+
+/// While decoding for [`copy_through`]: the next handle left by the
+/// encoder.
+pub(crate) fn take() -> Option<KeepAlive> {
+    if !HANDLES.is_set() {
+        return None;
+    }
+    HANDLES.with(|h| h.borrow_mut().pop_front())
+}
