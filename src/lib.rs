@@ -19,7 +19,7 @@
 //! - [`object`]: the store, [`ObjectRef`], serialization;
 //! - [`task`]: remote functions, scheduling, [`wait`], [`cancel`],
 //!   [`context`];
-//! - [`actor`]: actors, their handles, [`get_actor`], [`kill`];
+//! - [`actor`](mod@actor): actors, their handles, [`get_actor`], [`kill`];
 //! - [`error`]: the one [`Error`] enum.
 
 #![warn(missing_docs)]

@@ -4,11 +4,11 @@
 //!
 //! `#[rustyray::actor]` on a struct and its `impl` generates a handle type
 //! (`CounterHandle`) whose methods submit calls. An actor is three parts:
-//! - its [`ActorCore`](core) holds the state (behind a read-write lock:
+//! - its `ActorCore` (`core.rs`) holds the state (behind a read-write lock:
 //!   `&self` calls may overlap, `&mut self` calls are alone) and the
 //!   constructor, which it re-runs when a panic crashes the actor and
 //!   restarts remain;
-//! - its [`Mailbox`](mailbox) orders calls by submission and bounds how
+//! - its `Mailbox` (`mailbox.rs`) orders calls by submission and bounds how
 //!   many run at once (`max_concurrency`), and owns the actor's life:
 //!   creating, alive, dead with a cause;
 //! - [`ActorRef`] handles, counted so that an unnamed actor stops when the
@@ -26,7 +26,7 @@
 //! interrupted by it fail with [`Error::ActorDied`](crate::Error::ActorDied)
 //! unless `max_task_retries` runs them again. A dead actor fails every later
 //! call. `kill` and runtime shutdown kill actors; each runtime keeps a table
-//! of its actors ([`registry`]) for names, decoded handles and shutdown.
+//! of its actors (`registry.rs`) for names, decoded handles and shutdown.
 
 pub(crate) mod core;
 mod handle;

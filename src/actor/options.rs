@@ -1,6 +1,7 @@
 //! [`ActorOptions`]: how an actor is created.
 
 use crate::runtime::Runtime;
+use crate::task::options::set_resource;
 
 /// Options of an actor: start from `Actor::options()`, set what you need,
 /// then call `.remote(..)` with the constructor's arguments.
@@ -81,12 +82,7 @@ impl ActorOptions {
 
     /// An amount of a custom resource held for the actor's lifetime.
     pub fn resource(mut self, name: impl Into<String>, amount: impl Into<f64>) -> Self {
-        let name = name.into();
-        let amount = amount.into();
-        match self.resources.iter_mut().find(|(n, _)| *n == name) {
-            Some(entry) => entry.1 = amount,
-            None => self.resources.push((name, amount)),
-        }
+        set_resource(&mut self.resources, name.into(), amount.into());
         self
     }
 

@@ -2,7 +2,7 @@
 //!
 //! # Design
 //!
-//! An object is an [`ObjectCell`](cell) shared by every
+//! An object is an `ObjectCell` (`cell.rs`) shared by every
 //! [`ObjectRef<T>`] to it and by the task that produces it. A cell starts
 //! *pending* (a task result) or *ready* (a [`put`]); it is completed exactly
 //! once, with a value or an [`Error`](crate::Error), and never changes after.
@@ -12,13 +12,13 @@
 //!
 //! Values are moved into the store, not serialized: a `put` costs an
 //! allocation, and reading hands back a copy (a clone for common std types,
-//! a postcard round trip for the rest; see [`copy`]). Serialization is for
+//! a postcard round trip for the rest; see the `copy` module). Serialization is for
 //! what crosses a boundary: a ref inside a value, spilling, and later other
 //! processes. That is why [`Object`] requires `Serialize +
 //! DeserializeOwned`: every program stays ready for a store that crosses
 //! processes.
 //!
-//! Each runtime has its own [`Store`](store): object ids, byte accounts
+//! Each runtime has its own `Store` (`store.rs`): object ids, byte accounts
 //! ([`MemoryStats`]), the memory limit, and the table that lets a decoded
 //! ref find its cell.
 //!
@@ -29,7 +29,7 @@
 //! argument, a running task. `Config::object_store_memory` is a hard limit
 //! on bytes in memory, counted in serialized bytes; a value that would pass
 //! it first spills the least recently read objects nobody is reading to
-//! disk ([`spill`]), and goes to disk itself when it is larger than the
+//! disk (`spill.rs`), and goes to disk itself when it is larger than the
 //! limit. Reads of a spilled object decode it from its file, checked.
 //!
 //! # Lifetime and shutdown

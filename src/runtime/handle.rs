@@ -220,7 +220,7 @@ impl Runtime {
 
     /// Shuts the runtime down; idempotent.
     ///
-    /// New work is refused with [`Error::ShutDown`], every outstanding ref
+    /// New work is refused with [`Error::ShutDown`](crate::Error::ShutDown), every outstanding ref
     /// completes (with its value or `ShutDown`), and the runtime's threads
     /// are stopped within [`Config::shutdown_timeout`]. Safe to call from
     /// inside an async context.
@@ -302,7 +302,7 @@ pub fn init(config: Config) -> Result<RuntimeGuard> {
 }
 
 /// The current runtime of this context: the innermost guard, `enter` or
-/// `scope`. [`Error::NotInitialized`] when there is none.
+/// `scope`. [`Error::NotInitialized`](crate::Error::NotInitialized) when there is none.
 pub fn global() -> Result<Runtime> {
     context::current()
 }

@@ -56,12 +56,7 @@ impl TaskOptions {
     /// An amount of a custom resource declared with
     /// [`Config::resource`](crate::Config::resource).
     pub fn resource(mut self, name: impl Into<String>, amount: impl Into<f64>) -> Self {
-        let name = name.into();
-        let amount = amount.into();
-        match self.resources.iter_mut().find(|(n, _)| *n == name) {
-            Some(entry) => entry.1 = amount,
-            None => self.resources.push((name, amount)),
-        }
+        set_resource(&mut self.resources, name.into(), amount.into());
         self
     }
 
@@ -91,6 +86,14 @@ impl TaskOptions {
             Some(name) => TaskName::Given(Arc::clone(name)),
             None => TaskName::Function(self.function),
         }
+    }
+}
+
+/// Sets `name` to `amount` in a list of resource requests.
+pub(crate) fn set_resource(resources: &mut Vec<(String, f64)>, name: String, amount: f64) {
+    match resources.iter_mut().find(|(n, _)| *n == name) {
+        Some(entry) => entry.1 = amount,
+        None => resources.push((name, amount)),
     }
 }
 

@@ -207,24 +207,7 @@ impl WorkerPool {
     }
 
     fn spawn(&self, task: Arc<Task>) {
-        let shared = Arc::clone(&self.shared);
-        let runtime = task.runtime.clone();
-        let index = shared.started.fetch_add(1, Ordering::Relaxed);
-        let id = self.runtime;
-        let spawned = std::thread::Builder::new()
-            .name(format!("rr{}-w{index}", id.as_u64()))
-            .spawn(move || {
-                WORKER_OF.with(|w| w.set(Some(id)));
-                let _installed = context::install(runtime);
-                worker_loop(&shared, task);
-                let mut state = lock(&shared.state);
-                state.live -= 1;
-                shared.exited.notify_all();
-            });
-        if let Err(err) = spawned {
-            tracing::error!(%err, "could not start a worker thread");
-            lock(&self.shared.state).live -= 1;
-        }
+        spawn(&self.shared, self.runtime, task);
     }
 
     /// Stops every thread; waits for them until `deadline` (not for the
@@ -255,21 +238,66 @@ impl WorkerPool {
     }
 }
 
-fn worker_loop(shared: &Shared, first: Arc<Task>) {
+/// Starts a worker thread that runs `task` first (its `live` count is
+/// already raised).
+fn spawn(shared: &Arc<Shared>, id: RuntimeId, task: Arc<Task>) {
+    let thread_shared = Arc::clone(shared);
+    let runtime = task.runtime.clone();
+    let index = shared.started.fetch_add(1, Ordering::Relaxed);
+    let spawned = std::thread::Builder::new()
+        .name(format!("rr{}-w{index}", id.as_u64()))
+        .spawn(move || {
+            WORKER_OF.with(|w| w.set(Some(id)));
+            let _installed = context::install(runtime);
+            worker_loop(&thread_shared, task);
+            let mut state = lock(&thread_shared.state);
+            state.live -= 1;
+            thread_shared.exited.notify_all();
+        });
+    if let Err(err) = spawned {
+        tracing::error!(%err, "could not start a worker thread");
+        lock(&shared.state).live -= 1;
+    }
+}
+
+fn worker_loop(shared: &Arc<Shared>, first: Arc<Task>) {
     let parker = Arc::new(Parker::default());
     let mut task = first;
     loop {
         run_here(task);
         // The next task: handed over while finishing, from the backlog, or
         // given to this thread once it is idle.
-        let next = NEXT.with(Cell::take);
+        let handed = NEXT.with(Cell::take);
         let mut state = lock(&shared.state);
-        shared.finishing.fetch_sub(1, Ordering::AcqRel);
-        if let Some(next) = next {
-            task = next;
-            continue;
+        let still_finishing = shared.finishing.fetch_sub(1, Ordering::AcqRel) - 1;
+        let next = handed.or_else(|| state.backlog.pop_front());
+        if still_finishing == 0 && !state.backlog.is_empty() && !state.closed {
+            // No finishing thread is left to take the rest of the backlog
+            // (and this one's next task may block): give it to idle or new
+            // threads now.
+            let stranded: Vec<Arc<Task>> = state.backlog.drain(..).collect();
+            let mut given = Vec::new();
+            let mut fresh = Vec::new();
+            for task in stranded {
+                match state.idle.pop() {
+                    Some(parker) => given.push((parker, task)),
+                    None => {
+                        state.live += 1;
+                        fresh.push(task);
+                    }
+                }
+            }
+            drop(state);
+            for (parker, task) in given {
+                parker.give(Job::Run(task));
+            }
+            for task in fresh {
+                let id = task.runtime.id();
+                spawn(shared, id, task);
+            }
+            state = lock(&shared.state);
         }
-        if let Some(next) = state.backlog.pop_front() {
+        if let Some(next) = next {
             task = next;
             continue;
         }
