@@ -554,6 +554,53 @@ fn main() -> Result<()> {
     drop(requests);
     let _ = server.join();
 
+    // Store throughput: put + get of large byte objects, in memory and
+    // through spilling (a 64 MiB limit: every 8 MiB object beyond 7 goes to
+    // disk and is read back from it).
+    for (name, size, limit) in [
+        (
+            "store: put+get 100 MiB Vec<u8> gigabytes",
+            100usize << 20,
+            2u64 << 30,
+        ),
+        ("store: put+get 8 MiB Vec<u8> gigabytes", 8 << 20, 2 << 30),
+        (
+            "store: put+get 8 MiB Vec<u8> with spilling gigabytes",
+            8 << 20,
+            64 << 20,
+        ),
+    ] {
+        if !bench.wanted(name) {
+            continue;
+        }
+        let rt = rustyray::init(Config::default().num_cpus(cores).object_store_memory(limit))?;
+        let data = vec![1u8; size];
+        // Keep 16 objects alive so that, with the small limit, puts spill.
+        let mut held = std::collections::VecDeque::new();
+        bench.row(
+            name,
+            size as f64 / 1e9,
+            "put_bytes of a new object + get of the oldest of 16 kept (on disk when spilling)",
+            || {
+                if let Ok(r) = rustyray::put_bytes(black_box(&data)) {
+                    held.push_back(r);
+                    if held.len() > 16 {
+                        held.pop_front();
+                    }
+                    if let Some(oldest) = held.front() {
+                        drop(black_box(rustyray::get(oldest)));
+                    }
+                }
+            },
+        );
+        let spilled = rt.memory().objects_spilled;
+        drop(held);
+        if spilled > 0 {
+            println!("    ({spilled} of the 16 live objects on disk at the end)");
+        }
+        drop(rt);
+    }
+
     // Lifecycle.
     if bench.wanted("init") {
         let samples = (0..1000)

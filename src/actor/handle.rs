@@ -14,7 +14,6 @@ use crate::actor::mailbox::Mailbox;
 use crate::actor::options::ActorOptions;
 use crate::actor::registry::Registered;
 use crate::error::{Error, Result};
-use crate::object::value::Value;
 use crate::object::{decode_failure, handoff};
 use crate::runtime::{context, global, Runtime};
 use crate::task::args::ArgList;
@@ -85,11 +84,7 @@ impl<A> fmt::Debug for ActorRef<A> {
 
 /// Refs for a call that failed before it was submitted (dead actor).
 fn failed<R: TaskReturn>(runtime: &Runtime, err: Error) -> R::Refs {
-    let outputs = Outputs::new((0..R::COUNT).map(|_| {
-        let cell = runtime.store().pending();
-        cell.complete(Err::<Value, _>(err.clone()));
-        cell
-    }));
+    let outputs = Outputs::new((0..R::COUNT).map(|_| runtime.store().failed(err.clone())));
     R::refs(&outputs)
 }
 

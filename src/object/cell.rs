@@ -40,11 +40,11 @@ pub(crate) enum State {
 }
 
 impl State {
-    fn pending() -> State {
+    fn pending(producer: Option<Weak<dyn Producer>>) -> State {
         State::Pending {
             wakers: Vec::new(),
             sleepers: 0,
-            producer: None,
+            producer,
         }
     }
 
@@ -103,9 +103,17 @@ impl ObjectCell {
         })
     }
 
-    /// A new object that a task will complete.
-    pub(crate) fn pending(store: &Arc<Store>, id: ObjectId) -> Arc<ObjectCell> {
-        Self::new(store, id, State::pending())
+    pub(crate) fn failed(store: &Arc<Store>, id: ObjectId, err: Error) -> Arc<ObjectCell> {
+        Self::new(store, id, State::Failed(err))
+    }
+
+    /// A new object that `producer` will complete.
+    pub(crate) fn pending(
+        store: &Arc<Store>,
+        id: ObjectId,
+        producer: Weak<dyn Producer>,
+    ) -> Arc<ObjectCell> {
+        Self::new(store, id, State::pending(Some(producer)))
     }
 
     /// A new object holding `value` (in memory, or spilled when there is no
@@ -134,13 +142,6 @@ impl ObjectCell {
         // A panic while holding this lock cannot leave `State` half-written
         // (every update is a single assignment), so poisoning is ignored.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Records who produces this object, for `cancel`.
-    pub(crate) fn set_producer(&self, producer: Weak<dyn Producer>) {
-        if let State::Pending { producer: p, .. } = &mut *self.lock() {
-            *p = Some(producer);
-        }
     }
 
     /// The producer to cancel, while the object is still pending.
@@ -323,7 +324,7 @@ impl Drop for ObjectCell {
         self.store.unaccount(state);
         if let State::Ready(value) = state {
             if value.size() >= recycle::MIN_BYTES as u64 {
-                if let State::Ready(value) = std::mem::replace(state, State::pending()) {
+                if let State::Ready(value) = std::mem::replace(state, State::pending(None)) {
                     if let Some(bytes) = value.into_bytes() {
                         self.store.bytes().give(bytes);
                     }

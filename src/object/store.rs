@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use slab::Slab;
 
 use crate::error::{Error, Result};
-use crate::object::cell::{ObjectCell, State};
+use crate::object::cell::{ObjectCell, Producer, State};
 use crate::object::copy;
 use crate::object::id::ObjectId;
 use crate::object::recycle::BytePool;
@@ -144,9 +144,15 @@ impl Store {
         ObjectCell::ready(self, self.next_id(), value)
     }
 
-    /// A new object that a task will complete.
-    pub(crate) fn pending(self: &Arc<Self>) -> Arc<ObjectCell> {
-        ObjectCell::pending(self, self.next_id())
+    /// A new object that is already an error (a call that failed before it
+    /// was submitted).
+    pub(crate) fn failed(self: &Arc<Self>, err: Error) -> Arc<ObjectCell> {
+        ObjectCell::failed(self, self.next_id(), err)
+    }
+
+    /// A new object that `producer` will complete.
+    pub(crate) fn pending(self: &Arc<Self>, producer: Weak<dyn Producer>) -> Arc<ObjectCell> {
+        ObjectCell::pending(self, self.next_id(), producer)
     }
 
     /// Advances the access clock: every put and read is one tick, so the

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::runtime::{global, Runtime};
 use crate::task::args::{ArgList, Dependencies};
 use crate::task::options::TaskOptions;
-use crate::task::returns::{Outputs, TaskReturn, UserError};
+use crate::task::returns::{TaskReturn, UserError};
 use crate::task::task::{Body, BoxFuture, Failure, Place, Task};
 
 impl UserError {
@@ -135,13 +135,11 @@ pub(crate) fn submit_task<A: ArgList>(
     }
     let mut deps = Dependencies::default();
     args.dependencies(&mut deps);
-    let store = runtime.store();
-    let outputs = Outputs::new((0..submission.outputs).map(|_| store.pending()));
     let task = Task::new(
         runtime.scheduler().next_id(),
         name,
         runtime.clone(),
-        outputs,
+        submission.outputs,
         demand,
         options.max_retries,
         options.retry_exceptions,

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Wake, Waker};
 
 use crate::actor::mailbox::Mailbox;
@@ -102,7 +102,7 @@ impl Task {
         id: TaskId,
         name: TaskName,
         runtime: Runtime,
-        outputs: Outputs,
+        outputs: usize,
         demand: Demand,
         max_retries: u32,
         retry_exceptions: bool,
@@ -111,31 +111,32 @@ impl Task {
         deps: Vec<Arc<ObjectCell>>,
         body: Body,
     ) -> Arc<Task> {
-        let task = Arc::new(Task {
-            id,
-            name,
-            runtime,
-            outputs,
-            demand,
-            max_retries,
-            retry_exceptions,
-            place,
-            actor,
-            retain: AtomicBool::new(false),
-            phase: AtomicU8::new(WAITING),
-            cancelled: AtomicBool::new(false),
-            waiting_for: AtomicUsize::new(deps.len() + 1),
-            deps: deps.into_boxed_slice(),
-            body: Mutex::new(Some(body)),
-            waker: Mutex::new(None),
-            waits: AtomicUsize::new(0),
+        let task = Arc::new_cyclic(|this: &Weak<Task>| {
+            let producer: Weak<dyn Producer> = this.clone();
+            let store = runtime.store();
+            let outputs = Outputs::new((0..outputs).map(|_| store.pending(producer.clone())));
+            Task {
+                id,
+                name,
+                runtime,
+                outputs,
+                demand,
+                max_retries,
+                retry_exceptions,
+                place,
+                actor,
+                retain: AtomicBool::new(false),
+                phase: AtomicU8::new(WAITING),
+                cancelled: AtomicBool::new(false),
+                waiting_for: AtomicUsize::new(deps.len() + 1),
+                deps: deps.into_boxed_slice(),
+                body: Mutex::new(Some(body)),
+                waker: Mutex::new(None),
+                waits: AtomicUsize::new(0),
+            }
         });
         if let (Place::Actor { seq }, Some(mailbox)) = (&task.place, &task.actor) {
             mailbox.submitted(*seq, &task);
-        }
-        let producer: Arc<dyn Producer> = task.clone();
-        for out in task.outputs.cells() {
-            out.set_producer(Arc::downgrade(&producer));
         }
         task
     }
