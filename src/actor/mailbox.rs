@@ -74,6 +74,13 @@ pub(crate) struct Mailbox {
     instance: Mutex<Option<Weak<dyn Instance>>>,
 }
 
+/// Calls taken to start (most often one: no allocation for it).
+#[derive(Default)]
+struct Started {
+    first: Option<Arc<Task>>,
+    rest: Vec<Arc<Task>>,
+}
+
 impl State {
     fn set_turn(&mut self, seq: u64, turn: Turn) {
         let Some(i) = seq.checked_sub(self.next_start) else {
@@ -219,55 +226,66 @@ impl Mailbox {
 
     /// A call's arguments are ready: start it in its turn.
     pub(crate) fn deliver(self: &Arc<Self>, task: Arc<Task>, seq: u64) {
-        let dead = {
+        let outcome = {
             let mut state = lock(&self.state);
             match &state.status {
-                Status::Dead(cause) => Some((task, cause.clone())),
+                Status::Dead(cause) => Err((task, cause.clone())),
                 _ => {
                     state.set_turn(seq, Turn::Ready(task));
-                    None
+                    Ok(self.take_turns(&mut state))
                 }
             }
         };
-        match dead {
-            Some((task, cause)) => {
+        match outcome {
+            Err((task, cause)) => {
                 task.stop(self.died(cause));
                 task.finish();
             }
-            None => self.pump(),
+            Ok(started) => self.start(started),
         }
     }
 
     /// Starts the calls whose turn it is.
     fn pump(self: &Arc<Self>) {
-        let mut start = Vec::new();
-        {
-            let mut guard = lock(&self.state);
-            let state = &mut *guard;
-            if !matches!(state.status, Status::Alive) {
-                return;
+        let turn = self.take_turns(&mut lock(&self.state));
+        self.start(turn);
+    }
+
+    /// Takes, in order, the calls whose turn it is and that fit under
+    /// `max_concurrency`, marking them running.
+    fn take_turns(&self, state: &mut State) -> Started {
+        let mut started = Started::default();
+        if !matches!(state.status, Status::Alive) {
+            return started;
+        }
+        while state.running.len() < self.max_concurrency {
+            match state.turns.front() {
+                Some(Turn::Ready(_) | Turn::Skipped) => {}
+                Some(Turn::Waiting(_)) | None => break,
             }
-            while state.running.len() < self.max_concurrency {
-                match state.turns.front() {
-                    Some(Turn::Ready(_) | Turn::Skipped) => {}
-                    Some(Turn::Waiting(_)) | None => break,
-                }
-                let seq = state.next_start;
-                state.next_start += 1;
-                if let Some(Turn::Ready(task)) = state.turns.pop_front() {
-                    state.running.push((seq, Arc::clone(&task)));
-                    start.push(task);
+            let seq = state.next_start;
+            state.next_start += 1;
+            if let Some(Turn::Ready(task)) = state.turns.pop_front() {
+                state.running.push((seq, Arc::clone(&task)));
+                match started.first {
+                    None => started.first = Some(task),
+                    Some(_) => started.rest.push(task),
                 }
             }
         }
-        for task in start {
-            self.runtime.scheduler().start(task);
+        started
+    }
+
+    fn start(&self, started: Started) {
+        let scheduler = self.runtime.scheduler();
+        for task in started.first.into_iter().chain(started.rest) {
+            scheduler.start(task);
         }
     }
 
     /// A call left the system; `ran` when the mailbox had started it.
     pub(crate) fn finished(self: &Arc<Self>, seq: u64, ran: bool) {
-        let stop = {
+        let (stop, started) = {
             let mut state = lock(&self.state);
             state.unfinished -= 1;
             if ran {
@@ -277,12 +295,18 @@ impl Mailbox {
             } else if seq >= state.next_start {
                 state.set_turn(seq, Turn::Skipped);
             }
-            Self::idle_and_unreachable(&state)
+            let stop = Self::idle_and_unreachable(&state);
+            let started = if stop {
+                Started::default()
+            } else {
+                self.take_turns(&mut state)
+            };
+            (stop, started)
         };
         if stop {
             self.die("every handle to it was dropped".to_string());
         } else {
-            self.pump();
+            self.start(started);
         }
     }
 

@@ -136,7 +136,12 @@ impl Task {
             }
         });
         if let (Place::Actor { seq }, Some(mailbox)) = (&task.place, &task.actor) {
-            mailbox.submitted(*seq, &task);
+            // A call with dependencies may wait a while: the mailbox must
+            // know it to fail it if the actor dies meanwhile. (One without
+            // is delivered at once.)
+            if !task.deps.is_empty() {
+                mailbox.submitted(*seq, &task);
+            }
         }
         task
     }
