@@ -8,20 +8,18 @@
 //! calls inside until as many as allowed have arrived. Every wait is bounded
 //! by [`PATIENCE`], so a bug fails a test instead of hanging it.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustyray::{Object, ObjectRef, Result};
+use common::{get_all_within, Keyed, Registry, TestState};
+use rustyray::{ObjectRef, Result};
 use tokio::sync::{watch, Barrier};
 
 /// How long anything waits for a condition before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// What the methods of one test's actor report: who is inside, the most
 /// that ever were, and the rendezvous that holds them there.
@@ -84,39 +82,21 @@ impl Overlap {
     }
 }
 
-static OVERLAPS: LazyLock<Mutex<HashMap<u64, Arc<Overlap>>>> = LazyLock::new(Default::default);
+static OVERLAPS: Registry<Overlap> = Registry::new();
+
+impl Keyed for Overlap {
+    fn registry() -> &'static Registry<Overlap> {
+        &OVERLAPS
+    }
+
+    fn release(&self) {
+        self.open();
+    }
+}
 
 /// A test's own [`Overlap`], under a fresh key; its gate opens on drop so
 /// that a failing test leaves no call waiting.
-struct TestOverlap {
-    key: u64,
-    overlap: Arc<Overlap>,
-}
-
-impl TestOverlap {
-    fn new(barrier: usize) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let key = NEXT.fetch_add(1, Ordering::Relaxed);
-        let overlap = Arc::new(Overlap::new(barrier));
-        lock(&OVERLAPS).insert(key, Arc::clone(&overlap));
-        TestOverlap { key, overlap }
-    }
-}
-
-impl std::ops::Deref for TestOverlap {
-    type Target = Overlap;
-
-    fn deref(&self) -> &Overlap {
-        &self.overlap
-    }
-}
-
-impl Drop for TestOverlap {
-    fn drop(&mut self) {
-        self.overlap.open();
-        lock(&OVERLAPS).remove(&self.key);
-    }
-}
+type TestOverlap = TestState<Overlap>;
 
 #[rustyray::actor]
 struct Counter {
@@ -149,7 +129,7 @@ struct Probe {
 #[rustyray::actor]
 impl Probe {
     fn new(key: u64) -> Self {
-        let overlap = Arc::clone(&lock(&OVERLAPS)[&key]);
+        let overlap = OVERLAPS.get(key);
         Probe { overlap, writes: 0 }
     }
 
@@ -240,19 +220,6 @@ fn hammer(counter: CounterHandle, n: usize) -> Result<Vec<i64>> {
     rustyray::get_all(&refs)
 }
 
-/// Every value of `refs`, failing (not hanging) if they are not all ready
-/// within [`PATIENCE`].
-fn get_all_within<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
-    let (_, pending) = rustyray::wait(refs, refs.len(), Some(PATIENCE))?;
-    assert!(
-        pending.is_empty(),
-        "{} of {} refs still pending after {PATIENCE:?}",
-        pending.len(),
-        refs.len()
-    );
-    rustyray::get_all(refs)
-}
-
 #[rustyray::test(num_cpus = 2)]
 fn eight_tasks_calling_one_actor_reach_exactly_eight_thousand() -> Result<()> {
     let c = Counter::remote(0)?;
@@ -277,7 +244,7 @@ fn eight_tasks_calling_one_actor_reach_exactly_eight_thousand() -> Result<()> {
 
 #[rustyray::test]
 fn async_calls_overlap_exactly_up_to_max_concurrency() -> Result<()> {
-    let overlap = TestOverlap::new(4);
+    let overlap = TestOverlap::with(Overlap::new(4));
     let p = Probe::options().max_concurrency(4).remote(overlap.key)?;
     // Three rounds: each call waits inside until four are in.
     let calls: Vec<ObjectRef<()>> = (0..12).map(|_| p.rendezvous()).collect::<Result<_>>()?;
@@ -289,7 +256,7 @@ fn async_calls_overlap_exactly_up_to_max_concurrency() -> Result<()> {
 
 #[rustyray::test]
 fn async_calls_never_overlap_by_default() -> Result<()> {
-    let overlap = TestOverlap::new(1);
+    let overlap = TestOverlap::with(Overlap::new(1));
     let p = Probe::remote(overlap.key)?;
     let calls: Vec<ObjectRef<()>> = (0..50).map(|_| p.linger()).collect::<Result<_>>()?;
     get_all_within(&calls)?;
@@ -299,7 +266,7 @@ fn async_calls_never_overlap_by_default() -> Result<()> {
 
 #[rustyray::test]
 fn max_concurrency_zero_means_one() -> Result<()> {
-    let overlap = TestOverlap::new(1);
+    let overlap = TestOverlap::with(Overlap::new(1));
     let p = Probe::options().max_concurrency(0).remote(overlap.key)?;
     let calls: Vec<ObjectRef<()>> = (0..50).map(|_| p.linger()).collect::<Result<_>>()?;
     get_all_within(&calls)?;
@@ -309,7 +276,7 @@ fn max_concurrency_zero_means_one() -> Result<()> {
 
 #[rustyray::test(num_cpus = 2)]
 fn sync_ref_calls_overlap_exactly_up_to_max_concurrency() -> Result<()> {
-    let overlap = TestOverlap::new(1);
+    let overlap = TestOverlap::with(Overlap::new(1));
     let p = Probe::options().max_concurrency(2).remote(overlap.key)?;
     // Calls 1 and 2 wait for each other, then calls 3 and 4.
     let calls: Vec<ObjectRef<bool>> = [2, 2, 4, 4]
@@ -323,7 +290,7 @@ fn sync_ref_calls_overlap_exactly_up_to_max_concurrency() -> Result<()> {
 
 #[rustyray::test(num_cpus = 2)]
 fn mut_calls_run_alone_even_with_max_concurrency() -> Result<()> {
-    let overlap = TestOverlap::new(1);
+    let overlap = TestOverlap::with(Overlap::new(1));
     let p = Probe::options().max_concurrency(4).remote(overlap.key)?;
     let mut writes = Vec::new();
     let mut reads = Vec::new();
@@ -349,7 +316,7 @@ fn mut_calls_run_alone_even_with_max_concurrency() -> Result<()> {
 
 #[rustyray::test]
 fn a_call_blocked_at_an_await_leaves_the_other_slots_serving() -> Result<()> {
-    let overlap = TestOverlap::new(1);
+    let overlap = TestOverlap::with(Overlap::new(1));
     let p = Probe::options().max_concurrency(2).remote(overlap.key)?;
     let blocked = p.blocked()?;
     // The second slot serves the rest while call 1 waits.

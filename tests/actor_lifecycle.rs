@@ -8,87 +8,21 @@
 //! opens. Every wait is bounded by [`PATIENCE`], so a bug fails a test
 //! instead of hanging it.
 
-use std::collections::HashMap;
-use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod common;
+
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rustyray::{ActorId, Config, Error, Object, ObjectRef, Result};
+use common::{died, get, get_all_within, Count, Keyed, Registry, TestState};
+use rustyray::{ActorId, Config, Error, ObjectRef, Result};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 /// How long anything waits for a condition before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// How long a test lets work that must not run have to (wrongly) run.
 const BRIEFLY: Duration = Duration::from_millis(200);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A count that threads can block on and futures can await.
-struct Count {
-    n: Mutex<usize>,
-    changed: Condvar,
-    watch: watch::Sender<usize>,
-}
-
-impl Default for Count {
-    fn default() -> Self {
-        Count {
-            n: Mutex::new(0),
-            changed: Condvar::new(),
-            watch: watch::Sender::new(0),
-        }
-    }
-}
-
-impl Count {
-    fn incr(&self) {
-        let mut n = lock(&self.n);
-        *n += 1;
-        self.watch.send_replace(*n);
-        self.changed.notify_all();
-    }
-
-    fn get(&self) -> usize {
-        *lock(&self.n)
-    }
-
-    /// Blocks until the count is at least `n`; `false` after [`PATIENCE`].
-    fn wait_for(&self, n: usize) -> bool {
-        self.wait_for_or(n, || false)
-    }
-
-    /// Blocks until the count is at least `n` or `give_up()` holds
-    /// (checked every few milliseconds); `false` then or after [`PATIENCE`].
-    fn wait_for_or(&self, n: usize, give_up: impl Fn() -> bool) -> bool {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        let mut count = lock(&self.n);
-        while *count < n {
-            let now = std::time::Instant::now();
-            if give_up() || now >= deadline {
-                return false;
-            }
-            let slice = (deadline - now).min(Duration::from_millis(5));
-            count = self
-                .changed
-                .wait_timeout(count, slice)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
-    }
-
-    /// Waits until the count is at least `n`.
-    async fn reached(&self, n: usize) {
-        let mut rx = self.watch.subscribe();
-        let _ = rx.wait_for(|count| *count >= n).await;
-    }
-}
 
 /// What one test's actors report, and the gate that holds their calls.
 #[derive(Default)]
@@ -100,45 +34,26 @@ struct Probe {
     started: Count,
 }
 
-static PROBES: LazyLock<Mutex<HashMap<u64, Arc<Probe>>>> = LazyLock::new(Default::default);
+static PROBES: Registry<Probe> = Registry::new();
+
+impl Keyed for Probe {
+    fn registry() -> &'static Registry<Probe> {
+        &PROBES
+    }
+
+    fn release(&self) {
+        self.gate.incr();
+    }
+}
 
 /// The probe with this key (created on first use).
 fn probe(key: u64) -> Arc<Probe> {
-    Arc::clone(lock(&PROBES).entry(key).or_default())
+    PROBES.get_or_default(key)
 }
 
 /// A test's own probe; its gate opens on drop so that a failing test leaves
 /// no call blocked.
-struct TestProbe {
-    key: u64,
-    probe: Arc<Probe>,
-}
-
-impl TestProbe {
-    fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let key = NEXT.fetch_add(1, Ordering::Relaxed);
-        TestProbe {
-            key,
-            probe: probe(key),
-        }
-    }
-}
-
-impl Deref for TestProbe {
-    type Target = Probe;
-
-    fn deref(&self) -> &Probe {
-        &self.probe
-    }
-}
-
-impl Drop for TestProbe {
-    fn drop(&mut self) {
-        self.probe.gate.incr();
-        lock(&PROBES).remove(&self.key);
-    }
-}
+type TestProbe = TestState<Probe>;
 
 /// Part of an actor's state: counts its construction and its drop.
 struct Life(Arc<Probe>);
@@ -290,31 +205,6 @@ fn bump_held(holder: Holder, by: i64) -> Result<(String, i64)> {
 #[rustyray::remote]
 fn make_counter(key: u64, start: i64) -> Result<CounterHandle> {
     Counter::remote(key, start)
-}
-
-fn get<T: Object>(r: &ObjectRef<T>) -> Result<T> {
-    r.get_timeout(PATIENCE)
-}
-
-/// Every value of `refs`, failing (not hanging) if they are not all ready
-/// within [`PATIENCE`].
-fn get_all_within<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
-    let (_, pending) = rustyray::wait(refs, refs.len(), Some(PATIENCE))?;
-    assert!(
-        pending.is_empty(),
-        "{} of {} refs still pending after {PATIENCE:?}",
-        pending.len(),
-        refs.len()
-    );
-    rustyray::get_all(refs)
-}
-
-/// The cause of an `ActorDied`, or a panic naming what came instead.
-fn died<T: std::fmt::Debug>(outcome: Result<T>) -> String {
-    match outcome {
-        Err(Error::ActorDied { cause, .. }) => cause,
-        other => panic!("expected ActorDied, got {other:?}"),
-    }
 }
 
 // ---------------------------------------------------------------- names

@@ -6,24 +6,21 @@
 //! The actor records the order it ran calls in; every wait is bounded by
 //! [`PATIENCE`], so a bug fails a test instead of hanging it.
 
-use std::collections::HashMap;
-use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use rustyray::{Error, Object, ObjectRef, Result};
+use common::{get_all_within, Keyed, Registry, TestState};
+use rustyray::{Error, ObjectRef, Result};
 use tokio::sync::watch;
 
 /// How long anything waits for a condition before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// A gate that async tasks await: it lets through every waiter whose
 /// threshold the count has reached.
+#[derive(Default)]
 struct Gate(watch::Sender<usize>);
 
 impl Gate {
@@ -37,48 +34,26 @@ impl Gate {
     }
 }
 
-static GATES: LazyLock<Mutex<HashMap<u64, Arc<Gate>>>> = LazyLock::new(Default::default);
+static GATES: Registry<Gate> = Registry::new();
+
+impl Keyed for Gate {
+    fn registry() -> &'static Registry<Gate> {
+        &GATES
+    }
+
+    /// Opens the gate fully.
+    fn release(&self) {
+        self.raise(usize::MAX / 2);
+    }
+}
 
 fn gate(key: u64) -> Arc<Gate> {
-    Arc::clone(
-        lock(&GATES)
-            .entry(key)
-            .or_insert_with(|| Arc::new(Gate(watch::Sender::new(0)))),
-    )
+    GATES.get_or_default(key)
 }
 
 /// A test's own gate, under a fresh key; fully opened on drop so that a
 /// failing test leaves no task waiting.
-struct TestGate {
-    key: u64,
-    gate: Arc<Gate>,
-}
-
-impl TestGate {
-    fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let key = NEXT.fetch_add(1, Ordering::Relaxed);
-        TestGate {
-            key,
-            gate: gate(key),
-        }
-    }
-}
-
-impl Deref for TestGate {
-    type Target = Gate;
-
-    fn deref(&self) -> &Gate {
-        &self.gate
-    }
-}
-
-impl Drop for TestGate {
-    fn drop(&mut self) {
-        self.gate.raise(usize::MAX / 2);
-        lock(&GATES).remove(&self.key);
-    }
-}
+type TestGate = TestState<Gate>;
 
 /// Returns `value` once the gate of `key` reaches `threshold`; holds no CPU
 /// while it waits.
@@ -147,19 +122,6 @@ impl Recorder {
     fn log(&self) -> Vec<u32> {
         self.log.clone()
     }
-}
-
-/// Every value of `refs`, failing (not hanging) if they are not all ready
-/// within [`PATIENCE`].
-fn get_all_within<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
-    let (_, pending) = rustyray::wait(refs, refs.len(), Some(PATIENCE))?;
-    assert!(
-        pending.is_empty(),
-        "{} of {} refs still pending after {PATIENCE:?}",
-        pending.len(),
-        refs.len()
-    );
-    rustyray::get_all(refs)
 }
 
 #[rustyray::test]

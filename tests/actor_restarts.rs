@@ -8,20 +8,18 @@
 //! Every wait is bounded by [`PATIENCE`], so a bug fails a test instead of
 //! hanging it.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
+use common::{died, get, lock, Keyed, Registry, TestState};
 use rustyray::{Error, ObjectRef, Result};
 use tokio::sync::Barrier;
 
 /// How long anything waits for a condition before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// What one test's actor instances report.
 struct Lives {
@@ -63,50 +61,38 @@ impl Lives {
     }
 }
 
-static LIVES: LazyLock<Mutex<HashMap<u64, Arc<Lives>>>> = LazyLock::new(Default::default);
-
-fn lives(key: u64) -> Arc<Lives> {
-    Arc::clone(&lock(&LIVES)[&key])
-}
-
-/// A test's own [`Lives`], under a fresh key; its gate opens on drop so
-/// that a failing test leaves no call blocked.
-struct TestLives {
-    key: u64,
-    lives: Arc<Lives>,
-}
-
-impl TestLives {
-    fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let key = NEXT.fetch_add(1, Ordering::Relaxed);
-        let lives = Arc::new(Lives {
+impl Default for Lives {
+    fn default() -> Self {
+        Lives {
             constructed: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
             failed_runs: AtomicUsize::new(0),
             gate: Mutex::new(false),
             opened: Condvar::new(),
             barrier: Barrier::new(2),
-        });
-        lock(&LIVES).insert(key, Arc::clone(&lives));
-        TestLives { key, lives }
+        }
     }
 }
 
-impl std::ops::Deref for TestLives {
-    type Target = Lives;
+static LIVES: Registry<Lives> = Registry::new();
 
-    fn deref(&self) -> &Lives {
-        &self.lives
+impl Keyed for Lives {
+    fn registry() -> &'static Registry<Lives> {
+        &LIVES
+    }
+
+    fn release(&self) {
+        self.open();
     }
 }
 
-impl Drop for TestLives {
-    fn drop(&mut self) {
-        self.lives.open();
-        lock(&LIVES).remove(&self.key);
-    }
+fn lives(key: u64) -> Arc<Lives> {
+    LIVES.get(key)
 }
+
+/// A test's own [`Lives`], under a fresh key; its gate opens on drop so
+/// that a failing test leaves no call blocked.
+type TestLives = TestState<Lives>;
 
 /// Part of the state that reports its drop.
 struct Life(Arc<Lives>);
@@ -229,18 +215,6 @@ impl Flaky {
         self.n += 1000;
         Err(format!("refused at {}", self.n - 1000))
     }
-}
-
-/// The cause of an `ActorDied`, or a panic naming what came instead.
-fn died<T: std::fmt::Debug>(outcome: Result<T>) -> String {
-    match outcome {
-        Err(Error::ActorDied { cause, .. }) => cause,
-        other => panic!("expected ActorDied, got {other:?}"),
-    }
-}
-
-fn get<T: rustyray::Object>(r: &ObjectRef<T>) -> Result<T> {
-    r.get_timeout(PATIENCE)
 }
 
 #[rustyray::test]

@@ -7,29 +7,19 @@
 //! The 100,000-cycle RSS test shares this process with the other tests of
 //! this file, so they are kept light (a few MiB at most).
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{ref_len, wait_until};
 use rustyray::{Config, MemoryStats, ObjectRef, Runtime};
 use serde::{Deserialize, Serialize};
 
 /// How long a condition may take to become true before a test gives up.
 /// Generous: it bounds a wait, it is not a timing assertion.
-const CONDITION_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Polls `condition` until it holds, yielding between polls; panics with
-/// `what` once [`CONDITION_DEADLINE`] has passed.
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + CONDITION_DEADLINE;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "gave up waiting until {what} after {CONDITION_DEADLINE:?}"
-        );
-        std::thread::yield_now();
-    }
-}
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The store's accounts with nothing in it.
 fn empty(rt: &Runtime) -> MemoryStats {
@@ -47,17 +37,6 @@ fn empty(rt: &Runtime) -> MemoryStats {
 fn assert_store_empties(rt: &Runtime) {
     wait_until("the store is empty", || rt.memory().objects_in_memory == 0);
     assert_eq!(rt.memory(), empty(rt));
-}
-
-/// Bytes of the postcard varint encoding of `n`.
-fn varint_len(n: u64) -> u64 {
-    let bits = 64 - (n | 1).leading_zeros();
-    u64::from(bits.div_ceil(7))
-}
-
-/// The encoded size of a ref: its runtime id and its index, as varints.
-fn ref_len<T>(r: &ObjectRef<T>) -> u64 {
-    varint_len(r.id().runtime().as_u64()) + varint_len(r.id().index())
 }
 
 /// Sum of the varint sizes of `0..1000`: 128 one-byte values (0..=127) and

@@ -9,14 +9,17 @@
 //! Sizes are bytes of the postcard encoding: a `Vec<u8>` of `n` bytes is
 //! `varint(n) + n`, so an 8 MiB buffer is 8,388,608 + 4 = 8,388,612 bytes.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{ref_len, varint_len, wait_until};
 use rustyray::{Config, Error, MemoryStats, ObjectRef, Runtime};
 use serde::{Deserialize, Serialize};
 
@@ -31,18 +34,7 @@ const SPILL_HEADER: u64 = 8 + 8 + 4;
 
 /// How long a condition may take to become true before a test gives up.
 /// It bounds a wait; it is not a timing assertion.
-const CONDITION_DEADLINE: Duration = Duration::from_secs(30);
-
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + CONDITION_DEADLINE;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "gave up waiting until {what} after {CONDITION_DEADLINE:?}"
-        );
-        std::thread::yield_now();
-    }
-}
+const PATIENCE: Duration = Duration::from_secs(30);
 
 fn empty(limit: u64) -> MemoryStats {
     MemoryStats {
@@ -59,15 +51,6 @@ fn empty(limit: u64) -> MemoryStats {
 fn assert_store_empties(rt: &Runtime) {
     let limit = rt.memory().limit;
     wait_until("the store is empty", || rt.memory() == empty(limit));
-}
-
-fn varint_len(n: u64) -> u64 {
-    let bits = 64 - (n | 1).leading_zeros();
-    u64::from(bits.div_ceil(7))
-}
-
-fn ref_len<T>(r: &ObjectRef<T>) -> u64 {
-    varint_len(r.id().runtime().as_u64()) + varint_len(r.id().index())
 }
 
 /// `len` bytes that differ per object `i` and along the buffer: filled

@@ -2,12 +2,18 @@
 //! flowing down a chain without running what follows, error causes, and
 //! tasks that submit tasks (recursively, from sync and async bodies).
 
+mod common;
+
 use std::error::Error as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
+use common::run_in_child_process;
 use rustyray::{Config, Error, ObjectRef, Result};
+
+/// How long a task waits for a condition before giving up.
+const PATIENCE: Duration = Duration::from_secs(10);
 
 #[rustyray::remote]
 fn add_one(x: u64) -> u64 {
@@ -281,7 +287,7 @@ fn fail_when_released(message: String) -> std::result::Result<u64, String> {
     let (open, changed) = &LONG_CHAIN_GATE;
     let guard = open.lock().unwrap_or_else(PoisonError::into_inner);
     let _ = changed
-        .wait_timeout_while(guard, Duration::from_secs(10), |open| !*open)
+        .wait_timeout_while(guard, PATIENCE, |open| !*open)
         .unwrap_or_else(PoisonError::into_inner);
     Err(message)
 }
@@ -331,34 +337,6 @@ fn same_ref_passed_twice_is_one_dependency_read_twice() -> Result<()> {
     let b = add::remote(&a, &a)?;
     assert_eq!(rustyray::get(&b)?, 42);
     Ok(())
-}
-
-/// Runs the test `name` of this binary in a child process and checks that
-/// it passed there; `false` when called in that child, which runs the test
-/// itself. A test whose failure mode is an abort (a stack overflow) then
-/// fails alone instead of taking every test of the binary down with it.
-fn run_in_child_process(name: &str) -> bool {
-    const CHILD: &str = "RUSTYRAY_TEST_CHILD";
-    if std::env::var_os(CHILD).is_some() {
-        return false;
-    }
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let out = std::process::Command::new(exe)
-        .args([name, "--exact", "--nocapture"])
-        .env(CHILD, "1")
-        .output()
-        .expect("the child process starts");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "`{name}` failed in its child process ({}):\n{stderr}",
-        out.status
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
-        "`{name}` did not run in its child process"
-    );
-    true
 }
 
 #[test]

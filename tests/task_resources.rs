@@ -8,44 +8,17 @@
 //! after [`PATIENCE`], so a broken scheduler fails the test instead of
 //! hanging it.
 
-use std::collections::HashMap;
-use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::{Count, Keyed, Registry, TestState};
 use rustyray::{Error, ObjectRef, Result};
 
 /// How long a task or the test waits for a condition before giving up.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A count that threads can wait on.
-#[derive(Default)]
-struct Count {
-    n: Mutex<usize>,
-    changed: Condvar,
-}
-
-impl Count {
-    fn incr(&self) {
-        *lock(&self.n) += 1;
-        self.changed.notify_all();
-    }
-
-    /// Blocks until the count is at least `n`; `false` after [`PATIENCE`].
-    fn wait_for(&self, n: usize) -> bool {
-        let guard = lock(&self.n);
-        let (guard, _) = self
-            .changed
-            .wait_timeout_while(guard, PATIENCE, |count| *count < n)
-            .unwrap_or_else(PoisonError::into_inner);
-        *guard >= n
-    }
-}
 
 /// What tasks report to their test.
 #[derive(Default)]
@@ -74,44 +47,28 @@ impl Probe {
     }
 }
 
-static PROBES: LazyLock<Mutex<HashMap<u64, Arc<Probe>>>> = LazyLock::new(Default::default);
+/// Probes stay after their test: a task that starts late finds its gate
+/// open.
+static PROBES: Registry<Probe> = Registry::keeping_released();
+
+impl Keyed for Probe {
+    fn registry() -> &'static Registry<Probe> {
+        &PROBES
+    }
+
+    fn release(&self) {
+        self.gate.incr();
+    }
+}
 
 /// The probe with this key (created on first use).
 fn probe(key: u64) -> Arc<Probe> {
-    Arc::clone(lock(&PROBES).entry(key).or_default())
+    PROBES.get_or_default(key)
 }
 
 /// A test's own probe: a fresh key, and its gate opened on drop so that a
 /// failing test leaves no task blocked.
-struct TestProbe {
-    key: u64,
-    probe: Arc<Probe>,
-}
-
-impl TestProbe {
-    fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let key = NEXT.fetch_add(1, Ordering::Relaxed);
-        TestProbe {
-            key,
-            probe: probe(key),
-        }
-    }
-}
-
-impl Deref for TestProbe {
-    type Target = Probe;
-
-    fn deref(&self) -> &Probe {
-        &self.probe
-    }
-}
-
-impl Drop for TestProbe {
-    fn drop(&mut self) {
-        self.gate.incr();
-    }
-}
+type TestProbe = TestState<Probe>;
 
 /// A little real work, so that tasks that could overlap do.
 fn busy_work() {

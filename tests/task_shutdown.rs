@@ -6,68 +6,17 @@
 //! Each test owns its runtime. Gets that could hang run on a helper thread
 //! the test waits for with a deadline, so a bug fails instead of hanging.
 
-use std::collections::HashMap;
-use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod common;
+
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{run_in_child_process, Count, Keyed, Registry, TestState};
 use rustyray::{Config, Error, ObjectRef, Result};
-use tokio::sync::watch;
 
 /// How long a task or the test waits for a condition before giving up.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A count that threads can block on and futures can await.
-struct Count {
-    n: Mutex<usize>,
-    changed: Condvar,
-    watch: watch::Sender<usize>,
-}
-
-impl Default for Count {
-    fn default() -> Self {
-        Count {
-            n: Mutex::new(0),
-            changed: Condvar::new(),
-            watch: watch::Sender::new(0),
-        }
-    }
-}
-
-impl Count {
-    fn incr(&self) {
-        let mut n = lock(&self.n);
-        *n += 1;
-        self.watch.send_replace(*n);
-        self.changed.notify_all();
-    }
-
-    fn get(&self) -> usize {
-        *lock(&self.n)
-    }
-
-    /// Blocks until the count is at least `n`; `false` after [`PATIENCE`].
-    fn wait_for(&self, n: usize) -> bool {
-        let guard = lock(&self.n);
-        let (guard, _) = self
-            .changed
-            .wait_timeout_while(guard, PATIENCE, |count| *count < n)
-            .unwrap_or_else(PoisonError::into_inner);
-        *guard >= n
-    }
-
-    /// Waits until the count is at least `n`.
-    async fn reached(&self, n: usize) {
-        let mut rx = self.watch.subscribe();
-        let _ = rx.wait_for(|count| *count >= n).await;
-    }
-}
 
 /// What tasks report to their test, and the gate that holds them.
 #[derive(Default)]
@@ -86,44 +35,28 @@ impl Probe {
     }
 }
 
-static PROBES: LazyLock<Mutex<HashMap<u64, Arc<Probe>>>> = LazyLock::new(Default::default);
+/// Probes stay after their test: a task that starts late finds its gate
+/// open.
+static PROBES: Registry<Probe> = Registry::keeping_released();
+
+impl Keyed for Probe {
+    fn registry() -> &'static Registry<Probe> {
+        &PROBES
+    }
+
+    fn release(&self) {
+        self.open();
+    }
+}
 
 /// The probe with this key (created on first use).
 fn probe(key: u64) -> Arc<Probe> {
-    Arc::clone(lock(&PROBES).entry(key).or_default())
+    PROBES.get_or_default(key)
 }
 
 /// A test's own probe: a fresh key, and its gate opened on drop so that a
 /// failing test leaves no task blocked.
-struct TestProbe {
-    key: u64,
-    probe: Arc<Probe>,
-}
-
-impl TestProbe {
-    fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let key = NEXT.fetch_add(1, Ordering::Relaxed);
-        TestProbe {
-            key,
-            probe: probe(key),
-        }
-    }
-}
-
-impl Deref for TestProbe {
-    type Target = Probe;
-
-    fn deref(&self) -> &Probe {
-        &self.probe
-    }
-}
-
-impl Drop for TestProbe {
-    fn drop(&mut self) {
-        self.open();
-    }
-}
+type TestProbe = TestState<Probe>;
 
 /// Reports the drop of the future holding it.
 struct DropSignal(Arc<Probe>);
@@ -295,34 +228,6 @@ fn shutdown_completes_a_five_thousand_task_chain_waiting_on_its_head() -> Result
         "{outcomes:?}"
     );
     Ok(())
-}
-
-/// Runs the test `name` of this binary in a child process and checks that
-/// it passed there; `false` when called in that child, which runs the test
-/// itself. A test whose failure mode is an abort (a stack overflow) then
-/// fails alone instead of taking every test of the binary down with it.
-fn run_in_child_process(name: &str) -> bool {
-    const CHILD: &str = "RUSTYRAY_TEST_CHILD";
-    if std::env::var_os(CHILD).is_some() {
-        return false;
-    }
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let out = std::process::Command::new(exe)
-        .args([name, "--exact", "--nocapture"])
-        .env(CHILD, "1")
-        .output()
-        .expect("the child process starts");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "`{name}` failed in its child process ({}):\n{stderr}",
-        out.status
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
-        "`{name}` did not run in its child process"
-    );
-    true
 }
 
 #[test]

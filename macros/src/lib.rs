@@ -13,13 +13,16 @@
 //! - [`actor`](macro@actor) → `actor/` (models of the struct and the `impl`
 //!   in `actor/mod.rs`, type rules in `actor/types.rs`, expansion in
 //!   `actor/expand.rs`);
-//! - [`test`](macro@test) and [`main`](macro@main) → `entry.rs`.
+//! - [`test`](macro@test) and [`main`](macro@main) → `entry.rs`;
+//! - the type rules both `remote` and `actor` apply to signatures →
+//!   `types.rs`.
 
 mod actor;
 mod attr;
 mod ctxt;
 mod entry;
 mod remote;
+mod types;
 
 use proc_macro::TokenStream;
 

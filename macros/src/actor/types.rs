@@ -11,14 +11,14 @@
 //! helper functions where `Self` means something else or nothing at all, so
 //! [`replace_self`] spells it out first.
 //!
-//! These rules are the ones `#[rustyray::remote]` applies
-//! (`remote/mod.rs`), worded for actors.
+//! These rules are the ones `#[rustyray::remote]` applies (shared in
+//! `types.rs`), worded for actors.
 
 use proc_macro2::Span;
-use quote::ToTokens;
-use syn::{GenericArgument, Path, PathArguments, Type, TypeParamBound};
+use syn::{GenericArgument, Path, PathArguments, Type};
 
-use crate::ctxt::Ctxt;
+use crate::types::Wording;
+pub use crate::types::{check_owned, err_type, ok_type, strip_group, to_string};
 
 /// What an actor signature part is, for the wording of its errors.
 #[derive(Clone, Copy, PartialEq)]
@@ -41,78 +41,38 @@ pub const LIFETIME_MSG: &str = "#[rustyray::actor] methods cannot borrow: the ca
      on the actor's thread, so arguments and results must be owned `'static` types (`String`, \
      `Vec<T>`, …); callers may pass an `ObjectRef` to share a value without copying it";
 
-/// Reports references, non-`'static` lifetimes and `impl Trait` anywhere in
-/// `ty` (each offender at its own span).
-pub fn check_owned(cx: &Ctxt, ty: &Type, position: Position) {
-    match ty {
-        Type::Reference(reference) => {
-            let owned = owned_suggestion(&reference.elem);
-            let msg = match position {
-                Position::ConstructorArgument | Position::MethodArgument => {
-                    let what = match position {
-                        Position::ConstructorArgument => "constructor",
-                        _ => "method",
-                    };
-                    format!(
-                        "#[rustyray::actor] {what} arguments cannot be references: the call \
-                         runs later, on the actor's thread, and cannot borrow from its caller; \
-                         take an owned `{owned}` instead (callers may still pass an \
-                         `ObjectRef<{owned}>` to share a value without copying it)"
-                    )
-                }
-                Position::Result => format!(
-                    "a #[rustyray::actor] method cannot return a reference: its result is \
-                     stored as an owned object; return `{owned}` instead"
-                ),
-            };
-            cx.error_spanned_by(reference, msg);
-        }
-        Type::ImplTrait(impl_trait) => match position {
-            Position::Result => cx.error_spanned_by(
-                impl_trait,
-                "a #[rustyray::actor] method must return a concrete type, not `impl Trait`: \
-                 its result is stored as an object of one known type",
+impl Wording for Position {
+    const LIFETIME_MSG: &'static str = LIFETIME_MSG;
+
+    fn reference_msg(self, owned: &str) -> String {
+        match self {
+            Position::ConstructorArgument | Position::MethodArgument => {
+                let what = match self {
+                    Position::ConstructorArgument => "constructor",
+                    _ => "method",
+                };
+                format!(
+                    "#[rustyray::actor] {what} arguments cannot be references: the call \
+                     runs later, on the actor's thread, and cannot borrow from its caller; \
+                     take an owned `{owned}` instead (callers may still pass an \
+                     `ObjectRef<{owned}>` to share a value without copying it)"
+                )
+            }
+            Position::Result => format!(
+                "a #[rustyray::actor] method cannot return a reference: its result is \
+                 stored as an owned object; return `{owned}` instead"
             ),
-            _ => cx.error_spanned_by(impl_trait, GENERIC_MSG),
-        },
-        Type::Paren(inner) => check_owned(cx, &inner.elem, position),
-        Type::Group(inner) => check_owned(cx, &inner.elem, position),
-        Type::Array(array) => check_owned(cx, &array.elem, position),
-        Type::Slice(slice) => check_owned(cx, &slice.elem, position),
-        Type::Ptr(ptr) => check_owned(cx, &ptr.elem, position),
-        Type::Tuple(tuple) => {
-            for elem in &tuple.elems {
-                check_owned(cx, elem, position);
-            }
         }
-        Type::Path(path) => {
-            if let Some(qself) = &path.qself {
-                check_owned(cx, &qself.ty, position);
+    }
+
+    fn impl_trait_msg(self) -> &'static str {
+        match self {
+            Position::Result => {
+                "a #[rustyray::actor] method must return a concrete type, not `impl Trait`: \
+                 its result is stored as an object of one known type"
             }
-            for segment in &path.path.segments {
-                if let PathArguments::AngleBracketed(args) = &segment.arguments {
-                    for arg in &args.args {
-                        match arg {
-                            GenericArgument::Type(ty) => check_owned(cx, ty, position),
-                            GenericArgument::Lifetime(lt) if lt.ident != "static" => {
-                                cx.error_spanned_by(lt, LIFETIME_MSG);
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
+            _ => GENERIC_MSG,
         }
-        Type::TraitObject(object) => {
-            for bound in &object.bounds {
-                if let TypeParamBound::Lifetime(lt) = bound {
-                    if lt.ident != "static" {
-                        cx.error_spanned_by(lt, LIFETIME_MSG);
-                    }
-                }
-            }
-        }
-        _ => {}
     }
 }
 
@@ -190,82 +150,6 @@ pub fn is_self_type(ty: &Type, name: &str) -> bool {
     path.path.segments.last().is_some_and(|last| {
         last.arguments.is_none() && syn::ext::IdentExt::unraw(&last.ident) == name
     })
-}
-
-/// The `T` of `Result<T, ..>` (`Some(Err)` for a bare `Result`), or `None`
-/// when `ty` is not a `Result` (the last path segment is what counts, as
-/// for `#[rustyray::remote]`).
-pub fn ok_type(ty: &Type) -> Option<Result<&Type, ()>> {
-    let Type::Path(path) = strip_group(ty) else {
-        return None;
-    };
-    if path.qself.is_some() {
-        return None;
-    }
-    let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return Some(Err(()));
-    };
-    match args.args.first() {
-        Some(GenericArgument::Type(ok)) => Some(Ok(ok)),
-        _ => Some(Err(())),
-    }
-}
-
-/// The `E` of `Result<T, E>`, when written out.
-pub fn err_type(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = strip_group(ty) else {
-        return None;
-    };
-    let PathArguments::AngleBracketed(args) = &path.path.segments.last()?.arguments else {
-        return None;
-    };
-    match args.args.iter().nth(1) {
-        Some(GenericArgument::Type(err)) => Some(err),
-        _ => None,
-    }
-}
-
-/// `ty` without parentheses and invisible groups.
-pub fn strip_group(ty: &Type) -> &Type {
-    match ty {
-        Type::Paren(inner) => strip_group(&inner.elem),
-        Type::Group(inner) => strip_group(&inner.elem),
-        other => other,
-    }
-}
-
-/// The owned type to suggest instead of `&elem`.
-fn owned_suggestion(elem: &Type) -> String {
-    match strip_group(elem) {
-        Type::Path(path) if path.qself.is_none() && path.path.is_ident("str") => {
-            "String".to_owned()
-        }
-        Type::Path(path) if path.qself.is_none() && path.path.is_ident("Path") => {
-            "PathBuf".to_owned()
-        }
-        Type::Slice(slice) => format!("Vec<{}>", to_string(&slice.elem)),
-        other => to_string(other),
-    }
-}
-
-/// Tokens as the user would write them (without the spaces of
-/// `TokenStream::to_string`, for the common cases).
-pub fn to_string<T: ToTokens>(tokens: &T) -> String {
-    let text = tokens.to_token_stream().to_string();
-    text.replace(" < ", "<")
-        .replace(" <", "<")
-        .replace("< ", "<")
-        .replace(" >", ">")
-        .replace(" ,", ",")
-        .replace(" :: ", "::")
-        .replace(":: ", "::")
-        .replace("& ", "&")
-        .replace("( ", "(")
-        .replace(" )", ")")
 }
 
 #[cfg(test)]

@@ -37,12 +37,12 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, FnArg, GenericArgument, GenericParam, Ident, Item, ItemFn, LitStr, Pat,
-    PathArguments, ReturnType, Type, TypeParamBound, Visibility,
+    Attribute, FnArg, GenericParam, Ident, Item, ItemFn, LitStr, Pat, ReturnType, Type, Visibility,
 };
 
 use crate::attr::{self, Meta, Value};
 use crate::ctxt::Ctxt;
+use crate::types::{check_owned, err_type, ok_type, strip_group, Wording};
 
 /// The most arguments a remote function may take (the `ArgList` tuples of
 /// the `rustyray` crate).
@@ -475,51 +475,6 @@ fn output(cx: &Ctxt, output: &ReturnType, num_returns: Option<usize>) -> Output 
     }
 }
 
-/// The `T` of `Result<T, ..>` (`Some(Err)` for a bare `Result`), or `None`
-/// when `ty` is not a `Result`.
-fn ok_type(ty: &Type) -> Option<Result<&Type, ()>> {
-    let Type::Path(path) = strip_group(ty) else {
-        return None;
-    };
-    if path.qself.is_some() {
-        return None;
-    }
-    let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return Some(Err(()));
-    };
-    match args.args.first() {
-        Some(GenericArgument::Type(ok)) => Some(Ok(ok)),
-        _ => Some(Err(())),
-    }
-}
-
-/// The `E` of `Result<T, E>`, when written out.
-fn err_type(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = strip_group(ty) else {
-        return None;
-    };
-    let PathArguments::AngleBracketed(args) = &path.path.segments.last()?.arguments else {
-        return None;
-    };
-    match args.args.iter().nth(1) {
-        Some(GenericArgument::Type(err)) => Some(err),
-        _ => None,
-    }
-}
-
-/// `ty` without parentheses and invisible groups.
-fn strip_group(ty: &Type) -> &Type {
-    match ty {
-        Type::Paren(inner) => strip_group(&inner.elem),
-        Type::Group(inner) => strip_group(&inner.elem),
-        other => other,
-    }
-}
-
 /// Where a type appears, for the wording of its errors.
 #[derive(Clone, Copy, PartialEq)]
 enum Position {
@@ -527,111 +482,41 @@ enum Position {
     Result,
 }
 
-/// Reports references, non-`'static` lifetimes and `impl Trait` anywhere in
-/// `ty` (first offender of each kind).
-fn check_owned(cx: &Ctxt, ty: &Type, position: Position) {
-    match ty {
-        Type::Reference(reference) => {
-            let owned = owned_suggestion(&reference.elem);
-            let msg = match position {
-                Position::Argument => format!(
-                    "#[rustyray::remote] arguments cannot be references: the task runs later, \
-                     on another thread, and cannot borrow from its caller; take an owned \
-                     `{owned}` instead (callers may still pass an `ObjectRef<{owned}>` \
-                     to share a value without copying it)"
-                ),
-                Position::Result => format!(
-                    "a #[rustyray::remote] function cannot return a reference: its result \
-                     is stored as an owned object; return `{owned}` instead"
-                ),
-            };
-            cx.error_spanned_by(reference, msg);
-        }
-        Type::ImplTrait(impl_trait) => match position {
-            Position::Argument => cx.error_spanned_by(impl_trait, GENERIC_MSG),
-            Position::Result => cx.error_spanned_by(
-                impl_trait,
-                "a #[rustyray::remote] function must return a concrete type, not `impl Trait`: \
-                 its result is stored as an object of one known type",
+impl Wording for Position {
+    const LIFETIME_MSG: &'static str = LIFETIME_MSG;
+
+    fn reference_msg(self, owned: &str) -> String {
+        match self {
+            Position::Argument => format!(
+                "#[rustyray::remote] arguments cannot be references: the task runs later, \
+                 on another thread, and cannot borrow from its caller; take an owned \
+                 `{owned}` instead (callers may still pass an `ObjectRef<{owned}>` \
+                 to share a value without copying it)"
             ),
-        },
-        Type::Paren(inner) => check_owned(cx, &inner.elem, position),
-        Type::Group(inner) => check_owned(cx, &inner.elem, position),
-        Type::Array(array) => check_owned(cx, &array.elem, position),
-        Type::Slice(slice) => check_owned(cx, &slice.elem, position),
-        Type::Ptr(ptr) => check_owned(cx, &ptr.elem, position),
-        Type::Tuple(tuple) => {
-            for elem in &tuple.elems {
-                check_owned(cx, elem, position);
-            }
+            Position::Result => format!(
+                "a #[rustyray::remote] function cannot return a reference: its result \
+                 is stored as an owned object; return `{owned}` instead"
+            ),
         }
-        Type::Path(path) if path.qself.is_none() && path.path.segments[0].ident == "Self" => {
-            cx.error_spanned_by(
-                path,
-                "#[rustyray::remote] goes on a free function, not on an associated function \
-                 (`Self` has no meaning outside the `impl`); move the function out of the \
-                 `impl`, or use #[rustyray::actor] for a constructor and methods",
-            );
-        }
-        Type::Path(path) => {
-            if let Some(qself) = &path.qself {
-                check_owned(cx, &qself.ty, position);
-            }
-            for segment in &path.path.segments {
-                if let PathArguments::AngleBracketed(args) = &segment.arguments {
-                    for arg in &args.args {
-                        match arg {
-                            GenericArgument::Type(ty) => check_owned(cx, ty, position),
-                            GenericArgument::Lifetime(lt) if lt.ident != "static" => {
-                                cx.error_spanned_by(lt, LIFETIME_MSG);
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        Type::TraitObject(object) => {
-            for bound in &object.bounds {
-                if let TypeParamBound::Lifetime(lt) = bound {
-                    if lt.ident != "static" {
-                        cx.error_spanned_by(lt, LIFETIME_MSG);
-                    }
-                }
-            }
-        }
-        _ => {}
     }
-}
 
-/// The owned type to suggest instead of `&elem`.
-fn owned_suggestion(elem: &Type) -> String {
-    match strip_group(elem) {
-        Type::Path(path) if path.qself.is_none() && path.path.is_ident("str") => {
-            "String".to_owned()
+    fn impl_trait_msg(self) -> &'static str {
+        match self {
+            Position::Argument => GENERIC_MSG,
+            Position::Result => {
+                "a #[rustyray::remote] function must return a concrete type, not `impl Trait`: \
+                 its result is stored as an object of one known type"
+            }
         }
-        Type::Path(path) if path.qself.is_none() && path.path.is_ident("Path") => {
-            "PathBuf".to_owned()
-        }
-        Type::Slice(slice) => format!("Vec<{}>", type_to_string(&slice.elem)),
-        other => type_to_string(other),
     }
-}
 
-/// A type as the user would write it (without the spaces of
-/// `TokenStream::to_string`, for the common cases).
-fn type_to_string(ty: &Type) -> String {
-    let text = ty.to_token_stream().to_string();
-    text.replace(" < ", "<")
-        .replace(" <", "<")
-        .replace("< ", "<")
-        .replace(" >", ">")
-        .replace(" ,", ",")
-        .replace(" :: ", "::")
-        .replace(":: ", "::")
-        .replace("& ", "&")
-        .replace("( ", "(")
-        .replace(" )", ")")
+    fn self_type_msg(self) -> Option<&'static str> {
+        Some(
+            "#[rustyray::remote] goes on a free function, not on an associated function \
+             (`Self` has no meaning outside the `impl`); move the function out of the \
+             `impl`, or use #[rustyray::actor] for a constructor and methods",
+        )
+    }
 }
 
 #[cfg(test)]
