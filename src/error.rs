@@ -20,19 +20,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// `_` arm for the rest.
 ///
 /// ```
-/// # fn main() {
-/// let err = rustyray::get_timeout(
-///     &{
-///         let _rt = rustyray::init(rustyray::Config::default()).unwrap();
-///         rustyray::put(1u8).unwrap()
-///     },
-///     std::time::Duration::from_millis(1),
-/// )
-/// .unwrap_err();
-/// // The runtime was dropped (and so shut down) before the `get`, and no
-/// // runtime is installed any more.
-/// assert!(matches!(err, rustyray::Error::NotInitialized { .. }));
-/// # }
+/// use rustyray::{Config, Error};
+///
+/// let rt = rustyray::init(Config::default())?;
+/// let r = rustyray::put(1u8)?;
+/// rt.shutdown();
+/// match rustyray::get(&r) {
+///     Err(Error::ShutDown { runtime }) => assert_eq!(runtime, rt.name()),
+///     other => panic!("expected ShutDown, got {other:?}"),
+/// }
+/// # Ok::<(), rustyray::Error>(())
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]

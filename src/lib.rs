@@ -7,10 +7,42 @@
 //! ```
 //! use rustyray::Config;
 //!
+//! #[rustyray::remote]
+//! fn add(a: i64, b: i64) -> i64 {
+//!     a + b
+//! }
+//!
+//! #[rustyray::actor]
+//! struct Counter {
+//!     n: i64,
+//! }
+//!
+//! #[rustyray::actor]
+//! impl Counter {
+//!     fn new(start: i64) -> Self {
+//!         Counter { n: start }
+//!     }
+//!
+//!     fn incr(&mut self, by: i64) -> i64 {
+//!         self.n += by;
+//!         self.n
+//!     }
+//! }
+//!
+//! # fn main() -> rustyray::Result<()> {
 //! let _rt = rustyray::init(Config::default())?;
 //! let r = rustyray::put(vec![1u32, 2, 3])?;
 //! assert_eq!(rustyray::get(&r)?, vec![1, 2, 3]);
-//! # Ok::<(), rustyray::Error>(())
+//!
+//! let a = add::remote(1, 2)?; // a task; returns at once
+//! let b = add::remote(&a, 10)?; // depends on `a`
+//! assert_eq!(rustyray::get(&b)?, 13);
+//!
+//! let counter = Counter::remote(0)?; // an actor
+//! let calls = (0..3).map(|_| counter.incr(2)).collect::<rustyray::Result<Vec<_>>>()?;
+//! assert_eq!(rustyray::get_all(&calls)?, vec![2, 4, 6]);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The crate is organised by concern:
