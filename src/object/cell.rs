@@ -248,28 +248,13 @@ impl ObjectCell {
                 self.touch();
                 return Some(outcome);
             }
-            let timeout = match deadline {
-                None => None,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return None,
-                },
-            };
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                return None;
+            }
             if let State::Pending { sleepers, .. } = &mut *state {
                 *sleepers += 1;
             }
-            state = match timeout {
-                None => self
-                    .ready
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(t) => {
-                    self.ready
-                        .wait_timeout(state, t)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
+            state = wait_until(&self.ready, state, deadline);
             if let State::Pending { sleepers, .. } = &mut *state {
                 *sleepers -= 1;
             }
@@ -315,6 +300,25 @@ impl ObjectCell {
         }
         let old = std::mem::replace(&mut *self.lock(), State::Failed(err));
         self.store.unaccount(&old);
+    }
+}
+
+/// Waits on `condvar` once, until notified or `deadline` (ignoring
+/// poisoning, as every lock here does).
+pub(crate) fn wait_until<'a, T>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+) -> MutexGuard<'a, T> {
+    match deadline {
+        None => condvar.wait(guard).unwrap_or_else(PoisonError::into_inner),
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            condvar
+                .wait_timeout(guard, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0
+        }
     }
 }
 

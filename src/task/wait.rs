@@ -5,6 +5,7 @@ use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::object::cell::wait_until;
 use crate::object::{Object, ObjectRef};
 use crate::runtime::global;
 use crate::task::blocking::while_blocked;
@@ -54,27 +55,8 @@ pub(crate) fn wait_refs<T: Object>(
                 .count
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            while complete + *woken < want {
-                let left = match deadline {
-                    None => None,
-                    Some(d) => match d.checked_duration_since(Instant::now()) {
-                        Some(left) if !left.is_zero() => Some(left),
-                        _ => break,
-                    },
-                };
-                woken = match left {
-                    None => completions
-                        .changed
-                        .wait(woken)
-                        .unwrap_or_else(PoisonError::into_inner),
-                    Some(left) => {
-                        completions
-                            .changed
-                            .wait_timeout(woken, left)
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .0
-                    }
-                };
+            while complete + *woken < want && deadline.is_none_or(|d| d > Instant::now()) {
+                woken = wait_until(&completions.changed, woken, deadline);
             }
         });
     }
