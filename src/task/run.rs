@@ -1,7 +1,7 @@
 //! Running a task's attempts: retries, panics, cancellation.
 //!
-//! Both runners (a worker thread for sync tasks, the executor for async
-//! ones) do the same thing: run an attempt with the task set as the current
+//! Both runners (a worker thread for sync tasks, the executor — after a
+//! first poll on a worker — for async ones) do the same thing: run an attempt with the task set as the current
 //! one ([`context`]), turn a panic into a failure like an `Err`, retry
 //! while the task's policy allows, complete the refs, and tell the
 //! scheduler the task is done.

@@ -5,8 +5,12 @@
 //! queue, so tasks waiting for a GPU never hold up tasks that only need a
 //! CPU. A task runs as soon as its whole demand fits in what is free; when a
 //! task finishes (or lends its CPUs back while blocked in `get`), queued
-//! tasks that now fit are dispatched in order. Sync tasks go to the
-//! [`WorkerPool`], async ones to the runtime's executor.
+//! tasks that now fit are dispatched in order. A task that needs nothing
+//! (an actor call, a zero-CPU task) skips the queues and their lock. Sync
+//! tasks go to the [`WorkerPool`]; async ones too when the runtime owns its
+//! executor (a worker polls them until they first suspend), else straight
+//! to the embedding application's executor. Actor calls go to their
+//! actor's mailbox, which starts them in order.
 //!
 //! [`enqueue`]: Scheduler::enqueue
 

@@ -1,4 +1,5 @@
-//! [`WorkerPool`]: the threads that run sync tasks.
+//! [`WorkerPool`]: the threads that run sync tasks (and the first poll of
+//! async ones, when the runtime owns its executor).
 //!
 //! Threads start on demand, so a runtime that runs no sync task starts
 //! none. Idle threads wait on a stack, each on its own parking slot; a
@@ -7,7 +8,9 @@
 //! none is idle. A thread that is finishing a task takes the first task its
 //! own release of resources dispatches, and tasks dispatched while threads
 //! are finishing wait in a short backlog for them rather than starting new
-//! threads. A task blocked in `get` is not idle, so work submitted meanwhile
+//! threads (the last thread to finish hands what is left to idle or new
+//! threads, so a backlog is never stranded behind blocked ones). Only the
+//! newest idle thread spins before it sleeps. A task blocked in `get` is not idle, so work submitted meanwhile
 //! gets a thread of its own: the scheduler's resource accounting, not the
 //! thread count, bounds how many tasks run at once. Threads idle for a while
 //! retire. Shutdown stops idle threads at once and busy ones when their
