@@ -380,3 +380,38 @@ fn cancelling_a_queued_task_gives_back_no_cpu_it_never_took() -> Result<()> {
     assert_eq!(rustyray::get(&waiting)?, 2);
     Ok(())
 }
+
+#[rustyray::remote(num_cpus = 0)]
+fn zero_cpu_work(i: u64) -> u64 {
+    (0..1_000).fold(i, |acc, x| acc.wrapping_mul(31).wrapping_add(x))
+}
+
+fn worker_threads_of(runtime: &rustyray::Runtime) -> usize {
+    let prefix = format!("rr{}-w", runtime.id().as_u64());
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|name| name.starts_with(&prefix))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_burst_of_zero_cpu_tasks_runs_on_a_bounded_number_of_threads() -> Result<()> {
+    // Zero-CPU tasks are not bounded by resources; the pool bounds its
+    // threads (64 on this runtime: 4 per CPU, at least 64).
+    let rt = rustyray::init(rustyray::Config::default().num_cpus(2))?;
+    let refs = (0..2_000u64)
+        .map(zero_cpu_work::remote)
+        .collect::<Result<Vec<_>>>()?;
+    let expected: Vec<u64> = (0..2_000u64).map(zero_cpu_work).collect();
+    assert_eq!(rustyray::get_all(&refs)?, expected);
+    let threads = worker_threads_of(&rt);
+    assert!(
+        (1..=64).contains(&threads),
+        "{threads} worker threads for 2,000 zero-CPU tasks"
+    );
+    Ok(())
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::task::context;
 use crate::task::task::Task;
+use crate::task::worker;
 
 /// One wait of the running task, if any; ends on drop.
 pub(crate) struct Lent(Arc<Task>);
@@ -33,8 +34,10 @@ impl Drop for Lent {
     }
 }
 
-/// Runs the blocking wait `f`, lending the running task's CPUs meanwhile.
+/// Runs the blocking wait `f`, lending the running task's CPUs meanwhile
+/// (and, on a worker thread, its place under the pool's thread limit).
 pub(crate) fn while_blocked<R>(f: impl FnOnce() -> R) -> R {
     let _lent = Lent::begin();
+    let _blocked = worker::blocking();
     f()
 }

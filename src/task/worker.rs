@@ -113,9 +113,13 @@ pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
 #[derive(Default)]
 struct State {
     idle: Vec<Arc<Parker>>,
-    /// Tasks dispatched while no thread was idle but some were finishing.
+    /// Tasks dispatched while no thread was idle and either some were
+    /// finishing or the pool was at its thread limit.
     backlog: VecDeque<Arc<Task>>,
     live: usize,
+    /// Threads blocked in a RustyRay wait (`get`, `wait`): they do not count
+    /// towards the thread limit, so tasks they wait for always get a thread.
+    blocked: usize,
     closed: bool,
 }
 
@@ -126,6 +130,9 @@ pub(crate) struct WorkerPool {
 
 struct Shared {
     state: Mutex<State>,
+    /// Threads that may run (not blocked in a RustyRay wait) before new
+    /// work waits in the backlog instead of starting another thread.
+    limit: usize,
     /// Threads finishing a task: raised before the task releases its
     /// resources, lowered under the state lock once the thread has looked
     /// at the backlog, so a task put there is always picked up.
@@ -137,6 +144,42 @@ struct Shared {
     started: AtomicUsize,
 }
 
+impl State {
+    fn may_spawn(&self, limit: usize) -> bool {
+        self.live - self.blocked < limit
+    }
+}
+
+impl Shared {
+    /// Gives backlog tasks to idle threads, or to new ones while under the
+    /// limit; returns what to do once the lock is released.
+    fn drain_backlog(&self, state: &mut State) -> Vec<(Option<Arc<Parker>>, Arc<Task>)> {
+        let mut out = Vec::new();
+        while !state.backlog.is_empty() {
+            let parker = state.idle.pop();
+            if parker.is_none() {
+                if !state.may_spawn(self.limit) {
+                    break;
+                }
+                state.live += 1;
+            }
+            if let Some(task) = state.backlog.pop_front() {
+                out.push((parker, task));
+            }
+        }
+        out
+    }
+
+    fn hand_out(self: &Arc<Self>, id: RuntimeId, work: Vec<(Option<Arc<Parker>>, Arc<Task>)>) {
+        for (parker, task) in work {
+            match parker {
+                Some(parker) => parker.give(Job::Run(task)),
+                None => spawn(self, id, task),
+            }
+        }
+    }
+}
+
 thread_local! {
     /// The runtime whose worker this thread is, if any.
     static WORKER_OF: Cell<Option<RuntimeId>> = const { Cell::new(None) };
@@ -144,6 +187,33 @@ thread_local! {
     static ACCEPTING: Cell<bool> = const { Cell::new(false) };
     /// The task handed to this worker by the dispatch its own task's end made.
     static NEXT: Cell<Option<Arc<Task>>> = const { Cell::new(None) };
+    /// This worker's pool.
+    static POOL: std::cell::RefCell<Option<(RuntimeId, Arc<Shared>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A worker thread blocked in a RustyRay wait; unblocked on drop.
+pub(crate) struct Blocked {
+    shared: Arc<Shared>,
+}
+
+/// Marks this worker thread (if it is one) as blocked for the life of the
+/// returned guard, and lets the backlog have the thread it no longer uses.
+pub(crate) fn blocking() -> Option<Blocked> {
+    let (id, shared) = POOL.with(|p| p.borrow().clone())?;
+    let work = {
+        let mut state = lock(&shared.state);
+        state.blocked += 1;
+        shared.drain_backlog(&mut state)
+    };
+    shared.hand_out(id, work);
+    Some(Blocked { shared })
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        lock(&self.shared.state).blocked -= 1;
+    }
 }
 
 /// Ends `task` on this worker: the first task its release of resources
@@ -173,11 +243,14 @@ fn run_here(task: Arc<Task>) {
 }
 
 impl WorkerPool {
-    pub(crate) fn new(runtime: RuntimeId) -> WorkerPool {
+    /// A pool that runs at most `limit` threads at once outside RustyRay
+    /// waits (more tasks wait in its backlog).
+    pub(crate) fn new(runtime: RuntimeId, limit: usize) -> WorkerPool {
         WorkerPool {
             runtime,
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
+                limit,
                 finishing: AtomicUsize::new(0),
                 idle_epoch: AtomicUsize::new(0),
                 exited: Condvar::new(),
@@ -200,7 +273,9 @@ impl WorkerPool {
         } else if let Some(parker) = state.idle.pop() {
             drop(state);
             parker.give(Job::Run(task));
-        } else if self.shared.finishing.load(Ordering::Acquire) > 0 {
+        } else if self.shared.finishing.load(Ordering::Acquire) > 0
+            || !state.may_spawn(self.shared.limit)
+        {
             state.backlog.push_back(task);
         } else {
             state.live += 1;
@@ -251,6 +326,7 @@ fn spawn(shared: &Arc<Shared>, id: RuntimeId, task: Arc<Task>) {
         .name(format!("rr{}-w{index}", id.as_u64()))
         .spawn(move || {
             WORKER_OF.with(|w| w.set(Some(id)));
+            POOL.with(|p| *p.borrow_mut() = Some((id, Arc::clone(&thread_shared))));
             let _installed = context::install(runtime);
             worker_loop(&thread_shared, task);
             let mut state = lock(&thread_shared.state);
@@ -277,26 +353,12 @@ fn worker_loop(shared: &Arc<Shared>, first: Arc<Task>) {
         if still_finishing == 0 && !state.backlog.is_empty() && !state.closed {
             // No finishing thread is left to take the rest of the backlog
             // (and this one's next task may block): give it to idle or new
-            // threads now.
-            let stranded: Vec<Arc<Task>> = state.backlog.drain(..).collect();
-            let mut given = Vec::new();
-            let mut fresh = Vec::new();
-            for task in stranded {
-                match state.idle.pop() {
-                    Some(parker) => given.push((parker, task)),
-                    None => {
-                        state.live += 1;
-                        fresh.push(task);
-                    }
-                }
-            }
+            // threads now, as far as the limit allows.
+            let work = shared.drain_backlog(&mut state);
             drop(state);
-            for (parker, task) in given {
-                parker.give(Job::Run(task));
-            }
-            for task in fresh {
+            if let Some((_, task)) = work.first() {
                 let id = task.runtime.id();
-                spawn(shared, id, task);
+                shared.hand_out(id, work);
             }
             state = lock(&shared.state);
         }
