@@ -10,9 +10,11 @@
 //! are finishing wait in a short backlog for them rather than starting new
 //! threads (the last thread to finish hands what is left to idle or new
 //! threads, so a backlog is never stranded behind blocked ones). Only the
-//! newest idle thread spins before it sleeps. A task blocked in `get` is not idle, so work submitted meanwhile
-//! gets a thread of its own: the scheduler's resource accounting, not the
-//! thread count, bounds how many tasks run at once. Threads idle for a while
+//! newest idle thread spins before it sleeps. A task blocked in `get` is
+//! not idle, so work submitted meanwhile gets a thread of its own: the scheduler's resource accounting bounds how
+//! many tasks run at once, and a thread limit (not counting threads blocked
+//! in RustyRay waits) bounds the threads that work needing no resources can
+//! start; beyond it, work waits in the backlog. Threads idle for a while
 //! retire. Shutdown stops idle threads at once and busy ones when their
 //! task ends, and waits for them until its deadline.
 //!
