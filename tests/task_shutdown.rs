@@ -12,60 +12,12 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{run_in_child_process, Count, Keyed, Registry, TestState};
+use common::probe::{probe, DropSignal, TestProbe};
+use common::run_in_child_process;
 use rustyray::{Config, Error, ObjectRef, Result};
 
 /// How long a task or the test waits for a condition before giving up.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// What tasks report to their test, and the gate that holds them.
-#[derive(Default)]
-struct Probe {
-    /// Opened (count 1) by the test.
-    gate: Count,
-    started: Count,
-    finished: Count,
-    saw_cancel: Count,
-    dropped: Count,
-}
-
-impl Probe {
-    fn open(&self) {
-        self.gate.incr();
-    }
-}
-
-/// Probes stay after their test: a task that starts late finds its gate
-/// open.
-static PROBES: Registry<Probe> = Registry::keeping_released();
-
-impl Keyed for Probe {
-    fn registry() -> &'static Registry<Probe> {
-        &PROBES
-    }
-
-    fn release(&self) {
-        self.open();
-    }
-}
-
-/// The probe with this key (created on first use).
-fn probe(key: u64) -> Arc<Probe> {
-    PROBES.get_or_default(key)
-}
-
-/// A test's own probe: a fresh key, and its gate opened on drop so that a
-/// failing test leaves no task blocked.
-type TestProbe = TestState<Probe>;
-
-/// Reports the drop of the future holding it.
-struct DropSignal(Arc<Probe>);
-
-impl Drop for DropSignal {
-    fn drop(&mut self) {
-        self.0.dropped.incr();
-    }
-}
 
 #[rustyray::remote]
 fn add(a: u32, b: u32) -> u32 {

@@ -20,6 +20,8 @@ use tokio::sync::watch;
 
 use crate::PATIENCE;
 
+pub mod probe;
+
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
