@@ -11,7 +11,9 @@
 //! last path segment is what counts.
 
 use quote::ToTokens;
-use syn::{GenericArgument, PathArguments, Type, TypeParamBound};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{GenericArgument, Ident, Pat, PatType, PathArguments, Type, TypeParamBound};
 
 use crate::ctxt::Ctxt;
 
@@ -162,4 +164,32 @@ pub fn to_string<T: ToTokens>(tokens: &T) -> String {
         .replace("& ", "&")
         .replace("( ", "(")
         .replace(" )", ")")
+}
+
+/// The names generated code gives the arguments: plain identifiers keep
+/// theirs (nicer in docs and errors); any other pattern, and an identifier
+/// equal to `avoid`, gets `argN`, made unique against the plain names.
+pub fn argument_names(typed: &[&PatType], avoid: Option<&Ident>) -> Vec<Ident> {
+    let plain = |pat: &Pat| match pat {
+        Pat::Ident(p) if p.subpat.is_none() && Some(&p.ident) != avoid => Some(p.ident.clone()),
+        _ => None,
+    };
+    let taken: Vec<String> = typed
+        .iter()
+        .filter_map(|arg| plain(&arg.pat))
+        .map(|ident| ident.unraw().to_string())
+        .collect();
+    typed
+        .iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            plain(&arg.pat).unwrap_or_else(|| {
+                let mut name = format!("arg{i}");
+                while taken.contains(&name) {
+                    name.push('_');
+                }
+                Ident::new(&name, arg.pat.span())
+            })
+        })
+        .collect()
 }

@@ -55,7 +55,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, FnArg, GenericParam, Generics, Ident, ImplItem, ImplItemFn, Item, ItemImpl,
-    ItemStruct, Pat, Path, PathArguments, ReturnType, Type, Visibility,
+    ItemStruct, Path, PathArguments, ReturnType, Type, Visibility,
 };
 
 use self::types::Position;
@@ -737,31 +737,13 @@ fn arguments(cx: &Ctxt, sig: &syn::Signature, position: Position, actor: &Path) 
         );
     }
 
-    // Plain identifiers keep their name (nicer in docs and errors); any
-    // other pattern gets `argN`, made unique against the plain names.
-    let plain = |pat: &Pat| match pat {
-        Pat::Ident(p) if p.subpat.is_none() => Some(p.ident.clone()),
-        _ => None,
-    };
-    let taken: Vec<String> = typed
-        .iter()
-        .filter_map(|arg| plain(&arg.pat))
-        .map(|ident| ident.unraw().to_string())
-        .collect();
-
+    let names = crate::types::argument_names(&typed, None);
     typed
         .iter()
-        .enumerate()
-        .map(|(i, arg)| {
+        .zip(names)
+        .map(|(arg, name)| {
             let ty = types::replace_self(&arg.ty, actor);
             types::check_owned(cx, &ty, position);
-            let name = plain(&arg.pat).unwrap_or_else(|| {
-                let mut name = format!("arg{i}");
-                while taken.contains(&name) {
-                    name.push('_');
-                }
-                Ident::new(&name, arg.pat.span())
-            });
             Argument { name, ty }
         })
         .collect()

@@ -37,12 +37,12 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, FnArg, GenericParam, Ident, Item, ItemFn, LitStr, Pat, ReturnType, Type, Visibility,
+    Attribute, FnArg, GenericParam, Ident, Item, ItemFn, LitStr, ReturnType, Type, Visibility,
 };
 
 use crate::attr::{self, Meta, Value};
 use crate::ctxt::Ctxt;
-use crate::types::{check_owned, err_type, ok_type, strip_group, Wording};
+use crate::types::{argument_names, check_owned, err_type, ok_type, strip_group, Wording};
 
 /// The most arguments a remote function may take (the `ArgList` tuples of
 /// the `rustyray` crate).
@@ -384,32 +384,14 @@ fn arguments(cx: &Ctxt, sig: &syn::Signature) -> Vec<Argument> {
         );
     }
 
-    // Plain identifiers keep their name (nicer in docs and errors); any
-    // other pattern gets `argN`, made unique against the plain names. So
-    // does a parameter named like the function: in the generated `remote`,
-    // it would shadow the function that the task body calls.
-    let plain = |pat: &Pat| match pat {
-        Pat::Ident(p) if p.subpat.is_none() && p.ident != sig.ident => Some(p.ident.clone()),
-        _ => None,
-    };
-    let taken: Vec<String> = typed
-        .iter()
-        .filter_map(|arg| plain(&arg.pat))
-        .map(|ident| ident.unraw().to_string())
-        .collect();
-
+    // A parameter named like the function would shadow, in the generated
+    // `remote`, the function that the task body calls: it is renamed.
+    let names = argument_names(&typed, Some(&sig.ident));
     typed
         .iter()
-        .enumerate()
-        .map(|(i, arg)| {
+        .zip(names)
+        .map(|(arg, name)| {
             check_owned(cx, &arg.ty, Position::Argument);
-            let name = plain(&arg.pat).unwrap_or_else(|| {
-                let mut name = format!("arg{i}");
-                while taken.contains(&name) {
-                    name.push('_');
-                }
-                Ident::new(&name, arg.pat.span())
-            });
             Argument {
                 name,
                 ty: (*arg.ty).clone(),
