@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::actor::core::{ActorCore, ActorRead, ActorWrite};
+use crate::actor::core::{Access, ActorCore};
 use crate::actor::id::ActorId;
 use crate::actor::mailbox::Mailbox;
 use crate::actor::options::ActorOptions;
@@ -240,9 +240,11 @@ impl<A: Actor> ActorRef<A> {
         self.call::<Ar, R>(method, args, |core, args| core.call_mut(args, f))
     }
 
-    /// Calls an async `&self` method.
+    /// Calls an async method, holding the state as `G`:
+    /// [`ActorRead`](crate::actor::ActorRead) for `&self`,
+    /// [`ActorWrite`](crate::actor::ActorWrite) for `&mut self`.
     #[doc(hidden)]
-    pub fn __call_async_ref<Ar, R, F, Fut>(
+    pub fn __call_async<Ar, R, G, F, Fut>(
         &self,
         method: &'static str,
         args: Ar,
@@ -251,24 +253,8 @@ impl<A: Actor> ActorRef<A> {
     where
         Ar: ArgList,
         R: TaskReturn,
-        F: Fn(ActorRead<A>, Ar::Values) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
-    {
-        self.call::<Ar, R>(method, args, |core, args| core.call_async(args, f))
-    }
-
-    /// Calls an async `&mut self` method.
-    #[doc(hidden)]
-    pub fn __call_async_mut<Ar, R, F, Fut>(
-        &self,
-        method: &'static str,
-        args: Ar,
-        f: F,
-    ) -> Result<R::Refs>
-    where
-        Ar: ArgList,
-        R: TaskReturn,
-        F: Fn(ActorWrite<A>, Ar::Values) -> Fut + Send + Sync + 'static,
+        G: Access<A>,
+        F: Fn(G, Ar::Values) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
     {
         self.call::<Ar, R>(method, args, |core, args| core.call_async(args, f))

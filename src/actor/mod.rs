@@ -35,7 +35,7 @@ pub(crate) mod mailbox;
 mod options;
 pub(crate) mod registry;
 
-pub use self::core::{ActorRead, ActorWrite};
+pub use self::core::{Access, ActorRead, ActorWrite};
 pub use handle::{get_actor, kill, Actor, ActorHandle, ActorRef};
 pub use id::ActorId;
 pub use options::ActorOptions;

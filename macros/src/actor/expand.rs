@@ -439,13 +439,13 @@ fn call(a: &ActorImpl, m: &Method) -> TokenStream {
             quote!(#state),
         ),
         (true, Receiver::Ref) => (
-            quote!(__call_async_ref),
+            quote!(__call_async),
             quote!(::rustyray::__private::ActorRead<#actor>),
             quote!(#state),
             quote!(&*#state),
         ),
         (true, Receiver::Mut) => (
-            quote!(__call_async_mut),
+            quote!(__call_async),
             quote!(::rustyray::__private::ActorWrite<#actor>),
             quote!(mut #state),
             quote!(&mut *#state),
