@@ -79,6 +79,8 @@ pub(crate) struct Task {
     pub(crate) actor: Option<Arc<Mailbox>>,
     /// Set by an actor's creation: its resources stay held by the actor.
     retain: AtomicBool,
+    /// Whether the body is async (fixed at creation; read without the lock).
+    is_async: bool,
     phase: AtomicU8,
     cancelled: AtomicBool,
     /// Dependencies not complete yet, plus one while they are registered.
@@ -126,6 +128,7 @@ impl Task {
                 place,
                 actor,
                 retain: AtomicBool::new(false),
+                is_async: matches!(body, Body::Async(_)),
                 phase: AtomicU8::new(WAITING),
                 cancelled: AtomicBool::new(false),
                 waiting_for: AtomicUsize::new(deps.len() + 1),
@@ -147,7 +150,7 @@ impl Task {
     }
 
     pub(crate) fn is_async(&self) -> bool {
-        matches!(*lock(&self.body), Some(Body::Async(_)))
+        self.is_async
     }
 
     pub(crate) fn retain_resources(&self) {
