@@ -61,6 +61,7 @@ pub mod actor;
 pub mod error;
 pub mod object;
 pub mod runtime;
+mod sync;
 pub mod task;
 
 pub use actor::{get_actor, kill, Actor, ActorHandle, ActorId, ActorOptions, ActorRef};

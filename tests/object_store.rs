@@ -228,7 +228,7 @@ fn objects_of_a_fresh_runtime_are_numbered_from_one() {
     assert_eq!(second.id().index(), 2);
     assert_eq!(
         first.id().to_string(),
-        format!("obj-{}-1", rt.id().as_u64())
+        format!("obj-{:016x}-1", rt.id().as_u64())
     );
 }
 

@@ -1,6 +1,6 @@
 //! Embedding in an application's tokio runtime (`Config::tokio_handle`): async
 //! work runs on the application's threads and RustyRay starts no executor of
-//! its own; without a handle, it starts `rr<id>-tokio` threads on first use.
+//! its own; without a handle, it starts `<name>-tokio` threads on first use.
 
 use rustyray::{Config, Runtime};
 
@@ -14,7 +14,7 @@ fn thread_names() -> Vec<String> {
 }
 
 fn executor_thread_name(rt: &Runtime) -> String {
-    format!("rr{}-tokio", rt.id().as_u64())
+    format!("{}-tokio", rt.name())
 }
 
 fn current_thread_name() -> String {
@@ -93,8 +93,8 @@ fn embedded_runtime_guard_dropped_inside_the_app_executor_does_not_panic() {
     let handle = app.handle().clone();
     let (id, value, shut_down, still_installed) = app.block_on(async move {
         // Inside the application's async context: init, use and drop there.
-        let rt = rustyray::init(Config::default().tokio_handle(handle)).unwrap();
-        let id = rt.id();
+        let rt = rustyray::init(Config::default().tokio_handle(handle).name("emb-drop")).unwrap();
+        let id = rt.name().to_string();
         let r = rustyray::put("embedded".to_string()).unwrap();
         let value = r.await.unwrap();
         let handle: Runtime = (*rt).clone();
@@ -104,12 +104,12 @@ fn embedded_runtime_guard_dropped_inside_the_app_executor_does_not_panic() {
     assert_eq!(value, "embedded");
     assert!(shut_down);
     assert!(!still_installed);
-    assert!(!thread_names().contains(&format!("rr{}-tokio", id.as_u64())));
+    assert!(!thread_names().contains(&format!("{id}-tokio")));
 }
 
 #[test]
 fn owned_runtime_starts_its_executor_threads_on_first_async_work() {
-    let rt = rustyray::init(Config::default().num_cpus(2)).unwrap();
+    let rt = rustyray::init(Config::default().num_cpus(2).name("emb-own")).unwrap();
     let own_executor = executor_thread_name(&rt);
     let r = rustyray::put(1u8).unwrap();
     assert_eq!(rustyray::get(&r).unwrap(), 1);

@@ -266,10 +266,17 @@ fn invalid_config_display_names_the_field() {
 }
 
 #[test]
-fn default_config_starts_a_runtime_named_after_its_id() {
+fn default_config_starts_a_runtime_named_after_its_number_in_the_process() {
     let rt = rustyray::init(Config::default()).unwrap();
-    assert_eq!(rt.name(), format!("rustyray-{}", rt.id().as_u64()));
-    assert!(rt.name().starts_with("rustyray-"));
+    let other = rustyray::init(Config::default()).unwrap();
+    let number = |name: &str| {
+        name.strip_prefix("rustyray-")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(number(other.name()) > number(rt.name()));
+    drop(other);
     assert!(!rt.is_shut_down());
     assert_eq!(rt.memory().limit, 2 << 30);
 }
@@ -288,8 +295,11 @@ fn runtime_ids_are_distinct_and_displayed_with_prefix() {
     let a = rustyray::init(Config::default()).unwrap();
     let b = rustyray::init(Config::default()).unwrap();
     assert_ne!(a.id(), b.id());
-    assert_eq!(a.id().to_string(), format!("rt-{}", a.id().as_u64()));
-    assert_eq!(format!("{:?}", b.id()), format!("rt-{}", b.id().as_u64()));
+    assert_eq!(a.id().to_string(), format!("rt-{:016x}", a.id().as_u64()));
+    assert_eq!(
+        format!("{:?}", b.id()),
+        format!("rt-{:016x}", b.id().as_u64())
+    );
 }
 
 #[test]
@@ -378,7 +388,7 @@ fn start_owned_executor(rt: &Runtime) -> String {
 fn guard_of_a_runtime_with_a_started_executor_dropped_inside_async_code_does_not_panic() {
     let guard = rustyray::init(Config::default().num_cpus(2)).unwrap();
     let worker = start_owned_executor(&guard);
-    assert_eq!(worker, format!("rr{}-tokio", guard.id().as_u64()));
+    assert_eq!(worker, format!("{}-tokio", guard.name()));
     let handle: Runtime = (*guard).clone();
 
     let app = tokio::runtime::Builder::new_current_thread()
@@ -401,10 +411,7 @@ async fn guard_of_a_runtime_with_a_started_executor_dropped_in_a_tokio_test_does
     std::thread::spawn(move || {
         let _ = tx.send(start_owned_executor(&rt));
     });
-    assert_eq!(
-        rx.await.unwrap(),
-        format!("rr{}-tokio", guard.id().as_u64())
-    );
+    assert_eq!(rx.await.unwrap(), format!("{}-tokio", guard.name()));
     let r = rustyray::put(9u8).unwrap();
     assert_eq!((&r).await.unwrap(), 9);
     let handle: Runtime = (*guard).clone();

@@ -387,7 +387,7 @@ fn zero_cpu_work(i: u64) -> u64 {
 }
 
 fn worker_threads_of(runtime: &rustyray::Runtime) -> usize {
-    let prefix = format!("rr{}-w", runtime.id().as_u64());
+    let prefix = format!("{}-w", runtime.name());
     std::fs::read_dir("/proc/self/task")
         .map(|tasks| {
             tasks
@@ -402,7 +402,7 @@ fn worker_threads_of(runtime: &rustyray::Runtime) -> usize {
 fn a_burst_of_zero_cpu_tasks_runs_on_a_bounded_number_of_threads() -> Result<()> {
     // Zero-CPU tasks are not bounded by resources; the pool bounds its
     // threads (64 on this runtime: 4 per CPU, at least 64).
-    let rt = rustyray::init(rustyray::Config::default().num_cpus(2))?;
+    let rt = rustyray::init(rustyray::Config::default().num_cpus(2).name("burst"))?;
     let refs = (0..2_000u64)
         .map(zero_cpu_work::remote)
         .collect::<Result<Vec<_>>>()?;

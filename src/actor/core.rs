@@ -14,17 +14,17 @@
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 use crate::actor::mailbox::{Instance, Mailbox};
 use crate::error::Error;
+use crate::sync::lock;
+use crate::sync::{catch, catch_future, panic_message};
 use crate::task::args::ArgList;
 use crate::task::returns::{TaskReturn, UserError};
-use crate::task::run::{catch_unwind_future, panic_message};
 use crate::task::task::{Body, BoxFuture, Failure, Outcome, Task};
 
 #[doc(hidden)]
@@ -196,16 +196,13 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
     {
         let thunk: Constructor<A> = Box::new(move || {
             let values = args.take().map_err(|e| e.to_string())?;
-            match catch_unwind(AssertUnwindSafe(|| ctor(values))) {
+            match catch(|| ctor(values)) {
                 Ok(Ok(actor)) => Ok(actor),
                 Ok(Err(err)) => Err(err.message),
-                Err(payload) => Err(panic_message(&*payload)),
+                Err(panic) => Err(panic),
             }
         });
-        *self
-            .constructor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(thunk);
+        *lock(&self.constructor) = Some(thunk);
         let core = Arc::clone(self);
         Body::Sync(Box::new(move |task: &Arc<Task>| match core.construct() {
             Ok(actor) => {
@@ -241,10 +238,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
     }
 
     fn construct(&self) -> Result<A, String> {
-        let mut ctor = self
-            .constructor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut ctor = lock(&self.constructor);
         match ctor.as_mut() {
             Some(thunk) => thunk(),
             None => Err("no constructor".to_string()),
@@ -259,10 +253,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         }
         slot.value = None;
         let allowed = {
-            let mut left = self
-                .restarts_left
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut left = lock(&self.restarts_left);
             let allowed = *left != 0;
             if *left > 0 {
                 *left -= 1;
@@ -338,8 +329,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 let Some(actor) = slot.value.as_ref() else {
                     return Err(core.not_alive());
                 };
-                let result = catch_unwind(AssertUnwindSafe(|| f(actor, values)));
-                (slot.generation, result.map_err(|p| panic_message(&*p)))
+                (slot.generation, catch(|| f(actor, values)))
             };
             let death = match &result {
                 Err(panic) => core.recover(&mut core.write_blocking(), generation, panic),
@@ -365,8 +355,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             let Some(actor) = slot.value.as_mut() else {
                 return Err(core.not_alive());
             };
-            let result =
-                catch_unwind(AssertUnwindSafe(|| f(actor, values))).map_err(|p| panic_message(&*p));
+            let result = catch(|| f(actor, values));
             let death = match &result {
                 Err(panic) => core.recover(&mut slot, generation, panic),
                 Ok(_) => None,
@@ -403,7 +392,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                     } => *generation,
                     Slot { value: None, .. } => return Err(core.not_alive()),
                 };
-                let result = catch_unwind_future(f(guard, values))
+                let result = catch_future(f(guard, values))
                     .await
                     .map_err(|p| panic_message(&*p));
                 let death = match &result {

@@ -31,7 +31,7 @@ impl ActorId {
 
 impl fmt::Display for ActorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "actor-{}-{}", self.runtime.as_u64(), self.index)
+        write!(f, "actor-{:016x}-{}", self.runtime.as_u64(), self.index)
     }
 }
 

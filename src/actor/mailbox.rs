@@ -16,11 +16,12 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::actor::id::ActorId;
 use crate::error::Error;
 use crate::runtime::Runtime;
+use crate::sync::lock;
 use crate::task::resources::Demand;
 use crate::task::task::Task;
 
@@ -92,10 +93,6 @@ impl State {
         }
         self.turns[i] = turn;
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Mailbox {

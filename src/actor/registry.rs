@@ -2,12 +2,13 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::actor::id::ActorId;
 use crate::actor::mailbox::Mailbox;
 use crate::error::{Error, Result};
 use crate::runtime::RuntimeId;
+use crate::sync::lock;
 
 struct Entry {
     /// The `Arc<ActorCore<A>>`, for typed lookups.
@@ -48,7 +49,7 @@ impl ActorTable {
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
-        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.tables)
     }
 
     pub(crate) fn next_id(&self) -> ActorId {

@@ -11,7 +11,8 @@ use crate::object::recycle;
 use crate::object::spill::{self, SpillFile};
 use crate::object::store::Store;
 use crate::object::value::{Stored, Value};
-use crate::task::worker::spin_until;
+use crate::sync::lock;
+use crate::sync::{spin_until, wait_until};
 
 enum Kind {
     Pending,
@@ -141,7 +142,7 @@ impl ObjectCell {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave `State` half-written
         // (every update is a single assignment), so poisoning is ignored.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// The producer to cancel, while the object is still pending.
@@ -300,25 +301,6 @@ impl ObjectCell {
         }
         let old = std::mem::replace(&mut *self.lock(), State::Failed(err));
         self.store.unaccount(&old);
-    }
-}
-
-/// Waits on `condvar` once, until notified or `deadline` (ignoring
-/// poisoning, as every lock here does).
-pub(crate) fn wait_until<'a, T>(
-    condvar: &Condvar,
-    guard: MutexGuard<'a, T>,
-    deadline: Option<Instant>,
-) -> MutexGuard<'a, T> {
-    match deadline {
-        None => condvar.wait(guard).unwrap_or_else(PoisonError::into_inner),
-        Some(deadline) => {
-            let left = deadline.saturating_duration_since(Instant::now());
-            condvar
-                .wait_timeout(guard, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0
-        }
     }
 }
 

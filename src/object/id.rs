@@ -8,8 +8,8 @@ use crate::runtime::RuntimeId;
 
 /// Identifies an object: the runtime that owns it and its index there.
 ///
-/// Unique within the process for the process's lifetime: runtime ids are
-/// never reused, and each runtime numbers its objects from 1.
+/// Globally unique (128 bits): runtime ids are 64 random bits, and each
+/// runtime numbers its objects from 1.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ObjectId {
     runtime: RuntimeId,
@@ -34,7 +34,7 @@ impl ObjectId {
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "obj-{}-{}", self.runtime.as_u64(), self.index)
+        write!(f, "obj-{:016x}-{}", self.runtime.as_u64(), self.index)
     }
 }
 

@@ -7,13 +7,14 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
 use crate::object::id::ObjectId;
 use crate::object::value::Stored;
 use crate::object::Object;
+use crate::sync::deadline_after;
 use crate::task::blocking::Lent;
 
 /// A reference to an object in a runtime's store: the result of
@@ -84,7 +85,7 @@ impl<T: Object> ObjectRef<T> {
         if let Some(outcome) = self.cell.try_get() {
             return outcome;
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(deadline_after);
         let outcome = crate::task::blocking::while_blocked(|| self.cell.wait(deadline));
         self.cell.store().check_open()?;
         outcome.unwrap_or_else(|| {

@@ -9,7 +9,8 @@
 //! copy into one of them when it fits, at `memcpy` speed. The pool belongs
 //! to the store and goes with the runtime.
 
-use std::sync::{Mutex, PoisonError};
+use crate::sync::lock;
+use std::sync::Mutex;
 
 /// Buffers smaller than this are not worth keeping.
 pub(crate) const MIN_BYTES: usize = 1 << 20;
@@ -28,7 +29,7 @@ impl BytePool {
             return;
         }
         buffer.clear();
-        let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buffers = lock(&self.buffers);
         if buffers.len() == KEEP {
             buffers.remove(0);
         }
@@ -39,7 +40,7 @@ impl BytePool {
     /// more than twice the size).
     pub(crate) fn copy(&self, bytes: &[u8]) -> Vec<u8> {
         if bytes.len() >= MIN_BYTES {
-            let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut buffers = lock(&self.buffers);
             let fits = buffers
                 .iter()
                 .position(|b| b.capacity() >= bytes.len() && b.capacity() / 2 <= bytes.len());

@@ -17,12 +17,13 @@ use std::cell::RefCell;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::object::id::ObjectId;
 use crate::object::store::Store;
 use crate::object::value::Value;
+use crate::sync::lock;
 
 const MAGIC: &[u8; 8] = b"RRSPILL1";
 const HEADER: usize = 8 + 8 + 4;
@@ -67,7 +68,7 @@ impl SpillDir {
     }
 
     fn ensure(&self) -> io::Result<()> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock(&self.state);
         if state.is_none() {
             let existed = self.path.is_dir();
             fs::create_dir_all(&self.path)?;
@@ -104,7 +105,7 @@ impl SpillDir {
 
     /// Removes the directory if this runtime created it.
     pub(crate) fn remove(&self) {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = lock(&self.state);
         if *state == Some(true) {
             if let Err(err) = fs::remove_dir_all(&self.path) {
                 tracing::warn!(%err, dir = %self.path.display(), "could not remove the spill directory");

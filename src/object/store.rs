@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use slab::Slab;
 
@@ -15,6 +15,7 @@ use crate::object::recycle::BytePool;
 use crate::object::spill::{self, SpillDir, SpillFile};
 use crate::object::value::Value;
 use crate::runtime::{context, RuntimeId, WeakRuntime};
+use crate::sync::lock;
 
 /// What a runtime's object store holds, from [`Runtime::memory`](crate::Runtime::memory).
 ///
@@ -81,10 +82,6 @@ pub(crate) struct Store {
 }
 
 const SHARDS: usize = 16;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 impl Store {
     pub(crate) fn new(

@@ -4,14 +4,15 @@
 //! [`Config::tokio_handle`](crate::Config::tokio_handle): nothing is started)
 //! or a multi-thread tokio runtime the RustyRay runtime owns, built on first
 //! use, so that `init` + `shutdown` costs no thread when no async work runs.
-//! Owned executor threads are named `rr<runtime id>-tokio`.
+//! Owned executor threads are named `<runtime name>-tokio`.
 
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
 
 use crate::error::{Error, Result};
+use crate::sync::lock;
 
 pub(crate) struct Executor {
     embedded: Option<Handle>,
@@ -61,7 +62,7 @@ impl Executor {
     }
 
     fn build(&self) -> std::result::Result<Handle, String> {
-        let mut owned = self.owned.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut owned = lock(&self.owned);
         if owned.closed {
             return Err("the runtime is shut down".to_string());
         }
@@ -80,7 +81,7 @@ impl Executor {
     /// stop). Never blocks inside an async context, where tokio forbids it.
     pub(crate) fn shutdown(&self, timeout: Duration) {
         let runtime = {
-            let mut owned = self.owned.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut owned = lock(&self.owned);
             owned.closed = true;
             owned.runtime.take()
         };

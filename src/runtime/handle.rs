@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::object::store::Store;
 use crate::object::value::Value;
 use crate::object::{MemoryStats, Object, ObjectRef};
+use crate::sync::deadline_after;
 use crate::task::scheduler::Scheduler;
 use crate::task::wait;
 
@@ -58,10 +59,10 @@ struct Inner {
 impl Runtime {
     fn start(config: Config) -> Result<Runtime> {
         config.validate()?;
-        let id = RuntimeId::next();
+        let (id, seq) = RuntimeId::next();
         let name: Arc<str> = match &config.name {
             Some(name) => name.as_str().into(),
-            None => format!("rustyray-{}", id.as_u64()).into(),
+            None => format!("rustyray-{seq}").into(),
         };
         let spill_dir = match &config.spill_dir {
             Some(dir) => dir.clone(),
@@ -80,7 +81,7 @@ impl Runtime {
         let executor = Executor::new(
             config.tokio_handle.clone(),
             config.num_cpus,
-            format!("rr{}-tokio", id.as_u64()),
+            format!("{name}-tokio"),
         );
         let runtime = Runtime {
             inner: Arc::new(Inner {
@@ -101,12 +102,13 @@ impl Runtime {
         Ok(runtime)
     }
 
-    /// The runtime's process-unique id.
+    /// The runtime's globally unique id.
     pub fn id(&self) -> RuntimeId {
         self.inner.id
     }
 
-    /// The runtime's name ([`Config::name`], or `rustyray-<id>`).
+    /// The runtime's name ([`Config::name`], or `rustyray-<n>` for the
+    /// process's `n`th runtime).
     pub fn name(&self) -> &str {
         &self.inner.name
     }
@@ -229,7 +231,7 @@ impl Runtime {
             return;
         }
         let timeout = self.inner.config.shutdown_timeout;
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let inner = &self.inner;
         inner.store.close();
         inner.scheduler.close(&inner.store.shut_down());
@@ -238,9 +240,9 @@ impl Runtime {
         // every value, in memory and on disk.
         inner.store.release_all();
         inner.scheduler.stop_workers(deadline);
-        inner
-            .executor
-            .shutdown(deadline.saturating_duration_since(Instant::now()));
+        inner.executor.shutdown(deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        }));
     }
 
     pub(crate) fn check_running(&self) -> Result<()> {

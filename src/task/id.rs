@@ -24,7 +24,7 @@ impl TaskId {
 
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task-{}-{}", self.runtime.as_u64(), self.index)
+        write!(f, "task-{:016x}-{}", self.runtime.as_u64(), self.index)
     }
 }
 

@@ -14,20 +14,10 @@ use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 
 use crate::error::Error;
+use crate::sync::panic_message;
 use crate::task::context::{self, Running};
 use crate::task::task::{AsyncAttempt, Body, BoxFuture, Failure, Outcome, Task};
 use crate::task::worker;
-
-/// The message of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        format!("panicked: {s}")
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        format!("panicked: {s}")
-    } else {
-        "panicked".to_string()
-    }
-}
 
 fn panicked(task: &Task, payload: &(dyn Any + Send)) -> Failure {
     Failure {
@@ -182,30 +172,4 @@ impl Drop for AsyncRun {
             task.finish();
         }
     }
-}
-
-pin_project_lite::pin_project! {
-    /// A future whose panics come out as `Err(payload)`.
-    pub(crate) struct CatchUnwind<F> {
-        #[pin]
-        future: F,
-    }
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = std::thread::Result<F::Output>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
-        let future = self.project().future;
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
-    }
-}
-
-/// Runs `future`, catching its panics.
-pub(crate) fn catch_unwind_future<F: Future>(future: F) -> CatchUnwind<F> {
-    CatchUnwind { future }
 }

@@ -16,11 +16,12 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::error::Error;
 use crate::runtime::{Config, RuntimeId};
+use crate::sync::lock;
 use crate::task::id::TaskId;
 use crate::task::resources::{Available, Capacity, Demand};
 use crate::task::run;
@@ -40,10 +41,6 @@ struct State {
     free: Available,
     classes: Vec<(Demand, VecDeque<Arc<Task>>)>,
     closed: bool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Scheduler {
@@ -230,7 +227,7 @@ impl Scheduler {
     }
 
     /// Shutdown, last step: stops the worker threads by `deadline`.
-    pub(crate) fn stop_workers(&self, deadline: Instant) {
+    pub(crate) fn stop_workers(&self, deadline: Option<Instant>) {
         self.pool.shutdown(deadline);
     }
 }

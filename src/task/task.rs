@@ -10,13 +10,14 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Wake, Waker};
 
 use crate::actor::mailbox::Mailbox;
 use crate::error::Error;
 use crate::object::cell::{ObjectCell, Producer};
 use crate::runtime::Runtime;
+use crate::sync::lock;
 use crate::task::id::TaskId;
 use crate::task::options::TaskName;
 use crate::task::resources::Demand;
@@ -92,10 +93,6 @@ pub(crate) struct Task {
     /// Waits in progress inside the running task (blocking gets, awaited
     /// refs): while there is one, its CPUs are lent to the scheduler.
     waits: AtomicUsize,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Task {

@@ -5,9 +5,10 @@ use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::object::cell::wait_until;
 use crate::object::{Object, ObjectRef};
 use crate::runtime::global;
+use crate::sync::lock;
+use crate::sync::{deadline_after, wait_until};
 use crate::task::blocking::while_blocked;
 
 /// What [`wait`] returns: `(ready, pending)`, each in input order.
@@ -26,7 +27,7 @@ impl Wake for Completions {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        *lock(&self.count) += 1;
         self.changed.notify_all();
     }
 }
@@ -46,7 +47,7 @@ pub(crate) fn wait_refs<T: Object>(
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::BlockingInAsync { call: "wait" });
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(deadline_after);
         let completions = Arc::new(Completions::default());
         let waker = Waker::from(Arc::clone(&completions));
         complete = refs.iter().filter(|r| !r.cell.on_complete(&waker)).count();

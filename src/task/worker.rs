@@ -18,25 +18,22 @@
 //! retire. Shutdown stops idle threads at once and busy ones when their
 //! task ends, and waits for them until its deadline.
 //!
-//! Threads are named `rr<runtime id>-w<n>` and have their runtime installed
+//! Threads are named `<runtime name>-w<n>` and have their runtime installed
 //! in their context slot for their whole life.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::runtime::{context, RuntimeId};
+use crate::sync::{lock, spin_until, wait_until};
 use crate::task::run;
 use crate::task::task::Task;
 
 /// How long a thread with nothing to do waits before it retires.
 const IDLE_RETIRE: Duration = Duration::from_secs(10);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// What an idle thread is given.
 enum Job {
@@ -88,26 +85,6 @@ impl Parker {
                 .wait_timeout(job, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
-        }
-    }
-}
-
-/// How long a waiting thread spins before it sleeps: work handed over
-/// within this time costs no system call and no wake-up latency.
-const SPIN: Duration = Duration::from_micros(50);
-
-/// Spins until `ready()` or [`SPIN`] has passed; whether it became ready.
-pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        for _ in 0..64 {
-            if ready() {
-                return true;
-            }
-            std::hint::spin_loop();
-        }
-        if start.elapsed() > SPIN {
-            return false;
         }
     }
 }
@@ -292,7 +269,7 @@ impl WorkerPool {
 
     /// Stops every thread; waits for them until `deadline` (not for the
     /// calling thread, when shutdown runs inside one of this pool's tasks).
-    pub(crate) fn shutdown(&self, deadline: Instant) {
+    pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
         let shared = &self.shared;
         let own = usize::from(WORKER_OF.with(Cell::get) == Some(self.runtime));
         let mut state = lock(&shared.state);
@@ -302,18 +279,14 @@ impl WorkerPool {
         }
         state.backlog.clear();
         while state.live > own {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            if deadline.is_some_and(|d| d <= Instant::now()) {
                 tracing::warn!(
                     threads = state.live - own,
                     "worker threads still busy at the shutdown deadline; detaching them"
                 );
                 return;
-            };
-            state = shared
-                .exited
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            }
+            state = wait_until(&shared.exited, state, deadline);
         }
     }
 }
@@ -325,7 +298,7 @@ fn spawn(shared: &Arc<Shared>, id: RuntimeId, task: Arc<Task>) {
     let runtime = task.runtime.clone();
     let index = shared.started.fetch_add(1, Ordering::Relaxed);
     let spawned = std::thread::Builder::new()
-        .name(format!("rr{}-w{index}", id.as_u64()))
+        .name(format!("{}-w{index}", runtime.name()))
         .spawn(move || {
             WORKER_OF.with(|w| w.set(Some(id)));
             POOL.with(|p| *p.borrow_mut() = Some((id, Arc::clone(&thread_shared))));

@@ -1,0 +1,19 @@
+//! The bottom layer: lock and wait helpers every other layer uses.
+//!
+//! - [`lock`]: a mutex lock that ignores poisoning. Every update RustyRay
+//!   makes under a lock leaves the data consistent before any user code
+//!   can run, so a panic elsewhere never leaves half-written state behind,
+//!   and a poisoned lock is as good as a clean one.
+//! - [`deadline_after`] and [`wait_until`]: waits with an optional deadline
+//!   that saturate instead of overflowing (`Duration::MAX` means "no
+//!   deadline").
+//! - [`spin_until`]: the short spin a waiter does before it sleeps.
+//! - [`catch`], [`catch_future`] and [`panic_message`]: user code (a task,
+//!   a `Drop`, a `Serialize`) may panic anywhere; these turn the panic into
+//!   a value at the boundary where user code is called.
+
+mod panic;
+mod wait;
+
+pub(crate) use panic::{catch, catch_future, panic_message};
+pub(crate) use wait::{deadline_after, lock, spin_until, wait_until};
