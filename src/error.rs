@@ -145,12 +145,40 @@ pub enum Error {
     #[error("serialization failed: {0}")]
     Serialization(String),
 
-    /// A blocking call was made where blocking would stall an async executor.
-    #[error("blocking `{call}` called inside an async runtime context, where it would stall the executor; use `.await` on the ref instead, or call it from a thread outside the async runtime")]
+    /// A blocking call was made where blocking would stall an async
+    /// executor: on a thread that is polling a future. It works inside
+    /// `tokio::task::spawn_blocking` and `tokio::task::block_in_place`.
+    #[error(
+        "blocking `{call}` would stall the async executor polling this code; {}",
+        async_alternative(call)
+    )]
     BlockingInAsync {
         /// The call that was refused.
         call: &'static str,
     },
+
+    /// A call was given an argument it cannot work with.
+    #[error("invalid argument to `{call}`: {reason}")]
+    InvalidArgument {
+        /// The call.
+        call: &'static str,
+        /// What is wrong with the argument.
+        reason: String,
+    },
+}
+
+/// What to use in async code instead of a blocking call.
+fn async_alternative(call: &str) -> String {
+    let instead = match call {
+        "get" | "get_timeout" => "`r.await` (with `tokio::time::timeout` for a limit)",
+        "get_all" => "`rustyray::get_all_async(&refs).await`",
+        "wait" => "`rustyray::wait_async(&refs, n, timeout).await`",
+        _ => "its async counterpart",
+    };
+    format!(
+        "use {instead} instead, or run the blocking call inside `tokio::task::spawn_blocking` or \
+         `tokio::task::block_in_place`"
+    )
 }
 
 impl Error {

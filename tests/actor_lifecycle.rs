@@ -98,6 +98,14 @@ impl Counter {
         }
     }
 
+    /// Blocks until the test's gate opens, then builds.
+    fn gated(key: u64, start: i64) -> Self {
+        let probe = probe(key);
+        probe.started.incr();
+        probe.gate.wait_for(1);
+        Counter::new(key, start)
+    }
+
     fn incr(&mut self, by: i64) -> i64 {
         self.n += by;
         self.n
@@ -291,6 +299,20 @@ fn get_if_exists_returns_the_live_actor_without_constructing_another() -> Result
     assert_eq!(again.id(), c.id());
     assert_eq!(get(&again.incr(1)?)?, 3);
     assert_eq!(p.constructed.get(), 1);
+    Ok(())
+}
+
+#[rustyray::test]
+fn get_if_exists_without_a_name_is_invalid_config() -> Result<()> {
+    let p = TestProbe::new();
+    match Counter::options().get_if_exists(true).remote(p.key, 0) {
+        Err(Error::InvalidConfig { field, reason }) => {
+            assert_eq!(field, "get_if_exists");
+            assert_eq!(reason, "needs a name to look up: set `.name(..)` too");
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    assert_eq!(p.constructed.get(), 0);
     Ok(())
 }
 
@@ -594,6 +616,23 @@ fn an_actor_waits_for_the_cpus_another_holds_until_its_last_handle_drops() -> Re
     drop(first);
     assert_eq!(get(&call)?, 2);
     assert!(p.dropped.wait_for(1));
+    Ok(())
+}
+
+/// The CPUs an actor holds go back exactly once, also when it is killed
+/// while its constructor still runs.
+#[rustyray::test(num_cpus = 1)]
+fn an_actor_killed_while_its_constructor_runs_gives_its_cpus_back() -> Result<()> {
+    let p = TestProbe::new();
+    let a = Counter::options().num_cpus(1.0).remote_gated(p.key, 0)?;
+    assert!(p.started.wait_for(1));
+    rustyray::kill(&a)?;
+    assert_eq!(died(get(&a.get()?)), "it was killed");
+    p.gate.incr();
+    // The instance built after the kill is dropped, and the CPU is free.
+    assert!(p.dropped.wait_for(1));
+    assert_eq!(get(&one_cpu::remote(7)?)?, 7);
+    assert_eq!(get(&one_cpu::remote(8)?)?, 8);
     Ok(())
 }
 

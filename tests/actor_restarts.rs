@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use common::{died, get, lock, Keyed, Registry, TestState};
+use common::{died, get, lock, wait_until, Keyed, Registry, TestState};
 use rustyray::{Error, ObjectRef, Result};
 use tokio::sync::Barrier;
 
@@ -34,6 +34,8 @@ struct Lives {
     opened: Condvar,
     /// Where two calls meet before panicking together.
     barrier: Barrier,
+    /// What `context().was_restarted()` said in each constructor run.
+    restarted_seen: Mutex<Vec<bool>>,
 }
 
 impl Lives {
@@ -70,6 +72,7 @@ impl Default for Lives {
             gate: Mutex::new(false),
             opened: Condvar::new(),
             barrier: Barrier::new(2),
+            restarted_seen: Mutex::new(Vec::new()),
         }
     }
 }
@@ -141,6 +144,21 @@ impl Flaky {
         Err("not today".to_string())
     }
 
+    /// Panics while the test's count of constructions is at most
+    /// `panics`, then builds; records `was_restarted()` of each run.
+    fn shaky(key: u64, panics: usize) -> Self {
+        let life = Life::begin(key);
+        lock(&life.0.restarted_seen).push(rustyray::context().was_restarted());
+        if life.0.constructed() <= panics {
+            panic!("shaky constructor, run {}", life.0.constructed());
+        }
+        Flaky {
+            n: 7,
+            calls: 0,
+            life,
+        }
+    }
+
     /// Succeeds only the first time it runs.
     fn fragile(key: u64, start: i64) -> std::result::Result<Self, String> {
         let life = Life::begin(key);
@@ -196,6 +214,12 @@ impl Flaky {
     async fn boom_async(&self) -> i64 {
         tokio::task::yield_now().await;
         panic!("async boom")
+    }
+
+    /// Waits for the test's gate, then returns the state.
+    fn gated_get(&self) -> i64 {
+        self.life.0.wait_open();
+        self.n
     }
 
     /// Waits for the test's gate, then panics.
@@ -318,6 +342,9 @@ fn concurrent_panics_of_one_instance_restart_it_once() -> Result<()> {
     assert!(died(get(&a)).contains("together"));
     assert!(died(get(&b)).contains("together"));
     assert_eq!(get(&f.add(1)?)?, 101);
+    // The crashed instance goes once the second call has let go of it too
+    // (its ref failed at once, before that).
+    wait_until("the crashed instance is dropped", || lives.dropped() == 1);
     assert_eq!((lives.constructed(), lives.dropped()), (2, 1));
     Ok(())
 }
@@ -342,8 +369,12 @@ fn calls_queued_behind_a_fatal_panic_fail_with_its_cause() -> Result<()> {
     Ok(())
 }
 
+/// A panic in the constructor is a crash like any other (Ray: the actor's
+/// process died): restarted while `max_restarts` allow, then dead; an `Err`
+/// from the constructor kills the actor at once.
 #[rustyray::test]
-fn a_failing_constructor_kills_the_actor_without_restarts() -> Result<()> {
+fn a_panicking_constructor_uses_up_its_restarts_and_a_refusing_one_kills_the_actor_at_once(
+) -> Result<()> {
     let lives = TestLives::new();
     let panicked = Flaky::options()
         .max_restarts(3)
@@ -360,7 +391,10 @@ fn a_failing_constructor_kills_the_actor_without_restarts() -> Result<()> {
             );
         }
     }
-    assert_eq!((lives.constructed(), lives.dropped()), (2, 2));
+    let cause = died(get(&panicked.get()?));
+    assert!(cause.ends_with("with no restarts left"), "{cause}");
+    // 1 + 3 restarts of the panicking one, 1 of the refusing one.
+    assert_eq!((lives.constructed(), lives.dropped()), (5, 5));
     Ok(())
 }
 
@@ -418,5 +452,75 @@ fn a_restarted_named_actor_keeps_its_name_and_id() -> Result<()> {
     assert_eq!(found.id(), f.id());
     assert!(get(&found.restarted()?)?);
     assert_eq!(get(&found.add(1)?)?, 8);
+    Ok(())
+}
+
+/// Ray: when one call crashes the actor's process, the call fails at once,
+/// whatever the other calls of the actor are doing; the calls in flight on
+/// the crashed instance fail too (no retries) and the actor restarts.
+#[rustyray::test]
+fn a_crash_fails_its_call_at_once_while_another_call_is_still_running() -> Result<()> {
+    let lives = TestLives::new();
+    let f = Flaky::options()
+        .max_concurrency(2)
+        .max_restarts(1)
+        .remote(lives.key, 100)?;
+    let waiting = f.gated_get()?;
+    let (ready, _) = rustyray::wait(&[waiting.clone()], 1, Some(Duration::from_millis(1)))?;
+    assert!(ready.is_empty(), "the gated call waits for the test");
+    let crash = f.boom()?;
+    // Neither ref waits for the gate: the crash ends the instance now.
+    let cause = died(get(&crash));
+    assert_eq!(cause, "panicked: boom at 100");
+    assert_eq!(died(get(&waiting)), "panicked: boom at 100");
+    // The restarted instance serves while the old one's call still waits.
+    assert_eq!(get(&f.add(1)?)?, 101);
+    assert!(get(&f.restarted()?)?);
+    assert_eq!((lives.constructed(), lives.dropped()), (2, 0));
+    // The crashed instance is dropped when its last call lets go of it.
+    lives.open();
+    wait_until("the crashed instance is dropped", || lives.dropped() == 1);
+    assert_eq!((lives.constructed(), lives.dropped()), (2, 1));
+    Ok(())
+}
+
+/// With `max_task_retries`, a call in flight on a crashed instance runs
+/// again on the restarted one once it returns.
+#[rustyray::test]
+fn a_call_in_flight_on_a_crashed_instance_is_retried_on_the_new_one() -> Result<()> {
+    let lives = TestLives::new();
+    let f = Flaky::options()
+        .max_concurrency(2)
+        .max_restarts(1)
+        .max_task_retries(1)
+        .remote(lives.key, 100)?;
+    let waiting = f.gated_get()?;
+    let crash = f.boom()?;
+    // The crashing call is retried too: on the new instance it panics
+    // again, which uses up the last restart.
+    let cause = died(get(&crash));
+    assert!(cause.contains("boom at 100"), "{cause}");
+    lives.open();
+    // The waiting call's first run does not count; its retry found the
+    // actor dead.
+    let cause = died(get(&waiting));
+    assert!(cause.contains("no restarts left"), "{cause}");
+    wait_until("both instances are dropped", || lives.dropped() == 2);
+    assert_eq!((lives.constructed(), lives.dropped()), (2, 2));
+    Ok(())
+}
+
+/// Ray: a crash in the constructor restarts the actor like any crash, and
+/// the restarted constructor knows it is one.
+#[rustyray::test]
+fn a_panicking_constructor_is_restarted_and_knows_it_was() -> Result<()> {
+    let lives = TestLives::new();
+    let f = Flaky::options()
+        .max_restarts(3)
+        .remote_shaky(lives.key, 2)?;
+    assert_eq!(get(&f.add(1)?)?, 8);
+    assert!(get(&f.restarted()?)?);
+    assert_eq!(*lock(&lives.restarted_seen), vec![false, true, true]);
+    assert_eq!((lives.constructed(), lives.dropped()), (3, 2));
     Ok(())
 }

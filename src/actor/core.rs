@@ -1,101 +1,92 @@
 //! [`ActorCore`]: one actor's state, its constructor and its restarts.
 //!
-//! The state sits behind an async-aware read-write lock: `&self` methods
-//! take it shared, `&mut self` methods exclusively, so `max_concurrency`
-//! above 1 lets `&self` calls overlap while `&mut self` calls stay alone.
-//! Sync methods lock it on their worker thread, async ones with owned
-//! guards that live inside the call's future.
+//! The state lives in an *incarnation*: one constructed instance behind an
+//! async-aware read-write lock. `&self` methods take it shared, `&mut self`
+//! methods exclusively, so `max_concurrency` above 1 lets `&self` calls
+//! overlap while `&mut self` calls stay alone. Sync methods lock it on their
+//! worker thread, async ones with owned guards that live inside the call's
+//! future.
 //!
-//! A panic in a method is a crash. The crashed instance is dropped and,
-//! while restarts remain, the constructor runs again with the same
-//! arguments (kept in the store for that); the generation number tells
-//! concurrent crashes of one instance apart so it restarts once. Without
-//! restarts left the actor dies, and its mailbox fails every later call.
+//! A panic in a method (or in the constructor) is a crash, as a crashed
+//! process is in Ray. The crash never waits for the instance's other calls:
+//! the incarnation is marked crashed and leaves the core at once, the calls
+//! still running on it that have no retries left fail with
+//! [`Error::ActorDied`](crate::Error::ActorDied) at once, and the instance
+//! is dropped when the last of them lets go of it. While restarts remain, a
+//! restart task runs the constructor again with the same arguments (kept in
+//! the store for that; `context().was_restarted()` is true inside it) and
+//! installs a new incarnation; calls that may be retried
+//! (`max_task_retries`) run again on it, in place. Without restarts left,
+//! or when the constructor returns `Err`, the actor dies, and its mailbox
+//! fails every call not yet finished.
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
-use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+use tokio::sync::{Notify, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 use crate::actor::mailbox::{Instance, Mailbox};
 use crate::error::Error;
-use crate::sync::lock;
-use crate::sync::{catch, catch_future, panic_message};
+use crate::sync::{catch, catch_future, lock, panic_message};
 use crate::task::args::ArgList;
+use crate::task::context;
+use crate::task::options::TaskOptions;
 use crate::task::returns::{TaskReturn, UserError};
-use crate::task::task::{Body, BoxFuture, Failure, Outcome, Task};
+use crate::task::submit::{submit_task, Submission};
+use crate::task::task::{Body, BoxFuture, Failure, Outcome, Place, Task};
 
-#[doc(hidden)]
-pub struct Slot<A> {
-    generation: u64,
-    value: Option<A>,
-    /// Set when the actor dies (shared with the core, so it can be set
-    /// while a call holds the state): the last holder drops the state.
-    doomed: Arc<AtomicBool>,
+/// One constructed instance of an actor.
+struct Incarnation<A> {
+    state: Arc<RwLock<A>>,
+    /// Set when a call on this instance panicked: its other calls' results
+    /// no longer count.
+    crashed: AtomicBool,
 }
 
-impl<A> Slot<A> {
-    fn doomed(&self) -> bool {
-        self.doomed.load(Ordering::Acquire)
+impl<A> Incarnation<A> {
+    fn is_crashed(&self) -> bool {
+        self.crashed.load(Ordering::Acquire)
     }
 }
 
-/// Drops a doomed actor's state if nobody holds it now.
-fn reap<A>(state: &RwLock<Slot<A>>) {
-    if let Ok(mut slot) = state.try_write() {
-        if slot.doomed() {
-            let dropped = slot.value.take();
-            drop(slot);
-            drop(dropped);
-        }
-    }
+/// Where the actor is in its life, as the calls see it.
+enum Life<A> {
+    /// Its constructor runs (first, or again after a crash).
+    Starting,
+    Alive(Arc<Incarnation<A>>),
+    Dead,
 }
 
-type Constructor<A> = Box<dyn FnMut() -> Result<A, String> + Send>;
+type Constructor<A> = Box<dyn FnMut() -> Result<A, UserError> + Send>;
 
 pub(crate) struct ActorCore<A> {
     pub(crate) mailbox: Arc<Mailbox>,
-    state: Arc<RwLock<Slot<A>>>,
+    life: Mutex<Life<A>>,
+    /// Wakes sync calls waiting for a restart to finish.
+    changed: Condvar,
+    /// Wakes async calls waiting for a restart to finish.
+    notify: Notify,
     constructor: Mutex<Option<Constructor<A>>>,
     /// Restarts left; negative = no limit.
-    restarts_left: Mutex<i64>,
+    restarts_left: AtomicI64,
     max_task_retries: u32,
-    doomed: Arc<AtomicBool>,
 }
 
 /// Shared access to an actor's state inside an async `&self` method.
-///
-/// Dropping it (also when a killed call's future is dropped mid-`.await`)
-/// drops the state of an actor that died meanwhile.
 #[doc(hidden)]
-pub struct ActorRead<A>(Option<OwnedRwLockReadGuard<Slot<A>>>);
+pub struct ActorRead<A>(OwnedRwLockReadGuard<A>);
 
 /// Exclusive access to an actor's state inside an async `&mut self` method.
 #[doc(hidden)]
-pub struct ActorWrite<A>(Option<OwnedRwLockWriteGuard<Slot<A>>>);
-
-impl<A> ActorRead<A> {
-    fn held(&self) -> &Slot<A> {
-        self.0.as_ref().expect("held until drop")
-    }
-}
-
-impl<A> ActorWrite<A> {
-    fn held(&self) -> &Slot<A> {
-        self.0.as_ref().expect("held until drop")
-    }
-}
+pub struct ActorWrite<A>(OwnedRwLockWriteGuard<A>);
 
 impl<A> Deref for ActorRead<A> {
     type Target = A;
 
     fn deref(&self) -> &A {
-        self.held()
-            .value
-            .as_ref()
-            .expect("checked when the guard was made")
+        &self.0
     }
 }
 
@@ -103,41 +94,32 @@ impl<A> Deref for ActorWrite<A> {
     type Target = A;
 
     fn deref(&self) -> &A {
-        self.held()
-            .value
-            .as_ref()
-            .expect("checked when the guard was made")
+        &self.0
     }
 }
 
 impl<A> DerefMut for ActorWrite<A> {
     fn deref_mut(&mut self) -> &mut A {
-        let slot = self.0.as_mut().expect("held until drop");
-        slot.value
-            .as_mut()
-            .expect("checked when the guard was made")
+        &mut self.0
     }
 }
 
-impl<A> Drop for ActorRead<A> {
-    fn drop(&mut self) {
-        if let Some(guard) = self.0.take() {
-            let state = Arc::clone(OwnedRwLockReadGuard::rwlock(&guard));
-            drop(guard);
-            reap(&state);
-        }
+/// How an async method holds the actor's state: shared or exclusive.
+#[doc(hidden)]
+pub trait Access<A>: Send + Sized + 'static {
+    #[doc(hidden)]
+    fn acquire(state: Arc<RwLock<A>>) -> impl Future<Output = Self> + Send;
+}
+
+impl<A: Send + Sync + 'static> Access<A> for ActorRead<A> {
+    async fn acquire(state: Arc<RwLock<A>>) -> Self {
+        ActorRead(state.read_owned().await)
     }
 }
 
-impl<A> Drop for ActorWrite<A> {
-    fn drop(&mut self) {
-        if let Some(mut guard) = self.0.take() {
-            if guard.doomed() {
-                let dropped = guard.value.take();
-                drop(guard);
-                drop(dropped);
-            }
-        }
+impl<A: Send + Sync + 'static> Access<A> for ActorWrite<A> {
+    async fn acquire(state: Arc<RwLock<A>>) -> Self {
+        ActorWrite(state.write_owned().await)
     }
 }
 
@@ -160,24 +142,23 @@ fn bad_argument(error: Error) -> Failure {
     }
 }
 
+/// What one call of a method produced.
+type CallResult<R> = Result<Result<R, UserError>, String>;
+
 impl<A: Send + Sync + 'static> ActorCore<A> {
     pub(crate) fn new(
         mailbox: Arc<Mailbox>,
         max_restarts: i64,
         max_task_retries: u32,
     ) -> Arc<Self> {
-        let doomed = Arc::new(AtomicBool::new(false));
         let core = Arc::new(ActorCore {
             mailbox,
-            state: Arc::new(RwLock::new(Slot {
-                generation: 0,
-                value: None,
-                doomed: Arc::clone(&doomed),
-            })),
+            life: Mutex::new(Life::Starting),
+            changed: Condvar::new(),
+            notify: Notify::new(),
             constructor: Mutex::new(None),
-            restarts_left: Mutex::new(max_restarts),
+            restarts_left: AtomicI64::new(max_restarts),
             max_task_retries,
-            doomed,
         });
         let instance: Arc<dyn Instance> = core.clone();
         core.mailbox.set_instance(Arc::downgrade(&instance));
@@ -188,130 +169,238 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         self.max_task_retries
     }
 
-    /// The body of the creation task: builds the first instance.
+    /// The body of the creation task: holds the actor's resources for its
+    /// lifetime, then builds the first instance.
     pub(crate) fn creation_body<Ar, F>(self: &Arc<Self>, mut args: Ar, ctor: F) -> Body
     where
         Ar: ArgList,
         F: Fn(Ar::Values) -> Result<A, UserError> + Send + Sync + 'static,
     {
         let thunk: Constructor<A> = Box::new(move || {
-            let values = args.take().map_err(|e| e.to_string())?;
-            match catch(|| ctor(values)) {
-                Ok(Ok(actor)) => Ok(actor),
-                Ok(Err(err)) => Err(err.message),
-                Err(panic) => Err(panic),
-            }
+            let values = args.take().map_err(|e| UserError {
+                message: e.to_string(),
+                cause: None,
+            })?;
+            ctor(values)
         });
         *lock(&self.constructor) = Some(thunk);
         let core = Arc::clone(self);
-        Body::Sync(Box::new(move |task: &Arc<Task>| match core.construct() {
-            Ok(actor) => {
-                core.state.blocking_write().value = Some(actor);
-                task.retain_resources();
-                core.mailbox.hold(task.demand.clone());
-                core.mailbox.open();
-                Ok(())
+        Body::Sync(Box::new(move |task: &Arc<Task>| {
+            // Held from now until the actor dies: if it died already (killed
+            // before its constructor ran), the creation gives them back.
+            if !core.mailbox.hold(task.demand.clone()) {
+                return Err(bad_argument(core.not_alive()));
             }
-            Err(cause) => {
-                let cause = format!("its constructor failed: {cause}");
-                core.mailbox.die(cause.clone());
-                Err(bad_argument(core.mailbox.died(cause)))
-            }
+            task.keep_resources();
+            core.construct(None);
+            Ok(())
         }))
     }
 
-    /// Shared access from a worker thread: without contention a plain
-    /// `try_read`, else a blocking wait.
-    fn read_blocking(&self) -> tokio::sync::RwLockReadGuard<'_, Slot<A>> {
-        match self.state.try_read() {
-            Ok(guard) => guard,
-            Err(_) => self.state.blocking_read(),
-        }
-    }
-
-    /// Exclusive access from a worker thread (see [`read_blocking`](Self::read_blocking)).
-    fn write_blocking(&self) -> tokio::sync::RwLockWriteGuard<'_, Slot<A>> {
-        match self.state.try_write() {
-            Ok(guard) => guard,
-            Err(_) => self.state.blocking_write(),
-        }
-    }
-
-    fn construct(&self) -> Result<A, String> {
-        let mut ctor = lock(&self.constructor);
-        match ctor.as_mut() {
-            Some(thunk) => thunk(),
-            None => Err("no constructor".to_string()),
-        }
-    }
-
-    /// After a crash of instance `generation`: restart it or let it die.
-    /// The caller holds the state exclusively.
-    fn recover(&self, slot: &mut Slot<A>, generation: u64, cause: &str) -> Option<String> {
-        if slot.generation != generation || slot.value.is_none() {
-            return None; // already restarted by a concurrent crash, or dead
-        }
-        slot.value = None;
-        let allowed = {
-            let mut left = lock(&self.restarts_left);
-            let allowed = *left != 0;
-            if *left > 0 {
-                *left -= 1;
-            }
-            allowed
-        };
-        if !allowed {
-            return Some(format!("it {cause} with no restarts left"));
-        }
-        match self.construct() {
-            Ok(actor) => {
-                slot.value = Some(actor);
-                slot.generation += 1;
+    /// Runs the constructor until an instance stands (a panic is a crash,
+    /// which uses up a restart) and installs it; or lets the actor die.
+    /// `crash`: why the previous instance is gone, when this is a restart.
+    fn construct(self: &Arc<Self>, mut crash: Option<String>) {
+        loop {
+            if let Some(cause) = &crash {
+                let allowed = self
+                    .restarts_left
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| match left {
+                        0 => None,
+                        left if left > 0 => Some(left - 1),
+                        unlimited => Some(unlimited),
+                    })
+                    .is_ok();
+                if !allowed {
+                    return self
+                        .mailbox
+                        .die(format!("it {cause} with no restarts left"));
+                }
                 self.mailbox.set_restarted();
-                None
             }
-            Err(err) => Some(format!("it {cause}, and restarting it failed: {err}")),
+            let built = {
+                let mut ctor = lock(&self.constructor);
+                match ctor.as_mut() {
+                    Some(thunk) => catch(thunk),
+                    None => Ok(Err(UserError {
+                        message: "no constructor".to_string(),
+                        cause: None,
+                    })),
+                }
+            };
+            match built {
+                Ok(Ok(actor)) => return self.install(actor),
+                Ok(Err(err)) => {
+                    let cause = match &crash {
+                        Some(crash) => {
+                            format!("it {crash}, and restarting it failed: {}", err.message)
+                        }
+                        None => format!("its constructor failed: {}", err.message),
+                    };
+                    return self.mailbox.die(cause);
+                }
+                Err(panic) => crash = Some(format!("{panic} in its constructor")),
+            }
         }
     }
 
-    fn crashed(&self, cause: &str) -> Failure {
-        // Retryable: `max_task_retries` decides whether it runs again on
-        // the restarted instance.
+    /// A new instance is up: calls may start (again).
+    fn install(&self, actor: A) {
+        let incarnation = Arc::new(Incarnation {
+            state: Arc::new(RwLock::new(actor)),
+            crashed: AtomicBool::new(false),
+        });
+        {
+            let mut life = lock(&self.life);
+            if matches!(*life, Life::Dead) {
+                return; // killed meanwhile: the instance is dropped here
+            }
+            *life = Life::Alive(incarnation);
+        }
+        self.life_changed();
+        self.mailbox.open();
+    }
+
+    fn life_changed(&self) {
+        self.changed.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    /// The live instance, waiting while a restart runs.
+    fn incarnation_blocking(&self) -> Result<Arc<Incarnation<A>>, Failure> {
+        let mut life = lock(&self.life);
+        loop {
+            match &*life {
+                Life::Alive(incarnation) => return Ok(Arc::clone(incarnation)),
+                Life::Dead => {
+                    drop(life);
+                    return Err(bad_argument(self.not_alive()));
+                }
+                Life::Starting => {
+                    life = self.changed.wait(life).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+    }
+
+    /// [`incarnation_blocking`](Self::incarnation_blocking), for async calls.
+    async fn incarnation(&self) -> Result<Arc<Incarnation<A>>, Failure> {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let now = match &*lock(&self.life) {
+                Life::Alive(incarnation) => Some(Ok(Arc::clone(incarnation))),
+                Life::Dead => Some(Err(())),
+                Life::Starting => None,
+            };
+            match now {
+                Some(Ok(incarnation)) => return Ok(incarnation),
+                Some(Err(())) => return Err(bad_argument(self.not_alive())),
+                None => notified.await,
+            }
+        }
+    }
+
+    fn not_alive(&self) -> Error {
+        self.mailbox
+            .dead()
+            .unwrap_or_else(|| self.mailbox.died("its state is gone"))
+    }
+
+    /// The failure of a call whose instance crashed. Retryable:
+    /// `max_task_retries` decides whether it runs again on the restarted
+    /// instance.
+    fn crash_failure(&self, cause: &str) -> Failure {
         Failure {
             error: self.mailbox.died(cause.to_string()),
             retryable: true,
         }
     }
 
-    fn after_call(&self) {
-        reap(&self.state);
+    /// A call on `incarnation` panicked: the instance is gone at once,
+    /// without waiting for its other calls. The crashed call fails now
+    /// unless it will be retried; the actor restarts (on a restart task) or
+    /// dies.
+    fn crashed(
+        self: &Arc<Self>,
+        task: &Arc<Task>,
+        incarnation: Arc<Incarnation<A>>,
+        panic: String,
+    ) -> Failure {
+        let failure = self.crash_failure(&panic);
+        if incarnation.crashed.swap(true, Ordering::AcqRel) {
+            return failure; // a concurrent crash of the same instance handles it
+        }
+        let current = {
+            let mut life = lock(&self.life);
+            match &*life {
+                Life::Alive(current) if Arc::ptr_eq(current, &incarnation) => {
+                    std::mem::replace(&mut *life, Life::Starting)
+                }
+                _ => Life::Starting,
+            }
+        };
+        // Unless another call still holds it, the crashed instance is
+        // dropped before anyone learns of the crash.
+        if let Err(panic) = catch(|| drop((current, incarnation))) {
+            tracing::warn!(actor = %self.mailbox.label, "dropping a crashed instance {panic}");
+        }
+        let attempt = context::with_running(|r| r.map_or(0, |r| r.attempt));
+        if !task.may_retry(&failure, attempt) {
+            task.fail(failure.error.clone());
+        }
+        self.mailbox.crashed(task, &failure.error);
+        self.restart(panic);
+        failure
     }
 
-    fn conclude<R: TaskReturn>(
-        &self,
-        task: &Task,
-        result: Result<Result<R, UserError>, String>,
-        death: Option<String>,
-    ) -> Outcome {
-        if let Some(death) = death {
-            self.mailbox.die(death);
+    /// Runs the constructor again on a task of its own (a sync constructor
+    /// must not run on the executor thread of a crashed async call).
+    fn restart(self: &Arc<Self>, cause: String) {
+        let core = Arc::clone(self);
+        let options = TaskOptions {
+            num_cpus: 0.0,
+            max_retries: 0,
+            ..TaskOptions::__new(self.mailbox.constructor_name)
+        };
+        let submission = Submission {
+            place: Place::Pool,
+            actor: Some(Arc::clone(&self.mailbox)),
+            reusable_args: false,
+            outputs: 0,
+        };
+        let runtime = self.mailbox.runtime.clone();
+        let mut cause = Some(cause);
+        let submitted = submit_task(&runtime, &options, submission, (), |()| {
+            Body::Sync(Box::new(move |_task: &Arc<Task>| {
+                core.construct(cause.take());
+                Ok(())
+            }))
+        });
+        if let Err(err) = submitted {
+            self.mailbox
+                .die(format!("it crashed and could not be restarted: {err}"));
         }
+    }
+
+    /// The outcome of a call that ran on `incarnation`.
+    fn conclude<R: TaskReturn>(
+        self: &Arc<Self>,
+        task: &Arc<Task>,
+        incarnation: Arc<Incarnation<A>>,
+        result: CallResult<R>,
+    ) -> Outcome {
         match result {
+            Err(panic) => Err(self.crashed(task, incarnation, panic)),
+            // Ran on an instance that crashed meanwhile: it does not count.
+            Ok(_) if incarnation.is_crashed() => Err(self.crash_failure("crashed during the call")),
             Ok(Ok(ret)) => {
                 ret.complete(&task.outputs);
                 Ok(())
             }
             Ok(Err(err)) => Err(user_failure(task, err)),
-            Err(panic) => Err(self.crashed(&panic)),
         }
-    }
-
-    fn not_alive(&self) -> Failure {
-        bad_argument(
-            self.mailbox
-                .dead()
-                .unwrap_or_else(|| self.mailbox.died("its state is gone")),
-        )
     }
 
     /// A sync `&self` method call.
@@ -324,19 +413,15 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         let core = Arc::clone(self);
         Body::Sync(Box::new(move |task: &Arc<Task>| {
             let values = args.take().map_err(bad_argument)?;
-            let (generation, result) = {
-                let slot = core.read_blocking();
-                let Some(actor) = slot.value.as_ref() else {
-                    return Err(core.not_alive());
-                };
-                (slot.generation, catch(|| f(actor, values)))
+            let incarnation = core.incarnation_blocking()?;
+            let result = {
+                let state = incarnation.state.blocking_read();
+                if incarnation.is_crashed() {
+                    return Err(core.crash_failure("crashed before the call started"));
+                }
+                catch(|| f(&state, values))
             };
-            let death = match &result {
-                Err(panic) => core.recover(&mut core.write_blocking(), generation, panic),
-                Ok(_) => None,
-            };
-            core.after_call();
-            core.conclude(task, result, death)
+            core.conclude(task, incarnation, result)
         }))
     }
 
@@ -350,19 +435,15 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         let core = Arc::clone(self);
         Body::Sync(Box::new(move |task: &Arc<Task>| {
             let values = args.take().map_err(bad_argument)?;
-            let mut slot = core.write_blocking();
-            let generation = slot.generation;
-            let Some(actor) = slot.value.as_mut() else {
-                return Err(core.not_alive());
+            let incarnation = core.incarnation_blocking()?;
+            let result = {
+                let mut state = incarnation.state.blocking_write();
+                if incarnation.is_crashed() {
+                    return Err(core.crash_failure("crashed before the call started"));
+                }
+                catch(|| f(&mut state, values))
             };
-            let result = catch(|| f(actor, values));
-            let death = match &result {
-                Err(panic) => core.recover(&mut slot, generation, panic),
-                Ok(_) => None,
-            };
-            drop(slot);
-            core.after_call();
-            core.conclude(task, result, death)
+            core.conclude(task, incarnation, result)
         }))
     }
 
@@ -383,66 +464,28 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             let values = args.take();
             Box::pin(async move {
                 let values = values.map_err(bad_argument)?;
-                let guard = G::acquire(Arc::clone(&core.state)).await;
-                let generation = match G::slot(&guard) {
-                    Slot {
-                        value: Some(_),
-                        generation,
-                        ..
-                    } => *generation,
-                    Slot { value: None, .. } => return Err(core.not_alive()),
-                };
+                let incarnation = core.incarnation().await?;
+                let guard = G::acquire(Arc::clone(&incarnation.state)).await;
+                if incarnation.is_crashed() {
+                    return Err(core.crash_failure("crashed before the call started"));
+                }
                 let result = catch_future(f(guard, values))
                     .await
                     .map_err(|p| panic_message(&*p));
-                let death = match &result {
-                    Err(panic) => {
-                        let mut slot = Arc::clone(&core.state).write_owned().await;
-                        core.recover(&mut slot, generation, panic)
-                    }
-                    Ok(_) => None,
-                };
-                core.after_call();
-                core.conclude(&task, result, death)
+                core.conclude(&task, incarnation, result)
             })
         }))
     }
 }
 
-/// How an async method holds the actor's state: shared or exclusive.
-#[doc(hidden)]
-pub trait Access<A>: Send + Sized + 'static {
-    #[doc(hidden)]
-    fn acquire(state: Arc<RwLock<Slot<A>>>) -> impl Future<Output = Self> + Send;
-    #[doc(hidden)]
-    fn slot(&self) -> &Slot<A>;
-}
-
-impl<A: Send + Sync + 'static> Access<A> for ActorRead<A> {
-    async fn acquire(state: Arc<RwLock<Slot<A>>>) -> Self {
-        ActorRead(Some(state.read_owned().await))
-    }
-
-    fn slot(&self) -> &Slot<A> {
-        self.held()
-    }
-}
-
-impl<A: Send + Sync + 'static> Access<A> for ActorWrite<A> {
-    async fn acquire(state: Arc<RwLock<Slot<A>>>) -> Self {
-        ActorWrite(Some(state.write_owned().await))
-    }
-
-    fn slot(&self) -> &Slot<A> {
-        self.held()
-    }
-}
-
 impl<A: Send + Sync + 'static> Instance for ActorCore<A> {
     fn destroy(&self) {
-        // Whoever holds the state last drops it: now, or the call that
-        // holds it when it lets go.
-        self.doomed.store(true, Ordering::Release);
-        reap(&self.state);
+        // The instance is dropped by whoever holds it last: now, or the
+        // call that holds it when it lets go.
+        let old = std::mem::replace(&mut *lock(&self.life), Life::Dead);
+        self.life_changed();
+        if let Err(panic) = catch(|| drop(old)) {
+            tracing::warn!(actor = %self.mailbox.label, "dropping the actor's state {panic}");
+        }
     }
 }

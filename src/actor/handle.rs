@@ -16,6 +16,7 @@ use crate::actor::registry::Registered;
 use crate::error::{Error, Result};
 use crate::object::{decode_failure, handoff};
 use crate::runtime::{context, global, Runtime};
+use crate::sync::catch;
 use crate::task::args::ArgList;
 use crate::task::options::TaskOptions;
 use crate::task::returns::{Outputs, TaskReturn, UserError};
@@ -128,6 +129,12 @@ impl<A: Actor> ActorRef<A> {
             None => global()?,
         };
         runtime.check_running()?;
+        if options.get_if_exists && options.name.is_none() {
+            return Err(Error::InvalidConfig {
+                field: "get_if_exists",
+                reason: "needs a name to look up: set `.name(..)` too".to_string(),
+            });
+        }
         let type_name = type_name::<A>();
         let task_options = TaskOptions {
             num_cpus: options.num_cpus,
@@ -145,6 +152,7 @@ impl<A: Actor> ActorRef<A> {
             runtime.actors().next_id(),
             short_name,
             options.name.clone(),
+            constructor,
             runtime.clone(),
             options.max_concurrency,
         );
@@ -209,10 +217,20 @@ impl<A: Actor> ActorRef<A> {
             outputs: R::COUNT,
         };
         let core = &self.inner.core;
-        match submit_task(runtime, &options, submission, args, |args| body(core, args)) {
+        // Submitting runs user code (a `Serialize` when an argument is
+        // stored for retries): whatever happens, the call's turn must end,
+        // or it would hold up every later call.
+        let submitted =
+            catch(|| submit_task(runtime, &options, submission, args, |args| body(core, args)))
+                .unwrap_or_else(|panic| {
+                    Err(Error::Serialization(format!(
+                        "an argument of `{method}` could not be stored: its `Serialize` {panic}"
+                    )))
+                });
+        match submitted {
             Ok(task) => Ok(R::refs(&task.outputs)),
             Err(err) => {
-                mailbox.finished(seq, false);
+                mailbox.finished(seq);
                 Err(err)
             }
         }

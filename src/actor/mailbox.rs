@@ -35,6 +35,8 @@ pub(crate) trait Instance: Send + Sync {
 enum Status {
     Creating,
     Alive,
+    /// Its instance crashed; a new one is being built.
+    Restarting,
     Dead(String),
 }
 
@@ -68,6 +70,8 @@ pub(crate) struct Mailbox {
     pub(crate) name: Option<String>,
     /// `Type(id)` or the name: how errors show the actor.
     pub(crate) label: String,
+    /// The name of its creation task (`Counter.new`), which restarts take.
+    pub(crate) constructor_name: &'static str,
     pub(crate) runtime: Runtime,
     max_concurrency: usize,
     restarted: AtomicBool,
@@ -100,6 +104,7 @@ impl Mailbox {
         id: ActorId,
         type_name: &str,
         name: Option<String>,
+        constructor_name: &'static str,
         runtime: Runtime,
         max_concurrency: usize,
     ) -> Arc<Mailbox> {
@@ -112,6 +117,7 @@ impl Mailbox {
             id,
             name,
             label,
+            constructor_name,
             runtime,
             max_concurrency,
             restarted: AtomicBool::new(false),
@@ -191,16 +197,22 @@ impl Mailbox {
         Ok(seq)
     }
 
-    /// The resources the actor holds until it dies.
-    pub(crate) fn hold(&self, demand: Demand) {
-        lock(&self.state).held = Some(demand);
+    /// The actor holds `demand` from now until it dies; `false` (and
+    /// nothing held) when it is dead already.
+    pub(crate) fn hold(&self, demand: Demand) -> bool {
+        let mut state = lock(&self.state);
+        if matches!(state.status, Status::Dead(_)) {
+            return false;
+        }
+        state.held = Some(demand);
+        true
     }
 
-    /// The constructor succeeded: calls may start.
+    /// The constructor succeeded (first, or after a crash): calls may start.
     pub(crate) fn open(self: &Arc<Self>) {
         let stop = {
             let mut state = lock(&self.state);
-            if matches!(state.status, Status::Creating) {
+            if matches!(state.status, Status::Creating | Status::Restarting) {
                 state.status = Status::Alive;
             }
             Self::idle_and_unreachable(&state)
@@ -280,15 +292,34 @@ impl Mailbox {
         }
     }
 
-    /// A call left the system; `ran` when the mailbox had started it.
-    pub(crate) fn finished(self: &Arc<Self>, seq: u64, ran: bool) {
+    /// The instance crashed in the call `crashing`: no call starts until a
+    /// new one stands, and the calls running on the crashed one that will
+    /// not be retried fail now with `err`.
+    pub(crate) fn crashed(&self, crashing: &Arc<Task>, err: &Error) {
+        let doomed: Vec<Arc<Task>> = {
+            let mut state = lock(&self.state);
+            if matches!(state.status, Status::Alive) {
+                state.status = Status::Restarting;
+            }
+            state
+                .running
+                .iter()
+                .filter(|(_, t)| !Arc::ptr_eq(t, crashing) && t.max_retries == 0)
+                .map(|(_, t)| Arc::clone(t))
+                .collect()
+        };
+        for task in doomed {
+            task.stop(err.clone());
+        }
+    }
+
+    /// A call left the system (ran, or ended without running).
+    pub(crate) fn finished(self: &Arc<Self>, seq: u64) {
         let (stop, started) = {
             let mut state = lock(&self.state);
             state.unfinished -= 1;
-            if ran {
-                if let Some(i) = state.running.iter().position(|(s, _)| *s == seq) {
-                    state.running.swap_remove(i);
-                }
+            if let Some(i) = state.running.iter().position(|(s, _)| *s == seq) {
+                state.running.swap_remove(i);
             } else if seq >= state.next_start {
                 state.set_turn(seq, Turn::Skipped);
             }

@@ -12,11 +12,12 @@ use crate::object::spill::{self, SpillFile};
 use crate::object::store::Store;
 use crate::object::value::{Stored, Value};
 use crate::sync::lock;
-use crate::sync::{spin_until, wait_until};
+use crate::sync::{catch, spin_until, wait_until};
 
 enum Kind {
     Pending,
     Complete,
+    Failed,
 }
 
 /// What produces a pending object: the task a `cancel` reaches through its
@@ -24,12 +25,20 @@ enum Kind {
 pub(crate) trait Producer: Send + Sync {
     /// Asks the producer to stop; the outcome arrives in the cell.
     fn cancel(self: Arc<Self>);
+
+    /// The calling thread is about to block until the producer completes
+    /// the cell: the producer may run on this thread now instead, if it has
+    /// not started. `true` when it ran here.
+    fn help(self: Arc<Self>) -> bool;
 }
 
 pub(crate) enum State {
-    /// Not yet produced. `sleepers` counts threads blocked on the condvar.
+    /// Not yet produced. `wakers` are woken on completion, each under a
+    /// key its registrant may remove it by; `sleepers` counts threads
+    /// blocked on the condvar.
     Pending {
-        wakers: Vec<Waker>,
+        wakers: Vec<(u64, Waker)>,
+        next_key: u64,
         sleepers: u32,
         producer: Option<Weak<dyn Producer>>,
     },
@@ -44,6 +53,7 @@ impl State {
     fn pending(producer: Option<Weak<dyn Producer>>) -> State {
         State::Pending {
             wakers: Vec::new(),
+            next_key: 0,
             sleepers: 0,
             producer,
         }
@@ -80,6 +90,8 @@ pub(crate) struct ObjectCell {
     exported: AtomicBool,
     /// Set once the object is complete: lets waiters spin without the lock.
     complete: AtomicBool,
+    /// Set (before `complete`) when it completed with an error.
+    failed: AtomicBool,
 }
 
 impl ObjectCell {
@@ -90,7 +102,8 @@ impl ObjectCell {
                 Kind::Complete,
                 !value.is_plain() || value.size() >= Store::TRACK_MIN,
             ),
-            _ => (Kind::Complete, true),
+            State::Failed(_) => (Kind::Failed, true),
+            State::Spilled(_) => (Kind::Complete, true),
         };
         Arc::new_cyclic(|weak| ObjectCell {
             id,
@@ -101,6 +114,7 @@ impl ObjectCell {
             last_access: AtomicU64::new(if tracked { store.tick() } else { 0 }),
             exported: AtomicBool::new(false),
             complete: AtomicBool::new(!matches!(state_kind, Kind::Pending)),
+            failed: AtomicBool::new(matches!(state_kind, Kind::Failed)),
         })
     }
 
@@ -153,6 +167,12 @@ impl ObjectCell {
         }
     }
 
+    /// Runs the producer on this thread, which is about to block until the
+    /// object is complete, if it has not started (see [`Producer::help`]).
+    pub(crate) fn help(&self) -> bool {
+        self.producer().is_some_and(Producer::help)
+    }
+
     /// Completes the object; the first completion wins. A value that finds
     /// no room in memory or on disk completes it with `StoreFull`.
     pub(crate) fn complete(&self, result: Result<Value>) -> bool {
@@ -179,13 +199,19 @@ impl ObjectCell {
         else {
             unreachable!("checked above")
         };
+        self.failed
+            .store(matches!(*state, State::Failed(_)), Ordering::Relaxed);
         self.complete.store(true, Ordering::Release);
         drop(state);
         if sleepers > 0 {
             self.ready.notify_all();
         }
-        for waker in wakers {
-            waker.wake();
+        for (_, waker) in wakers {
+            // A waker is foreign code (an executor's): its panic must not
+            // keep the others from being woken.
+            if let Err(panic) = catch(|| waker.wake()) {
+                tracing::warn!(object = %self.id, "a waker of the object {panic}");
+            }
         }
         true
     }
@@ -211,31 +237,75 @@ impl ObjectCell {
         self.complete.load(Ordering::Acquire)
     }
 
-    /// Async wait: the outcome, or registers `cx`'s waker.
-    pub(crate) fn poll_get(&self, cx: &mut Context<'_>) -> Poll<Result<Stored>> {
-        let mut state = self.lock();
-        if let State::Pending { wakers, .. } = &mut *state {
-            if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                wakers.push(cx.waker().clone());
-            }
-            return Poll::Pending;
-        }
-        let outcome = state.outcome();
-        drop(state);
-        self.touch();
-        outcome.map_or(Poll::Pending, Poll::Ready)
+    /// Whether the object is complete with an error.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.is_complete() && self.failed.load(Ordering::Relaxed)
     }
 
-    /// Registers `waker` to be woken on completion; `false` when the object
-    /// is already complete (the waker is not kept).
-    pub(crate) fn on_complete(&self, waker: &Waker) -> bool {
-        match &mut *self.lock() {
-            State::Pending { wakers, .. } => {
-                wakers.push(waker.clone());
-                true
-            }
-            _ => false,
+    /// Async wait: the outcome, or `cx`'s waker registered under `key`
+    /// (see [`watch`](Self::watch)).
+    pub(crate) fn poll_get(
+        &self,
+        cx: &mut Context<'_>,
+        key: &mut Option<u64>,
+    ) -> Poll<Result<Stored>> {
+        if self.watch(cx.waker(), key) {
+            return Poll::Pending;
         }
+        *key = None;
+        match self.try_get() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Registers `waker` to be woken on completion, for good (a task's
+    /// dependency); `false` when the object is already complete (the
+    /// waker is not kept).
+    pub(crate) fn on_complete(&self, waker: &Waker) -> bool {
+        self.watch(waker, &mut None)
+    }
+
+    /// Registers `waker` to be woken on completion, under `key`: a new
+    /// entry when `key` is `None` (its key is stored there), else the
+    /// entry's waker is replaced if it would not wake the same task.
+    /// `false` when the object is already complete (nothing is kept). The
+    /// registrant removes the entry with [`unwatch`](Self::unwatch) when
+    /// it stops waiting, so no waker outlives the wait.
+    pub(crate) fn watch(&self, waker: &Waker, key: &mut Option<u64>) -> bool {
+        let mut state = self.lock();
+        let State::Pending {
+            wakers, next_key, ..
+        } = &mut *state
+        else {
+            return false;
+        };
+        match key.and_then(|k| wakers.iter_mut().find(|(key, _)| *key == k)) {
+            Some((_, current)) => {
+                if !current.will_wake(waker) {
+                    current.clone_from(waker);
+                }
+            }
+            None => {
+                *next_key += 1;
+                wakers.push((*next_key, waker.clone()));
+                *key = Some(*next_key);
+            }
+        }
+        true
+    }
+
+    /// Removes the waker registered under `key`, if the object is still
+    /// pending.
+    pub(crate) fn unwatch(&self, key: u64) {
+        let removed = match &mut *self.lock() {
+            State::Pending { wakers, .. } => wakers
+                .iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| wakers.swap_remove(i)),
+            _ => None,
+        };
+        drop(removed);
     }
 
     /// Blocks until complete or `deadline`; `None` on timeout. Spins

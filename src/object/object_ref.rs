@@ -15,7 +15,7 @@ use crate::object::id::ObjectId;
 use crate::object::value::Stored;
 use crate::object::Object;
 use crate::sync::deadline_after;
-use crate::task::blocking::Lent;
+use crate::task::blocking::{refuse_blocking, Lent};
 
 /// A reference to an object in a runtime's store: the result of
 /// [`put`](crate::put) or of a task, possibly not computed yet.
@@ -79,11 +79,18 @@ impl<T: Object> ObjectRef<T> {
 
     fn wait_ready(&self, timeout: Option<Duration>) -> Result<Stored> {
         self.cell.store().check_open()?;
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::BlockingInAsync { call: "get" });
-        }
+        refuse_blocking(if timeout.is_some() {
+            "get_timeout"
+        } else {
+            "get"
+        })?;
         if let Some(outcome) = self.cell.try_get() {
             return outcome;
+        }
+        if timeout.is_none() && self.cell.help() {
+            if let Some(outcome) = self.cell.try_get() {
+                return outcome;
+            }
         }
         let deadline = timeout.and_then(deadline_after);
         let outcome = crate::task::blocking::while_blocked(|| self.cell.wait(deadline));
@@ -132,6 +139,8 @@ impl<T> Hash for ObjectRef<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct ObjectFuture<T> {
     cell: Arc<ObjectCell>,
+    /// The key of this future's waker in the cell, while one is there.
+    key: Option<u64>,
     /// Inside a task: its CPUs, lent while this future waits.
     lent: Option<Lent>,
     _type: PhantomData<fn() -> T>,
@@ -144,7 +153,7 @@ impl<T: Object> Future for ObjectFuture<T> {
         let this = self.get_mut();
         let store = this.cell.store();
         store.check_open()?;
-        match this.cell.poll_get(cx) {
+        match this.cell.poll_get(cx, &mut this.key) {
             Poll::Pending => {
                 if this.lent.is_none() {
                     this.lent = Lent::begin();
@@ -155,6 +164,16 @@ impl<T: Object> Future for ObjectFuture<T> {
                 this.lent = None;
                 Poll::Ready(outcome.and_then(|stored| stored.read(store)))
             }
+        }
+    }
+}
+
+impl<T> Drop for ObjectFuture<T> {
+    /// A future dropped before it was ready (a `select!` that took another
+    /// branch, a timeout) leaves no waker behind in the object.
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.cell.unwatch(key);
         }
     }
 }
@@ -175,6 +194,7 @@ impl<T: Object> IntoFuture for ObjectRef<T> {
     fn into_future(self) -> ObjectFuture<T> {
         ObjectFuture {
             cell: self.cell,
+            key: None,
             lent: None,
             _type: PhantomData,
         }

@@ -187,7 +187,7 @@ impl Runtime {
 
     /// See [`get_all`](crate::get_all).
     pub fn get_all<T: Object>(&self, refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
-        refs.iter().map(|r| r.wait_value(None)).collect()
+        wait::get_all_refs(refs)
     }
 
     /// See [`wait`](crate::wait).

@@ -28,6 +28,17 @@ pub(crate) struct Demand {
     pub(crate) custom: Vec<(usize, i64)>,
 }
 
+impl Demand {
+    /// Whether `other` holds at least as much of everything.
+    pub(crate) fn fits_in(&self, other: &Demand) -> bool {
+        self.cpu <= other.cpu
+            && self
+                .custom
+                .iter()
+                .all(|&(i, a)| other.custom.iter().any(|&(j, b)| j == i && a <= b))
+    }
+}
+
 /// The runtime's totals: CPUs and the custom resources of its config.
 #[derive(Debug)]
 pub(crate) struct Capacity {

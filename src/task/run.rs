@@ -6,35 +6,57 @@
 //! while the task's policy allows, complete the refs, and tell the
 //! scheduler the task is done.
 
-use std::any::Any;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 
 use crate::error::Error;
-use crate::sync::panic_message;
+use crate::sync::catch;
+use crate::task::blocking::as_async_poll;
 use crate::task::context::{self, Running};
 use crate::task::task::{AsyncAttempt, Body, BoxFuture, Failure, Outcome, Task};
 use crate::task::worker;
 
-fn panicked(task: &Task, payload: &(dyn Any + Send)) -> Failure {
+fn panicked(task: &Task, message: String) -> Failure {
     Failure {
         error: Error::TaskFailed {
             task: task.name.to_string(),
-            message: panic_message(payload),
+            message,
             cause: None,
         },
         retryable: true,
     }
 }
 
+/// Drops something that holds user values (a body and its arguments, a
+/// future), whose `Drop` may panic: the panic is reported, not raised.
+pub(crate) fn drop_user<T>(task: &Task, what: &str, value: T) {
+    if let Err(panic) = catch(|| drop(value)) {
+        tracing::warn!(task = %task.name, "dropping the {what} of the task {panic}");
+    }
+}
+
 /// Runs a sync task on the calling (worker) thread.
 pub(crate) fn run_sync(task: Arc<Task>) {
-    let Some(Body::Sync(mut body)) = task.take_body() else {
+    if run_attempts(&task) {
         worker::finishing(&task);
-        return;
+    }
+}
+
+/// Runs a task stolen by a thread blocked on its output (see
+/// [`Task::steal`]), there and then.
+pub(crate) fn run_stolen(task: Arc<Task>) {
+    if run_attempts(&task) {
+        task.finish();
+    }
+}
+
+/// Runs the attempts of a started sync task; `false` when there was no
+/// body to run (someone else finished the task).
+fn run_attempts(task: &Arc<Task>) -> bool {
+    let Some(Body::Sync(mut body)) = task.take_body() else {
+        return false;
     };
     let mut attempt = 0;
     loop {
@@ -43,8 +65,7 @@ pub(crate) fn run_sync(task: Arc<Task>) {
             attempt,
         };
         let outcome = context::enter(&running, || {
-            catch_unwind(AssertUnwindSafe(|| body(&task)))
-                .unwrap_or_else(|payload| Err(panicked(&task, &*payload)))
+            catch(|| body(task)).unwrap_or_else(|panic| Err(panicked(task, panic)))
         });
         match outcome {
             Ok(()) => break,
@@ -55,8 +76,8 @@ pub(crate) fn run_sync(task: Arc<Task>) {
             }
         }
     }
-    drop(body);
-    worker::finishing(&task);
+    drop_user(task, "body", body);
+    true
 }
 
 fn async_run(task: Arc<Task>) -> Option<AsyncRun> {
@@ -66,7 +87,7 @@ fn async_run(task: Arc<Task>) -> Option<AsyncRun> {
     };
     Some(AsyncRun {
         running: Running { task, attempt: 0 },
-        body,
+        body: Some(body),
         current: None,
         done: false,
     })
@@ -97,11 +118,11 @@ pub(crate) fn run_async_here(task: Arc<Task>) {
     let Some(mut run) = async_run(task) else {
         return;
     };
-    let polled = {
+    let polled = as_async_poll(|| {
         let _executor = handle.enter();
         let mut cx = TaskCx::from_waker(std::task::Waker::noop());
         Pin::new(&mut run).poll(&mut cx)
-    };
+    });
     if polled.is_pending() {
         // Polled again by the executor with its own waker, so no wake-up
         // given to the no-op waker meanwhile is lost.
@@ -112,7 +133,8 @@ pub(crate) fn run_async_here(task: Arc<Task>) {
 /// The future of one async task, across its attempts.
 struct AsyncRun {
     running: Running,
-    body: AsyncAttempt,
+    /// Makes each attempt's future; `None` once the task is done.
+    body: Option<AsyncAttempt>,
     current: Option<BoxFuture>,
     done: bool,
 }
@@ -124,23 +146,29 @@ impl Future for AsyncRun {
         let this = &mut *self;
         let task = Arc::clone(&this.running.task);
         loop {
+            // The waker first: `cancel` sets the flag, then wakes the waker
+            // it finds, so either this poll sees the flag or the waker is
+            // there to be woken.
+            task.set_waker(cx.waker());
             if task.is_cancelled() {
                 // Dropped at this await; `cancel` completed the refs.
-                this.current = None;
                 return this.finish();
             }
-            task.set_waker(cx.waker());
-            let body = &mut this.body;
-            let current = this.current.get_or_insert_with(|| body(&task));
+            let Some(body) = this.body.as_mut() else {
+                return this.finish();
+            };
             let polled = context::enter(&this.running, || {
-                catch_unwind(AssertUnwindSafe(|| current.as_mut().poll(cx)))
+                catch(|| {
+                    let current = this.current.get_or_insert_with(|| body(&task));
+                    current.as_mut().poll(cx)
+                })
             });
             let outcome: Outcome = match polled {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(outcome)) => outcome,
-                Err(payload) => Err(panicked(&task, &*payload)),
+                Err(panic) => Err(panicked(&task, panic)),
             };
-            this.current = None;
+            drop_user(&task, "future", this.current.take());
             match outcome {
                 Ok(()) => return this.finish(),
                 Err(failure) if task.may_retry(&failure, this.running.attempt) => {
@@ -158,7 +186,10 @@ impl Future for AsyncRun {
 impl AsyncRun {
     fn finish(&mut self) -> Poll<()> {
         self.done = true;
-        self.running.task.finish();
+        let task = &self.running.task;
+        drop_user(task, "future", self.current.take());
+        drop_user(task, "body", self.body.take());
+        task.finish();
         Poll::Ready(())
     }
 }
@@ -169,7 +200,7 @@ impl Drop for AsyncRun {
         if !self.done {
             let task = &self.running.task;
             task.fail(task.runtime.store().shut_down());
-            task.finish();
+            let _ = self.finish();
         }
     }
 }

@@ -79,7 +79,7 @@ impl Scheduler {
             if self.is_closed() {
                 task.fail(task.runtime.store().shut_down());
                 task.finish();
-            } else {
+            } else if task.grant() {
                 self.dispatch(task);
             }
             return;
@@ -101,13 +101,15 @@ impl Scheduler {
                 }
             };
             let queue = &mut classes[class].1;
-            if queue.is_empty() && free.fits(&task.demand) {
-                free.take(&task.demand);
-                task
-            } else {
+            if !(queue.is_empty() && free.fits(&task.demand)) {
                 queue.push_back(task);
                 return;
             }
+            if !task.grant() {
+                return; // stopped or stolen meanwhile
+            }
+            free.take(&task.demand);
+            task
         };
         self.dispatch(task);
     }
@@ -122,13 +124,18 @@ impl Scheduler {
         }
     }
 
-    /// Runs a task whose turn it is: on the pool, or on the executor.
+    /// Runs a granted task whose turn it is: on the pool, or on the
+    /// executor. A task stopped or stolen meanwhile is dropped (whoever took
+    /// it finishes it).
     ///
     /// With the runtime's own executor, async tasks go to a worker too, which
     /// polls them until they first suspend (see [`run::run_async_here`]);
     /// an embedded executor runs all of its async work itself.
     pub(crate) fn start(&self, task: Arc<Task>) {
         if !task.begin() {
+            return;
+        }
+        if task.is_cancelled() {
             task.finish();
         } else if task.is_async() && task.runtime.executor().is_embedded() {
             run::spawn_async(task);
@@ -137,48 +144,48 @@ impl Scheduler {
         }
     }
 
-    /// Queued tasks that fit now, in order, with their demand taken; and
-    /// cancelled ones, which leave the queue without taking anything.
-    fn ready_now(state: &mut State, out: &mut Vec<Arc<Task>>, dropped: &mut Vec<Arc<Task>>) {
+    /// Queued tasks that fit now, in order, with their demand taken. Tasks
+    /// that left their queue meanwhile (stopped or stolen: no longer
+    /// queued) are dropped from it without taking anything.
+    fn ready_now(state: &mut State, out: &mut Vec<Arc<Task>>) {
         let State { free, classes, .. } = state;
         for (demand, queue) in classes.iter_mut() {
             while let Some(front) = queue.front() {
-                if front.is_cancelled() {
-                    dropped.extend(queue.pop_front());
+                if !front.is_queued() {
+                    queue.pop_front();
                     continue;
                 }
                 if !free.fits(demand) {
                     break;
                 }
-                free.take(demand);
-                out.push(queue.pop_front().expect("front exists"));
+                if let Some(task) = queue.pop_front().filter(|t| t.grant()) {
+                    free.take(demand);
+                    out.push(task);
+                }
             }
         }
     }
 
     fn release(&self, give: impl FnOnce(&mut Available)) {
-        let (mut ready, mut dropped) = (Vec::new(), Vec::new());
+        let mut ready = Vec::new();
         {
             let mut state = lock(&self.state);
             give(&mut state.free);
             if !state.closed {
-                Self::ready_now(&mut state, &mut ready, &mut dropped);
+                Self::ready_now(&mut state, &mut ready);
             }
-        }
-        for task in dropped {
-            task.finish();
         }
         for task in ready {
             self.dispatch(task);
         }
     }
 
-    /// A task left the system; `ran` when it held its resources.
-    pub(crate) fn finished(&self, task: &Arc<Task>, ran: bool) {
+    /// A task left the system; `holds` when its resources go back now.
+    pub(crate) fn finished(&self, task: &Arc<Task>, holds: bool) {
         if let (Place::Actor { seq }, Some(mailbox)) = (&task.place, &task.actor) {
-            mailbox.finished(*seq, ran);
+            mailbox.finished(*seq);
         }
-        if ran && !task.retains_resources() {
+        if holds {
             self.release_demand(&task.demand);
         }
     }

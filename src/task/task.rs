@@ -1,11 +1,30 @@
 //! [`Task`]: one submitted call, from its dependencies to its results.
 //!
-//! A task moves through four phases: it *waits* for the refs among its
-//! arguments (registered as wakers on their cells, holding no CPU), is
-//! *queued* until the scheduler can grant its resources, *runs* (on a worker
-//! thread or the async executor), and is *done*. Its output cells are
-//! completed exactly once, by whichever comes first: its body, a failed
-//! dependency, `cancel`, or shutdown.
+//! A task moves through five phases, one atomic word changed by
+//! compare-and-swap, so that every race (cancel against dependency
+//! resolution, a steal against a dispatch) is decided by one failed CAS:
+//!
+//! ```text
+//! WAITING --resolve--> QUEUED --grant--> GRANTED --begin--> RUNNING --finish--> DONE
+//!    |                   |  \                |                 ^
+//!    |                   |   `----steal (on the resources of the thread that steals)
+//!    +-------------------+-------------------+--stop---------> DONE
+//! ```
+//!
+//! It *waits* for the refs among its arguments (registered as wakers on
+//! their cells, holding no CPU), is *queued* until the scheduler can grant
+//! its resources, is *granted* them on its way to a runner (a worker
+//! thread, the async executor or its actor's mailbox), *runs*, and is
+//! *done*. Whoever moves it out of a phase owns the next step: a runner
+//! whose `begin` fails (the task was stopped or stolen meanwhile) drops it;
+//! `stop` finishes a task that has not started; a running task is finished
+//! by its runner. Its output cells are completed exactly once, by whichever
+//! comes first: its body, a failed dependency, `cancel`, or shutdown.
+//!
+//! A thread blocked on a task's output may *steal* the task while it is
+//! still queued or granted and run it itself (see `Task::steal`): a task
+//! waiting for the tasks it submitted runs them on its own thread instead
+//! of starting new threads, so recursion stays on a few threads.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,11 +36,13 @@ use crate::actor::mailbox::Mailbox;
 use crate::error::Error;
 use crate::object::cell::{ObjectCell, Producer};
 use crate::runtime::Runtime;
-use crate::sync::lock;
+use crate::sync::{catch, lock};
+use crate::task::context;
 use crate::task::id::TaskId;
 use crate::task::options::TaskName;
 use crate::task::resources::Demand;
 use crate::task::returns::Outputs;
+use crate::task::run;
 
 /// How one attempt ended.
 pub(crate) type Outcome = std::result::Result<(), Failure>;
@@ -62,10 +83,20 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// Ends the outermost resolution on this thread, also when it unwinds.
+struct Resolving;
+
+impl Drop for Resolving {
+    fn drop(&mut self) {
+        let _ = RESOLVING.try_with(|r| r.borrow_mut().take());
+    }
+}
+
 const WAITING: u8 = 0;
 const QUEUED: u8 = 1;
-const RUNNING: u8 = 2;
-const DONE: u8 = 3;
+const GRANTED: u8 = 2;
+const RUNNING: u8 = 3;
+const DONE: u8 = 4;
 
 pub(crate) struct Task {
     pub(crate) id: TaskId,
@@ -78,8 +109,10 @@ pub(crate) struct Task {
     pub(crate) place: Place,
     /// The actor this task is a call (or the creation) of.
     pub(crate) actor: Option<Arc<Mailbox>>,
-    /// Set by an actor's creation: its resources stay held by the actor.
-    retain: AtomicBool,
+    /// Set when finishing must not give the task's resources back: an
+    /// actor's creation (the actor keeps them) or a stolen task (they are
+    /// the thief's).
+    keeps_resources: AtomicBool,
     /// Whether the body is async (fixed at creation; read without the lock).
     is_async: bool,
     phase: AtomicU8,
@@ -124,7 +157,7 @@ impl Task {
                 retry_exceptions,
                 place,
                 actor,
-                retain: AtomicBool::new(false),
+                keeps_resources: AtomicBool::new(false),
                 is_async: matches!(body, Body::Async(_)),
                 phase: AtomicU8::new(WAITING),
                 cancelled: AtomicBool::new(false),
@@ -150,12 +183,10 @@ impl Task {
         self.is_async
     }
 
-    pub(crate) fn retain_resources(&self) {
-        self.retain.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn retains_resources(&self) -> bool {
-        self.retain.load(Ordering::Acquire)
+    /// Finishing will not give the task's resources back: they now belong
+    /// to its actor.
+    pub(crate) fn keep_resources(&self) {
+        self.keeps_resources.store(true, Ordering::Release);
     }
 
     /// Cancelled, or its runtime is shutting down.
@@ -201,16 +232,16 @@ impl Task {
             return;
         }
         RESOLVING.with(|r| *r.borrow_mut() = Some(Vec::new()));
+        let _outermost = Resolving;
         let mut next = Some(Arc::clone(self));
         while let Some(task) = next {
             task.resolve();
             next = RESOLVING.with(|r| r.borrow_mut().as_mut().and_then(Vec::pop));
         }
-        RESOLVING.with(|r| *r.borrow_mut() = None);
     }
 
     /// Fails the task with its first failed dependency, or hands it to the
-    /// scheduler.
+    /// scheduler (unless it was stopped meanwhile).
     fn resolve(self: &Arc<Self>) {
         let failed = self.deps.iter().find_map(|dep| match dep.try_get() {
             Some(Err(err)) => Some(err),
@@ -221,18 +252,57 @@ impl Task {
             self.finish();
             return;
         }
-        if self.is_cancelled() {
-            self.finish();
-            return;
+        if self.cas(WAITING, QUEUED) {
+            self.runtime.scheduler().enqueue(Arc::clone(self));
         }
-        self.phase.store(QUEUED, Ordering::Release);
-        self.runtime.scheduler().enqueue(Arc::clone(self));
     }
 
-    /// Marks the task running; `false` when it was cancelled meanwhile.
+    fn cas(&self, from: u8, to: u8) -> bool {
+        self.phase
+            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Whether the task is still queued for its resources (not granted,
+    /// stolen or stopped).
+    pub(crate) fn is_queued(&self) -> bool {
+        self.phase.load(Ordering::Acquire) == QUEUED
+    }
+
+    /// The scheduler grants the queued task its resources; `false` when it
+    /// left the queue meanwhile (stopped, or stolen): the scheduler then
+    /// takes nothing for it and forgets it.
+    pub(crate) fn grant(&self) -> bool {
+        self.cas(QUEUED, GRANTED)
+    }
+
+    /// A runner starts the granted task; `false` when it was stopped or
+    /// stolen meanwhile (someone else finishes it: the runner drops it).
     pub(crate) fn begin(&self) -> bool {
-        self.phase.store(RUNNING, Ordering::Release);
-        !self.is_cancelled()
+        self.cas(GRANTED, RUNNING)
+    }
+
+    /// A thread that holds `thief` (the demand of the task it runs) is about
+    /// to block on this task's output: takes the task to run it there, if
+    /// it is a sync task of the pool that has not started. A queued task
+    /// runs on the thief's resources (so its demand must fit in them) and
+    /// does not give them back when it finishes; a granted one brings its
+    /// own. `true`: the caller must run it (see `run::run_stolen`).
+    pub(crate) fn steal(&self, thief: &Demand) -> bool {
+        if self.is_async || !matches!(self.place, Place::Pool) || self.is_cancelled() {
+            return false;
+        }
+        match self.phase.load(Ordering::Acquire) {
+            QUEUED if self.demand.fits_in(thief) => {
+                if !self.cas(QUEUED, RUNNING) {
+                    return false;
+                }
+                self.keeps_resources.store(true, Ordering::Release);
+                true
+            }
+            GRANTED => self.cas(GRANTED, RUNNING),
+            _ => false,
+        }
     }
 
     /// The running task starts waiting for an object: the first wait lends
@@ -282,7 +352,8 @@ impl Task {
     }
 
     /// The task left the system: drop what it held and tell the scheduler.
-    /// Called once: after it ran (with its resources), or instead of running.
+    /// Called by whoever owns the task's last step: its runner after it
+    /// ran, or instead of running (a failed dependency, shutdown).
     pub(crate) fn finish(self: &Arc<Self>) {
         let was = self.phase.swap(DONE, Ordering::AcqRel);
         if was != DONE {
@@ -292,27 +363,34 @@ impl Task {
 
     fn left(self: &Arc<Self>, was: u8) {
         lock(&self.waker).take();
-        drop(self.take_body());
-        self.runtime.scheduler().finished(self, was == RUNNING);
+        // The body holds the user's arguments: their `Drop` may panic.
+        if let Err(panic) = catch(|| drop(self.take_body())) {
+            tracing::warn!(task = %self.name, "dropping a task's arguments {panic}");
+        }
+        let holds =
+            matches!(was, GRANTED | RUNNING) && !self.keeps_resources.load(Ordering::Acquire);
+        self.runtime.scheduler().finished(self, holds);
     }
 
     /// Stops the task with `err` (cancel or shutdown): its refs complete at
-    /// once; a queued or waiting task never runs, a running async one is
-    /// dropped at its next poll, a running sync one sees `is_cancelled`.
+    /// once; a task that has not started never runs (and leaves now, giving
+    /// back what it was granted), a running async one is dropped at its next
+    /// poll, a running sync one sees `is_cancelled`.
     pub(crate) fn stop(self: &Arc<Self>, err: Error) {
         if self.phase.load(Ordering::Acquire) == DONE {
             return;
         }
         self.cancelled.store(true, Ordering::Release);
         self.fail(err);
-        // Still waiting for dependencies: leave now rather than when they
-        // complete, so that an actor's later calls do not wait for it.
-        if self
-            .phase
-            .compare_exchange(WAITING, DONE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.left(WAITING);
+        loop {
+            let now = self.phase.load(Ordering::Acquire);
+            if !matches!(now, WAITING | QUEUED | GRANTED) {
+                break;
+            }
+            if self.cas(now, DONE) {
+                self.left(now);
+                break;
+            }
         }
         if let Some(waker) = lock(&self.waker).take() {
             waker.wake();
@@ -325,6 +403,19 @@ impl Producer for Task {
         self.stop(Error::Cancelled {
             task: self.name.to_string(),
         });
+    }
+
+    /// Steals the task for the sync task running on this thread, which is
+    /// about to block on its output, and runs it here.
+    fn help(self: Arc<Self>) -> bool {
+        let thief = context::with_running(|r| r.map(|r| r.task.demand.clone()));
+        match thief {
+            Some(thief) if self.steal(&thief) => {
+                run::run_stolen(self);
+                true
+            }
+            _ => false,
+        }
     }
 }
 

@@ -1,20 +1,62 @@
-//! `wait` and `cancel`: Ray's `ray.wait` and `ray.cancel`.
+//! `wait`, `get_all` and `cancel`: Ray's `ray.wait`, `ray.get` of a list
+//! and `ray.cancel`.
+//!
+//! A wait over many refs registers one waker on each pending object (a
+//! [`Watch`]) and removes them all when it ends, however it ends, so that
+//! no waker outlives its wait: the usual `wait(pending, 1)` loop leaves
+//! nothing behind in the objects it watched.
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::object::cell::ObjectCell;
 use crate::object::{Object, ObjectRef};
 use crate::runtime::global;
-use crate::sync::lock;
-use crate::sync::{deadline_after, wait_until};
-use crate::task::blocking::while_blocked;
+use crate::sync::{deadline_after, lock, wait_until};
+use crate::task::blocking::{refuse_blocking, while_blocked};
 
 /// What [`wait`] returns: `(ready, pending)`, each in input order.
 pub type ReadyPending<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
 
-/// Counts completions of the refs a `wait` registered on.
+/// The objects one wait watches, with a waker registered on each of those
+/// still pending; every registration is removed on drop.
+pub(crate) struct Watch<'a> {
+    cells: Vec<&'a ObjectCell>,
+    keys: Vec<Option<u64>>,
+}
+
+impl<'a> Watch<'a> {
+    pub(crate) fn new(cells: Vec<&'a ObjectCell>) -> Self {
+        let keys = vec![None; cells.len()];
+        Watch { cells, keys }
+    }
+
+    /// Registers `waker` on every object still pending (replacing the
+    /// waker registered before, if it would not wake the same task).
+    pub(crate) fn arm(&mut self, waker: &Waker) {
+        for (cell, key) in self.cells.iter().zip(&mut self.keys) {
+            if !cell.is_complete() && !cell.watch(waker, key) {
+                *key = None;
+            }
+        }
+    }
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        for (cell, key) in self.cells.iter().zip(&self.keys) {
+            if let Some(key) = key {
+                cell.unwatch(*key);
+            }
+        }
+    }
+}
+
+/// Counts completions of the objects a blocking wait watches.
 #[derive(Default)]
 struct Completions {
     count: Mutex<usize>,
@@ -32,37 +74,107 @@ impl Wake for Completions {
     }
 }
 
+/// Blocks until `done()` holds (checked each time one of `cells`
+/// completes) or `deadline`; whether it holds. Inside a sync task, first
+/// runs here the producers of `cells` that have not started (when there is
+/// no deadline), then lends the task's CPUs while it blocks.
+pub(crate) fn block_until(
+    call: &'static str,
+    cells: &[&ObjectCell],
+    deadline: Option<Instant>,
+    done: impl Fn() -> bool,
+) -> Result<bool> {
+    refuse_blocking(call)?;
+    if done() {
+        return Ok(true);
+    }
+    if deadline.is_none() {
+        for cell in cells {
+            if !cell.is_complete() && cell.help() && done() {
+                return Ok(true);
+            }
+        }
+    }
+    let completions = Arc::new(Completions::default());
+    let waker = Waker::from(Arc::clone(&completions));
+    let mut watch = Watch::new(cells.to_vec());
+    watch.arm(&waker);
+    let met = while_blocked(|| {
+        let mut woken = lock(&completions.count);
+        loop {
+            if done() {
+                return true;
+            }
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                return false;
+            }
+            woken = wait_until(&completions.changed, woken, deadline);
+        }
+    });
+    Ok(met)
+}
+
+/// Hashes a pointer (already unique) with one multiplication.
+#[derive(Default)]
+struct PtrHasher(u64);
+
+impl Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// `InvalidArgument` when `refs` names an object twice (Ray's `ray.wait`
+/// requires unique refs: a duplicate would be both ready and pending).
+fn check_unique<T>(refs: &[ObjectRef<T>]) -> Result<()> {
+    let mut seen: HashSet<usize, BuildHasherDefault<PtrHasher>> =
+        HashSet::with_capacity_and_hasher(refs.len(), Default::default());
+    for r in refs {
+        if !seen.insert(Arc::as_ptr(&r.cell) as usize) {
+            return Err(Error::InvalidArgument {
+                call: "wait",
+                reason: format!(
+                    "{} appears more than once in the list; pass each ref once",
+                    r.id()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// See [`wait`].
 pub(crate) fn wait_refs<T: Object>(
     refs: &[ObjectRef<T>],
     num_ready: usize,
     timeout: Option<Duration>,
 ) -> Result<ReadyPending<T>> {
+    check_unique(refs)?;
     let want = num_ready.min(refs.len());
     if let Some(r) = refs.first() {
         r.cell.store().check_open()?;
     }
-    let mut complete = refs.iter().filter(|r| r.cell.is_complete()).count();
-    if complete < want {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::BlockingInAsync { call: "wait" });
-        }
-        let deadline = timeout.and_then(deadline_after);
-        let completions = Arc::new(Completions::default());
-        let waker = Waker::from(Arc::clone(&completions));
-        complete = refs.iter().filter(|r| !r.cell.on_complete(&waker)).count();
-        while_blocked(|| {
-            let mut woken = completions
-                .count
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            while complete + *woken < want && deadline.is_none_or(|d| d > Instant::now()) {
-                woken = wait_until(&completions.changed, woken, deadline);
-            }
-        });
-    }
+    let cells: Vec<&ObjectCell> = refs.iter().map(|r| &*r.cell).collect();
+    let complete = || cells.iter().filter(|c| c.is_complete()).count() >= want;
+    block_until("wait", &cells, timeout.and_then(deadline_after), complete)?;
+    Ok(split_ready(refs, want))
+}
+
+/// `(ready, pending)`: the first `want` complete refs, in input order, and
+/// the rest.
+pub(crate) fn split_ready<T>(refs: &[ObjectRef<T>], want: usize) -> ReadyPending<T> {
     let mut ready = Vec::with_capacity(want);
-    let mut pending = Vec::with_capacity(refs.len() - want);
+    let mut pending = Vec::with_capacity(refs.len().saturating_sub(want));
     for r in refs {
         if ready.len() < want && r.cell.is_complete() {
             ready.push(r.clone());
@@ -70,13 +182,40 @@ pub(crate) fn wait_refs<T: Object>(
             pending.push(r.clone());
         }
     }
-    Ok((ready, pending))
+    (ready, pending)
+}
+
+/// The first error among `refs` that are complete, in input order.
+pub(crate) fn first_failure<T>(refs: &[ObjectRef<T>]) -> Option<Error> {
+    refs.iter()
+        .filter(|r| r.cell.is_failed())
+        .find_map(|r| r.cell.try_get().and_then(|outcome| outcome.err()))
+}
+
+/// See [`get_all`](crate::get_all): every value in order, or the first
+/// failure that completes, wherever it is in the list.
+pub(crate) fn get_all_refs<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
+    let Some(first) = refs.first() else {
+        return Ok(Vec::new());
+    };
+    let store = first.cell.store();
+    store.check_open()?;
+    let cells: Vec<&ObjectCell> = refs.iter().map(|r| &*r.cell).collect();
+    let settled = || cells.iter().all(|c| c.is_complete()) || cells.iter().any(|c| c.is_failed());
+    block_until("get_all", &cells, None, settled)?;
+    store.check_open()?;
+    if let Some(err) = first_failure(refs) {
+        return Err(err);
+    }
+    refs.iter().map(|r| r.wait_value(None)).collect()
 }
 
 /// Waits until `num_ready` of `refs` are complete (with a value or an
 /// error), or until `timeout`; returns `(ready, pending)`, each in input
 /// order. `ready` holds at most `num_ready` refs (clamped to `refs.len()`);
-/// on timeout it holds those complete by then. Ray's `ray.wait`.
+/// on timeout it holds those complete by then. Ray's `ray.wait`. Each ref
+/// may appear once: a list naming an object twice is
+/// [`Error::InvalidArgument`].
 ///
 /// ```
 /// # let _rt = rustyray::init(rustyray::Config::default())?;
