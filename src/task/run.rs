@@ -61,7 +61,7 @@ fn run_attempts(task: &Arc<Task>) -> bool {
     let mut attempt = 0;
     loop {
         let running = Running {
-            task: Arc::clone(&task),
+            task: Arc::clone(task),
             attempt,
         };
         let outcome = context::enter(&running, || {
