@@ -430,3 +430,172 @@ async fn blocking_wait_inside_async_code_is_refused() -> Result<()> {
     assert_eq!(r.await?, 1);
     Ok(())
 }
+
+// ---- faults and races ----
+
+/// Fails at once.
+#[rustyray::remote(num_cpus = 0)]
+fn refuse(reason: String) -> std::result::Result<u32, String> {
+    Err(reason)
+}
+
+/// Ray's `get` of a list: the first failure ends the wait, wherever it is
+/// in the list (the refs before it may be pending for ever).
+#[rustyray::test(num_cpus = 2)]
+fn get_all_fails_as_soon_as_any_ref_has_failed_whatever_its_position() -> Result<()> {
+    let p = TestProbe::new();
+    let pending = gated_async::remote(p.key, 1)?;
+    let failed = refuse::remote("no way".to_string())?;
+    for refs in [
+        vec![pending.clone(), failed.clone()],
+        vec![failed.clone(), pending.clone()],
+    ] {
+        match rustyray::get_all(&refs) {
+            Err(Error::TaskFailed { task, message, .. }) => {
+                assert_eq!(task, "task_cancel_wait::refuse");
+                assert_eq!(message, "no way");
+            }
+            other => panic!("expected the failure of `refuse`, got {other:?}"),
+        }
+    }
+    assert_eq!(p.finished.get(), 0, "the gated task is still pending");
+    p.open();
+    assert_eq!(rustyray::get(&pending)?, 1);
+    Ok(())
+}
+
+#[rustyray::test]
+fn wait_on_a_list_naming_a_ref_twice_is_an_invalid_argument() -> Result<()> {
+    let a = rustyray::put(1u32)?;
+    let b = rustyray::put(2u32)?;
+    match rustyray::wait(&[a.clone(), b, a.clone()], 1, None) {
+        Err(Error::InvalidArgument { call, reason }) => {
+            assert_eq!(call, "wait");
+            assert_eq!(
+                reason,
+                format!("{} appears more than once in the list; pass each ref once", a.id())
+            );
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn timeouts_of_duration_max_mean_no_timeout() -> Result<()> {
+    let p = TestProbe::new();
+    let r = gated::remote(p.key, 5)?;
+    let waiter = {
+        let rt = rustyray::global()?;
+        let r = r.clone();
+        std::thread::spawn(move || {
+            let _entered = rt.enter();
+            let got = rustyray::get_timeout(&r, Duration::MAX);
+            let waited = rustyray::wait(std::slice::from_ref(&r), 1, Some(Duration::MAX));
+            (got, waited.map(|(ready, _)| ready.len()))
+        })
+    };
+    assert!(p.started.wait_for(1));
+    p.open();
+    let (got, ready) = waiter.join().expect("the waiting thread does not panic");
+    assert_eq!(got?, 5);
+    assert_eq!(ready?, 1);
+    Ok(())
+}
+
+/// Nothing here needs a CPU, so dependencies complete on one thread while
+/// `cancel` runs on another: the race between resolving a call's argument
+/// and cancelling it must leave the actor's books straight.
+#[rustyray::actor]
+struct Tally {
+    n: u64,
+    _dropped: DropSignal,
+}
+
+#[rustyray::actor]
+impl Tally {
+    fn new(key: u64) -> Self {
+        Tally {
+            n: 0,
+            _dropped: DropSignal(probe(key)),
+        }
+    }
+
+    fn add(&mut self, x: u32) -> u64 {
+        self.n += u64::from(x);
+        self.n
+    }
+
+    fn total(&self) -> u64 {
+        self.n
+    }
+}
+
+#[rustyray::remote(num_cpus = 0)]
+fn one(x: u32) -> u32 {
+    x
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn cancel_racing_with_dependency_resolution_keeps_the_actors_books_straight() -> Result<()> {
+    const CALLS: u64 = 2_000;
+    let p = TestProbe::new();
+    let tally = Tally::remote(p.key)?;
+    let mut returned = 0;
+    for _ in 0..CALLS {
+        let arg = one::remote(1)?;
+        let call = tally.add(&arg)?;
+        rustyray::cancel(&call)?;
+        match rustyray::get_timeout(&call, PATIENCE) {
+            Ok(_) => returned += 1,
+            // Cancelled before it ran, or while it ran (then it added).
+            Err(Error::Cancelled { task }) => assert_eq!(task, "Tally.add"),
+            Err(other) => panic!("expected a sum or Cancelled, got {other:?}"),
+        }
+    }
+    let total = rustyray::get_timeout(&tally.total()?, PATIENCE)?;
+    assert!(
+        (returned..=CALLS).contains(&total),
+        "{total} additions for {returned} returned calls of {CALLS}"
+    );
+    assert_eq!(rustyray::get_timeout(&tally.add(0)?, PATIENCE)?, total);
+    // Every call left the actor's books exactly once: with its last handle
+    // gone and no call unfinished, the actor stops.
+    drop(tally);
+    assert!(p.dropped.wait_for(1), "the actor never stopped");
+    Ok(())
+}
+
+/// Waits for the test's gate, then needs its one CPU.
+#[rustyray::remote(num_cpus = 1)]
+async fn parked(key: u64) -> u32 {
+    let p = probe(key);
+    p.started.incr();
+    p.gate.reached(1).await;
+    1
+}
+
+/// On an embedded executor an async task's first poll is the executor's:
+/// `cancel` racing with it must still reach the task.
+#[test]
+fn a_cancelled_async_task_always_gives_its_cpu_back() -> Result<()> {
+    let app = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let _rt = rustyray::init(Config::default().num_cpus(1).tokio_handle(app.handle().clone()))?;
+    for i in 0..1_000u32 {
+        let p = TestProbe::new();
+        let held = parked::remote(p.key)?;
+        if i % 4 == 0 {
+            // Sometimes once it awaits; mostly while it is being started.
+            assert!(p.started.wait_for(1));
+        }
+        rustyray::cancel(&held)?;
+        assert_cancelled(&held, "task_cancel_wait::parked");
+        // The one CPU is free again: a task that needs it runs.
+        assert_eq!(rustyray::get_timeout(&add::remote(i, 1)?, PATIENCE)?, i + 1);
+    }
+    Ok(())
+}

@@ -371,6 +371,15 @@ impl ObjectCell {
         }
         let old = std::mem::replace(&mut *self.lock(), State::Failed(err));
         self.store.unaccount(&old);
+        drop_value(self.id, old);
+    }
+}
+
+/// Drops a state that leaves a cell: the value's `Drop` is user code and
+/// may panic; the panic is reported, never raised into whoever let go.
+fn drop_value(id: ObjectId, state: State) {
+    if let Err(panic) = catch(|| drop(state)) {
+        tracing::warn!(object = %id, "dropping the value {panic}");
     }
 }
 
@@ -393,5 +402,6 @@ impl Drop for ObjectCell {
         if *self.exported.get_mut() {
             self.store.forget(self.id);
         }
+        drop_value(self.id, std::mem::replace(state, State::pending(None)));
     }
 }

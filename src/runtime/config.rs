@@ -36,6 +36,8 @@ pub struct Config {
     pub(crate) tokio_handle: Option<tokio::runtime::Handle>,
     pub(crate) name: Option<String>,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) zero_cpu_task_threads: Option<usize>,
+    pub(crate) worker_stack_size: Option<usize>,
 }
 
 impl Default for Config {
@@ -51,6 +53,8 @@ impl Default for Config {
             tokio_handle: None,
             name: None,
             shutdown_timeout: Duration::from_secs(10),
+            zero_cpu_task_threads: None,
+            worker_stack_size: None,
         }
     }
 }
@@ -104,6 +108,32 @@ impl Config {
         self
     }
 
+    /// How many threads may run at once before a task that needs no
+    /// resources (`num_cpus = 0`) waits for a thread to free up instead of
+    /// starting another (default: 4 per CPU, at least 64). Tasks that hold
+    /// CPUs or custom resources are bounded by them, and actors by their own
+    /// concurrency, so neither waits for this. Reaching the limit is
+    /// reported once through `tracing`: raise it when zero-CPU tasks wait
+    /// for each other (on a barrier, say).
+    pub fn zero_cpu_task_threads(mut self, n: usize) -> Self {
+        self.zero_cpu_task_threads = Some(n);
+        self
+    }
+
+    /// The stack size, in bytes, of the runtime's worker threads (default:
+    /// Rust's, 2 MiB unless `RUST_MIN_STACK` says otherwise). Tasks that
+    /// recurse deeply need more.
+    pub fn worker_stack_size(mut self, bytes: usize) -> Self {
+        self.worker_stack_size = Some(bytes);
+        self
+    }
+
+    /// The zero-CPU task thread limit this config gives.
+    pub(crate) fn zero_cpu_threads(&self) -> usize {
+        self.zero_cpu_task_threads
+            .unwrap_or_else(|| (4 * self.num_cpus).max(64))
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         let invalid = |field, reason: &str| {
             Err(Error::InvalidConfig {
@@ -134,6 +164,12 @@ impl Config {
         if matches!(&self.name, Some(n) if n.is_empty()) {
             return invalid("name", "must not be empty");
         }
+        if self.zero_cpu_task_threads == Some(0) {
+            return invalid("zero_cpu_task_threads", "must be at least 1");
+        }
+        if self.worker_stack_size == Some(0) {
+            return invalid("worker_stack_size", "must be at least 1 byte");
+        }
         Ok(())
     }
 }
@@ -148,6 +184,8 @@ impl fmt::Debug for Config {
             .field("embedded", &self.tokio_handle.is_some())
             .field("name", &self.name)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("zero_cpu_task_threads", &self.zero_cpu_threads())
+            .field("worker_stack_size", &self.worker_stack_size)
             .finish()
     }
 }

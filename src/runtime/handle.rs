@@ -17,7 +17,8 @@ use crate::error::Result;
 use crate::object::store::Store;
 use crate::object::value::Value;
 use crate::object::{MemoryStats, Object, ObjectRef};
-use crate::sync::deadline_after;
+use crate::sync::{catch, deadline_after};
+use crate::task::blocking::would_stall_executor;
 use crate::task::scheduler::Scheduler;
 use crate::task::wait;
 
@@ -230,16 +231,37 @@ impl Runtime {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return;
         }
-        let timeout = self.inner.config.shutdown_timeout;
+        // Inside async code, waiting for threads would stall the executor
+        // polling this: they are detached at once instead (every ref is
+        // complete by then anyway).
+        let timeout = if would_stall_executor() {
+            Duration::ZERO
+        } else {
+            self.inner.config.shutdown_timeout
+        };
         let deadline = deadline_after(timeout);
         let inner = &self.inner;
+        // Each step runs user code (`Drop`s of values, actor states and
+        // task arguments): a panic there is reported and the next step
+        // still runs, so shutdown always completes.
+        let step = |what: &str, f: &dyn Fn()| {
+            if let Err(panic) = catch(f) {
+                tracing::error!(runtime = %inner.name, "shutdown: {what} {panic}");
+            }
+        };
         inner.store.close();
-        inner.scheduler.close(&inner.store.shut_down());
-        inner.actors.shutdown("its runtime shut down");
+        step("failing queued tasks", &|| {
+            inner.scheduler.close(&inner.store.shut_down())
+        });
+        step("stopping actors", &|| {
+            inner.actors.shutdown("its runtime shut down")
+        });
         // Completes every pending object (so every wait ends) and drops
         // every value, in memory and on disk.
-        inner.store.release_all();
-        inner.scheduler.stop_workers(deadline);
+        step("releasing objects", &|| inner.store.release_all());
+        step("stopping worker threads", &|| {
+            inner.scheduler.stop_workers(deadline)
+        });
         inner.executor.shutdown(deadline.map_or(Duration::MAX, |d| {
             d.saturating_duration_since(Instant::now())
         }));

@@ -146,12 +146,9 @@ impl Future for AsyncRun {
         let this = &mut *self;
         let task = Arc::clone(&this.running.task);
         loop {
-            // The waker first: `cancel` sets the flag, then wakes the waker
-            // it finds, so either this poll sees the flag or the waker is
-            // there to be woken.
-            task.set_waker(cx.waker());
-            if task.is_cancelled() {
-                // Dropped at this await; `cancel` completed the refs.
+            if !task.arm_waker(cx.waker()) {
+                // Cancelled: dropped at this await; `cancel` completed the
+                // refs.
                 return this.finish();
             }
             let Some(body) = this.body.as_mut() else {

@@ -54,7 +54,11 @@ impl Scheduler {
                 closed: false,
             }),
             capacity,
-            pool: WorkerPool::new(runtime, (4 * config.num_cpus).max(64)),
+            pool: WorkerPool::new(
+                runtime,
+                config.zero_cpu_threads(),
+                config.worker_stack_size,
+            ),
             next_task: AtomicU64::new(1),
             closed: AtomicBool::new(false),
         }

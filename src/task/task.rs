@@ -126,6 +126,9 @@ pub(crate) struct Task {
     /// Waits in progress inside the running task (blocking gets, awaited
     /// refs): while there is one, its CPUs are lent to the scheduler.
     waits: AtomicUsize,
+    /// How many times the task left the system (once, always).
+    #[cfg(test)]
+    left_count: AtomicUsize,
 }
 
 impl Task {
@@ -166,6 +169,8 @@ impl Task {
                 body: Mutex::new(Some(body)),
                 waker: Mutex::new(None),
                 waits: AtomicUsize::new(0),
+                #[cfg(test)]
+                left_count: AtomicUsize::new(0),
             }
         });
         if let (Place::Actor { seq }, Some(mailbox)) = (&task.place, &task.actor) {
@@ -326,11 +331,18 @@ impl Task {
         lock(&self.body).take()
     }
 
-    pub(crate) fn set_waker(&self, waker: &Waker) {
+    /// Keeps `waker` for `stop` to wake, unless the task is cancelled
+    /// (`false`). Both look at the flag under the waker's lock, so a stop
+    /// either finds the waker or is seen here: its wake-up is never lost.
+    pub(crate) fn arm_waker(&self, waker: &Waker) -> bool {
         let mut slot = lock(&self.waker);
+        if self.is_cancelled() {
+            return false;
+        }
         if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
             *slot = Some(waker.clone());
         }
+        true
     }
 
     /// Completes every output not yet complete with `err`.
@@ -362,6 +374,8 @@ impl Task {
     }
 
     fn left(self: &Arc<Self>, was: u8) {
+        #[cfg(test)]
+        self.left_count.fetch_add(1, Ordering::SeqCst);
         lock(&self.waker).take();
         // The body holds the user's arguments: their `Drop` may panic.
         if let Err(panic) = catch(|| drop(self.take_body())) {
@@ -380,7 +394,11 @@ impl Task {
         if self.phase.load(Ordering::Acquire) == DONE {
             return;
         }
-        self.cancelled.store(true, Ordering::Release);
+        let waker = {
+            let mut slot = lock(&self.waker);
+            self.cancelled.store(true, Ordering::Release);
+            slot.take()
+        };
         self.fail(err);
         loop {
             let now = self.phase.load(Ordering::Acquire);
@@ -392,7 +410,7 @@ impl Task {
                 break;
             }
         }
-        if let Some(waker) = lock(&self.waker).take() {
+        if let Some(waker) = waker {
             waker.wake();
         }
     }
@@ -427,5 +445,116 @@ impl Wake for Task {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.dep_done();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::object::value::Value;
+
+    struct NoProducer;
+
+    impl Producer for NoProducer {
+        fn cancel(self: Arc<Self>) {}
+        fn help(self: Arc<Self>) -> bool {
+            false
+        }
+    }
+
+    /// `stop` and the completion of the last dependency race, aligned on a
+    /// barrier, thousands of times: the task leaves the system exactly
+    /// once, whichever wins.
+    #[test]
+    fn stop_racing_with_resolution_leaves_exactly_once() {
+        let guard = crate::init(crate::Config::default().num_cpus(1)).unwrap();
+        let runtime: Runtime = (*guard).clone();
+        let barrier = Arc::new(Barrier::new(2));
+        for _ in 0..3_000 {
+            let none: Weak<dyn Producer> = Weak::<NoProducer>::new();
+            let dep = runtime.store().pending(none);
+            let racing = Task::new(
+                runtime.scheduler().next_id(),
+                TaskName::Function("racing"),
+                runtime.clone(),
+                1,
+                Demand::default(),
+                0,
+                false,
+                Place::Pool,
+                None,
+                vec![Arc::clone(&dep)],
+                Body::Sync(Box::new(|_| Ok(()))),
+            );
+            racing.start();
+            let completer = {
+                let (dep, barrier) = (Arc::clone(&dep), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    dep.complete(Ok(Value::new(1u32)));
+                })
+            };
+            barrier.wait();
+            racing.stop(Error::Cancelled {
+                task: "racing".to_string(),
+            });
+            completer.join().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while racing.phase.load(Ordering::Acquire) != DONE {
+                assert!(Instant::now() < deadline, "the task never finished");
+                std::thread::yield_now();
+            }
+            assert_eq!(racing.left_count.load(Ordering::SeqCst), 1);
+        }
+    }
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn lone_task(runtime: &Runtime) -> Arc<Task> {
+        Task::new(
+            runtime.scheduler().next_id(),
+            TaskName::Function("lone"),
+            runtime.clone(),
+            1,
+            Demand::default(),
+            0,
+            false,
+            Place::Pool,
+            None,
+            Vec::new(),
+            Body::Sync(Box::new(|_| Ok(()))),
+        )
+    }
+
+    /// The two orders `cancel` and an async task's poll can take: the poll
+    /// sees the cancel, or the cancel wakes the waker the poll left.
+    #[test]
+    fn a_cancel_is_seen_by_the_next_poll_or_wakes_the_last_one() {
+        let guard = crate::init(crate::Config::default().num_cpus(1)).unwrap();
+        let cancelled = || Error::Cancelled {
+            task: "lone".to_string(),
+        };
+        let counter = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&counter));
+
+        let stopped_first = lone_task(&guard);
+        stopped_first.stop(cancelled());
+        assert!(!stopped_first.arm_waker(&waker));
+        assert_eq!(counter.0.load(Ordering::SeqCst), 0);
+
+        let polled_first = lone_task(&guard);
+        assert!(polled_first.arm_waker(&waker));
+        polled_first.stop(cancelled());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert!(!polled_first.arm_waker(&waker));
     }
 }

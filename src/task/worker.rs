@@ -27,7 +27,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::error::Error;
 use crate::runtime::{context, RuntimeId};
+use crate::task::resources::Demand;
 use crate::sync::{lock, spin_until, wait_until};
 use crate::task::run;
 use crate::task::task::Task;
@@ -109,9 +111,14 @@ pub(crate) struct WorkerPool {
 
 struct Shared {
     state: Mutex<State>,
-    /// Threads that may run (not blocked in a RustyRay wait) before new
-    /// work waits in the backlog instead of starting another thread.
+    /// Threads that may run (not blocked in a RustyRay wait) before a new
+    /// zero-CPU task waits in the backlog instead of starting another
+    /// thread ([`Config::zero_cpu_task_threads`](crate::Config::zero_cpu_task_threads)).
     limit: usize,
+    /// Whether reaching `limit` was reported.
+    warned: AtomicBool,
+    /// The stack size of new threads, if set.
+    stack_size: Option<usize>,
     /// Threads finishing a task: raised before the task releases its
     /// resources, lowered under the state lock once the thread has looked
     /// at the backlog, so a task put there is always picked up.
@@ -123,30 +130,51 @@ struct Shared {
     started: AtomicUsize,
 }
 
+/// Whether a task may start a thread of its own beyond the pool's limit.
+/// Only tasks that need nothing are limited: tasks that hold resources are
+/// bounded by them, and actor work (creations, calls, restarts) by the
+/// actors' own concurrency (in Ray each actor is a process of its own:
+/// 500 actors blocked at once on one barrier need 500 threads).
+fn exempt(task: &Task) -> bool {
+    task.actor.is_some() || task.demand != Demand::default()
+}
+
 impl State {
-    fn may_spawn(&self, limit: usize) -> bool {
-        self.live - self.blocked < limit
+    fn may_spawn(&self, limit: usize, task: &Task) -> bool {
+        exempt(task) || self.live - self.blocked < limit
     }
 }
 
 impl Shared {
-    /// Gives backlog tasks to idle threads, or to new ones while under the
-    /// limit; returns what to do once the lock is released.
+    /// Gives backlog tasks to idle threads, or to new ones while the limit
+    /// allows; returns what to do once the lock is released.
     fn drain_backlog(&self, state: &mut State) -> Vec<(Option<Arc<Parker>>, Arc<Task>)> {
         let mut out = Vec::new();
-        while !state.backlog.is_empty() {
-            let parker = state.idle.pop();
-            if parker.is_none() {
-                if !state.may_spawn(self.limit) {
-                    break;
-                }
+        let mut kept = VecDeque::new();
+        while let Some(task) = state.backlog.pop_front() {
+            if let Some(parker) = state.idle.pop() {
+                out.push((Some(parker), task));
+            } else if state.may_spawn(self.limit, &task) {
                 state.live += 1;
-            }
-            if let Some(task) = state.backlog.pop_front() {
-                out.push((parker, task));
+                out.push((None, task));
+            } else {
+                kept.push_back(task);
             }
         }
+        state.backlog = kept;
         out
+    }
+
+    /// A zero-CPU task waits for a thread because of the limit: said once.
+    fn limit_reached(&self) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                limit = self.limit,
+                "zero-CPU tasks wait for a thread: {} threads already run; raise \
+                 `Config::zero_cpu_task_threads` if they wait for each other",
+                self.limit
+            );
+        }
     }
 
     fn hand_out(self: &Arc<Self>, id: RuntimeId, work: Vec<(Option<Arc<Parker>>, Arc<Task>)>) {
@@ -222,14 +250,17 @@ fn run_here(task: Arc<Task>) {
 }
 
 impl WorkerPool {
-    /// A pool that runs at most `limit` threads at once outside RustyRay
-    /// waits (more tasks wait in its backlog).
-    pub(crate) fn new(runtime: RuntimeId, limit: usize) -> WorkerPool {
+    /// A pool that starts no thread for a zero-CPU task while `limit`
+    /// threads run outside RustyRay waits (the task waits in its backlog),
+    /// and starts threads with `stack_size` bytes of stack when set.
+    pub(crate) fn new(runtime: RuntimeId, limit: usize, stack_size: Option<usize>) -> WorkerPool {
         WorkerPool {
             runtime,
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 limit,
+                warned: AtomicBool::new(false),
+                stack_size,
                 finishing: AtomicUsize::new(0),
                 idle_epoch: AtomicUsize::new(0),
                 exited: Condvar::new(),
@@ -252,10 +283,12 @@ impl WorkerPool {
         } else if let Some(parker) = state.idle.pop() {
             drop(state);
             parker.give(Job::Run(task));
-        } else if self.shared.finishing.load(Ordering::Acquire) > 0
-            || !state.may_spawn(self.shared.limit)
-        {
+        } else if self.shared.finishing.load(Ordering::Acquire) > 0 {
             state.backlog.push_back(task);
+        } else if !state.may_spawn(self.shared.limit, &task) {
+            state.backlog.push_back(task);
+            drop(state);
+            self.shared.limit_reached();
         } else {
             state.live += 1;
             drop(state);
@@ -297,9 +330,12 @@ fn spawn(shared: &Arc<Shared>, id: RuntimeId, task: Arc<Task>) {
     let thread_shared = Arc::clone(shared);
     let runtime = task.runtime.clone();
     let index = shared.started.fetch_add(1, Ordering::Relaxed);
-    let spawned = std::thread::Builder::new()
-        .name(format!("{}-w{index}", runtime.name()))
-        .spawn(move || {
+    let mut builder = std::thread::Builder::new().name(format!("{}-w{index}", runtime.name()));
+    if let Some(bytes) = shared.stack_size {
+        builder = builder.stack_size(bytes);
+    }
+    let failed = Arc::clone(&task);
+    let spawned = builder.spawn(move || {
             WORKER_OF.with(|w| w.set(Some(id)));
             POOL.with(|p| *p.borrow_mut() = Some((id, Arc::clone(&thread_shared))));
             let _installed = context::install(runtime);
@@ -311,6 +347,15 @@ fn spawn(shared: &Arc<Shared>, id: RuntimeId, task: Arc<Task>) {
     if let Err(err) = spawned {
         tracing::error!(%err, "could not start a worker thread");
         lock(&shared.state).live -= 1;
+        failed.fail(Error::TaskFailed {
+            task: failed.name.to_string(),
+            message: format!(
+                "no worker thread could start to run it ({err}): the process is at a thread or \
+                 memory limit"
+            ),
+            cause: None,
+        });
+        failed.finish();
     }
 }
 
