@@ -473,7 +473,10 @@ fn wait_on_a_list_naming_a_ref_twice_is_an_invalid_argument() -> Result<()> {
             assert_eq!(call, "wait");
             assert_eq!(
                 reason,
-                format!("{} appears more than once in the list; pass each ref once", a.id())
+                format!(
+                    "{} appears more than once in the list; pass each ref once",
+                    a.id()
+                )
             );
         }
         other => panic!("expected InvalidArgument, got {other:?}"),
@@ -584,7 +587,11 @@ fn a_cancelled_async_task_always_gives_its_cpu_back() -> Result<()> {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let _rt = rustyray::init(Config::default().num_cpus(1).tokio_handle(app.handle().clone()))?;
+    let _rt = rustyray::init(
+        Config::default()
+            .num_cpus(1)
+            .tokio_handle(app.handle().clone()),
+    )?;
     for i in 0..1_000u32 {
         let p = TestProbe::new();
         let held = parked::remote(p.key)?;

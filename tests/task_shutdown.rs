@@ -310,3 +310,51 @@ async fn shutdown_from_async_code_completes_pending_refs() -> Result<()> {
     assert!(is_shut_down(&add::remote(1, 2), "shutdown-in-async"));
     Ok(())
 }
+
+/// Dropping a guard inside async code never blocks the executor polling
+/// it, not even for a sync task that holds a worker thread (with a
+/// shutdown timeout of `Duration::MAX`, a wait would never end).
+#[test]
+fn a_guard_dropped_inside_async_code_never_waits_for_busy_workers() {
+    let p = TestProbe::new();
+    let key = p.key;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let app = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        app.block_on(async move {
+            let config = Config::default()
+                .num_cpus(1)
+                .name("async-drop")
+                .shutdown_timeout(Duration::MAX);
+            let rt = rustyray::init(config).expect("init");
+            let busy = gated::remote(key, 1).expect("submit");
+            probe(key).started.reached(1).await;
+            drop(rt);
+            let _ = tx.send(busy.await);
+        });
+    });
+    let outcome = rx
+        .recv_timeout(PATIENCE)
+        .expect("dropping the guard inside async code returned");
+    assert!(is_shut_down(&outcome, "async-drop"), "{outcome:?}");
+    p.open();
+}
+
+#[test]
+fn a_shutdown_timeout_of_duration_max_waits_for_running_tasks_without_overflowing() -> Result<()> {
+    let rt = rustyray::init(
+        Config::default()
+            .num_cpus(1)
+            .shutdown_timeout(Duration::MAX),
+    )?;
+    let r = add::remote(1, 2)?;
+    assert_eq!(r.get_timeout(PATIENCE)?, 3);
+    let handle = (*rt).clone();
+    drop(rt);
+    assert!(handle.is_shut_down());
+    assert!(is_shut_down(&handle.put(1u8).map(|_| 1u32), handle.name()));
+    Ok(())
+}

@@ -54,11 +54,7 @@ impl Scheduler {
                 closed: false,
             }),
             capacity,
-            pool: WorkerPool::new(
-                runtime,
-                config.zero_cpu_threads(),
-                config.worker_stack_size,
-            ),
+            pool: WorkerPool::new(runtime, config.zero_cpu_threads(), config.worker_stack_size),
             next_task: AtomicU64::new(1),
             closed: AtomicBool::new(false),
         }

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::runtime::{context, RuntimeId};
-use crate::task::resources::Demand;
 use crate::sync::{lock, spin_until, wait_until};
+use crate::task::resources::Demand;
 use crate::task::run;
 use crate::task::task::Task;
 
@@ -336,14 +336,14 @@ fn spawn(shared: &Arc<Shared>, id: RuntimeId, task: Arc<Task>) {
     }
     let failed = Arc::clone(&task);
     let spawned = builder.spawn(move || {
-            WORKER_OF.with(|w| w.set(Some(id)));
-            POOL.with(|p| *p.borrow_mut() = Some((id, Arc::clone(&thread_shared))));
-            let _installed = context::install(runtime);
-            worker_loop(&thread_shared, task);
-            let mut state = lock(&thread_shared.state);
-            state.live -= 1;
-            thread_shared.exited.notify_all();
-        });
+        WORKER_OF.with(|w| w.set(Some(id)));
+        POOL.with(|p| *p.borrow_mut() = Some((id, Arc::clone(&thread_shared))));
+        let _installed = context::install(runtime);
+        worker_loop(&thread_shared, task);
+        let mut state = lock(&thread_shared.state);
+        state.live -= 1;
+        thread_shared.exited.notify_all();
+    });
     if let Err(err) = spawned {
         tracing::error!(%err, "could not start a worker thread");
         lock(&shared.state).live -= 1;
