@@ -473,7 +473,7 @@ mod tests {
         let runtime: Runtime = (*guard).clone();
         let barrier = Arc::new(Barrier::new(2));
         let mut raced = Vec::new();
-        for _ in 0..3_000 {
+        for _ in 0..10_000 {
             let none: Weak<dyn Producer> = Weak::<NoProducer>::new();
             let dep = runtime.store().pending(none);
             let racing = Task::new(
