@@ -54,7 +54,7 @@ impl Scheduler {
                 closed: false,
             }),
             capacity,
-            pool: WorkerPool::new(runtime, (4 * config.num_cpus).max(64)),
+            pool: WorkerPool::new(runtime, config.num_cpus.saturating_mul(4).max(64)),
             next_task: AtomicU64::new(1),
             closed: AtomicBool::new(false),
         }
