@@ -141,7 +141,10 @@ pub enum Error {
         reason: String,
     },
 
-    /// A value or a ref could not be encoded or decoded.
+    /// A value or a ref could not be encoded or decoded: bytes that are not
+    /// an encoding of the type read, a ref or actor handle decoded as
+    /// another type than it was encoded as, or a `Deserialize` impl that
+    /// failed, whose own message (`de::Error::custom`) this carries.
     #[error("serialization failed: {0}")]
     Serialization(String),
 
@@ -199,6 +202,6 @@ impl Error {
 
 impl From<postcard::Error> for Error {
     fn from(err: postcard::Error) -> Self {
-        crate::object::decode_error(err)
+        Error::serialization(err)
     }
 }

@@ -3,8 +3,17 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
 use rustyray::{Config, Error, Runtime};
+
+/// How long a task may take before a test gives up on it.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+#[rustyray::remote]
+fn double(x: u8) -> u8 {
+    x * 2
+}
 
 fn not_initialized<T: std::fmt::Debug>(result: rustyray::Result<T>) -> bool {
     matches!(result, Err(Error::NotInitialized { .. }))
@@ -245,6 +254,66 @@ fn config_with_negative_or_nan_or_infinite_resource_is_refused_naming_resource()
     assert!(!rustyray::is_initialized());
     let ok = rustyray::init(Config::default().resource("gpu", 0.0)).unwrap();
     drop(ok);
+}
+
+#[test]
+fn config_with_more_cpus_than_can_be_counted_is_refused_saying_the_limit() {
+    match rustyray::init(Config::default().num_cpus(usize::MAX)) {
+        Err(err @ Error::InvalidConfig { field, .. }) => {
+            assert_eq!(field, "num_cpus");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid config: `num_cpus` = {}: must be at most 1000000000000, the largest \
+                     amount of a resource",
+                    usize::MAX
+                )
+            );
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    match rustyray::init(Config::default().num_cpus(1_000_000_000_001)) {
+        Err(Error::InvalidConfig { field, .. }) => assert_eq!(field, "num_cpus"),
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    assert!(!rustyray::is_initialized());
+}
+
+#[test]
+fn config_with_a_resource_beyond_the_limit_is_refused_saying_the_limit() {
+    for amount in [1e12 + 1.0, 1e13, f64::MAX] {
+        match rustyray::init(Config::default().resource("gpu", amount)) {
+            Err(err @ Error::InvalidConfig { field, .. }) => {
+                assert_eq!(field, "resource");
+                assert_eq!(
+                    err.to_string(),
+                    format!(
+                        "invalid config: `resource` `gpu` = {amount}: amounts must be at most \
+                         1000000000000, the largest amount of a resource"
+                    )
+                );
+            }
+            other => panic!("expected InvalidConfig for {amount}, got {other:?}"),
+        }
+    }
+    assert!(!rustyray::is_initialized());
+    // The limit itself is a valid amount, and all of it can be asked for.
+    let rt = rustyray::init(Config::default().num_cpus(1).resource("gpu", 1e12)).unwrap();
+    let r = rustyray::put(5u8).unwrap();
+    let doubled = double::options()
+        .num_cpus(0)
+        .resource("gpu", 1e12)
+        .remote(&r)
+        .unwrap();
+    assert_eq!(doubled.get_timeout(PATIENCE).unwrap(), 10);
+    match double::options().resource("gpu", 1e12 + 1.0).remote(&r) {
+        Err(Error::Unschedulable { reason, .. }) => assert_eq!(
+            reason,
+            format!("resource `gpu` = {} is not a valid amount", 1e12 + 1.0)
+        ),
+        other => panic!("expected Unschedulable, got {other:?}"),
+    }
+    drop(rt);
 }
 
 #[test]

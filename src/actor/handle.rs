@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::actor::core::{Access, ActorCore};
@@ -14,7 +15,8 @@ use crate::actor::mailbox::Mailbox;
 use crate::actor::options::ActorOptions;
 use crate::actor::registry::Registered;
 use crate::error::{Error, Result};
-use crate::object::{decode_failure, handoff};
+use crate::object::handoff::{self, Handoff};
+use crate::object::TypeTag;
 use crate::runtime::{context, global, Runtime};
 use crate::sync::catch;
 use crate::task::args::ArgList;
@@ -32,7 +34,10 @@ pub trait Actor: Send + Sync + Sized + 'static {
 }
 
 /// A typed handle to an actor, generated as `<Name>Handle`: `Clone + Send +
-/// Sync`, serializable through the scoped context like an `ObjectRef`.
+/// Sync`, serializable through the scoped context like an `ObjectRef`: as
+/// the actor's id and a tag of its actor type (the 64-bit FNV-1a hash of
+/// `ActorRef<{std::any::type_name::<A>()}>`, 8 bytes), so that a handle
+/// decoded as another actor type's handle is refused.
 pub trait ActorHandle: Clone + Send + Sync + 'static {
     /// The actor type.
     type Actor: Actor;
@@ -279,25 +284,58 @@ impl<A: Actor> ActorRef<A> {
     }
 }
 
+/// A handle on the wire: the actor's id and the [`TypeTag`] of
+/// `ActorRef<A>`, so that a handle decoded as another actor type's is
+/// refused before any lookup.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "ActorRef")]
+struct Wire {
+    id: ActorId,
+    type_tag: TypeTag,
+}
+
+/// What a handle's [`TypeTag`] names its actor type in.
+const KIND: &str = "ActorRef";
+
 impl<A: Actor> Serialize for ActorRef<A> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         if !handoff::is_measuring() && !handoff::leave(|| self.inner.clone()) {
             crate::object::spill::keep_alive(|| self.inner.clone());
         }
-        self.inner.core.mailbox.id.serialize(serializer)
+        Wire {
+            id: self.inner.core.mailbox.id,
+            type_tag: TypeTag::of::<A>(KIND),
+        }
+        .serialize(serializer)
     }
 }
 
 impl<'de, A: Actor> Deserialize<'de> for ActorRef<A> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        let id = ActorId::deserialize(deserializer)?;
-        if let Some(handle) = handoff::take() {
-            return match handle.downcast::<Registration<A>>() {
-                Ok(inner) if inner.core.mailbox.id == id => Ok(ActorRef { inner }),
-                _ => Err(decode_failure(format!(
-                    "cannot decode actor handle {id}: the value's handles changed while it was copied"
-                ))),
-            };
+        let Wire { id, type_tag } = Wire::deserialize(deserializer)?;
+        if type_tag != TypeTag::of::<A>(KIND) {
+            return Err(D::Error::custom(format_args!(
+                "cannot decode actor handle {id} as a handle to a `{}`: it was encoded as a \
+                 handle to another actor type (or by another build of the program)",
+                type_name::<A>()
+            )));
+        }
+        match handoff::take() {
+            Handoff::Handle(handle) => {
+                return match handle.downcast::<Registration<A>>() {
+                    Ok(inner) if inner.core.mailbox.id == id => Ok(ActorRef { inner }),
+                    _ => Err(D::Error::custom(format_args!(
+                        "cannot decode actor handle {id}: the value's handles changed while it \
+                         was copied"
+                    ))),
+                };
+            }
+            Handoff::Exhausted => {
+                return Err(D::Error::custom(format_args!(
+                    "cannot decode actor handle {id}: the copied value held no handle there"
+                )));
+            }
+            Handoff::NotCopying => {}
         }
         let found = context::with_current(|runtime| match runtime {
             None => Err(format!(
@@ -314,9 +352,10 @@ impl<'de, A: Actor> Deserialize<'de> for ActorRef<A> {
                 .by_id(id)
                 .ok_or_else(|| format!("cannot decode actor handle {id}: the actor is dead")),
         })
-        .map_err(decode_failure)?;
-        ActorRef::from_any(found.0, found.1)
-            .map_err(|reason| decode_failure(format!("cannot decode actor handle {id}: {reason}")))
+        .map_err(D::Error::custom)?;
+        ActorRef::from_any(found.0, found.1).map_err(|reason| {
+            D::Error::custom(format_args!("cannot decode actor handle {id}: {reason}"))
+        })
     }
 }
 

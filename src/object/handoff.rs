@@ -5,17 +5,28 @@
 //! holds `ObjectRef`s or actor handles, both ends of that copy are in this
 //! process, on this thread: each ref, as it is encoded, leaves its handle
 //! here, and the decoder takes the handles back in the same order. So a
-//! value holding 10,000 refs copies with 10,000 reference-count increments,
-//! not 10,000 registrations in and lookups from the store's id table, and
-//! the bytes are exactly those any other encoder would write.
+//! value holding 10,000 refs copies with a few reference-count operations
+//! per ref, not 10,000 registrations in and lookups from the store's id
+//! table, and
+//! the bytes are exactly those any other encoder would write. The handles
+//! stay with the copy until it ends, so that the decoder can read the bytes
+//! a second time (to recover an error's message) and find them again.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::cell::{Cell, RefCell};
 
 use crate::error::Result;
 use crate::object::spill::KeepAlive;
 
-scoped_tls::scoped_thread_local!(static HANDLES: RefCell<VecDeque<KeepAlive>>);
+/// The handles of one copy, in encoding order, and the next to hand out.
+/// They stay until the copy ends, so that a second reading of the same
+/// bytes (see [`rewind`]) finds them again.
+#[derive(Default)]
+struct Handles {
+    left: RefCell<Vec<KeepAlive>>,
+    next: Cell<usize>,
+}
+
+scoped_tls::scoped_thread_local!(static HANDLES: Handles);
 scoped_tls::scoped_thread_local!(static MEASURING: ());
 
 /// Runs `f`, an encoding whose bytes are only counted: refs inside need
@@ -34,7 +45,7 @@ pub(crate) fn copy_through<T>(
     encode: impl FnOnce() -> Result<Vec<u8>>,
     decode: impl FnOnce(&[u8]) -> Result<T>,
 ) -> Result<T> {
-    let handles = RefCell::new(VecDeque::new());
+    let handles = Handles::default();
     let bytes = HANDLES.set(&handles, encode)?;
     HANDLES.set(&handles, || decode(&bytes))
 }
@@ -45,15 +56,42 @@ pub(crate) fn leave(handle: impl FnOnce() -> KeepAlive) -> bool {
     if !HANDLES.is_set() {
         return false;
     }
-    HANDLES.with(|h| h.borrow_mut().push_back(handle()));
+    HANDLES.with(|h| h.left.borrow_mut().push(handle()));
     true
+}
+
+/// What a decoded ref or handle gets from [`take`].
+pub(crate) enum Handoff {
+    /// Not decoding for [`copy_through`]: look the id up.
+    NotCopying,
+    /// The next handle left by the encoder.
+    Handle(KeepAlive),
+    /// Every handle was taken: the encoder wrote no ref or handle here.
+    Exhausted,
 }
 
 /// While decoding for [`copy_through`]: the next handle left by the
 /// encoder.
-pub(crate) fn take() -> Option<KeepAlive> {
+pub(crate) fn take() -> Handoff {
     if !HANDLES.is_set() {
-        return None;
+        return Handoff::NotCopying;
     }
-    HANDLES.with(|h| h.borrow_mut().pop_front())
+    HANDLES.with(|h| {
+        let next = h.next.get();
+        match h.left.borrow().get(next) {
+            Some(handle) => {
+                h.next.set(next + 1);
+                Handoff::Handle(handle.clone())
+            }
+            None => Handoff::Exhausted,
+        }
+    })
+}
+
+/// Hands the copy's handles out again from the first, for a second reading
+/// of the same bytes; nothing outside a copy.
+pub(crate) fn rewind() {
+    if HANDLES.is_set() {
+        HANDLES.with(|h| h.next.set(0));
+    }
 }

@@ -44,6 +44,7 @@ pub(crate) mod copy;
 pub(crate) mod handoff;
 mod id;
 mod object_ref;
+mod recover;
 pub(crate) mod recycle;
 mod serde;
 pub(crate) mod spill;
@@ -52,7 +53,7 @@ pub(crate) mod value;
 
 use std::time::Duration;
 
-pub(crate) use self::serde::{decode_error, decode_failure};
+pub(crate) use self::serde::{decode_value, TypeTag};
 pub use id::ObjectId;
 pub use object_ref::{ObjectFuture, ObjectRef};
 pub use store::MemoryStats;

@@ -33,10 +33,16 @@ use crate::task::blocking::{refuse_blocking, Lent};
 /// # Ok::<(), rustyray::Error>(())
 /// ```
 ///
-/// A ref serializes as its ids. Deserializing binds it to the runtime of the
-/// current context, so a ref sent inside an object or a task argument
-/// resolves where it lands; decoding it with no runtime in scope, or under
-/// another runtime than its own, is a serde error, never another object.
+/// A ref serializes as its ids and a tag of its type `T` (in postcard: the
+/// runtime id and index as varints, then 8 bytes, the 64-bit FNV-1a hash of
+/// `ObjectRef<{std::any::type_name::<T>()}>`, little endian). Deserializing
+/// binds it to the runtime of the current context, so a ref sent inside an
+/// object or a task argument resolves where it lands; decoding it with no
+/// runtime in scope, under another runtime than its own, or as an
+/// `ObjectRef` of another type than it was encoded as, is a serde error,
+/// never another object or another type's bytes. Type names are stable
+/// within one build of a program, so refs cross between the processes of
+/// one build; a ref encoded by another build is refused.
 pub struct ObjectRef<T> {
     pub(crate) cell: Arc<ObjectCell>,
     _type: PhantomData<fn() -> T>,

@@ -299,7 +299,8 @@ impl Store {
     }
 
     /// Decodes `bytes` as a `T` in the scope of this store's runtime, so
-    /// that refs inside bind to it whichever thread reads.
+    /// that refs inside bind to it whichever thread reads. Every byte must
+    /// belong to the `T` (see [`decode_value`](crate::object::decode_value)).
     pub(crate) fn decode<T: serde::de::DeserializeOwned + 'static>(
         &self,
         bytes: &[u8],
@@ -311,7 +312,7 @@ impl Store {
         let _scope = runtime
             .filter(|rt| !context::is_current(rt))
             .map(context::install);
-        postcard::from_bytes(bytes).map_err(crate::object::decode_error)
+        crate::object::decode_value(bytes)
     }
 
     pub(crate) fn register(&self, cell: &Arc<ObjectCell>) {

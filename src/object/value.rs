@@ -96,8 +96,9 @@ impl Value {
     /// An owned copy as `T`: a clone for common std types, else through
     /// the serialized form (decoded in the scope of `store`'s runtime, so
     /// refs inside bind there). When the value was stored as another type
-    /// (a ref decoded with a different `T`) the copy fails cleanly if the
-    /// two encodings do not match.
+    /// (a ref whose type tag was forged, or two types with one name) the
+    /// copy is a [`Error::Serialization`] naming both types unless every
+    /// byte of the stored value's encoding decodes as a `T`.
     pub(crate) fn read<T: Object>(&self, store: &Store) -> Result<T> {
         if let Some(value) = self.0.as_any().downcast_ref::<T>() {
             if let Some(bytes) = (value as &dyn Any).downcast_ref::<Vec<u8>>() {
@@ -120,8 +121,12 @@ impl Value {
         if self.0.as_any().is::<T>() {
             return err;
         }
-        Error::serialization(format!(
-            "object holds a `{}`, which does not decode as `{}`: {err}",
+        let reason = match err {
+            Error::Serialization(reason) => reason,
+            other => other.to_string(),
+        };
+        Error::Serialization(format!(
+            "object holds a `{}`, which does not decode as `{}`: {reason}",
             self.0.type_name(),
             type_name::<T>()
         ))

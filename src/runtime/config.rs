@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::task::resources::MAX_AMOUNT;
 
 /// The settings of one runtime, built by value.
 ///
@@ -61,14 +62,16 @@ impl Default for Config {
 
 impl Config {
     /// The number of CPUs tasks may use at once (default: available
-    /// parallelism). A task takes 1 CPU unless it asks otherwise.
+    /// parallelism), from 1 to 10^12. A task takes 1 CPU unless it asks
+    /// otherwise.
     pub fn num_cpus(mut self, n: usize) -> Self {
         self.num_cpus = n;
         self
     }
 
     /// Declares a custom resource (`"gpu"`, `"license"`, …) with its total
-    /// amount. Tasks and actors ask for it with `.resource(name, amount)`.
+    /// amount (finite, from 0 to 10^12). Tasks and actors ask for it with
+    /// `.resource(name, amount)`.
     pub fn resource(mut self, name: impl Into<String>, amount: f64) -> Self {
         self.resources.insert(name.into(), amount);
         self
@@ -131,7 +134,7 @@ impl Config {
     /// The zero-CPU task thread limit this config gives.
     pub(crate) fn zero_cpu_threads(&self) -> usize {
         self.zero_cpu_task_threads
-            .unwrap_or_else(|| (4 * self.num_cpus).max(64))
+            .unwrap_or_else(|| self.num_cpus.saturating_mul(4).max(64))
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
@@ -143,6 +146,15 @@ impl Config {
         };
         if self.num_cpus == 0 {
             return invalid("num_cpus", "must be at least 1");
+        }
+        if self.num_cpus as u128 > u128::from(MAX_AMOUNT) {
+            return Err(Error::InvalidConfig {
+                field: "num_cpus",
+                reason: format!(
+                    "= {}: must be at most {MAX_AMOUNT}, the largest amount of a resource",
+                    self.num_cpus
+                ),
+            });
         }
         if self.object_store_memory == 0 {
             return invalid("object_store_memory", "must be at least 1 byte");
@@ -158,6 +170,15 @@ impl Config {
                 return Err(Error::InvalidConfig {
                     field: "resource",
                     reason: format!("`{name}` = {amount}: amounts must be finite and >= 0"),
+                });
+            }
+            if amount > MAX_AMOUNT as f64 {
+                return Err(Error::InvalidConfig {
+                    field: "resource",
+                    reason: format!(
+                        "`{name}` = {amount}: amounts must be at most {MAX_AMOUNT}, the largest \
+                         amount of a resource"
+                    ),
                 });
             }
         }

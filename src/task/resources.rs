@@ -10,8 +10,13 @@ use crate::error::{Error, Result};
 
 const UNITS: f64 = 10_000.0;
 
+/// The largest amount of any resource, CPUs included: 10^12, so that every
+/// amount in units, and any sum of a runtime's amounts, fits an `i64` with
+/// room to spare.
+pub(crate) const MAX_AMOUNT: u64 = 1_000_000_000_000;
+
 pub(crate) fn to_units(amount: f64) -> Option<i64> {
-    (0.0..=1e12)
+    (0.0..=MAX_AMOUNT as f64)
         .contains(&amount)
         .then(|| (amount * UNITS).round() as i64)
 }
@@ -48,13 +53,18 @@ pub(crate) struct Capacity {
 }
 
 impl Capacity {
+    /// The totals of a validated config (amounts at most [`MAX_AMOUNT`];
+    /// see `Config::validate`).
     pub(crate) fn new(num_cpus: usize, resources: &BTreeMap<String, f64>) -> Capacity {
+        let max_units = MAX_AMOUNT as i64 * UNITS as i64;
         Capacity {
-            cpu: num_cpus as i64 * UNITS as i64,
+            cpu: i64::try_from(num_cpus)
+                .map_or(max_units, |n| n.saturating_mul(UNITS as i64))
+                .min(max_units),
             names: resources.keys().cloned().collect(),
             custom: resources
                 .values()
-                .map(|&a| to_units(a).unwrap_or(0))
+                .map(|&a| to_units(a).unwrap_or(max_units))
                 .collect(),
         }
     }
@@ -183,5 +193,33 @@ mod tests {
                 custom: vec![(0, 10_000)]
             }
         );
+    }
+
+    #[test]
+    fn the_largest_amounts_are_counted_exactly_and_more_never_wraps() {
+        let most = MAX_AMOUNT as f64;
+        let cap = Capacity::new(
+            MAX_AMOUNT as usize,
+            &BTreeMap::from([("gpu".to_string(), most)]),
+        );
+        assert_eq!(cap.cpu, 10_000_000_000_000_000);
+        assert_eq!(cap.custom, [10_000_000_000_000_000]);
+        let all = cap.demand("t", most, &[("gpu".into(), most)]).unwrap();
+        assert_eq!(
+            all,
+            Demand {
+                cpu: 10_000_000_000_000_000,
+                custom: vec![(0, 10_000_000_000_000_000)]
+            }
+        );
+        let mut free = Available::new(&cap);
+        free.take(&all);
+        free.take(&all);
+        assert_eq!(free.cpu, -10_000_000_000_000_000);
+        // Beyond what a config may hold (refused at `init`): saturated at
+        // the limit, never negative, never zero.
+        let over = Capacity::new(usize::MAX, &BTreeMap::from([("gpu".to_string(), 1e300)]));
+        assert_eq!(over.cpu, 10_000_000_000_000_000);
+        assert_eq!(over.custom, [10_000_000_000_000_000]);
     }
 }

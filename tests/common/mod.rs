@@ -234,9 +234,38 @@ pub fn varint_len(n: u64) -> u64 {
     u64::from(bits.div_ceil(7))
 }
 
-/// The encoded size of a ref: its runtime id and its index, as varints.
+/// Bytes of the type tag that ends an encoded ref or actor handle.
+pub const TYPE_TAG_LEN: u64 = 8;
+
+/// The encoded size of a ref: its runtime id and its index, as varints,
+/// then its type tag.
 pub fn ref_len<T>(r: &ObjectRef<T>) -> u64 {
-    varint_len(r.id().runtime().as_u64()) + varint_len(r.id().index())
+    varint_len(r.id().runtime().as_u64()) + varint_len(r.id().index()) + TYPE_TAG_LEN
+}
+
+/// The type tag of `kind<T>` on the wire (`kind` is `ObjectRef` for refs,
+/// `ActorRef` for actor handles): the 64-bit FNV-1a hash of
+/// `kind<{std::any::type_name::<T>()}>`, little endian.
+pub fn type_tag<T: ?Sized>(kind: &str) -> [u8; 8] {
+    fnv1a(format!("{kind}<{}>", std::any::type_name::<T>()).as_bytes()).to_le_bytes()
+}
+
+/// The 64-bit FNV-1a hash of `bytes`.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A ref to `r`'s object typed as `ObjectRef<U>`: `r`'s encoding with the
+/// type tag of `U` put in. What a program gets that decodes a ref with a
+/// forged tag (or with two types of one name); the store must still never
+/// hand back a wrong value through it. Call under `r`'s runtime.
+pub fn retype<T, U>(r: &ObjectRef<T>) -> ObjectRef<U> {
+    let mut bytes = postcard::to_allocvec(r).expect("a ref encodes");
+    let at = bytes.len() - TYPE_TAG_LEN as usize;
+    bytes[at..].copy_from_slice(&type_tag::<U>("ObjectRef"));
+    postcard::from_bytes(&bytes).expect("a retyped ref decodes under its runtime")
 }
 
 /// Runs the test `name` of this binary in a child process and checks that
