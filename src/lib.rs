@@ -70,7 +70,8 @@ pub use object::{
     get, get_all, get_timeout, put, put_bytes, MemoryStats, Object, ObjectId, ObjectRef,
 };
 pub use runtime::{
-    global, init, is_initialized, Config, EnterGuard, Runtime, RuntimeGuard, RuntimeId,
+    global, init, is_initialized, tokio_thread_start, Config, EnterGuard, Runtime, RuntimeGuard,
+    RuntimeId,
 };
 pub use task::args::{Arg, IntoArg};
 pub use task::options::TaskOptions;
@@ -87,7 +88,7 @@ pub mod __private {
     pub use crate::actor::{ActorRead, ActorWrite};
     pub use crate::task::args::ArgList;
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
-    pub use crate::task::submit::{block_on, submit_async, submit_sync};
+    pub use crate::task::submit::{run_async, submit_async, submit_sync};
     pub use core::result::Result::{Err, Ok};
     pub use serde;
 }

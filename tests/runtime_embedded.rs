@@ -24,6 +24,15 @@ fn current_thread_name() -> String {
         .to_string()
 }
 
+/// The output of a spawned future, waited for outside any runtime.
+fn wait_for<T>(handle: tokio::task::JoinHandle<T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(handle)
+        .unwrap()
+}
+
 fn app_tokio() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -60,11 +69,14 @@ fn embedded_runtime_runs_async_work_on_the_app_executor_and_starts_none() {
     assert_eq!(name, "app-tokio");
     assert_eq!(value, vec![1, 2, 3]);
 
-    // RustyRay's own async entry point runs on the embedded executor.
-    let spawned_on = rustyray::__private::block_on(&rt, async {
-        assert_eq!(rustyray::global().unwrap().name(), rt.name());
-        tokio::spawn(async { current_thread_name() }).await.unwrap()
-    });
+    // `Runtime::spawn` runs on the embedded executor.
+    let name = rt.name().to_string();
+    let spawned_on = app
+        .block_on(rt.spawn(async move {
+            assert_eq!(rustyray::global().unwrap().name(), name);
+            tokio::spawn(async { current_thread_name() }).await.unwrap()
+        }))
+        .unwrap();
     assert_eq!(spawned_on, "app-tokio");
 
     // An async remote function runs there too.
@@ -118,9 +130,9 @@ fn owned_runtime_starts_its_executor_threads_on_first_async_work() {
         "no async work ran yet, so no executor thread should exist"
     );
 
-    let spawned_on = rustyray::__private::block_on(&rt, async {
+    let spawned_on = wait_for(rt.spawn(async {
         tokio::spawn(async { current_thread_name() }).await.unwrap()
-    });
+    }));
     assert_eq!(spawned_on, own_executor);
     let task = async_thread_name::remote(2).unwrap();
     assert_eq!(task.get().unwrap(), own_executor);

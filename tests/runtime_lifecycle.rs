@@ -434,11 +434,12 @@ async fn guard_dropped_inside_a_current_thread_tokio_test_does_not_panic() {
     assert!(!rustyray::is_initialized());
 }
 
-/// Starts the runtime's own executor from a thread outside any async context.
+/// Spawns on the runtime's executor from a thread outside any async
+/// context; the name of the thread that ran it.
 fn start_owned_executor(rt: &Runtime) -> String {
     let rt = rt.clone();
     std::thread::spawn(move || {
-        rustyray::__private::block_on(&rt, async {
+        let spawned = rt.spawn(async {
             tokio::spawn(async {
                 std::thread::current()
                     .name()
@@ -447,7 +448,12 @@ fn start_owned_executor(rt: &Runtime) -> String {
             })
             .await
             .unwrap()
-        })
+        });
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(spawned)
+            .unwrap()
     })
     .join()
     .unwrap()
@@ -472,15 +478,16 @@ fn guard_of_a_runtime_with_a_started_executor_dropped_inside_async_code_does_not
     assert!(!rustyray::is_initialized());
 }
 
+/// `init` inside a tokio runtime runs RustyRay's async work on it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guard_of_a_runtime_with_a_started_executor_dropped_in_a_tokio_test_does_not_panic() {
+async fn guard_of_a_runtime_embedded_in_a_tokio_test_dropped_there_does_not_panic() {
     let guard = rustyray::init(Config::default().num_cpus(2)).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let rt: Runtime = (*guard).clone();
     std::thread::spawn(move || {
         let _ = tx.send(start_owned_executor(&rt));
     });
-    assert_eq!(rx.await.unwrap(), format!("{}-tokio", guard.name()));
+    assert_eq!(rx.await.unwrap(), "tokio-rt-worker");
     let r = rustyray::put(9u8).unwrap();
     assert_eq!((&r).await.unwrap(), 9);
     let handle: Runtime = (*guard).clone();

@@ -16,7 +16,10 @@
 //! on every exit path (`return`, `?`, a panic). A sync body stays inline, so
 //! `return` and `?` mean what they meant. An async body becomes an inner
 //! `async fn` with the original return type (so `?` infers its error type),
-//! driven by `rustyray::__private::block_on` on the new runtime.
+//! run by `rustyray::__private::run_async`: it builds a multi-thread tokio
+//! runtime whose threads all see the new RustyRay runtime (so futures
+//! started with a plain `tokio::spawn` do too), starts the runtime on it,
+//! and drives the body there.
 //!
 //! `#[rustyray::test]` adds `#[::core::prelude::v1::test]` (the built-in,
 //! whatever `test` names in scope), so it works under `cargo test` and
@@ -152,10 +155,14 @@ impl EntryFn {
             sig,
             block,
         } = &self.item;
-        let calls = self.config.iter().map(|call| {
-            let (method, args) = (&call.method, &call.args);
-            quote!(.#method(#(#args),*))
-        });
+        let calls: Vec<TokenStream> = self
+            .config
+            .iter()
+            .map(|call| {
+                let (method, args) = (&call.method, &call.args);
+                quote!(.#method(#(#args),*))
+            })
+            .collect();
         let expect = match self.kind {
             Kind::Test => "rustyray::test: the runtime failed to start",
             Kind::Main => "rustyray::main: the runtime failed to start",
@@ -174,12 +181,19 @@ impl EntryFn {
         let body = if sig.asyncness.is_some() {
             let output = &sig.output;
             let stmts = &block.stmts;
+            let what = match self.kind {
+                Kind::Test => "rustyray::test",
+                Kind::Main => "rustyray::main",
+            };
             quote! {
                 async fn __rustyray_body() #output {
                     #(#stmts)*
                 }
-                #init
-                ::rustyray::__private::block_on(&#guard, __rustyray_body())
+                ::rustyray::__private::run_async(
+                    ::rustyray::Config::default() #(#calls)*,
+                    #what,
+                    __rustyray_body,
+                )
             }
         } else {
             let stmts = &block.stmts;

@@ -131,6 +131,14 @@ impl Config {
         self
     }
 
+    /// How many threads an executor of RustyRay's own runs: one per CPU,
+    /// but no more than the machine has cores (`num_cpus` may count
+    /// virtual CPUs for scheduling).
+    pub(crate) fn executor_threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.num_cpus.clamp(1, cores.max(1))
+    }
+
     /// The zero-CPU task thread limit this config gives.
     pub(crate) fn zero_cpu_threads(&self) -> usize {
         self.zero_cpu_task_threads

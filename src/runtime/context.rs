@@ -12,12 +12,25 @@
 //! its own entry (reported through `tracing`) without disturbing the others.
 //! Nothing here takes a lock or panics: reading the slot while the thread is
 //! being torn down yields [`Error::NotInitialized`] with a reason.
+//!
+//! Below the stack, a thread may have a *fallback*: the runtime of the
+//! tokio runtime it belongs to. [`tokio_thread_start`] gives every thread
+//! a tokio runtime starts a shared cell, which the first [`init`] on the
+//! thread that built the tokio runtime fills: from then on, futures started
+//! with a plain `tokio::spawn` see that runtime on whichever worker polls
+//! them, without a `Runtime::scope`.
+//!
+//! [`init`]: crate::init
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
 
-use super::handle::Runtime;
+use super::handle::{Runtime, WeakRuntime};
 use crate::error::{Error, Result};
+
+/// The runtime the threads of one tokio runtime fall back to.
+type Shared = Arc<OnceLock<WeakRuntime>>;
 
 struct Entry {
     key: u64,
@@ -28,6 +41,21 @@ struct Entry {
 struct Slot {
     entries: Vec<Entry>,
     next_key: u64,
+    /// The runtime of this thread's tokio runtime, once there is one.
+    fallback: Option<Shared>,
+    /// Cells of tokio runtimes built on this thread whose runtime is not
+    /// known yet: the next `init` here fills them.
+    unfilled: Vec<Shared>,
+}
+
+impl Slot {
+    /// The current runtime: the top entry, else the fallback.
+    fn current(&self) -> Option<Runtime> {
+        match self.entries.last() {
+            Some(entry) => Some(entry.runtime.clone()),
+            None => self.fallback.as_ref()?.get()?.upgrade(),
+        }
+    }
 }
 
 thread_local! {
@@ -84,7 +112,7 @@ impl Drop for SlotGuard {
 
 /// The current runtime of this thread.
 pub(crate) fn current() -> Result<Runtime> {
-    SLOT.try_with(|slot| slot.borrow().entries.last().map(|e| e.runtime.clone()))
+    SLOT.try_with(|slot| slot.borrow().current())
         .map_err(|_| Error::NotInitialized {
             reason: "the thread-local context is being destroyed (thread exit)",
         })?
@@ -93,20 +121,64 @@ pub(crate) fn current() -> Result<Runtime> {
         })
 }
 
-/// Runs `f` with the current runtime without cloning its handle.
+/// Runs `f` with the current runtime.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Runtime>) -> R) -> R {
-    let mut f = Some(f);
-    let out = SLOT.try_with(|slot| {
-        let slot = slot.borrow();
-        (f.take().expect("called once"))(slot.entries.last().map(|e| &e.runtime))
-    });
-    match out {
-        Ok(r) => r,
-        Err(_) => (f.take().expect("not called when the slot is gone"))(None),
-    }
+    let current = SLOT.try_with(|slot| slot.borrow().current()).ok().flatten();
+    f(current.as_ref())
 }
 
 /// Whether `runtime` is already the current runtime of this thread.
 pub(crate) fn is_current(runtime: &Runtime) -> bool {
-    with_current(|rt| rt.is_some_and(|rt| rt.ptr_eq(runtime)))
+    SLOT.try_with(|slot| {
+        let slot = slot.borrow();
+        match slot.entries.last() {
+            Some(entry) => entry.runtime.ptr_eq(runtime),
+            None => false,
+        }
+    })
+    .unwrap_or(false)
+}
+
+/// The first runtime started on this thread since tokio runtimes were built
+/// here with [`tokio_thread_start`]: their threads fall back to it.
+pub(crate) fn started(runtime: &Runtime) {
+    let unfilled = SLOT
+        .try_with(|slot| std::mem::take(&mut slot.borrow_mut().unfilled))
+        .unwrap_or_default();
+    for cell in unfilled {
+        let _ = cell.set(runtime.downgrade());
+    }
+}
+
+/// A hook for [`tokio::runtime::Builder::on_thread_start`]: every thread of
+/// the tokio runtime being built sees, as its current RustyRay runtime when
+/// nothing else is installed, the first runtime [`init`](crate::init)
+/// starts on *this* thread (the one building the tokio runtime) from now
+/// on. So futures started with a plain `tokio::spawn` can call `put`, `get`
+/// and remote functions without [`Runtime::scope`].
+///
+/// ```
+/// let tokio = tokio::runtime::Builder::new_multi_thread()
+///     .enable_all()
+///     .on_thread_start(rustyray::tokio_thread_start()) // the one line
+///     .build()
+///     .unwrap();
+/// tokio.block_on(async {
+///     // Inside the tokio runtime: RustyRay runs its async work there.
+///     let _rt = rustyray::init(rustyray::Config::default())?;
+///     let spawned = tokio::spawn(async { rustyray::put(7u8)?.await });
+///     assert_eq!(spawned.await.unwrap()?, 7);
+///     Ok::<(), rustyray::Error>(())
+/// })?;
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+///
+/// `#[rustyray::main]` and `#[rustyray::test]` on an `async fn` build their
+/// tokio runtime this way.
+pub fn tokio_thread_start() -> impl Fn() + Send + Sync + 'static {
+    let shared: Shared = Arc::new(OnceLock::new());
+    let _ = SLOT.try_with(|slot| slot.borrow_mut().unfilled.push(Arc::clone(&shared)));
+    move || {
+        let _ = SLOT.try_with(|slot| slot.borrow_mut().fallback = Some(Arc::clone(&shared)));
+    }
 }

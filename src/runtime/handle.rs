@@ -79,9 +79,15 @@ impl Runtime {
             config.object_store_memory,
             &spill_dir,
         ));
+        // Inside a tokio runtime, RustyRay's async work runs there: no
+        // second executor.
+        let embedded = config
+            .tokio_handle
+            .clone()
+            .or_else(|| tokio::runtime::Handle::try_current().ok());
         let executor = Executor::new(
-            config.tokio_handle.clone(),
-            config.num_cpus,
+            embedded,
+            config.executor_threads(),
             format!("{name}-tokio"),
         );
         let runtime = Runtime {
@@ -162,6 +168,44 @@ impl Runtime {
     /// ```
     pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
         Scoped::new(self.clone(), future)
+    }
+
+    /// Spawns `future` on the runtime's executor (its own, or the tokio
+    /// runtime it runs in), with this runtime current on every poll
+    /// ([`scope`](Self::scope)): inside it, `put`, `get` and remote calls
+    /// work on whichever thread polls it.
+    ///
+    /// On a runtime that is shut down (its executor gone) the future is
+    /// dropped and the handle resolves to a cancelled
+    /// [`JoinError`](tokio::task::JoinError).
+    ///
+    /// ```
+    /// let rt = rustyray::init(rustyray::Config::default())?;
+    /// let handle = rt.spawn(async { rustyray::put(5u32)?.await });
+    /// let tokio = tokio::runtime::Runtime::new().unwrap();
+    /// assert_eq!(tokio.block_on(handle).unwrap()?, 5);
+    /// # Ok::<(), rustyray::Error>(())
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let scoped = self.scope(future);
+        match self.inner.executor.handle() {
+            Ok(handle) => handle.spawn(scoped),
+            Err(_) => {
+                // No executor to run it: a handle whose task is dropped
+                // unpolled, as tokio does on a runtime that shut down.
+                let gone = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .ok();
+                match gone {
+                    Some(gone) => gone.spawn(scoped),
+                    None => tokio::spawn(scoped),
+                }
+            }
+        }
     }
 
     /// See [`put`](crate::put).
@@ -290,6 +334,12 @@ impl fmt::Debug for Runtime {
 #[derive(Clone)]
 pub(crate) struct WeakRuntime(std::sync::Weak<Inner>);
 
+impl Runtime {
+    pub(crate) fn downgrade(&self) -> WeakRuntime {
+        WeakRuntime(Arc::downgrade(&self.inner))
+    }
+}
+
 impl WeakRuntime {
     pub(crate) fn upgrade(&self) -> Option<Runtime> {
         self.0.upgrade().map(|inner| Runtime { inner })
@@ -318,6 +368,7 @@ impl WeakRuntime {
 /// ```
 pub fn init(config: Config) -> Result<RuntimeGuard> {
     let runtime = Runtime::start(config)?;
+    context::started(&runtime);
     let slot = context::install(runtime.clone());
     Ok(RuntimeGuard {
         runtime,

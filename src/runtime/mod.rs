@@ -30,6 +30,7 @@
 
 mod config;
 pub(crate) mod context;
+pub use context::tokio_thread_start;
 pub(crate) mod executor;
 mod handle;
 mod id;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::actor::mailbox::Mailbox;
 use crate::error::{Error, Result};
-use crate::runtime::{global, Runtime};
+use crate::runtime::{global, Config, Runtime};
 use crate::task::args::{ArgList, Dependencies};
 use crate::task::options::TaskOptions;
 use crate::task::returns::{TaskReturn, UserError};
@@ -185,16 +185,32 @@ where
     Ok(R::refs(&task.outputs))
 }
 
-/// Runs `future` to completion on the runtime's executor, with the runtime
-/// in scope: the body of an async `#[rustyray::test]` or `#[rustyray::main]`.
+/// Runs the body of an async `#[rustyray::test]` or `#[rustyray::main]`:
+/// builds a multi-thread tokio runtime whose threads see the new RustyRay
+/// runtime (see [`tokio_thread_start`](crate::tokio_thread_start)), starts
+/// the RustyRay runtime on it (no second executor), runs `body` to
+/// completion with the runtime in scope, then shuts both down.
 ///
 /// # Panics
-/// When the executor cannot start, or when called inside an async context
-/// (tokio forbids nested `block_on`): both are entry-point mistakes.
+/// With `what` when the runtimes cannot start, or when called inside an
+/// async context (tokio forbids nested `block_on`): entry-point mistakes,
+/// as in `#[tokio::main]`.
 #[doc(hidden)]
-pub fn block_on<F: Future>(runtime: &Runtime, future: F) -> F::Output {
-    match runtime.executor().handle() {
-        Ok(handle) => handle.block_on(runtime.scope(future)),
-        Err(err) => panic!("rustyray: cannot run the async entry point: {err}"),
-    }
+pub fn run_async<F: Future>(config: Config, what: &str, body: impl FnOnce() -> F) -> F::Output {
+    let threads = config.executor_threads();
+    let prefix = config.name.clone().unwrap_or_else(|| "rustyray".to_string());
+    let shutdown_timeout = config.shutdown_timeout;
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(format!("{prefix}-tokio"))
+        .enable_all()
+        .on_thread_start(crate::tokio_thread_start())
+        .build()
+        .unwrap_or_else(|err| panic!("{what}: the tokio runtime failed to start: {err}"));
+    let guard = crate::init(config.tokio_handle(tokio.handle().clone()))
+        .unwrap_or_else(|err| panic!("{what}: {err}"));
+    let output = tokio.block_on(guard.scope(body()));
+    drop(guard);
+    tokio.shutdown_timeout(shutdown_timeout);
+    output
 }
