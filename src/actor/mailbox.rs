@@ -87,15 +87,22 @@ struct Started {
 }
 
 impl State {
-    fn set_turn(&mut self, seq: u64, turn: Turn) {
+    /// Sets the turn of call `seq`; `false` when the call has left already
+    /// (its turn passed, or was skipped: a call ends at most once, so a
+    /// skipped turn is never taken back).
+    fn set_turn(&mut self, seq: u64, turn: Turn) -> bool {
         let Some(i) = seq.checked_sub(self.next_start) else {
-            return; // its turn has passed
+            return false; // its turn has passed
         };
         let i = i as usize;
         while self.turns.len() <= i {
             self.turns.push_back(Turn::Waiting(None));
         }
+        if matches!(self.turns[i], Turn::Skipped) {
+            return false;
+        }
         self.turns[i] = turn;
+        true
     }
 }
 
@@ -239,6 +246,8 @@ impl Mailbox {
             let mut state = lock(&self.state);
             match &state.status {
                 Status::Dead(cause) => Err((task, cause.clone())),
+                // A call stopped between its grant and now has left: its
+                // turn stays skipped.
                 _ => {
                     state.set_turn(seq, Turn::Ready(task));
                     Ok(self.take_turns(&mut state))

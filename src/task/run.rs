@@ -39,9 +39,9 @@ pub(crate) fn drop_user<T>(task: &Task, what: &str, value: T) {
 
 /// Runs a sync task on the calling (worker) thread.
 pub(crate) fn run_sync(task: Arc<Task>) {
-    if run_attempts(&task) {
-        worker::finishing(&task);
-    }
+    run_attempts(&task);
+    // Always, even with nothing run: the worker's books expect it.
+    worker::finishing(&task);
 }
 
 /// Runs a task stolen by a thread blocked on its output (see
