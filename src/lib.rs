@@ -75,7 +75,7 @@ pub use runtime::{
 };
 pub use task::args::{Arg, IntoArg};
 pub use task::options::TaskOptions;
-pub use task::wait::{cancel, wait, ReadyPending};
+pub use task::wait::{cancel, get_all_async, wait, wait_async, ReadyPending};
 pub use task::{context, Context, TaskId};
 
 pub use rustyray_macros::{actor, main, remote, test};

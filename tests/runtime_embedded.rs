@@ -130,9 +130,8 @@ fn owned_runtime_starts_its_executor_threads_on_first_async_work() {
         "no async work ran yet, so no executor thread should exist"
     );
 
-    let spawned_on = wait_for(rt.spawn(async {
-        tokio::spawn(async { current_thread_name() }).await.unwrap()
-    }));
+    let spawned_on =
+        wait_for(rt.spawn(async { tokio::spawn(async { current_thread_name() }).await.unwrap() }));
     assert_eq!(spawned_on, own_executor);
     let task = async_thread_name::remote(2).unwrap();
     assert_eq!(task.get().unwrap(), own_executor);

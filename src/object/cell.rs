@@ -295,6 +295,14 @@ impl ObjectCell {
         true
     }
 
+    /// How many wakers wait for the object (0 once it is complete).
+    pub(crate) fn waiters(&self) -> usize {
+        match &*self.lock() {
+            State::Pending { wakers, .. } => wakers.len(),
+            _ => 0,
+        }
+    }
+
     /// Removes the waker registered under `key`, if the object is still
     /// pending.
     pub(crate) fn unwatch(&self, key: u64) {

@@ -60,6 +60,12 @@ impl<T> ObjectRef<T> {
     pub fn id(&self) -> ObjectId {
         self.cell.id()
     }
+
+    /// How many wakers wait for the object now (tests of cancel-safety).
+    #[doc(hidden)]
+    pub fn __waiters(&self) -> usize {
+        self.cell.waiters()
+    }
 }
 
 impl<T: Object> ObjectRef<T> {

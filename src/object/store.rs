@@ -108,6 +108,11 @@ impl Store {
         }
     }
 
+    /// The runtime this store belongs to, while it exists.
+    pub(crate) fn runtime(&self) -> Option<crate::runtime::Runtime> {
+        self.scope.get().and_then(WeakRuntime::upgrade)
+    }
+
     /// The runtime whose scope decoding runs in (set once at start).
     pub(crate) fn set_scope(&self, runtime: WeakRuntime) {
         let _ = self.scope.set(runtime);

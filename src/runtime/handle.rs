@@ -85,11 +85,7 @@ impl Runtime {
             .tokio_handle
             .clone()
             .or_else(|| tokio::runtime::Handle::try_current().ok());
-        let executor = Executor::new(
-            embedded,
-            config.executor_threads(),
-            format!("{name}-tokio"),
-        );
+        let executor = Executor::new(embedded, config.executor_threads(), format!("{name}-tokio"));
         let runtime = Runtime {
             inner: Arc::new(Inner {
                 id,
@@ -197,9 +193,7 @@ impl Runtime {
             Err(_) => {
                 // No executor to run it: a handle whose task is dropped
                 // unpolled, as tokio does on a runtime that shut down.
-                let gone = tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .ok();
+                let gone = tokio::runtime::Builder::new_current_thread().build().ok();
                 match gone {
                     Some(gone) => gone.spawn(scoped),
                     None => tokio::spawn(scoped),

@@ -35,6 +35,7 @@ pub(crate) mod scheduler;
 pub(crate) mod submit;
 #[allow(clippy::module_inception)]
 pub(crate) mod task;
+pub(crate) mod timer;
 pub(crate) mod wait;
 pub(crate) mod worker;
 

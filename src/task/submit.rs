@@ -198,7 +198,10 @@ where
 #[doc(hidden)]
 pub fn run_async<F: Future>(config: Config, what: &str, body: impl FnOnce() -> F) -> F::Output {
     let threads = config.executor_threads();
-    let prefix = config.name.clone().unwrap_or_else(|| "rustyray".to_string());
+    let prefix = config
+        .name
+        .clone()
+        .unwrap_or_else(|| "rustyray".to_string());
     let shutdown_timeout = config.shutdown_timeout;
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Wake, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -18,6 +18,7 @@ use crate::object::{Object, ObjectRef};
 use crate::runtime::global;
 use crate::sync::{deadline_after, lock, wait_until};
 use crate::task::blocking::{refuse_blocking, while_blocked};
+use crate::task::timer::Timer;
 
 /// What [`wait`] returns: `(ready, pending)`, each in input order.
 pub type ReadyPending<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
@@ -27,21 +28,34 @@ pub type ReadyPending<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
 pub(crate) struct Watch<'a> {
     cells: Vec<&'a ObjectCell>,
     keys: Vec<Option<u64>>,
+    /// The waker registered last time.
+    armed: Option<Waker>,
 }
 
 impl<'a> Watch<'a> {
     pub(crate) fn new(cells: Vec<&'a ObjectCell>) -> Self {
         let keys = vec![None; cells.len()];
-        Watch { cells, keys }
+        Watch {
+            cells,
+            keys,
+            armed: None,
+        }
     }
 
     /// Registers `waker` on every object still pending (replacing the
     /// waker registered before, if it would not wake the same task).
     pub(crate) fn arm(&mut self, waker: &Waker) {
+        let same = self.armed.as_ref().is_some_and(|w| w.will_wake(waker));
         for (cell, key) in self.cells.iter().zip(&mut self.keys) {
-            if !cell.is_complete() && !cell.watch(waker, key) {
+            if (same && key.is_some()) || cell.is_complete() {
+                continue;
+            }
+            if !cell.watch(waker, key) {
                 *key = None;
             }
+        }
+        if !same {
+            self.armed = Some(waker.clone());
         }
     }
 }
@@ -208,6 +222,109 @@ pub(crate) fn get_all_refs<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
         return Err(err);
     }
     refs.iter().map(|r| r.wait_value(None)).collect()
+}
+
+/// The value of a complete ref, without waiting.
+fn read_complete<T: Object>(r: &ObjectRef<T>) -> Result<T> {
+    let store = r.cell.store();
+    store.check_open()?;
+    match r.cell.try_get() {
+        Some(outcome) => outcome?.read(store),
+        None => Err(Error::Timeout {
+            what: format!("object {}", r.id()),
+            timeout: Duration::ZERO,
+        }),
+    }
+}
+
+/// Polls until `done()` holds (checked whenever one of `cells` completes)
+/// or `timeout` passes; whether it holds.
+async fn until(
+    cells: Vec<&ObjectCell>,
+    timeout: Option<Duration>,
+    done: impl Fn() -> bool,
+) -> bool {
+    if done() {
+        return true;
+    }
+    let store = cells.first().map(|c| std::sync::Arc::clone(c.store()));
+    let mut timer = timeout.and_then(|t| store.map(|s| Timer::after(&s, t)));
+    let mut watch = Watch::new(cells);
+    std::future::poll_fn(|cx| {
+        if done() {
+            return Poll::Ready(true);
+        }
+        if timer.as_mut().is_some_and(|t| t.poll_expired(cx)) {
+            return Poll::Ready(false);
+        }
+        watch.arm(cx.waker());
+        // A completion between the check and the registration woke nobody.
+        if done() {
+            Poll::Ready(true)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// [`wait`] for async code: waits without blocking a thread, in any async
+/// context (each ref knows its runtime, so none needs to be installed).
+/// Cancel-safe: dropping the future leaves nothing behind in the objects it
+/// watched.
+///
+/// ```
+/// # let rt = rustyray::init(rustyray::Config::default())?;
+/// let a = rustyray::put(1)?;
+/// let b = rustyray::put(2)?;
+/// let refs = [a.clone(), b.clone()];
+/// let waited = rt.spawn(async move { rustyray::wait_async(&refs, 2, None).await });
+/// let tokio = tokio::runtime::Runtime::new().unwrap();
+/// let (ready, pending) = tokio.block_on(waited).unwrap()?;
+/// assert_eq!((ready, pending.len()), (vec![a, b], 0));
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+pub async fn wait_async<T: Object>(
+    refs: &[ObjectRef<T>],
+    num_ready: usize,
+    timeout: Option<Duration>,
+) -> Result<ReadyPending<T>> {
+    check_unique(refs)?;
+    let want = num_ready.min(refs.len());
+    if let Some(r) = refs.first() {
+        r.cell.store().check_open()?;
+    }
+    let cells: Vec<&ObjectCell> = refs.iter().map(|r| &*r.cell).collect();
+    let complete = || refs.iter().filter(|r| r.cell.is_complete()).count() >= want;
+    until(cells, timeout, complete).await;
+    Ok(split_ready(refs, want))
+}
+
+/// [`get_all`](crate::get_all) for async code: every value in order, or
+/// the first failure that completes, wherever it is in the list. Works in
+/// any async context and is cancel-safe, like [`wait_async`].
+///
+/// ```
+/// # let rt = rustyray::init(rustyray::Config::default())?;
+/// let refs = vec![rustyray::put(1u8)?, rustyray::put(2u8)?];
+/// let got = rt.spawn(async move { rustyray::get_all_async(&refs).await });
+/// let tokio = tokio::runtime::Runtime::new().unwrap();
+/// assert_eq!(tokio.block_on(got).unwrap()?, vec![1, 2]);
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+pub async fn get_all_async<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
+    let Some(first) = refs.first() else {
+        return Ok(Vec::new());
+    };
+    first.cell.store().check_open()?;
+    let cells: Vec<&ObjectCell> = refs.iter().map(|r| &*r.cell).collect();
+    let settled =
+        || refs.iter().all(|r| r.cell.is_complete()) || refs.iter().any(|r| r.cell.is_failed());
+    until(cells, None, settled).await;
+    if let Some(err) = first_failure(refs) {
+        return Err(err);
+    }
+    refs.iter().map(read_complete).collect()
 }
 
 /// Waits until `num_ready` of `refs` are complete (with a value or an
