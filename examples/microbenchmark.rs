@@ -606,7 +606,11 @@ fn main() -> Result<()> {
     let name = "store: 1 KiB puts past the memory limit";
     if bench.wanted(name) {
         const KEEP: usize = 16_384;
-        let rt = rustyray::init(Config::default().num_cpus(cores).object_store_memory(4 << 20))?;
+        let rt = rustyray::init(
+            Config::default()
+                .num_cpus(cores)
+                .object_store_memory(4 << 20),
+        )?;
         let data = vec![1u8; 1024];
         let mut held = std::collections::VecDeque::with_capacity(KEEP + 1);
         bench.row(

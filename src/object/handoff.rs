@@ -8,14 +8,25 @@
 //! value holding 10,000 refs copies with 10,000 reference-count increments,
 //! not 10,000 registrations in and lookups from the store's id table, and
 //! the bytes are exactly those any other encoder would write.
+//!
+//! Spilling uses the same two halves apart: encoding for the disk
+//! [`collect`]s the handles (the spill file keeps them, which is what keeps
+//! nested objects alive while their holder is on disk), and reading the
+//! file back decodes [`with_handles`], so a spilled value's refs and actor
+//! handles resolve to the very objects they named, exactly as in memory.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::error::Result;
-use crate::object::spill::KeepAlive;
 
-scoped_tls::scoped_thread_local!(static HANDLES: RefCell<VecDeque<KeepAlive>>);
+/// What a serialized ref or actor handle leaves behind: its cell or its
+/// actor's registration, type-erased.
+pub(crate) type Handle = Arc<dyn Any + Send + Sync>;
+
+scoped_tls::scoped_thread_local!(static HANDLES: RefCell<VecDeque<Handle>>);
 scoped_tls::scoped_thread_local!(static MEASURING: ());
 
 /// Runs `f`, an encoding whose bytes are only counted: refs inside need
@@ -39,9 +50,24 @@ pub(crate) fn copy_through<T>(
     HANDLES.set(&handles, || decode(&bytes))
 }
 
-/// While encoding for [`copy_through`]: leaves `handle` for the decoder;
-/// `false` outside such a copy.
-pub(crate) fn leave(handle: impl FnOnce() -> KeepAlive) -> bool {
+/// Runs `encode`, collecting the handles its refs and actor handles leave,
+/// in encoding order.
+pub(crate) fn collect(encode: impl FnOnce() -> Result<Vec<u8>>) -> Result<(Vec<u8>, Vec<Handle>)> {
+    let handles = RefCell::new(VecDeque::new());
+    let bytes = HANDLES.set(&handles, encode)?;
+    Ok((bytes, handles.into_inner().into()))
+}
+
+/// Runs `decode`, handing the refs and actor handles it decodes `handles`
+/// (clones of what [`collect`] gathered), in order.
+pub(crate) fn with_handles<R>(handles: &[Handle], decode: impl FnOnce() -> R) -> R {
+    let queue = RefCell::new(handles.iter().cloned().collect::<VecDeque<_>>());
+    HANDLES.set(&queue, decode)
+}
+
+/// While encoding for [`copy_through`] or [`collect`]: leaves `handle` for
+/// the decoder; `false` outside such an encoding.
+pub(crate) fn leave(handle: impl FnOnce() -> Handle) -> bool {
     if !HANDLES.is_set() {
         return false;
     }
@@ -49,9 +75,9 @@ pub(crate) fn leave(handle: impl FnOnce() -> KeepAlive) -> bool {
     true
 }
 
-/// While decoding for [`copy_through`]: the next handle left by the
-/// encoder.
-pub(crate) fn take() -> Option<KeepAlive> {
+/// While decoding for [`copy_through`] or [`with_handles`]: the next handle
+/// left by the encoder.
+pub(crate) fn take() -> Option<Handle> {
     if !HANDLES.is_set() {
         return None;
     }

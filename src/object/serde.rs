@@ -5,20 +5,23 @@
 //! the object lives. Decoding reads the runtime installed in the current
 //! context (see [`crate::runtime`]) and looks the id up in *that* runtime's
 //! store: a ref decoded inside a task binds to the runtime running the task.
+//!
+//! In an in-process copy and in a spill (see `handoff`) the cell itself
+//! travels beside the bytes, and the decoder takes it back instead of
+//! looking the id up: no export, and nothing to resolve against.
 
 use crate::error::Error;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::object::cell::ObjectCell;
 use crate::object::id::ObjectId;
-use crate::object::{handoff, spill, ObjectRef};
+use crate::object::{handoff, ObjectRef};
 use crate::runtime::context;
 
 impl<T> Serialize for ObjectRef<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if !handoff::is_measuring() && !handoff::leave(|| self.cell.clone()) {
             self.cell.export();
-            spill::keep_alive(|| self.cell.clone());
         }
         self.id().serialize(serializer)
     }
