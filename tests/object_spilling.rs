@@ -1691,6 +1691,67 @@ fn small_objects_spilled_together_share_a_file_deleted_with_the_last_of_them() {
     assert_eq!(entries(rt.spill_dir()), BTreeSet::new());
 }
 
+#[test]
+fn threads_putting_small_objects_past_the_limit_keep_every_object() {
+    // 1 KiB objects (1,026 bytes encoded), 4 threads: 8,000 objects, 8 MB,
+    // under a 256 KiB limit.
+    const LIMIT: u64 = 256 << 10;
+    const THREADS: usize = 4;
+    const EACH: usize = 2_000;
+    const LEN: usize = 1024;
+    const SIZE: u64 = 1026;
+    let guard = rustyray::init(Config::default().object_store_memory(LIMIT)).unwrap();
+    let rt: Runtime = guard.clone();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let rt = rt.clone();
+            std::thread::spawn(move || {
+                let refs: Vec<ObjectRef<Vec<u8>>> = (0..EACH)
+                    .map(|i| {
+                        let r = rt.put(owned(t as u64, i, LEN)).unwrap();
+                        let m = rt.memory();
+                        assert!(m.bytes_in_memory <= LIMIT, "{m:?}");
+                        r
+                    })
+                    .collect();
+                // Read every other one back while the others still put.
+                for (i, r) in refs.iter().enumerate().step_by(2) {
+                    assert_eq!(r.get().unwrap(), owned(t as u64, i, LEN));
+                }
+                refs
+            })
+        })
+        .collect();
+    let refs: Vec<Vec<ObjectRef<Vec<u8>>>> = threads
+        .into_iter()
+        .map(|t| t.join().expect("a putting thread failed"))
+        .collect();
+
+    let m = rt.memory();
+    assert_eq!(
+        m.objects_in_memory + m.objects_spilled,
+        (THREADS * EACH) as u64
+    );
+    assert_eq!(
+        m.bytes_in_memory + m.bytes_spilled,
+        (THREADS * EACH) as u64 * SIZE
+    );
+    assert!(m.bytes_in_memory <= LIMIT, "{m:?}");
+    for (t, refs) in refs.iter().enumerate() {
+        for (i, r) in refs.iter().enumerate() {
+            assert_eq!(
+                r.get().unwrap(),
+                owned(t as u64, i, LEN),
+                "thread {t}, object {i}"
+            );
+        }
+    }
+    drop(refs);
+    let end = rt.memory();
+    assert_eq!(end, drained(LIMIT, end.spilled_total, end.restored_total));
+    assert_eq!(entries(rt.spill_dir()), BTreeSet::new());
+}
+
 // ----------------------------------------------------------------- restore
 
 #[test]
