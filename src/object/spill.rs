@@ -120,9 +120,12 @@ fn checksum(fields: &[u8], payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
+/// The little-endian number in the first 8 bytes of `bytes`.
 fn le_u64(bytes: &[u8]) -> u64 {
     let mut word = [0u8; 8];
-    word.copy_from_slice(&bytes[..8]);
+    for (w, b) in word.iter_mut().zip(bytes) {
+        *w = *b;
+    }
     u64::from_le_bytes(word)
 }
 
