@@ -551,6 +551,29 @@ fn missing_or_truncated_spill_file_reads_as_object_lost_naming_the_object() {
     assert_eq!(entries(rt.spill_dir()), BTreeSet::new());
 }
 
+#[test]
+fn spill_file_holding_another_objects_record_reads_as_object_lost_naming_both() {
+    // What a shared flat directory did: one object's file replaced by
+    // another's, of the very same length.
+    const LIMIT: u64 = MIB as u64;
+    let rt = rustyray::init(Config::default().object_store_memory(LIMIT)).unwrap();
+    let mine = rustyray::put(pattern(15, 2 * MIB)).unwrap();
+    let theirs = rustyray::put(pattern(16, 2 * MIB)).unwrap();
+    fs::copy(spill_file(&rt, &theirs), spill_file(&rt, &mine)).unwrap();
+
+    match mine.get() {
+        Err(Error::ObjectLost { object, reason }) => {
+            assert_eq!(object, mine.id().to_string());
+            assert!(
+                reason.contains(&format!("names object {}, not this one", theirs.id())),
+                "{reason}"
+            );
+        }
+        other => panic!("expected ObjectLost, got {:?}", other.map(|v| v.len())),
+    }
+    assert_bytes_eq(&theirs.get().unwrap(), &pattern(16, 2 * MIB), "theirs");
+}
+
 #[rustyray::remote]
 fn bytes_checksum(bytes: Vec<u8>) -> u64 {
     checksum(&bytes)
