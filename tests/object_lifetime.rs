@@ -28,6 +28,8 @@ fn empty(rt: &Runtime) -> MemoryStats {
         bytes_in_memory: 0,
         objects_spilled: 0,
         bytes_spilled: 0,
+        spilled_total: 0,
+        restored_total: 0,
         limit: rt.memory().limit,
     }
 }

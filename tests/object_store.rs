@@ -306,6 +306,8 @@ fn memory_counts_objects_and_their_encoded_bytes_exactly() {
         bytes_in_memory: 0,
         objects_spilled: 0,
         bytes_spilled: 0,
+        spilled_total: 0,
+        restored_total: 0,
         limit: 1 << 20,
     };
     assert_eq!(rt.memory(), empty);

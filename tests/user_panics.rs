@@ -190,14 +190,15 @@ impl Counter {
 #[rustyray::test]
 fn an_actor_call_whose_argument_cannot_serialize_leaves_the_actor_serving() -> Result<()> {
     // With retries, arguments are kept in the store (serialized to be
-    // measured): the `Serialize` panics while the call is submitted.
+    // measured: the panic there counts the value as 0 bytes) and read back
+    // for each attempt through their serialized form: the call fails.
     let counter = Counter::options().max_task_retries(1).remote()?;
     assert_eq!(get(&counter.add(1)?)?, 1);
-    match counter.take(Unserializable(5)) {
+    match counter.take(Unserializable(5)).and_then(|r| get(&r)) {
         Err(Error::Serialization(message)) => assert_eq!(
             message,
-            "an argument of `Counter.take` could not be stored: its `Serialize` panicked: no \
-             serializing 5"
+            "a `user_panics::Unserializable` could not be serialized: its `Serialize` panicked: \
+             no serializing 5"
         ),
         other => panic!("expected Serialization, got {other:?}"),
     }

@@ -299,8 +299,10 @@ const KIND: &str = "ActorRef";
 
 impl<A: Actor> Serialize for ActorRef<A> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        if !handoff::is_measuring() && !handoff::leave(|| self.inner.clone()) {
-            crate::object::spill::keep_alive(|| self.inner.clone());
+        // In an in-process copy or a spill, the handle goes along (and a
+        // spilled value keeps its actor's registration alive).
+        if !handoff::is_measuring() {
+            handoff::leave(|| self.inner.clone());
         }
         Wire {
             id: self.inner.core.mailbox.id,

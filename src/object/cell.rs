@@ -1,6 +1,6 @@
 //! [`ObjectCell`]: the slot one object lives in, and everything that waits on it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -8,11 +8,15 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::object::id::ObjectId;
 use crate::object::recycle;
-use crate::object::spill::{self, SpillFile};
-use crate::object::store::Store;
+use crate::object::spill::SpillFile;
+use crate::object::store::{drop_caught, Store};
 use crate::object::value::{Stored, Value};
+use crate::object::{copy, Object};
 use crate::sync::lock;
 use crate::sync::{catch, spin_until, wait_until};
+
+/// `resident` of a cell that is not in the store's resident table.
+const NOT_RESIDENT: usize = usize::MAX;
 
 enum Kind {
     Pending,
@@ -82,10 +86,16 @@ pub(crate) struct ObjectCell {
     /// Key in the store's table of cells; `None` for a small object born
     /// ready, which is never spilled (see [`Store::track`]).
     key: Option<usize>,
+    /// Key in the store's table of resident values, the spill candidates
+    /// (see [`Store::make_resident`]), or [`NOT_RESIDENT`]. Changed only
+    /// under the state lock.
+    resident: AtomicUsize,
     state: Mutex<State>,
     ready: Condvar,
-    /// The store's clock at the last read: spilling takes the oldest first.
-    last_access: AtomicU64,
+    /// Set on every read, cleared by the spilling sweep as it passes: the
+    /// CLOCK approximation of "recently read". Written only when it
+    /// changes, and only on this cell's own cache line.
+    referenced: AtomicBool,
     /// Whether the store's id table knows this cell (a ref to it was serialized).
     exported: AtomicBool,
     /// Set once the object is complete: lets waiters spin without the lock.
@@ -96,22 +106,27 @@ pub(crate) struct ObjectCell {
 
 impl ObjectCell {
     fn new(store: &Arc<Store>, id: ObjectId, state: State) -> Arc<ObjectCell> {
-        let (state_kind, tracked) = match &state {
-            State::Pending { .. } => (Kind::Pending, true),
-            State::Ready(value) => (
-                Kind::Complete,
-                !value.is_plain() || value.size() >= Store::TRACK_MIN,
-            ),
-            State::Failed(_) => (Kind::Failed, true),
-            State::Spilled(_) => (Kind::Complete, true),
+        let (state_kind, tracked, resident) = match &state {
+            State::Pending { .. } => (Kind::Pending, true, false),
+            State::Ready(value) => {
+                let tracked = !value.is_plain() || value.size() >= Store::TRACK_MIN;
+                (Kind::Complete, tracked, tracked && value.is_spillable())
+            }
+            State::Failed(_) => (Kind::Failed, true, false),
+            State::Spilled(_) => (Kind::Complete, true, false),
         };
         Arc::new_cyclic(|weak| ObjectCell {
             id,
             store: Arc::clone(store),
             key: tracked.then(|| store.track(id, weak.clone())),
+            resident: AtomicUsize::new(if resident {
+                store.make_resident(id, weak.clone())
+            } else {
+                NOT_RESIDENT
+            }),
             state: Mutex::new(state),
             ready: Condvar::new(),
-            last_access: AtomicU64::new(if tracked { store.tick() } else { 0 }),
+            referenced: AtomicBool::new(false),
             exported: AtomicBool::new(false),
             complete: AtomicBool::new(!matches!(state_kind, Kind::Pending)),
             failed: AtomicBool::new(matches!(state_kind, Kind::Failed)),
@@ -175,7 +190,7 @@ impl ObjectCell {
 
     /// Completes the object; the first completion wins. A value that finds
     /// no room in memory or on disk completes it with `StoreFull`.
-    pub(crate) fn complete(&self, result: Result<Value>) -> bool {
+    pub(crate) fn complete(self: &Arc<Self>, result: Result<Value>) -> bool {
         if !matches!(*self.lock(), State::Pending { .. }) {
             return false;
         }
@@ -186,12 +201,16 @@ impl ObjectCell {
         self.settle(new_state)
     }
 
-    fn settle(&self, new_state: State) -> bool {
+    fn settle(self: &Arc<Self>, new_state: State) -> bool {
         let mut state = self.lock();
         if !matches!(*state, State::Pending { .. }) {
             drop(state);
             self.store.unaccount(&new_state);
+            drop_caught(new_state);
             return false;
+        }
+        if matches!(&new_state, State::Ready(value) if value.is_spillable()) {
+            self.enter_resident();
         }
         let State::Pending {
             wakers, sleepers, ..
@@ -216,14 +235,32 @@ impl ObjectCell {
         true
     }
 
+    /// Marks the cell recently read (for the spilling sweep).
     fn touch(&self) {
-        if self.key.is_some() {
-            self.last_access.store(self.store.tick(), Ordering::Relaxed);
+        if self.key.is_some() && !self.referenced.load(Ordering::Relaxed) {
+            self.referenced.store(true, Ordering::Relaxed);
         }
     }
 
-    pub(crate) fn last_access(&self) -> u64 {
-        self.last_access.load(Ordering::Relaxed)
+    /// Clears the referenced bit; whether it was set.
+    pub(crate) fn clear_referenced(&self) -> bool {
+        self.referenced.load(Ordering::Relaxed) && self.referenced.swap(false, Ordering::Relaxed)
+    }
+
+    /// Joins the store's resident table (state lock held).
+    fn enter_resident(self: &Arc<Self>) {
+        if self.key.is_some() && self.resident.load(Ordering::Relaxed) == NOT_RESIDENT {
+            let key = self.store.make_resident(self.id, Arc::downgrade(self));
+            self.resident.store(key, Ordering::Relaxed);
+        }
+    }
+
+    /// Leaves the store's resident table (state lock held).
+    fn leave_resident(&self) {
+        let key = self.resident.swap(NOT_RESIDENT, Ordering::Relaxed);
+        if key != NOT_RESIDENT {
+            self.store.evict(key);
+        }
     }
 
     /// The outcome, if the object is complete.
@@ -340,54 +377,117 @@ impl ObjectCell {
         }
     }
 
-    /// The in-memory value, when nobody is reading it (a spill candidate).
-    fn unpinned_value(&self) -> Option<Value> {
-        match &*self.lock() {
-            State::Ready(value) if value.holders() == 1 => Some(value.clone()),
+    /// The in-memory value, pinned (a second holder), when spilling may
+    /// take it: nobody is reading it and its `Serialize` never failed. A
+    /// value found unencodable leaves the resident table for good.
+    pub(crate) fn spill_candidate(&self) -> Option<Value> {
+        let state = self.lock();
+        match &*state {
+            State::Ready(value) if value.holders() == 1 => {
+                if value.is_spillable() {
+                    Some(value.clone())
+                } else {
+                    self.leave_resident();
+                    None
+                }
+            }
             _ => None,
         }
     }
 
-    /// Moves the value to disk unless a reader pins it meanwhile; the bytes
-    /// freed in memory.
-    pub(crate) fn spill(&self) -> std::io::Result<u64> {
-        let Some(value) = self.unpinned_value() else {
-            return Ok(0);
-        };
-        let (bytes, keep_alive) =
-            spill::encode(&value).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let path = self.store.spill_dir().write(self.id, &bytes)?;
-        let file = SpillFile::new(&self.store, self.id, path, bytes.len() as u64, keep_alive);
+    /// Moves the value to disk as `file`, unless a reader pinned `value`
+    /// meanwhile: `Ok` with the state it replaced (to drop outside any
+    /// lock: the value's `Drop` is user code), or the unused file back.
+    pub(crate) fn commit_spill(
+        &self,
+        value: &Value,
+        file: SpillFile,
+    ) -> std::result::Result<State, SpillFile> {
         let mut state = self.lock();
         match &*state {
             // Ours and the cell's: nobody started reading meanwhile.
-            State::Ready(current) if current.same(&value) && value.holders() == 2 => {
+            State::Ready(current) if current.same(value) && value.holders() == 2 => {
                 let old = std::mem::replace(&mut *state, State::Spilled(Arc::new(file)));
+                self.leave_resident();
                 drop(state);
                 self.store.unaccount(&old);
-                Ok(value.size())
+                Ok(old)
             }
-            _ => Ok(0), // the file is dropped (deleted) again
+            _ => Err(file),
+        }
+    }
+
+    /// Reads the spilled value as a `T`, checked. When `T` is the type the
+    /// value was stored as and it fits under the memory limit without
+    /// spilling anything, the value comes back into memory (a restore):
+    /// later reads need no disk.
+    pub(crate) fn read_spilled<T: Object>(self: &Arc<Self>, file: &Arc<SpillFile>) -> Result<T> {
+        let bytes = file.read()?;
+        let store = &self.store;
+        let size = file.size();
+        if !file.is::<T>() || store.check_open().is_err() || !store.reserve(size) {
+            return file.decode(store, &bytes);
+        }
+        let kept = file
+            .decode::<T>(store, &bytes)
+            .map(|v| Value::restored(v, size));
+        let copy = match &kept {
+            Ok(value) if copy::is_plain::<T>() => value.read(store),
+            Ok(_) => file.decode(store, &bytes),
+            Err(err) => Err(err.clone()),
+        };
+        match (kept, &copy) {
+            (Ok(value), Ok(_)) => self.restore(file, value),
+            (kept, _) => {
+                store.release(size);
+                drop_caught(kept);
+            }
+        }
+        copy
+    }
+
+    /// Puts `value` (its memory reserved) in place of `file`, if the object
+    /// is still spilled there; else gives the memory back.
+    fn restore(self: &Arc<Self>, file: &Arc<SpillFile>, value: Value) {
+        let mut state = self.lock();
+        match &*state {
+            State::Spilled(current) if Arc::ptr_eq(current, file) => {
+                let old = std::mem::replace(&mut *state, State::Ready(value));
+                self.enter_resident();
+                self.referenced.store(true, Ordering::Relaxed);
+                drop(state);
+                self.store.count_restore();
+                drop_caught(old);
+            }
+            _ => {
+                drop(state);
+                self.store.release(value.size());
+                drop_caught(value);
+            }
+        }
+    }
+
+    /// Where the spilled value is on disk: file, record offset and record
+    /// length (header and payload).
+    pub(crate) fn spill_location(&self) -> Option<(std::path::PathBuf, u64, u64)> {
+        match &*self.lock() {
+            State::Spilled(file) => Some(file.location()),
+            _ => None,
         }
     }
 
     /// Shutdown: the object's value goes (memory and disk), and a pending
     /// object completes with `err`.
-    pub(crate) fn release(&self, err: Error) {
+    pub(crate) fn release(self: &Arc<Self>, err: Error) {
         if self.complete(Err(err.clone())) {
             return;
         }
-        let old = std::mem::replace(&mut *self.lock(), State::Failed(err));
+        let mut state = self.lock();
+        let old = std::mem::replace(&mut *state, State::Failed(err));
+        self.leave_resident();
+        drop(state);
         self.store.unaccount(&old);
-        drop_value(self.id, old);
-    }
-}
-
-/// Drops a state that leaves a cell: the value's `Drop` is user code and
-/// may panic; the panic is reported, never raised into whoever let go.
-fn drop_value(id: ObjectId, state: State) {
-    if let Err(panic) = catch(|| drop(state)) {
-        tracing::warn!(object = %id, "dropping the value {panic}");
+        drop_caught(old);
     }
 }
 
@@ -407,9 +507,13 @@ impl Drop for ObjectCell {
         if let Some(key) = self.key {
             self.store.untrack(key);
         }
+        let resident = *self.resident.get_mut();
+        if resident != NOT_RESIDENT {
+            self.store.evict(resident);
+        }
         if *self.exported.get_mut() {
             self.store.forget(self.id);
         }
-        drop_value(self.id, std::mem::replace(state, State::pending(None)));
+        drop_caught(std::mem::replace(state, State::pending(None)));
     }
 }

@@ -151,24 +151,26 @@ fn varint_len(n: usize) -> u64 {
     u64::from(bits.div_ceil(7))
 }
 
-/// The number of bytes of `value`'s postcard encoding.
-pub(crate) fn serialized_size<T: Object>(value: &T) -> u64 {
+/// The number of bytes of `value`'s postcard encoding; `None` when its
+/// `Serialize` fails.
+pub(crate) fn serialized_size<T: Object>(value: &T) -> Option<u64> {
     let any = value as &dyn Any;
     if let Some(v) = any.downcast_ref::<Vec<u8>>() {
-        return varint_len(v.len()) + v.len() as u64;
+        return Some(varint_len(v.len()) + v.len() as u64);
     }
     if let Some(s) = any.downcast_ref::<String>() {
-        return varint_len(s.len()) + s.len() as u64;
+        return Some(varint_len(s.len()) + s.len() as u64);
     }
     if let Some(v) = any.downcast_ref::<Vec<f64>>() {
-        return varint_len(v.len()) + 8 * v.len() as u64;
+        return Some(varint_len(v.len()) + 8 * v.len() as u64);
     }
     if let Some(v) = any.downcast_ref::<Vec<f32>>() {
-        return varint_len(v.len()) + 4 * v.len() as u64;
+        return Some(varint_len(v.len()) + 4 * v.len() as u64);
     }
     crate::object::handoff::measuring(|| {
         postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
-            .map_or(0, |n| n as u64)
+            .ok()
+            .map(|n| n as u64)
     })
 }
 
@@ -182,7 +184,7 @@ mod tests {
             let encoded = postcard::to_allocvec(&v).unwrap().len() as u64;
             assert_eq!(
                 serialized_size(&v),
-                encoded,
+                Some(encoded),
                 "{}",
                 std::any::type_name::<T>()
             );

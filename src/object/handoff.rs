@@ -7,22 +7,33 @@
 //! here, and the decoder takes the handles back in the same order. So a
 //! value holding 10,000 refs copies with a few reference-count operations
 //! per ref, not 10,000 registrations in and lookups from the store's id
-//! table, and
-//! the bytes are exactly those any other encoder would write. The handles
-//! stay with the copy until it ends, so that the decoder can read the bytes
-//! a second time (to recover an error's message) and find them again.
+//! table, and the bytes are exactly those any other encoder would write.
+//! The handles stay with the copy until it ends, so that the decoder can
+//! read the bytes a second time (to recover an error's message) and find
+//! them again.
+//!
+//! Spilling uses the same two halves apart: encoding for the disk
+//! [`collect`]s the handles (the spill file keeps them, which is what keeps
+//! nested objects alive while their holder is on disk), and reading the
+//! file back decodes [`with_handles`], so a spilled value's refs and actor
+//! handles resolve to the very objects they named, exactly as in memory.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
 use crate::error::Result;
-use crate::object::spill::KeepAlive;
+
+/// What a serialized ref or actor handle leaves behind: its cell or its
+/// actor's registration, type-erased.
+pub(crate) type Handle = Arc<dyn Any + Send + Sync>;
 
 /// The handles of one copy, in encoding order, and the next to hand out.
 /// They stay until the copy ends, so that a second reading of the same
 /// bytes (see [`rewind`]) finds them again.
 #[derive(Default)]
 struct Handles {
-    left: RefCell<Vec<KeepAlive>>,
+    left: RefCell<Vec<Handle>>,
     next: Cell<usize>,
 }
 
@@ -50,9 +61,27 @@ pub(crate) fn copy_through<T>(
     HANDLES.set(&handles, || decode(&bytes))
 }
 
-/// While encoding for [`copy_through`]: leaves `handle` for the decoder;
-/// `false` outside such a copy.
-pub(crate) fn leave(handle: impl FnOnce() -> KeepAlive) -> bool {
+/// Runs `encode`, collecting the handles its refs and actor handles leave,
+/// in encoding order.
+pub(crate) fn collect(encode: impl FnOnce() -> Result<Vec<u8>>) -> Result<(Vec<u8>, Vec<Handle>)> {
+    let handles = Handles::default();
+    let bytes = HANDLES.set(&handles, encode)?;
+    Ok((bytes, handles.left.into_inner()))
+}
+
+/// Runs `decode`, handing the refs and actor handles it decodes `handles`
+/// (clones of what [`collect`] gathered), in order.
+pub(crate) fn with_handles<R>(handles: &[Handle], decode: impl FnOnce() -> R) -> R {
+    let handles = Handles {
+        left: RefCell::new(handles.to_vec()),
+        next: Cell::new(0),
+    };
+    HANDLES.set(&handles, decode)
+}
+
+/// While encoding for [`copy_through`] or [`collect`]: leaves `handle` for
+/// the decoder; `false` outside such an encoding.
+pub(crate) fn leave(handle: impl FnOnce() -> Handle) -> bool {
     if !HANDLES.is_set() {
         return false;
     }
@@ -62,16 +91,17 @@ pub(crate) fn leave(handle: impl FnOnce() -> KeepAlive) -> bool {
 
 /// What a decoded ref or handle gets from [`take`].
 pub(crate) enum Handoff {
-    /// Not decoding for [`copy_through`]: look the id up.
+    /// Not decoding for [`copy_through`] or [`with_handles`]: look the id
+    /// up.
     NotCopying,
     /// The next handle left by the encoder.
-    Handle(KeepAlive),
+    Handle(Handle),
     /// Every handle was taken: the encoder wrote no ref or handle here.
     Exhausted,
 }
 
-/// While decoding for [`copy_through`]: the next handle left by the
-/// encoder.
+/// While decoding for [`copy_through`] or [`with_handles`]: the next handle
+/// left by the encoder.
 pub(crate) fn take() -> Handoff {
     if !HANDLES.is_set() {
         return Handoff::NotCopying;

@@ -28,9 +28,14 @@
 //! `ObjectRef` clone, a ref inside another stored value, a pending task's
 //! argument, a running task. `Config::object_store_memory` is a hard limit
 //! on bytes in memory, counted in serialized bytes; a value that would pass
-//! it first spills the least recently read objects nobody is reading to
-//! disk (`spill.rs`), and goes to disk itself when it is larger than the
-//! limit. Reads of a spilled object decode it from its file, checked.
+//! it first spills objects nobody has read lately and nobody is reading
+//! (a CLOCK sweep, in batches down to a low-water mark, small objects
+//! packed into shared files: see `store.rs` and `spill.rs`), and goes to
+//! disk itself when it is larger than the limit. Reads of a spilled object
+//! decode it from its file, checked, and bring it back into memory when it
+//! fits there again. User code that runs while the store moves a value (its
+//! `Serialize`, its `Drop`) runs inside `catch`: a panic or an error there
+//! is that object's own, never another caller's.
 //!
 //! # Lifetime and shutdown
 //!

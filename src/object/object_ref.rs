@@ -86,7 +86,7 @@ impl<T: Object> ObjectRef<T> {
 
     pub(crate) fn wait_value(&self, timeout: Option<Duration>) -> Result<T> {
         let stored = self.wait_ready(timeout)?;
-        stored.read(self.cell.store())
+        stored.read(&self.cell)
     }
 
     fn wait_ready(&self, timeout: Option<Duration>) -> Result<Stored> {
@@ -174,7 +174,7 @@ impl<T: Object> Future for ObjectFuture<T> {
             }
             Poll::Ready(outcome) => {
                 this.lent = None;
-                Poll::Ready(outcome.and_then(|stored| stored.read(store)))
+                Poll::Ready(outcome.and_then(|stored| stored.read(&this.cell)))
             }
         }
     }

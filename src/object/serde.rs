@@ -9,6 +9,10 @@
 //! (see [`crate::runtime`]) and looks the id up in *that* runtime's store:
 //! a ref decoded inside a task binds to the runtime running the task.
 //!
+//! In an in-process copy and in a spill (see `handoff`) the cell itself
+//! travels beside the bytes, and the decoder takes it back instead of
+//! looking the id up: no export, and nothing to resolve against.
+//!
 //! Failures are `de::Error::custom` messages. Postcard drops those, so
 //! [`decode_value`] recovers them by reading the same bytes again with
 //! [`recover`](super::recover), whose error keeps them.
@@ -23,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
 use crate::object::handoff::{self, Handoff};
 use crate::object::id::ObjectId;
-use crate::object::{recover, spill, ObjectRef};
+use crate::object::{recover, ObjectRef};
 use crate::runtime::context;
 
 /// The type identity a ref or an actor handle carries on the wire: the
@@ -87,7 +91,6 @@ impl<T> Serialize for ObjectRef<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if !handoff::is_measuring() && !handoff::leave(|| self.cell.clone()) {
             self.cell.export();
-            spill::keep_alive(|| self.cell.clone());
         }
         Wire {
             id: self.id(),

@@ -1,7 +1,8 @@
 //! [`Store`]: one runtime's object accounts, memory limit and spilling.
 
+use std::any::type_name;
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -12,15 +13,17 @@ use crate::object::cell::{ObjectCell, Producer, State};
 use crate::object::copy;
 use crate::object::id::ObjectId;
 use crate::object::recycle::BytePool;
-use crate::object::spill::{self, SpillDir, SpillFile};
+use crate::object::spill::{self, Encoded, SpillDir, SpillFile, PACK_MAX};
 use crate::object::value::Value;
 use crate::runtime::{context, RuntimeId, WeakRuntime};
-use crate::sync::lock;
+use crate::sync::{catch, lock};
 
 /// What a runtime's object store holds, from [`Runtime::memory`](crate::Runtime::memory).
 ///
 /// Sizes are bytes of each object's serialized (postcard) form, so they are
 /// the same whatever the in-memory layout and can be asserted on exactly.
+/// An object on disk counts its own bytes, whether it has a file to itself
+/// or shares one with others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MemoryStats {
     /// Objects held in memory.
@@ -31,6 +34,13 @@ pub struct MemoryStats {
     pub objects_spilled: u64,
     /// Their bytes.
     pub bytes_spilled: u64,
+    /// Objects ever spilled (cumulative): moved from memory to disk, or
+    /// written straight to disk for want of room, including those since
+    /// freed or restored.
+    pub spilled_total: u64,
+    /// Objects ever restored (cumulative): read back from disk into memory
+    /// because there was room for them again.
+    pub restored_total: u64,
     /// The configured limit on `bytes_in_memory`.
     pub limit: u64,
 }
@@ -53,14 +63,126 @@ impl Account {
     }
 }
 
+/// One shard of the resident table: slots of weak cells, reused.
+#[derive(Default)]
+struct Ring {
+    slots: Vec<Option<Weak<ObjectCell>>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl Ring {
+    fn insert(&mut self, cell: Weak<ObjectCell>) -> usize {
+        self.len += 1;
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(cell);
+                slot
+            }
+            None => {
+                self.slots.push(Some(cell));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: usize) {
+        if self.slots.get_mut(slot).and_then(Option::take).is_some() {
+            self.len -= 1;
+            self.free.push(slot);
+        }
+    }
+}
+
+/// Where the spilling sweep's CLOCK hand is: a slot, and the shard of the
+/// resident table whose slot it is.
+#[derive(Default)]
+struct Hand {
+    shard: usize,
+    slot: usize,
+}
+
+/// The most a spill batch frees beyond what the new object needs.
+const BATCH_MAX: u64 = 4 << 20;
+
+/// Spill batches one `put` may run before it writes its value to disk
+/// instead (each one frees down to the low-water mark unless readers pin
+/// the victims).
+const ROUNDS: usize = 4;
+
+thread_local! {
+    /// Set while this thread runs user code for a spill (a `Serialize`):
+    /// a `put` from there must not start spilling again.
+    static IN_SPILL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread as spilling while alive.
+struct InSpill(bool);
+
+impl InSpill {
+    fn enter() -> InSpill {
+        InSpill(IN_SPILL.with(|s| s.replace(true)))
+    }
+}
+
+impl Drop for InSpill {
+    fn drop(&mut self) {
+        IN_SPILL.with(|s| s.set(self.0));
+    }
+}
+
+/// Drops `item`, which may run user code (a value's `Drop`), inside
+/// `catch`: a panic there is reported and goes no further.
+pub(crate) fn drop_caught<T>(item: T) {
+    if let Err(panic) = catch(move || drop(item)) {
+        tracing::warn!(%panic, "a stored value's `Drop` panicked while the store moved it; ignored");
+    }
+}
+
+/// What spilling lets go of: dropped outside the spilling lock, each item
+/// inside `catch` (dropping a value or a cell may run a user `Drop`).
+#[derive(Default)]
+struct Garbage {
+    cells: Vec<Arc<ObjectCell>>,
+    values: Vec<Value>,
+    states: Vec<State>,
+    files: Vec<SpillFile>,
+    encoded: Vec<Encoded>,
+}
+
+impl Garbage {
+    fn drop_each(self) {
+        self.states.into_iter().for_each(drop_caught);
+        self.values.into_iter().for_each(drop_caught);
+        self.files.into_iter().for_each(drop_caught);
+        self.encoded.into_iter().for_each(drop_caught);
+        self.cells.into_iter().for_each(drop_caught);
+    }
+}
+
+/// A victim of the sweep: its cell and its value, pinned.
+type Victim = (Arc<ObjectCell>, Value);
+
 /// The per-runtime part of the object store that cells share.
 ///
 /// Objects live in their [`ObjectCell`]s, reached through refs. The store
-/// numbers them, keeps the accounts, enforces the memory limit (a value that
-/// would pass it spills the least recently read unpinned objects, or goes
-/// to disk itself), and keeps two tables: every live cell (for spilling and
-/// shutdown) and the cells whose refs were serialized (so a decoded ref can
-/// find them). Each runtime has its own; nothing here is process-wide.
+/// numbers them, keeps the accounts, enforces the memory limit, and keeps
+/// three tables: every live cell (for shutdown), the cells whose value is
+/// in memory and may be spilled (the *resident* table, swept by spilling),
+/// and the cells whose refs were serialized (so a decoded ref can find
+/// them). Each runtime has its own; nothing here is process-wide.
+///
+/// # Spilling
+///
+/// A value that does not fit under the limit makes room (`make_room`):
+/// one thread at a time sweeps the resident table with a CLOCK hand. A cell
+/// read since the hand last passed has its referenced bit set: the hand
+/// clears it and moves on; a cell not read since is a victim, unless a
+/// reader holds its value or its `Serialize` once failed. Each victim costs
+/// O(1), and no read touches anything shared. One sweep frees down to a
+/// low-water mark (`limit − min(limit / 8, 4 MiB)`), so the puts after it
+/// find room without spilling; its small victims (under
+/// [`PACK_MAX`]) go into one shared file, the others into a file each.
 pub(crate) struct Store {
     runtime: RuntimeId,
     runtime_name: Arc<str>,
@@ -69,14 +191,17 @@ pub(crate) struct Store {
     closed: AtomicBool,
     memory: Account,
     spilled: Account,
+    spilled_total: AtomicU64,
+    restored_total: AtomicU64,
     limit: u64,
-    clock: AtomicU64,
     spill_dir: SpillDir,
-    /// Serializes spilling: one thread picks victims and writes at a time.
-    spilling: Mutex<()>,
+    /// Serializes spilling: one thread sweeps and writes at a time.
+    spilling: Mutex<Hand>,
     /// Every live cell, in shards so that threads creating and freeing
     /// objects at once rarely meet on a lock.
     cells: [Mutex<Slab<Weak<ObjectCell>>>; SHARDS],
+    /// The cells whose value is in memory and may be spilled.
+    resident: [Mutex<Ring>; SHARDS],
     bytes: BytePool,
     exported: Mutex<HashMap<u64, Weak<ObjectCell>>>,
 }
@@ -88,7 +213,7 @@ impl Store {
         runtime: RuntimeId,
         runtime_name: Arc<str>,
         limit: u64,
-        spill_dir: &Path,
+        spill_dir: SpillDir,
     ) -> Store {
         Store {
             runtime,
@@ -98,11 +223,13 @@ impl Store {
             closed: AtomicBool::new(false),
             memory: Account::default(),
             spilled: Account::default(),
+            spilled_total: AtomicU64::new(0),
+            restored_total: AtomicU64::new(0),
             limit,
-            clock: AtomicU64::new(0),
-            spill_dir: SpillDir::new(spill_dir.to_path_buf()),
-            spilling: Mutex::new(()),
+            spill_dir,
+            spilling: Mutex::new(Hand::default()),
             cells: std::array::from_fn(|_| Mutex::new(Slab::new())),
+            resident: std::array::from_fn(|_| Mutex::new(Ring::default())),
             bytes: BytePool::default(),
             exported: Mutex::new(HashMap::new()),
         }
@@ -157,12 +284,6 @@ impl Store {
         ObjectCell::pending(self, self.next_id(), producer)
     }
 
-    /// Advances the access clock: every put and read is one tick, so the
-    /// least recently used object is the one with the oldest tick.
-    pub(crate) fn tick(&self) -> u64 {
-        self.clock.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
     pub(crate) fn bytes(&self) -> &BytePool {
         &self.bytes
     }
@@ -188,6 +309,19 @@ impl Store {
         lock(&self.cells[key % SHARDS]).try_remove(key / SHARDS);
     }
 
+    /// Adds a cell whose value is in memory to the resident table; its
+    /// key (shard in the low bits).
+    pub(crate) fn make_resident(&self, id: ObjectId, cell: Weak<ObjectCell>) -> usize {
+        // Indices start at 1: object 1 goes to slot 0 of shard 0, so that the
+        // sweep's slot-by-slot order is the order of creation.
+        let shard = (id.index() as usize).wrapping_sub(1) % SHARDS;
+        lock(&self.resident[shard]).insert(cell) * SHARDS + shard
+    }
+
+    pub(crate) fn evict(&self, key: usize) {
+        lock(&self.resident[key % SHARDS]).remove(key / SHARDS);
+    }
+
     fn live_cells(&self) -> Vec<Arc<ObjectCell>> {
         self.cells
             .iter()
@@ -202,32 +336,52 @@ impl Store {
 
     /// Where a new value goes: memory when it fits under the limit (after
     /// spilling older objects if need be), else disk. Only when the disk
-    /// fails too is it refused, with `StoreFull`; nothing stored is lost.
+    /// fails too is it refused, with `StoreFull`; nothing stored is lost. A
+    /// value that must go to disk but cannot be encoded is refused with the
+    /// `Serialization` error of its own `Serialize`.
     pub(crate) fn admit(self: &Arc<Self>, id: ObjectId, value: Value) -> Result<State> {
         let size = value.size();
+        let mut spill_error = None;
         if size <= self.limit {
             if self.reserve(size) {
                 return Ok(State::Ready(value));
             }
-            let spilled = self.make_room(size);
-            if spilled.is_ok() && self.reserve(size) {
+            spill_error = self.make_room(size).err();
+            if self.reserve(size) {
                 return Ok(State::Ready(value));
             }
         }
-        self.write_through(id, &value)
-            .map_err(|err| Error::StoreFull {
-                reason: format!(
-                "object {id} of {size} bytes does not fit in memory ({} of {} bytes in use) and \
-                 could not be spilled to {}: {err}",
-                self.memory.bytes.load(Ordering::Relaxed),
-                self.limit,
-                self.spill_dir.path().display()
-            ),
-            })
+        let encoded = spill::encode(id, &value)?;
+        let written = spill::write(self, vec![encoded]).and_then(|mut files| {
+            files
+                .pop()
+                .ok_or_else(|| std::io::Error::other("no file written"))
+        });
+        match written {
+            Ok(file) => {
+                self.spilled_total.fetch_add(1, Ordering::Relaxed);
+                drop_caught(value);
+                Ok(State::Spilled(Arc::new(file)))
+            }
+            Err(err) => {
+                let err = spill_error.map_or(err.to_string(), |first| {
+                    format!("{err} (and making room failed: {first})")
+                });
+                Err(Error::StoreFull {
+                    reason: format!(
+                        "object {id} of {size} bytes does not fit in memory ({} of {} bytes in \
+                         use) and could not be spilled to {}: {err}",
+                        self.memory.bytes.load(Ordering::Relaxed),
+                        self.limit,
+                        self.spill_dir.path().display()
+                    ),
+                })
+            }
+        }
     }
 
     /// Takes `size` bytes of the memory limit, if they are free.
-    fn reserve(&self, size: u64) -> bool {
+    pub(crate) fn reserve(&self, size: u64) -> bool {
         let bytes = &self.memory.bytes;
         let mut used = bytes.load(Ordering::Relaxed);
         loop {
@@ -249,33 +403,154 @@ impl Store {
         }
     }
 
-    /// Spills least recently read, unpinned objects until `size` more bytes
-    /// fit under the limit (or nothing more can go).
-    fn make_room(&self, size: u64) -> std::io::Result<()> {
-        let _one_at_a_time = lock(&self.spilling);
-        let over = |store: &Store| {
-            (store.memory.bytes.load(Ordering::Relaxed) + size).saturating_sub(store.limit)
-        };
-        if over(self) == 0 {
-            return Ok(());
-        }
-        let mut candidates = self.live_cells();
-        candidates.sort_by_cached_key(|cell| cell.last_access());
-        for cell in candidates {
-            if over(self) == 0 {
-                break;
-            }
-            cell.spill()?;
-        }
-        Ok(())
+    /// Gives back what [`reserve`](Self::reserve) took.
+    pub(crate) fn release(&self, size: u64) {
+        self.memory.sub(size);
     }
 
-    fn write_through(self: &Arc<Self>, id: ObjectId, value: &Value) -> std::io::Result<State> {
-        let (bytes, keep_alive) =
-            spill::encode(value).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let path = self.spill_dir.write(id, &bytes)?;
-        let file = SpillFile::new(self, id, path, bytes.len() as u64, keep_alive);
-        Ok(State::Spilled(Arc::new(file)))
+    /// Spills objects nobody read lately until `size` more bytes fit under
+    /// the limit, and down to the low-water mark if it can (see the type's
+    /// docs). A spill batch that the disk refuses stops it with the error.
+    fn make_room(self: &Arc<Self>, size: u64) -> std::io::Result<()> {
+        if IN_SPILL.with(Cell::get) {
+            return Ok(()); // a `Serialize` run by spilling put something
+        }
+        let mut garbage = Garbage::default();
+        let result = {
+            let mut hand = lock(&self.spilling);
+            let mut result = Ok(());
+            for _ in 0..ROUNDS {
+                let used = self.memory.bytes.load(Ordering::Relaxed);
+                if used + size <= self.limit {
+                    break;
+                }
+                let low_water = self.limit - (self.limit / 8).min(BATCH_MAX);
+                let want = (used + size).saturating_sub(low_water).min(used);
+                let victims = self.sweep(&mut hand, want, &mut garbage);
+                if victims.is_empty() {
+                    break;
+                }
+                result = self.spill(victims, &mut garbage);
+                if result.is_err() {
+                    break;
+                }
+            }
+            result
+        };
+        garbage.drop_each();
+        result
+    }
+
+    /// Moves the hand over the resident table until the victims found hold
+    /// `want` bytes, or every cell was passed twice (once to clear its
+    /// referenced bit, once to take it).
+    ///
+    /// The hand goes slot by slot across the shards (slot 0 of every shard,
+    /// then slot 1, …): objects are numbered round-robin over the shards, so
+    /// in a table filled in order this is the order of creation, and the
+    /// oldest unread objects go first.
+    fn sweep(&self, hand: &mut Hand, want: u64, garbage: &mut Garbage) -> Vec<Victim> {
+        let (mut entries, mut width) = (0, 0);
+        for shard in &self.resident {
+            let ring = lock(shard);
+            entries += ring.len;
+            width = width.max(ring.slots.len());
+        }
+        let (max_seen, max_visited) = (2 * entries, 2 * width * SHARDS + SHARDS);
+        let (mut seen, mut visited, mut bytes) = (0, 0, 0);
+        let mut victims = Vec::new();
+        while bytes < want && seen < max_seen && visited < max_visited {
+            if hand.slot >= width {
+                *hand = Hand::default();
+            }
+            // The lock is released before the upgraded cell can be dropped:
+            // dropping the last strong ref would take it again.
+            let found = lock(&self.resident[hand.shard])
+                .slots
+                .get(hand.slot)
+                .and_then(Option::as_ref)
+                .map(Weak::upgrade);
+            hand.shard += 1;
+            if hand.shard == SHARDS {
+                hand.shard = 0;
+                hand.slot += 1;
+            }
+            visited += 1;
+            let Some(found) = found else { continue };
+            seen += 1;
+            let Some(cell) = found else { continue };
+            if !cell.clear_referenced() {
+                if let Some(value) = cell.spill_candidate() {
+                    bytes += value.size();
+                    victims.push((cell, value));
+                    continue;
+                }
+            }
+            garbage.cells.push(cell);
+        }
+        victims
+    }
+
+    /// Writes the victims to disk (the small ones into one shared file, each
+    /// large one into its own) and moves those nobody pinned meanwhile out
+    /// of memory. A victim whose `Serialize` fails stays in memory, marked
+    /// so that no sweep takes it again.
+    fn spill(self: &Arc<Self>, victims: Vec<Victim>, garbage: &mut Garbage) -> std::io::Result<()> {
+        let mut small = Vec::new();
+        let mut groups = Vec::new();
+        {
+            let _user_code = InSpill::enter();
+            for (cell, value) in victims {
+                match spill::encode(cell.id(), &value) {
+                    Ok(encoded) if encoded.len() < PACK_MAX => small.push((cell, value, encoded)),
+                    Ok(encoded) => groups.push(vec![(cell, value, encoded)]),
+                    Err(err) => {
+                        tracing::warn!(object = %cell.id(), %err, "kept in memory: its value cannot be spilled");
+                        garbage.values.push(value);
+                        garbage.cells.push(cell);
+                    }
+                }
+            }
+        }
+        if !small.is_empty() {
+            groups.push(small);
+        }
+        let mut result = Ok(());
+        for group in groups {
+            let mut owners = Vec::with_capacity(group.len());
+            let mut encoded = Vec::with_capacity(group.len());
+            for (cell, value, bytes) in group {
+                owners.push((cell, value));
+                encoded.push(bytes);
+            }
+            let files = if result.is_ok() {
+                spill::write(self, encoded)
+            } else {
+                garbage.encoded.extend(encoded);
+                Ok(Vec::new())
+            };
+            match files {
+                Ok(files) => {
+                    let mut committed = 0;
+                    for ((cell, value), file) in owners.iter().zip(files) {
+                        match cell.commit_spill(value, file) {
+                            Ok(old) => {
+                                committed += 1;
+                                garbage.states.push(old);
+                            }
+                            Err(file) => garbage.files.push(file),
+                        }
+                    }
+                    self.spilled_total.fetch_add(committed, Ordering::Relaxed);
+                }
+                Err(err) => result = Err(err),
+            }
+            for (cell, value) in owners {
+                garbage.values.push(value);
+                garbage.cells.push(cell);
+            }
+        }
+        result
     }
 
     /// Returns the bytes of a state that leaves a cell to the account.
@@ -293,12 +568,19 @@ impl Store {
         }
     }
 
+    /// One more object restored from disk.
+    pub(crate) fn count_restore(&self) {
+        self.restored_total.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn memory(&self) -> MemoryStats {
         MemoryStats {
             objects_in_memory: self.memory.objects.load(Ordering::Relaxed),
             bytes_in_memory: self.memory.bytes.load(Ordering::Relaxed),
             objects_spilled: self.spilled.objects.load(Ordering::Relaxed),
             bytes_spilled: self.spilled.bytes.load(Ordering::Relaxed),
+            spilled_total: self.spilled_total.load(Ordering::Relaxed),
+            restored_total: self.restored_total.load(Ordering::Relaxed),
             limit: self.limit,
         }
     }
@@ -317,7 +599,13 @@ impl Store {
         let _scope = runtime
             .filter(|rt| !context::is_current(rt))
             .map(context::install);
-        crate::object::decode_value(bytes)
+        match catch(|| crate::object::decode_value(bytes)) {
+            Ok(decoded) => decoded,
+            Err(panic) => Err(Error::Serialization(format!(
+                "decoding a `{}`: its `Deserialize` {panic}",
+                type_name::<T>()
+            ))),
+        }
     }
 
     pub(crate) fn register(&self, cell: &Arc<ObjectCell>) {
@@ -348,12 +636,15 @@ impl Store {
             })
     }
 
-    /// Shutdown: refuse new work, complete every pending object, drop
-    /// every value (in memory and on disk) and remove the spill directory.
+    /// Shutdown: refuses new work (see [`release_all`](Self::release_all)
+    /// for the rest).
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
     }
 
+    /// Shutdown: completes every pending object, drops every value (in
+    /// memory and on disk) and deletes this runtime's spill files and
+    /// directory.
     pub(crate) fn release_all(&self) {
         let cells = self.live_cells();
         for cell in &cells {

@@ -1,14 +1,17 @@
 //! [`Value`]: one stored object, type-erased, and [`Stored`]: where a
 //! complete object's value is.
 
-use std::any::{type_name, Any};
+use std::any::{type_name, Any, TypeId};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::object::cell::ObjectCell;
 use crate::object::spill::SpillFile;
 use crate::object::store::Store;
 use crate::object::{copy, handoff, recycle, Object};
+use crate::sync::catch;
 
 /// A value as the store holds it: moved in, never serialized on the way,
 /// behind one shared allocation that also knows how to encode it once its
@@ -24,10 +27,14 @@ trait Erased: Send + Sync {
     fn size(&self) -> u64;
     fn is_plain(&self) -> bool;
     fn type_name(&self) -> &'static str;
+    fn unencodable(&self) -> &AtomicBool;
 }
 
 struct Typed<T> {
     size: u64,
+    /// Set once the value's `Serialize` failed or panicked: spilling skips
+    /// it from then on (it stays in memory).
+    unencodable: AtomicBool,
     value: T,
 }
 
@@ -40,11 +47,23 @@ impl<T: Object> Erased for Typed<T> {
         &mut self.value
     }
 
+    /// The postcard encoding; the user's `Serialize` runs inside `catch`,
+    /// so a panic there is this value's error and nobody else's.
     fn encode(&self) -> Result<Vec<u8>> {
-        match copy::encode_bytes(&self.value) {
+        let encoded = catch(|| match copy::encode_bytes(&self.value) {
             Some(bytes) => Ok(bytes),
-            None => Ok(postcard::to_allocvec(&self.value)?),
-        }
+            None => postcard::to_allocvec(&self.value),
+        });
+        let reason = match encoded {
+            Ok(Ok(bytes)) => return Ok(bytes),
+            Ok(Err(err)) => err.to_string(),
+            Err(panic) => format!("its `Serialize` {panic}"),
+        };
+        self.unencodable.store(true, Ordering::Relaxed);
+        Err(Error::Serialization(format!(
+            "a `{}` could not be serialized: {reason}",
+            type_name::<T>()
+        )))
     }
 
     fn size(&self) -> u64 {
@@ -58,12 +77,32 @@ impl<T: Object> Erased for Typed<T> {
     fn type_name(&self) -> &'static str {
         type_name::<T>()
     }
+
+    fn unencodable(&self) -> &AtomicBool {
+        &self.unencodable
+    }
 }
 
 impl Value {
+    /// Takes `value` in. Its size is measured by encoding it into a counter
+    /// (inside `catch`): a value whose `Serialize` fails or panics counts
+    /// as 0 bytes and is never spilled.
     pub(crate) fn new<T: Object>(value: T) -> Value {
-        let size = copy::serialized_size(&value);
-        Value(Arc::new(Typed { size, value }))
+        let size = catch(|| copy::serialized_size(&value)).ok().flatten();
+        Value(Arc::new(Typed {
+            size: size.unwrap_or(0),
+            unencodable: AtomicBool::new(size.is_none()),
+            value,
+        }))
+    }
+
+    /// A value read back from disk, whose size is known.
+    pub(crate) fn restored<T: Object>(value: T, size: u64) -> Value {
+        Value(Arc::new(Typed {
+            size,
+            unencodable: AtomicBool::new(false),
+            value,
+        }))
     }
 
     /// Bytes of the value's serialized form.
@@ -74,6 +113,16 @@ impl Value {
     /// Whether the value is a std type that holds no refs.
     pub(crate) fn is_plain(&self) -> bool {
         self.0.is_plain()
+    }
+
+    /// Whether spilling may take it: its `Serialize` never failed.
+    pub(crate) fn is_spillable(&self) -> bool {
+        !self.0.unencodable().load(Ordering::Relaxed)
+    }
+
+    /// The type the value was stored as.
+    pub(crate) fn type_id(&self) -> TypeId {
+        self.0.as_any().type_id()
     }
 
     /// How many handles to the value exist (1: only its cell's).
@@ -132,7 +181,8 @@ impl Value {
         ))
     }
 
-    /// The value's serialized form.
+    /// The value's serialized form. A failure (or a panic of the value's
+    /// `Serialize`) is an error, and marks the value unspillable.
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
         self.0.encode()
     }
@@ -151,12 +201,13 @@ pub(crate) enum Stored {
 }
 
 impl Stored {
-    /// An owned copy as `T` (see [`Value::read`]); from disk, checked and
-    /// decoded.
-    pub(crate) fn read<T: Object>(&self, store: &Store) -> Result<T> {
+    /// An owned copy as `T` of `cell`'s value (see [`Value::read`]); from
+    /// disk, checked and decoded, and brought back into memory when there
+    /// is room (see [`ObjectCell::read_spilled`]).
+    pub(crate) fn read<T: Object>(&self, cell: &Arc<ObjectCell>) -> Result<T> {
         match self {
-            Stored::Memory(value) => value.read(store),
-            Stored::Disk(file) => store.decode(&file.read()?),
+            Stored::Memory(value) => value.read(cell.store()),
+            Stored::Disk(file) => cell.read_spilled(file),
         }
     }
 }

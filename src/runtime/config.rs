@@ -84,8 +84,12 @@ impl Config {
         self
     }
 
-    /// Where spilled objects go (default: a fresh directory per runtime under
-    /// the system temp dir, removed at shutdown).
+    /// The directory under which spilled objects go (default: the system
+    /// temp dir). Each runtime spills into a directory of its own inside it
+    /// (see [`Runtime::spill_dir`](crate::Runtime::spill_dir)), so runtimes
+    /// in one process or several may share it. It is created on the first
+    /// spill if missing, and removed at shutdown only if this runtime
+    /// created it and it is empty by then.
     pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spill_dir = Some(dir.into());
         self

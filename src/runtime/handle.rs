@@ -14,6 +14,7 @@ use super::id::RuntimeId;
 use super::scope::Scoped;
 use crate::actor::registry::ActorTable;
 use crate::error::Result;
+use crate::object::spill::SpillDir;
 use crate::object::store::Store;
 use crate::object::value::Value;
 use crate::object::{MemoryStats, Object, ObjectRef};
@@ -65,19 +66,16 @@ impl Runtime {
             Some(name) => name.as_str().into(),
             None => format!("rustyray-{seq}").into(),
         };
-        let spill_dir = match &config.spill_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::temp_dir().join(format!(
-                "rustyray-{}-{}",
-                std::process::id(),
-                id.as_u64()
-            )),
-        };
+        let spill_parent = config.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let spill_dir = SpillDir::new(
+            spill_parent,
+            &format!("rustyray-{}-{}", std::process::id(), id.as_u64()),
+        );
         let store = Arc::new(Store::new(
             id,
             Arc::clone(&name),
             config.object_store_memory,
-            &spill_dir,
+            spill_dir,
         ));
         // Inside a tokio runtime, RustyRay's async work runs there: no
         // second executor.
@@ -246,12 +244,31 @@ impl Runtime {
         wait::cancel_ref(r)
     }
 
-    /// The directory this runtime spills objects to
-    /// ([`Config::spill_dir`], or `rustyray-<pid>-<runtime id>` under the
-    /// system temp dir). Object `id` spills to `<dir>/<id>.spill`. A
-    /// directory the runtime created is removed at shutdown.
+    /// The directory this runtime spills objects to: its own,
+    /// `rustyray-<pid>-<runtime id>` (the id as a decimal number) under
+    /// [`Config::spill_dir`], or under the system temp dir by default.
+    /// Runtimes may share the parent, in one process or several; each
+    /// writes and deletes only in its own directory.
+    ///
+    /// The directory is created on the first spill. In it,
+    /// `<object id>.<n>.spill` holds one object (a large one, or one written
+    /// straight to disk) and `pack-<n>.spill` is shared by the small objects
+    /// of one spill batch, deleted when the last of them is freed (`<n>`
+    /// numbers the runtime's files, so no name is used twice); each
+    /// object is a record, a header naming it (with its length and a
+    /// checksum) then its serialized bytes. At shutdown the runtime deletes
+    /// its files, then its directory if nothing else is in it, then the
+    /// parent only if this runtime created it and it is empty by then.
     pub fn spill_dir(&self) -> &std::path::Path {
         self.inner.store.spill_dir().path()
+    }
+
+    /// Where `r`'s object is on disk, if it is spilled: the file, the
+    /// offset of the object's record in it and the record's length (header
+    /// and payload). For tests that damage spill files.
+    #[doc(hidden)]
+    pub fn __spill_location<T>(&self, r: &ObjectRef<T>) -> Option<(std::path::PathBuf, u64, u64)> {
+        r.cell.spill_location()
     }
 
     /// What the object store holds now.

@@ -45,7 +45,7 @@ impl<T: Object> Arg<T> {
                 .take()
                 .ok_or_else(|| Error::serialization("a by-value task argument was consumed twice")),
             Inner::Ref(r) => match r.cell.try_get() {
-                Some(outcome) => outcome?.read(r.cell.store()),
+                Some(outcome) => outcome?.read(&r.cell),
                 None => Err(Error::serialization("a task ran before its dependency")),
             },
         }

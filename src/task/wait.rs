@@ -229,7 +229,7 @@ fn read_complete<T: Object>(r: &ObjectRef<T>) -> Result<T> {
     let store = r.cell.store();
     store.check_open()?;
     match r.cell.try_get() {
-        Some(outcome) => outcome?.read(store),
+        Some(outcome) => outcome?.read(&r.cell),
         None => Err(Error::Timeout {
             what: format!("object {}", r.id()),
             timeout: Duration::ZERO,
