@@ -18,6 +18,7 @@
 //! is bounded and the same every time; proptest shrinks a failure to a
 //! small input. (Spill files are covered in `object_spilling.rs`.)
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::collections::HashMap;
