@@ -64,17 +64,17 @@ async fn slow(ms: u64) -> u64 {
 
 /// State kept across requests by an actor.
 #[rustyray::actor]
-pub struct Counter {
+struct Counter {
     n: i64,
 }
 
 #[rustyray::actor]
 impl Counter {
-    pub fn new() -> Self {
+    fn new() -> Self {
         Counter { n: 0 }
     }
 
-    pub fn incr(&mut self, by: i64) -> i64 {
+    fn incr(&mut self, by: i64) -> i64 {
         self.n += by;
         self.n
     }
@@ -82,7 +82,7 @@ impl Counter {
 
 /// What handlers share.
 #[derive(Clone)]
-pub struct App {
+struct App {
     runtime: Runtime,
     counter: CounterHandle,
 }
