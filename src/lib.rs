@@ -86,6 +86,16 @@ pub use rustyray_macros::{actor, main, remote, test};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::actor::{ActorRead, ActorWrite};
+
+    /// Implemented by the expansion of `#[rustyray::actor]` on an `impl`
+    /// block; the struct's expansion requires it.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` has `#[rustyray::actor]` on its struct but not on its `impl` block",
+        label = "no `#[rustyray::actor]` methods",
+        note = "put `#[rustyray::actor]` on the `impl {Self} {{ .. }}` block too: it turns its \
+                constructors into `{Self}::remote(..)` and its methods into the handle's"
+    )]
+    pub trait ActorMethods {}
     pub use crate::task::args::ArgList;
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
     pub use crate::task::submit::{run_async, submit_async, submit_sync};

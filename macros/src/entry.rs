@@ -114,6 +114,7 @@ impl EntryFn {
             }
         };
         let what = kind.attribute();
+        crate::dropped_guard::check(cx, &item.block);
         let sig = &item.sig;
         if !sig.inputs.is_empty() {
             cx.error_spanned_by(
@@ -223,6 +224,10 @@ fn config_calls(cx: &Ctxt, metas: &[Meta]) -> Vec<ConfigCall> {
             continue;
         };
         let name = meta.key.name();
+        if attr::is_gpu_key(&name) {
+            cx.error_spanned_by(key, attr::gpu_message(&name, "resources(gpu = 2)"));
+            continue;
+        }
         match &meta.value {
             Value::List(_, entries) if name == "resource" || name == "resources" => {
                 for entry in entries {

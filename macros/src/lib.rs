@@ -20,6 +20,7 @@
 mod actor;
 mod attr;
 mod ctxt;
+mod dropped_guard;
 mod entry;
 mod remote;
 mod types;
@@ -204,8 +205,17 @@ pub fn actor(args: TokenStream, item: TokenStream) -> TokenStream {
         (Ok(()), Some(model)) => actor::expand::expand(&model).into(),
         (result, _) => {
             // Keep the item (without our method markers) so that its other
-            // uses add no noise.
+            // uses add no noise; an `impl` still counts as the actor's
+            // methods, so that its struct reports nothing more.
             let mut out = fallback;
+            if let Ok(item) = syn::parse2::<syn::ItemImpl>(out.clone()) {
+                if item.generics.params.is_empty() && item.trait_.is_none() {
+                    let self_ty = &item.self_ty;
+                    out.extend(quote::quote! {
+                        impl ::rustyray::__private::ActorMethods for #self_ty {}
+                    });
+                }
+            }
             if let Err(err) = result {
                 out.extend(err.to_compile_error());
             }

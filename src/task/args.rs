@@ -53,7 +53,12 @@ impl<T: Object> Arg<T> {
 }
 
 /// What a remote function accepts for an argument of type `T`: the value,
-/// an `ObjectRef<T>`, or a `&ObjectRef<T>`.
+/// an `ObjectRef<T>`, or a `&ObjectRef<T>` (and a `&str` for a `String`).
+///
+/// Pass the value itself, not `value.into()`: the argument's type is not
+/// one type but any of these, so rustc cannot tell what `.into()` should
+/// make (error E0283, "type annotations needed"). Convert first
+/// (`i64::from(x)`, `x.to_string()`), then pass the result.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be passed where the remote function expects `{T}`",
     label = "expected `{T}`, `ObjectRef<{T}>` or `&ObjectRef<{T}>`",
@@ -79,6 +84,14 @@ impl<T: Object> IntoArg<T> for ObjectRef<T> {
 impl<T: Object> IntoArg<T> for &ObjectRef<T> {
     fn into_arg(self) -> Arg<T> {
         Arg(Inner::Ref(self.clone()))
+    }
+}
+
+/// A string literal (or any `&str`) where a `String` is expected: copied
+/// into a `String`, so `greet::remote("world")` needs no `.to_string()`.
+impl IntoArg<String> for &str {
+    fn into_arg(self) -> Arg<String> {
+        Arg(Inner::Value(Some(self.to_string())))
     }
 }
 

@@ -78,6 +78,7 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
     let name = s.name();
     let handle = s.handle_ident();
     let options = s.options_ident();
+    let items_macro = s.items_macro_ident();
     let serde = quote!(::rustyray::__private::serde);
 
     let handle_doc = format!(
@@ -181,6 +182,28 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
                 #options(<::rustyray::ActorOptions as ::core::default::Default>::default())
             }
         }
+
+        // What the `impl`'s expansion passes its items through, by path or
+        // by name: without this struct's attribute it is missing, and that
+        // one error says what to do.
+        #(#cfgs)*
+        #[doc(hidden)]
+        macro_rules! #items_macro {
+            ($($items:tt)*) => { $($items)* };
+        }
+        #(#cfgs)*
+        #[doc(hidden)]
+        #[allow(unused_imports)]
+        pub(crate) use #items_macro;
+
+        // The `impl` half must be there too (its expansion implements this).
+        #(#cfgs)*
+        const _: () = {
+            fn __rustyray_has_methods<T: ::rustyray::__private::ActorMethods>() {}
+            fn __rustyray_check() {
+                __rustyray_has_methods::<#ident>();
+            }
+        };
     }
 }
 
@@ -192,6 +215,7 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
         actor,
         handle,
         options,
+        items_macro,
         ..
     } = a;
 
@@ -265,21 +289,23 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
         #item
 
         #(#cfgs)*
-        #[allow(dead_code, deprecated, clippy::too_many_arguments)]
-        impl #actor {
-            #(#creators)*
-        }
+        #items_macro! {
+            impl ::rustyray::__private::ActorMethods for #actor {}
 
-        #(#cfgs)*
-        #[allow(dead_code, deprecated, clippy::too_many_arguments)]
-        impl #options {
-            #(#builders)*
-        }
+            #[allow(dead_code, deprecated, clippy::too_many_arguments)]
+            impl #actor {
+                #(#creators)*
+            }
 
-        #(#cfgs)*
-        #[allow(dead_code, deprecated, clippy::too_many_arguments)]
-        impl #handle {
-            #(#methods)*
+            #[allow(dead_code, deprecated, clippy::too_many_arguments)]
+            impl #options {
+                #(#builders)*
+            }
+
+            #[allow(dead_code, deprecated, clippy::too_many_arguments)]
+            impl #handle {
+                #(#methods)*
+            }
         }
     }
 }

@@ -126,6 +126,9 @@ pub struct ActorImpl {
     pub handle: Path,
     /// The options builder, next to the struct.
     pub options: Path,
+    /// The macro, next to the struct, that the generated items pass
+    /// through: without the struct's attribute, it is the one thing missing.
+    pub items_macro: Path,
     /// The constructors, in order (at least one).
     pub constructors: Vec<Constructor>,
     /// The methods that get a handle method, in order.
@@ -293,10 +296,26 @@ impl ActorStruct {
         options_ident(&self.ident)
     }
 
+    /// The macro the `impl`'s items pass through (see [`items_macro_ident`]).
+    pub fn items_macro_ident(&self) -> Ident {
+        items_macro_ident(&self.ident)
+    }
+
     /// The struct's name without `r#`.
     pub fn name(&self) -> String {
         self.ident.unraw().to_string()
     }
+}
+
+/// The macro the struct's expansion defines and the `impl`'s expansion
+/// passes its items through, spanned at `ident`. Named so that the one
+/// error a user gets when the struct lacks the attribute says what to do.
+fn items_macro_ident(ident: &Ident) -> Ident {
+    format_ident!(
+        "__rustyray_put_the_actor_attribute_on_struct_{}",
+        ident.unraw(),
+        span = ident.span()
+    )
 }
 
 /// The handle type of the actor `ident`, spanned at it.
@@ -362,6 +381,7 @@ impl ActorImpl {
         };
         let handle = sibling(handle_ident(last));
         let options = sibling(options_ident(last));
+        let items_macro = sibling(items_macro_ident(last));
 
         let mut constructors = Vec::new();
         let mut methods = Vec::new();
@@ -418,6 +438,7 @@ impl ActorImpl {
             name,
             handle,
             options,
+            items_macro,
             constructors,
             methods,
             item: item.clone(),

@@ -1,0 +1,18 @@
+// The `impl` lacks `#[rustyray::actor]`: one error, saying to put it there.
+#[rustyray::actor]
+struct Counter {
+    n: i64,
+}
+
+impl Counter {
+    fn new() -> Self {
+        Counter { n: 0 }
+    }
+
+    fn incr(&mut self, by: i64) -> i64 {
+        self.n += by;
+        self.n
+    }
+}
+
+fn main() {}
