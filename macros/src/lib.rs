@@ -34,17 +34,29 @@ use crate::ctxt::Ctxt;
 /// The function stays as it is (`add(1, 2)` still calls it directly). Next
 /// to it, a type of the same name gives it a remote interface:
 ///
-/// ```ignore
+/// ```
 /// #[rustyray::remote]
 /// fn add(a: i64, b: i64) -> i64 {
 ///     a + b
 /// }
 ///
+/// #[rustyray::remote(num_cpus = 0)]
+/// async fn add_later(a: i64, b: i64) -> i64 {
+///     tokio::task::yield_now().await;
+///     a + b
+/// }
+///
+/// # fn main() -> rustyray::Result<()> {
 /// let _rt = rustyray::init(rustyray::Config::default())?;
 /// let sum = add::remote(1, 2)?;                 // returns at once
 /// let total = add::remote(&sum, 10)?;           // depends on `sum`
 /// assert_eq!(total.get()?, 13);
 /// let named = add::options().name("sum").num_cpus(0.5).remote(total, 1)?;
+/// assert_eq!(named.get()?, 14);
+/// assert_eq!(add_later::remote(&named, 1)?.get()?, 15);
+/// assert_eq!(add(2, 2), 4);                     // still a plain function
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// - `f::remote(args..) -> rustyray::Result<ObjectRef<T>>` submits the call
@@ -55,7 +67,21 @@ use crate::ctxt::Ctxt;
 ///   `rustyray::TaskOptions` (`name`, `num_cpus`, `resource`,
 ///   `max_retries`, `retry_exceptions`, `on`), then `.remote(args..)`.
 ///
-/// The function may be `async` (it then runs on the runtime's executor).
+/// The function may be `async`: it then runs on the runtime's tokio
+/// executor (RustyRay's own, or the application's when the runtime started
+/// inside one), polled until it completes.
+///
+/// # CPUs and `async`
+///
+/// A task holds its CPUs (1 unless it asks otherwise) from start to end,
+/// also across its `.await`s, as in Ray: an async task that waits for I/O
+/// keeps its CPU while it waits, so with `num_cpus = 2` at most two such
+/// tasks run at once and the rest queue. (Awaiting an `ObjectRef` is the
+/// exception: it lends the CPUs back until the ref is ready.) An async
+/// function that mostly waits (a request handler, a network call) should
+/// ask for none, `#[rustyray::remote(num_cpus = 0)]`, or a fraction: then
+/// as many run at once as the executor can poll.
+///
 /// If it returns a `Result<T, E>` (any type whose last path segment is
 /// `Result`), `Ok(T)` is the object and `Err(e)` fails the task with
 /// `Error::TaskFailed` carrying `e.to_string()`; `E: Display + 'static`.
@@ -115,7 +141,9 @@ pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Put the attribute on both the struct and its inherent `impl`:
 ///
-/// ```ignore
+/// ```
+/// use rustyray::ObjectRef;
+///
 /// #[rustyray::actor]
 /// struct Counter {
 ///     n: i64,
@@ -138,13 +166,19 @@ pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     }
 /// }
 ///
+/// # fn main() -> rustyray::Result<()> {
+/// # let _rt = rustyray::init(rustyray::Config::default())?;
 /// let c: CounterHandle = Counter::remote(0)?;      // from `new`; returns at once
 /// let r: ObjectRef<i64> = c.incr(5)?;             // returns at once
 /// assert_eq!(r.get()?, 5);
 /// let d = Counter::remote_with_double(1)?;        // from `with_double`
+/// assert_eq!(d.get()?.get()?, 2);
 /// let named = Counter::options().name("hits").max_restarts(2).remote(0)?;
 /// let same: CounterHandle = rustyray::get_actor::<Counter>("hits")?;
+/// assert_eq!(same.incr(1)?.get()?, 1);
 /// rustyray::kill(&named)?;
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// # On the struct
@@ -232,7 +266,12 @@ pub fn actor(args: TokenStream, item: TokenStream) -> TokenStream {
 /// runs on the runtime's executor), with any return type `#[test]` accepts,
 /// and with `#[should_panic]`, `#[ignore]` and the like.
 ///
-/// ```ignore
+/// ```
+/// #[rustyray::remote]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
 /// #[rustyray::test]
 /// fn sums() {
 ///     assert_eq!(add::remote(1, 2).unwrap().get().unwrap(), 3);
@@ -241,8 +280,12 @@ pub fn actor(args: TokenStream, item: TokenStream) -> TokenStream {
 /// #[rustyray::test(num_cpus = 2, name = "gpu-test", resources(gpu = 1.0))]
 /// async fn sums_async() -> rustyray::Result<()> {
 ///     assert_eq!(add::remote(1, 2)?.await?, 3);
+///     // Futures started with a plain `tokio::spawn` see the runtime too.
+///     let spawned = tokio::spawn(async { add::remote(2, 2)?.await });
+///     assert_eq!(spawned.await.unwrap()?, 4);
 ///     Ok(())
 /// }
+/// # fn main() {}
 /// ```
 ///
 /// Each `key = value` becomes a `rustyray::Config` setter call
@@ -261,11 +304,25 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
 /// shuts down when `main` returns. `main` may be `async` (its body then runs
 /// on the runtime's executor) and may return a `Result`.
 ///
-/// ```ignore
+/// ```
 /// #[rustyray::main(num_cpus = 4)]
 /// fn main() -> rustyray::Result<()> {
 ///     let r = rustyray::put(vec![1, 2, 3])?;
-///     println!("{:?}", r.get()?);
+///     assert_eq!(r.get()?, vec![1, 2, 3]);
+///     Ok(())
+/// }
+/// ```
+///
+/// An `async fn main` runs on a tokio runtime the macro builds, whose
+/// threads all see the RustyRay runtime (RustyRay starts no executor of its
+/// own):
+///
+/// ```
+/// #[rustyray::main]
+/// async fn main() -> rustyray::Result<()> {
+///     let r = rustyray::put(7u8)?;
+///     let spawned = tokio::spawn(async move { r.await });
+///     assert_eq!(spawned.await.unwrap()?, 7);
 ///     Ok(())
 /// }
 /// ```

@@ -363,12 +363,68 @@ impl<'de, A: Actor> Deserialize<'de> for ActorRef<A> {
 
 /// The handle of the live actor named `name` in the current runtime.
 /// [`Error::ActorNotFound`] when there is none, or it is not an `A`.
+///
+/// ```
+/// #[rustyray::actor]
+/// struct Counter {
+///     n: i64,
+/// }
+///
+/// #[rustyray::actor]
+/// impl Counter {
+///     fn new() -> Self {
+///         Counter { n: 0 }
+///     }
+///
+///     fn incr(&mut self, by: i64) -> i64 {
+///         self.n += by;
+///         self.n
+///     }
+/// }
+///
+/// # let _rt = rustyray::init(rustyray::Config::default())?;
+/// let hits = Counter::options().name("hits").remote()?;
+/// hits.incr(2)?;
+/// // Elsewhere, by name:
+/// let same: CounterHandle = rustyray::get_actor::<Counter>("hits")?;
+/// assert_eq!(same.incr(1)?.get()?, 3);
+/// assert!(rustyray::get_actor::<Counter>("misses").is_err());
+/// # Ok::<(), rustyray::Error>(())
+/// ```
 pub fn get_actor<A: Actor>(name: &str) -> Result<A::Handle> {
     global()?.get_actor::<A>(name)
 }
 
 /// Kills the actor: calls waiting or running fail with
 /// [`Error::ActorDied`], its state is dropped, it is not restarted.
+///
+/// ```
+/// use rustyray::Error;
+///
+/// #[rustyray::actor]
+/// struct Counter {
+///     n: i64,
+/// }
+///
+/// #[rustyray::actor]
+/// impl Counter {
+///     fn new() -> Self {
+///         Counter { n: 0 }
+///     }
+///
+///     fn incr(&mut self, by: i64) -> i64 {
+///         self.n += by;
+///         self.n
+///     }
+/// }
+///
+/// # let _rt = rustyray::init(rustyray::Config::default())?;
+/// let counter = Counter::remote()?;
+/// assert_eq!(counter.incr(1)?.get()?, 1);
+/// rustyray::kill(&counter)?;
+/// assert!(matches!(counter.incr(1)?.get(), Err(Error::ActorDied { .. })));
+/// # Ok::<(), rustyray::Error>(())
+/// ```
 pub fn kill<H: ActorHandle>(handle: &H) -> Result<()> {
     handle.actor_ref().kill();
     Ok(())

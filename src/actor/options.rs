@@ -7,6 +7,36 @@ use crate::task::options::set_resource;
 /// then call `.remote(..)` with the constructor's arguments.
 ///
 /// Every generated `A::options()` builder has the same setters as this type.
+///
+/// ```
+/// #[rustyray::actor]
+/// struct Counter {
+///     n: i64,
+/// }
+///
+/// #[rustyray::actor]
+/// impl Counter {
+///     fn new() -> Self {
+///         Counter { n: 0 }
+///     }
+///
+///     fn incr(&mut self, by: i64) -> i64 {
+///         self.n += by;
+///         self.n
+///     }
+/// }
+///
+/// # let _rt = rustyray::init(rustyray::Config::default().num_cpus(2))?;
+/// let counter = Counter::options()
+///     .name("visits")          // found again with `get_actor`
+///     .get_if_exists(true)     // or return the live one of that name
+///     .max_restarts(2)         // rebuilt after a panic, twice
+///     .max_task_retries(1)     // a call cut short by a crash runs again
+///     .num_cpus(1.0)           // held for the actor's lifetime
+///     .remote()?;
+/// assert_eq!(counter.incr(5)?.get()?, 5);
+/// # Ok::<(), rustyray::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ActorOptions {
     pub(crate) name: Option<String>,

@@ -95,8 +95,30 @@ impl Config {
         self
     }
 
-    /// Embeds the runtime in an existing tokio application: async work runs
-    /// on this executor and no tokio runtime of RustyRay's own is started.
+    /// Runs the runtime's async work (async remote functions and actor
+    /// methods, [`Runtime::spawn`](crate::Runtime::spawn)) on this tokio
+    /// executor, starting none of RustyRay's own.
+    ///
+    /// Without it, [`init`](crate::init) called inside a tokio runtime uses
+    /// that one, and called outside any starts an executor of RustyRay's own
+    /// on first use. Set it to run on another one:
+    ///
+    /// ```
+    /// let app = tokio::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(2)
+    ///     .thread_name("app")
+    ///     .enable_all()
+    ///     .build()
+    ///     .unwrap();
+    /// let _rt = rustyray::init(rustyray::Config::default().tokio_handle(app.handle().clone()))?;
+    ///
+    /// #[rustyray::remote]
+    /// async fn where_am_i() -> String {
+    ///     std::thread::current().name().unwrap_or_default().to_string()
+    /// }
+    /// assert_eq!(where_am_i::remote()?.get()?, "app");
+    /// # Ok::<(), rustyray::Error>(())
+    /// ```
     pub fn tokio_handle(mut self, handle: tokio::runtime::Handle) -> Self {
         self.tokio_handle = Some(handle);
         self

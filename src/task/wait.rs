@@ -355,6 +355,21 @@ pub fn wait<T: Object>(
 /// [`Context::is_cancelled`](crate::Context::is_cancelled). The ref
 /// completes with [`Error::Cancelled`] at once, and the task is not retried.
 /// A finished task, or a `put` object, is left as it is.
+///
+/// ```
+/// use rustyray::Error;
+///
+/// #[rustyray::remote(num_cpus = 0)]
+/// async fn forever() -> u32 {
+///     std::future::pending::<u32>().await
+/// }
+///
+/// # let _rt = rustyray::init(rustyray::Config::default())?;
+/// let r = forever::remote()?;
+/// rustyray::cancel(&r)?;
+/// assert!(matches!(r.get(), Err(Error::Cancelled { .. })));
+/// # Ok::<(), rustyray::Error>(())
+/// ```
 pub fn cancel<T: Object>(r: &ObjectRef<T>) -> Result<()> {
     global()?.cancel(r)
 }
