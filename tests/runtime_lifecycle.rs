@@ -495,3 +495,30 @@ async fn guard_of_a_runtime_embedded_in_a_tokio_test_dropped_there_does_not_pani
     assert!(handle.is_shut_down());
     assert!(matches!(r.await, Err(Error::ShutDown { .. })));
 }
+
+#[rustyray::remote]
+fn sync_thread_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[rustyray::remote]
+async fn async_thread_name() -> String {
+    tokio::task::yield_now().await;
+    std::thread::current()
+        .name()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `Config::name` names the runtime's threads, so a panic message (which
+/// names its thread) says which runtime it came from.
+#[test]
+fn the_runtimes_name_names_its_threads() -> Result<(), Error> {
+    let _rt = rustyray::init(Config::default().num_cpus(1).name("svc"))?;
+    assert_eq!(sync_thread_name::remote()?.get()?, "svc-w0");
+    assert_eq!(async_thread_name::remote()?.get()?, "svc-tokio");
+    Ok(())
+}

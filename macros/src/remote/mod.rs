@@ -228,9 +228,10 @@ impl Options {
                 "name" => options.name = attr::string(cx, meta, "name = \"my-task\""),
                 "num_returns" => options.num_returns = num_returns(cx, meta),
                 "resources" | "resource" => resources(cx, meta, &mut options.resources),
-                other if attr::is_gpu_key(other) => {
-                    cx.error_at(meta.key.span(), attr::gpu_message(other, "resources(gpu = 1)"))
-                }
+                other if attr::is_gpu_key(other) => cx.error_at(
+                    meta.key.span(),
+                    attr::gpu_message(other, "resources(gpu = 1)"),
+                ),
                 other => {
                     let hint = attr::did_you_mean(other, OPTION_KEYS)
                         .map(|key| format!(" (did you mean `{key}`?)"))
