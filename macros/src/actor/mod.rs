@@ -90,7 +90,9 @@ const SETTINGS_USAGE: &str =
 /// The settings a method may carry, for "did you mean" hints.
 const SETTING_KEYS: &[&str] = &["local", "num_returns"];
 
-/// What `#[rustyray::actor]` was put on, checked.
+/// What `#[rustyray::actor]` was put on, checked. (Built once per
+/// expansion: the size of its variants does not matter.)
+#[allow(clippy::large_enum_variant)]
 pub enum ActorItem {
     /// The actor's state.
     Struct(ActorStruct),
