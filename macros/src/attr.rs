@@ -296,6 +296,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Whether `key` asks for GPUs the way Ray spells it (`num_gpus`).
+pub fn is_gpu_key(key: &str) -> bool {
+    matches!(key, "num_gpus" | "num_gpu" | "gpus" | "gpu")
+}
+
+/// What to write instead of `key = ..`: GPUs are a custom resource.
+/// `instead` is the spelling where `key` was written.
+pub fn gpu_message(key: &str, instead: &str) -> String {
+    format!(
+        "RustyRay has no `{key}`: a GPU is a custom resource; ask for it with `{instead}`, and \
+         declare how many the runtime has with `Config::default().resource(\"gpu\", 2.0)`"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,18 +333,4 @@ mod tests {
         };
         assert_eq!(items[1].key.name(), "my-res");
     }
-}
-
-/// Whether `key` asks for GPUs the way Ray spells it (`num_gpus`).
-pub fn is_gpu_key(key: &str) -> bool {
-    matches!(key, "num_gpus" | "num_gpu" | "gpus" | "gpu")
-}
-
-/// What to write instead of `key = ..`: GPUs are a custom resource.
-/// `instead` is the spelling where `key` was written.
-pub fn gpu_message(key: &str, instead: &str) -> String {
-    format!(
-        "RustyRay has no `{key}`: a GPU is a custom resource; ask for it with `{instead}`, and \
-         declare how many the runtime has with `Config::default().resource(\"gpu\", 2.0)`"
-    )
 }
