@@ -45,38 +45,59 @@
 //! # }
 //! ```
 //!
-//! The crate is organised by concern:
-//! - [`runtime`]: lifecycle, [`Config`], the context slot ([`init`],
-//!   [`global`], [`Runtime::enter`], [`Runtime::scope`]);
-//! - [`object`]: the store, [`ObjectRef`], serialization;
-//! - [`task`]: remote functions, scheduling, [`wait`], [`cancel`],
-//!   [`context`];
-//! - [`actor`](mod@actor): actors, their handles, [`get_actor`], [`kill`];
-//! - [`error`]: the one [`Error`] enum.
+//! # Layers
+//!
+//! The crate is built in layers, each importing only those below it (CI
+//! checks this: `.ci/layers.py`), bottom first:
+//!
+//! 1. `sync` and [`error`]: lock and wait helpers, panic catching; the one
+//!    [`Error`] enum.
+//! 2. [`object`]: object cells, the store, spilling, [`ObjectRef`], the
+//!    codec. It knows nothing of tasks: how a wait lends a task's CPUs, and
+//!    in whose context a ref decodes, are hooks the layers above install.
+//! 3. `exec`: the worker pool and the async executor, running jobs.
+//! 4. [`task`]: tasks as data (a spec, arguments, a body), dependencies,
+//!    the scheduler, retries, [`context`]; a task runs on the pool or at a
+//!    *place* (an actor's mailbox) it knows only through a trait.
+//! 5. [`actor`](mod@actor): mailboxes (places), concurrency, restarts,
+//!    the registry of actors, handles.
+//! 6. `backend`: the engine the API drives (submit, create an actor, put,
+//!    find an actor, shut down); the local engine composes the layers
+//!    below.
+//! 7. [`runtime`]: lifecycle, [`Config`], the context slot ([`init`],
+//!    [`global`], [`Runtime::enter`], [`Runtime::scope`]), and the hooks
+//!    it lends the layers below.
+//! 8. The API: the free functions ([`put`], [`get`], [`wait`], [`cancel`],
+//!    [`get_actor`], [`kill`]), [`TaskOptions`], [`ActorOptions`], and the
+//!    entry points of the macros' output.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod actor;
+mod api;
+mod backend;
 pub mod error;
+mod exec;
 pub mod object;
 pub mod runtime;
 mod sync;
 pub mod task;
 
-pub use actor::{get_actor, kill, Actor, ActorHandle, ActorId, ActorOptions, ActorRef};
+pub use actor::{Actor, ActorHandle, ActorRef};
+pub use api::actor_options::ActorOptions;
+pub use api::task_options::TaskOptions;
+pub use api::{cancel, get, get_actor, get_all, get_timeout, kill, put, put_bytes, wait};
 pub use error::{Error, Result};
 pub use object::{
-    get, get_all, get_timeout, put, put_bytes, MemoryStats, Object, ObjectId, ObjectRef,
+    get_all_async, wait_async, MemoryStats, Object, ObjectId, ObjectRef, ReadyPending,
 };
 pub use runtime::{
     global, init, is_initialized, tokio_thread_start, Config, EnterGuard, Runtime, RuntimeGuard,
     RuntimeId,
 };
 pub use task::args::{Arg, IntoArg};
-pub use task::options::TaskOptions;
-pub use task::wait::{cancel, get_all_async, wait, wait_async, ReadyPending};
-pub use task::{context, Context, TaskId};
+pub use task::{context, ActorId, Context, TaskId};
 
 pub use rustyray_macros::{actor, main, remote, test};
 
@@ -96,9 +117,9 @@ pub mod __private {
                 constructors into `{Self}::remote(..)` and its methods into the handle's"
     )]
     pub trait ActorMethods {}
+    pub use crate::api::submit::{run_async, submit_async, submit_sync};
     pub use crate::task::args::ArgList;
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
-    pub use crate::task::submit::{run_async, submit_async, submit_sync};
     pub use core::result::Result::{Err, Ok};
     pub use serde;
 }

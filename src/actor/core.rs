@@ -27,15 +27,16 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::{Notify, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
-use crate::actor::mailbox::{Instance, Mailbox};
+use crate::actor::mailbox::{Construction, Instance, Mailbox};
 use crate::error::Error;
 use crate::sync::{catch, catch_future, lock, panic_message};
 use crate::task::args::ArgList;
+use crate::task::body::submit;
 use crate::task::context;
-use crate::task::options::TaskOptions;
+use crate::task::resources::Demand;
 use crate::task::returns::{TaskReturn, UserError};
-use crate::task::submit::{submit_task, Submission};
-use crate::task::task::{Body, BoxFuture, Failure, Outcome, Place, Task};
+use crate::task::spec::{TaskName, TaskSpec};
+use crate::task::task::{Body, BoxFuture, Failure, Outcome, Task};
 
 /// One constructed instance of an actor.
 struct Incarnation<A> {
@@ -359,20 +360,17 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
     /// must not run on the executor thread of a crashed async call).
     fn restart(self: &Arc<Self>, cause: String) {
         let core = Arc::clone(self);
-        let options = TaskOptions {
-            num_cpus: 0.0,
+        let spec = TaskSpec {
+            name: TaskName::Function(self.mailbox.constructor_name),
+            demand: Demand::default(),
             max_retries: 0,
-            ..TaskOptions::__new(self.mailbox.constructor_name)
-        };
-        let submission = Submission {
-            place: Place::Pool,
-            actor: Some(Arc::clone(&self.mailbox)),
-            reusable_args: false,
+            retry_exceptions: false,
             outputs: 0,
+            place: Some(Arc::new(Construction(Arc::clone(&self.mailbox)))),
+            seq: 0,
         };
-        let runtime = self.mailbox.runtime.clone();
         let mut cause = Some(cause);
-        let submitted = submit_task(&runtime, &options, submission, (), |()| {
+        let submitted = submit(&self.mailbox.scheduler, spec, (), false, |()| {
             Body::Sync(Box::new(move |_task: &Arc<Task>| {
                 core.construct(cause.take());
                 Ok(())

@@ -10,20 +10,20 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::actor::core::{Access, ActorCore};
-use crate::actor::id::ActorId;
-use crate::actor::mailbox::Mailbox;
-use crate::actor::options::ActorOptions;
-use crate::actor::registry::Registered;
+use crate::actor::mailbox::{Construction, Mailbox};
+use crate::actor::registry::{current_table, ActorTable, Registered};
 use crate::error::{Error, Result};
 use crate::object::handoff::{self, Handoff};
 use crate::object::TypeTag;
-use crate::runtime::{context, global, Runtime};
 use crate::sync::catch;
 use crate::task::args::ArgList;
-use crate::task::options::TaskOptions;
+use crate::task::body::submit;
+use crate::task::id::ActorId;
+use crate::task::resources::Demand;
 use crate::task::returns::{Outputs, TaskReturn, UserError};
-use crate::task::submit::{submit_task, Submission};
-use crate::task::task::{Body, Place};
+use crate::task::scheduler::Scheduler;
+use crate::task::spec::{TaskName, TaskSpec};
+use crate::task::task::Body;
 
 /// A type that runs as an actor: implemented by `#[rustyray::actor]` on the
 /// struct. The state need not be serializable; it must be `Send + Sync`
@@ -89,9 +89,22 @@ impl<A> fmt::Debug for ActorRef<A> {
 }
 
 /// Refs for a call that failed before it was submitted (dead actor).
-fn failed<R: TaskReturn>(runtime: &Runtime, err: Error) -> R::Refs {
-    let outputs = Outputs::new((0..R::COUNT).map(|_| runtime.store().failed(err.clone())));
+fn failed<R: TaskReturn>(scheduler: &Scheduler, err: Error) -> R::Refs {
+    let outputs = Outputs::new((0..R::COUNT).map(|_| scheduler.store().failed(err.clone())));
     R::refs(&outputs)
+}
+
+/// How a local actor is made: the actor layer's part of its options.
+pub(crate) struct ActorSpec {
+    /// The constructor, `Counter.new`: the creation task's name.
+    pub(crate) constructor: &'static str,
+    pub(crate) name: Option<String>,
+    pub(crate) get_if_exists: bool,
+    pub(crate) max_restarts: i64,
+    pub(crate) max_task_retries: u32,
+    pub(crate) max_concurrency: usize,
+    /// What the actor holds for its lifetime.
+    pub(crate) demand: Demand,
 }
 
 impl<A: Actor> ActorRef<A> {
@@ -117,11 +130,13 @@ impl<A: Actor> ActorRef<A> {
         &self.inner.core.mailbox
     }
 
-    /// Creates an actor: generated `A::remote(..)` / `A::options().remote(..)`.
-    #[doc(hidden)]
-    pub fn __create<Ar, F>(
-        options: ActorOptions,
-        constructor: &'static str,
+    /// Creates a local actor: registers it (or finds the live one of its
+    /// name with `get_if_exists`) and submits its creation task, which runs
+    /// `ctor` on the arguments.
+    pub(crate) fn create<Ar, F>(
+        scheduler: &Arc<Scheduler>,
+        table: &Arc<ActorTable>,
+        spec: ActorSpec,
         args: Ar,
         ctor: F,
     ) -> Result<Self>
@@ -129,64 +144,46 @@ impl<A: Actor> ActorRef<A> {
         Ar: ArgList,
         F: Fn(Ar::Values) -> std::result::Result<A, UserError> + Send + Sync + 'static,
     {
-        let runtime = match &options.runtime {
-            Some(rt) => rt.clone(),
-            None => global()?,
-        };
-        runtime.check_running()?;
-        if options.get_if_exists && options.name.is_none() {
-            return Err(Error::InvalidConfig {
-                field: "get_if_exists",
-                reason: "needs a name to look up: set `.name(..)` too".to_string(),
-            });
-        }
         let type_name = type_name::<A>();
-        let task_options = TaskOptions {
-            num_cpus: options.num_cpus,
-            resources: options.resources.clone(),
-            max_retries: 0,
-            ..TaskOptions::__new(constructor)
-        };
-        // Check the demand before anything is registered.
-        runtime
-            .scheduler()
-            .capacity()
-            .demand(constructor, options.num_cpus, &options.resources)?;
         let short_name = type_name.rsplit("::").next().unwrap_or(type_name);
         let mailbox = Mailbox::new(
-            runtime.actors().next_id(),
+            table.next_id(),
             short_name,
-            options.name.clone(),
-            constructor,
-            runtime.clone(),
-            options.max_concurrency,
+            spec.name.clone(),
+            spec.constructor,
+            Arc::clone(scheduler),
+            Arc::downgrade(table),
+            spec.max_concurrency,
         );
         let core = ActorCore::<A>::new(
             Arc::clone(&mailbox),
-            options.max_restarts,
-            options.max_task_retries,
+            spec.max_restarts,
+            spec.max_task_retries,
         );
-        let registered = runtime.actors().register(
+        let registered = table.register(
             core.clone(),
             &mailbox,
             type_name,
-            options.get_if_exists,
-            || runtime.store().shut_down(),
+            spec.get_if_exists,
+            || scheduler.store().shut_down(),
         )?;
         if let Registered::Existing(existing) = registered {
             return Self::from_any(existing, type_name).map_err(|reason| Error::ActorNotFound {
-                name: options.name.unwrap_or_default(),
+                name: spec.name.unwrap_or_default(),
                 reason,
             });
         }
         let handle = ActorRef::register(Arc::clone(&core));
-        let submission = Submission {
-            place: Place::Pool,
-            actor: Some(Arc::clone(&mailbox)),
-            reusable_args: options.max_restarts != 0,
+        let creation = TaskSpec {
+            name: TaskName::Function(spec.constructor),
+            demand: spec.demand,
+            max_retries: 0,
+            retry_exceptions: false,
             outputs: 0,
+            place: Some(Arc::new(Construction(Arc::clone(&mailbox)))),
+            seq: 0,
         };
-        let created = submit_task(&runtime, &task_options, submission, args, |args| {
+        let created = submit(scheduler, creation, args, spec.max_restarts != 0, |args| {
             core.creation_body(args, ctor)
         });
         if let Err(err) = created {
@@ -196,6 +193,15 @@ impl<A: Actor> ActorRef<A> {
         Ok(handle)
     }
 
+    /// The live actor in `table` with this name, as an `A`.
+    pub(crate) fn by_name(table: &ActorTable, name: &str) -> Result<Self> {
+        let (core, found) = table.by_name(name)?;
+        Self::from_any(core, found).map_err(|reason| Error::ActorNotFound {
+            name: name.to_string(),
+            reason,
+        })
+    }
+
     fn call<Ar: ArgList, R: TaskReturn>(
         &self,
         method: &'static str,
@@ -203,39 +209,40 @@ impl<A: Actor> ActorRef<A> {
         body: impl FnOnce(&Arc<ActorCore<A>>, Ar) -> Body,
     ) -> Result<R::Refs> {
         let mailbox = self.mailbox();
-        let runtime = &mailbox.runtime;
-        runtime.check_running()?;
+        let scheduler = &mailbox.scheduler;
+        scheduler.check_open()?;
         let seq = match mailbox.assign_seq() {
             Ok(seq) => seq,
-            Err(dead) => return Ok(failed::<R>(runtime, dead)),
+            Err(dead) => return Ok(failed::<R>(scheduler, dead)),
         };
-        let options = TaskOptions {
-            num_cpus: 0.0,
-            max_retries: self.inner.core.max_task_retries(),
+        let max_retries = self.inner.core.max_task_retries();
+        let spec = TaskSpec {
+            name: TaskName::Function(method),
+            demand: Demand::default(),
+            max_retries,
             retry_exceptions: true,
-            ..TaskOptions::__new(method)
-        };
-        let submission = Submission {
-            place: Place::Actor { seq },
-            actor: Some(Arc::clone(mailbox)),
-            reusable_args: options.max_retries > 0,
             outputs: R::COUNT,
+            place: Some(Arc::clone(mailbox) as _),
+            seq,
         };
         let core = &self.inner.core;
         // Submitting runs user code (a `Serialize` when an argument is
         // stored for retries): whatever happens, the call's turn must end,
         // or it would hold up every later call.
-        let submitted =
-            catch(|| submit_task(runtime, &options, submission, args, |args| body(core, args)))
-                .unwrap_or_else(|panic| {
-                    Err(Error::Serialization(format!(
-                        "an argument of `{method}` could not be stored: its `Serialize` {panic}"
-                    )))
-                });
+        let submitted = catch(|| {
+            submit(scheduler, spec, args, max_retries > 0, |args| {
+                body(core, args)
+            })
+        })
+        .unwrap_or_else(|panic| {
+            Err(Error::Serialization(format!(
+                "an argument of `{method}` could not be stored: its `Serialize` {panic}"
+            )))
+        });
         match submitted {
             Ok(task) => Ok(R::refs(&task.outputs)),
             Err(err) => {
-                mailbox.finished(seq);
+                mailbox.left_unsubmitted(seq);
                 Err(err)
             }
         }
@@ -339,21 +346,20 @@ impl<'de, A: Actor> Deserialize<'de> for ActorRef<A> {
             }
             Handoff::NotCopying => {}
         }
-        let found = context::with_current(|runtime| match runtime {
+        let found = match current_table() {
             None => Err(format!(
                 "cannot decode actor handle {id}: no RustyRay runtime in scope"
             )),
-            Some(rt) if rt.id() != id.runtime() => Err(format!(
+            Some(table) if table.runtime() != id.runtime() => Err(format!(
                 "cannot decode actor handle {id}: it belongs to runtime {}, but runtime {} is in \
                  scope",
                 id.runtime(),
-                rt.id()
+                table.runtime()
             )),
-            Some(rt) => rt
-                .actors()
+            Some(table) => table
                 .by_id(id)
                 .ok_or_else(|| format!("cannot decode actor handle {id}: the actor is dead")),
-        })
+        }
         .map_err(D::Error::custom)?;
         ActorRef::from_any(found.0, found.1).map_err(|reason| {
             D::Error::custom(format_args!("cannot decode actor handle {id}: {reason}"))
@@ -361,97 +367,8 @@ impl<'de, A: Actor> Deserialize<'de> for ActorRef<A> {
     }
 }
 
-/// The handle of the live actor named `name` in the current runtime.
-/// [`Error::ActorNotFound`] when there is none, or it is not an `A`.
-///
-/// ```
-/// #[rustyray::actor]
-/// struct Counter {
-///     n: i64,
-/// }
-///
-/// #[rustyray::actor]
-/// impl Counter {
-///     fn new() -> Self {
-///         Counter { n: 0 }
-///     }
-///
-///     fn incr(&mut self, by: i64) -> i64 {
-///         self.n += by;
-///         self.n
-///     }
-/// }
-///
-/// # let _rt = rustyray::init(rustyray::Config::default())?;
-/// let hits = Counter::options().name("hits").remote()?;
-/// hits.incr(2)?;
-/// // Elsewhere, by name:
-/// let same: CounterHandle = rustyray::get_actor::<Counter>("hits")?;
-/// assert_eq!(same.incr(1)?.get()?, 3);
-/// assert!(rustyray::get_actor::<Counter>("misses").is_err());
-/// # Ok::<(), rustyray::Error>(())
-/// ```
-pub fn get_actor<A: Actor>(name: &str) -> Result<A::Handle> {
-    global()?.get_actor::<A>(name)
-}
-
-/// Kills the actor: calls waiting or running fail with
-/// [`Error::ActorDied`], its state is dropped, it is not restarted.
-///
-/// ```
-/// use rustyray::Error;
-///
-/// #[rustyray::actor]
-/// struct Counter {
-///     n: i64,
-/// }
-///
-/// #[rustyray::actor]
-/// impl Counter {
-///     fn new() -> Self {
-///         Counter { n: 0 }
-///     }
-///
-///     fn incr(&mut self, by: i64) -> i64 {
-///         self.n += by;
-///         self.n
-///     }
-/// }
-///
-/// # let _rt = rustyray::init(rustyray::Config::default())?;
-/// let counter = Counter::remote()?;
-/// assert_eq!(counter.incr(1)?.get()?, 1);
-/// rustyray::kill(&counter)?;
-/// assert!(matches!(counter.incr(1)?.get(), Err(Error::ActorDied { .. })));
-/// # Ok::<(), rustyray::Error>(())
-/// ```
-pub fn kill<H: ActorHandle>(handle: &H) -> Result<()> {
-    handle.actor_ref().kill();
-    Ok(())
-}
-
 impl<A: Actor> ActorRef<A> {
     pub(crate) fn kill(&self) {
         self.mailbox().die("it was killed".to_string());
-    }
-}
-
-impl Runtime {
-    /// See [`get_actor`](crate::get_actor).
-    pub fn get_actor<A: Actor>(&self, name: &str) -> Result<A::Handle> {
-        self.check_running()?;
-        let (core, found) = self.actors().by_name(name)?;
-        ActorRef::<A>::from_any(core, found)
-            .map(A::Handle::from_actor_ref)
-            .map_err(|reason| Error::ActorNotFound {
-                name: name.to_string(),
-                reason,
-            })
-    }
-
-    /// See [`kill`](crate::kill).
-    pub fn kill<H: ActorHandle>(&self, handle: &H) -> Result<()> {
-        handle.actor_ref().kill();
-        Ok(())
     }
 }

@@ -18,11 +18,13 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::actor::id::ActorId;
+use crate::actor::registry::ActorTable;
 use crate::error::Error;
-use crate::runtime::Runtime;
 use crate::sync::lock;
+use crate::task::id::ActorId;
+use crate::task::place::{ActorView, Place};
 use crate::task::resources::Demand;
+use crate::task::scheduler::Scheduler;
 use crate::task::task::Task;
 
 /// What the mailbox needs of the generic actor state.
@@ -72,7 +74,9 @@ pub(crate) struct Mailbox {
     pub(crate) label: String,
     /// The name of its creation task (`Counter.new`), which restarts take.
     pub(crate) constructor_name: &'static str,
-    pub(crate) runtime: Runtime,
+    pub(crate) scheduler: Arc<Scheduler>,
+    /// The runtime's actors, which this one leaves when it dies.
+    table: Weak<ActorTable>,
     max_concurrency: usize,
     restarted: AtomicBool,
     state: Mutex<State>,
@@ -112,7 +116,8 @@ impl Mailbox {
         type_name: &str,
         name: Option<String>,
         constructor_name: &'static str,
-        runtime: Runtime,
+        scheduler: Arc<Scheduler>,
+        table: Weak<ActorTable>,
         max_concurrency: usize,
     ) -> Arc<Mailbox> {
         let label = match &name {
@@ -125,7 +130,8 @@ impl Mailbox {
             name,
             label,
             constructor_name,
-            runtime,
+            scheduler,
+            table,
             max_concurrency,
             restarted: AtomicBool::new(false),
             state: Mutex::new(State {
@@ -174,7 +180,7 @@ impl Mailbox {
         lock(&self.state).handles += 1;
     }
 
-    pub(crate) fn handle_dropped(self: &Arc<Self>) {
+    pub(crate) fn handle_dropped(&self) {
         let stop = {
             let mut state = lock(&self.state);
             state.handles -= 1;
@@ -216,7 +222,7 @@ impl Mailbox {
     }
 
     /// The constructor succeeded (first, or after a crash): calls may start.
-    pub(crate) fn open(self: &Arc<Self>) {
+    pub(crate) fn open(&self) {
         let stop = {
             let mut state = lock(&self.state);
             if matches!(state.status, Status::Creating | Status::Restarting) {
@@ -233,7 +239,7 @@ impl Mailbox {
 
     /// A new call, still waiting for its arguments: known, so that the
     /// actor's death can fail it at once.
-    pub(crate) fn submitted(&self, seq: u64, task: &Arc<Task>) {
+    fn submitted(&self, seq: u64, task: &Arc<Task>) {
         let mut state = lock(&self.state);
         if !matches!(state.status, Status::Dead(_)) {
             state.set_turn(seq, Turn::Waiting(Some(Arc::clone(task))));
@@ -241,7 +247,7 @@ impl Mailbox {
     }
 
     /// A call's arguments are ready: start it in its turn.
-    pub(crate) fn deliver(self: &Arc<Self>, task: Arc<Task>, seq: u64) {
+    fn deliver_call(&self, task: Arc<Task>, seq: u64) {
         let outcome = {
             let mut state = lock(&self.state);
             match &state.status {
@@ -264,7 +270,7 @@ impl Mailbox {
     }
 
     /// Starts the calls whose turn it is.
-    fn pump(self: &Arc<Self>) {
+    fn pump(&self) {
         let turn = self.take_turns(&mut lock(&self.state));
         self.start(turn);
     }
@@ -295,7 +301,7 @@ impl Mailbox {
     }
 
     fn start(&self, started: Started) {
-        let scheduler = self.runtime.scheduler();
+        let scheduler = &self.scheduler;
         for task in started.first.into_iter().chain(started.rest) {
             scheduler.start(task);
         }
@@ -322,8 +328,13 @@ impl Mailbox {
         }
     }
 
+    /// A call numbered `seq` could not be submitted: its turn is skipped.
+    pub(crate) fn left_unsubmitted(&self, seq: u64) {
+        self.finished_call(seq);
+    }
+
     /// A call left the system (ran, or ended without running).
-    pub(crate) fn finished(self: &Arc<Self>, seq: u64) {
+    fn finished_call(&self, seq: u64) {
         let (stop, started) = {
             let mut state = lock(&self.state);
             state.unfinished -= 1;
@@ -349,7 +360,7 @@ impl Mailbox {
 
     /// The actor is dead for good: calls waiting or running fail with
     /// `ActorDied`, its state is dropped, its resources and name released.
-    pub(crate) fn die(self: &Arc<Self>, cause: String) {
+    pub(crate) fn die(&self, cause: String) {
         let (waiting, running, held) = {
             let mut state = lock(&self.state);
             if matches!(state.status, Status::Dead(_)) {
@@ -375,12 +386,66 @@ impl Mailbox {
             task.finish();
         }
         if let Some(demand) = held {
-            self.runtime.scheduler().release_demand(&demand);
+            self.scheduler.release_demand(&demand);
         }
         let instance = lock(&self.instance).take();
         if let Some(instance) = instance.and_then(|w| w.upgrade()) {
             instance.destroy();
         }
-        self.runtime.actors().forget(self.id, self.name.as_deref());
+        if let Some(table) = self.table.upgrade() {
+            table.forget(self.id, self.name.as_deref());
+        }
+    }
+}
+
+/// Calls run here, in their turn.
+impl Place for Mailbox {
+    fn deliver(&self, task: Arc<Task>) {
+        let seq = task.seq;
+        self.deliver_call(task, seq);
+    }
+
+    fn waiting(&self, task: &Arc<Task>) {
+        self.submitted(task.seq, task);
+    }
+
+    fn finished(&self, task: &Arc<Task>) {
+        self.finished_call(task.seq);
+    }
+
+    fn actor(&self) -> Option<&dyn ActorView> {
+        Some(self)
+    }
+}
+
+impl ActorView for Mailbox {
+    fn id(&self) -> ActorId {
+        self.id
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn was_restarted(&self) -> bool {
+        Mailbox::was_restarted(self)
+    }
+}
+
+/// Where an actor's constructor runs (its creation and its restarts): on
+/// the pool, as the actor (for [`context()`](crate::context)).
+pub(crate) struct Construction(pub(crate) Arc<Mailbox>);
+
+impl Place for Construction {
+    fn deliver(&self, task: Arc<Task>) {
+        self.0.scheduler.start(task);
+    }
+
+    fn waiting(&self, _task: &Arc<Task>) {}
+
+    fn finished(&self, _task: &Arc<Task>) {}
+
+    fn actor(&self) -> Option<&dyn ActorView> {
+        Some(&*self.0)
     }
 }

@@ -29,13 +29,9 @@
 //! of its actors (`registry.rs`) for names, decoded handles and shutdown.
 
 pub(crate) mod core;
-mod handle;
-mod id;
+pub(crate) mod handle;
 pub(crate) mod mailbox;
-mod options;
 pub(crate) mod registry;
 
 pub use self::core::{Access, ActorRead, ActorWrite};
-pub use handle::{get_actor, kill, Actor, ActorHandle, ActorRef};
-pub use id::ActorId;
-pub use options::ActorOptions;
+pub use handle::{Actor, ActorHandle, ActorRef};

@@ -2,13 +2,13 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use crate::actor::id::ActorId;
 use crate::actor::mailbox::Mailbox;
 use crate::error::{Error, Result};
-use crate::runtime::RuntimeId;
+use crate::object::RuntimeId;
 use crate::sync::lock;
+use crate::task::id::ActorId;
 
 struct Entry {
     /// The `Arc<ActorCore<A>>`, for typed lookups.
@@ -40,7 +40,28 @@ pub(crate) enum Registered {
     Existing(Arc<dyn Any + Send + Sync>),
 }
 
+/// The actor table of the runtime current on this thread: what a handle
+/// decoded from bytes binds to. Installed by the runtime layer once per
+/// process.
+static CURRENT_TABLE: OnceLock<fn() -> Option<Arc<ActorTable>>> = OnceLock::new();
+
+/// Installs how to find the current actor table (the runtime layer does, at
+/// its first start; later calls change nothing).
+pub(crate) fn set_current_table(find: fn() -> Option<Arc<ActorTable>>) {
+    let _ = CURRENT_TABLE.set(find);
+}
+
+/// The actor table of the runtime current on this thread, if any.
+pub(crate) fn current_table() -> Option<Arc<ActorTable>> {
+    CURRENT_TABLE.get().and_then(|find| find())
+}
+
 impl ActorTable {
+    /// The runtime the actors belong to.
+    pub(crate) fn runtime(&self) -> RuntimeId {
+        self.runtime
+    }
+
     pub(crate) fn new(runtime: RuntimeId) -> ActorTable {
         ActorTable {
             runtime,

@@ -47,6 +47,7 @@
 pub(crate) mod cell;
 pub(crate) mod copy;
 pub(crate) mod handoff;
+pub(crate) mod hooks;
 mod id;
 mod object_ref;
 mod recover;
@@ -54,17 +55,15 @@ pub(crate) mod recycle;
 mod serde;
 pub(crate) mod spill;
 pub(crate) mod store;
+pub(crate) mod timer;
 pub(crate) mod value;
-
-use std::time::Duration;
+pub(crate) mod wait;
 
 pub(crate) use self::serde::{decode_value, TypeTag};
-pub use id::ObjectId;
+pub use id::{ObjectId, RuntimeId};
 pub use object_ref::{ObjectFuture, ObjectRef};
 pub use store::MemoryStats;
-
-use crate::error::Result;
-use crate::runtime::global;
+pub use wait::{get_all_async, wait_async, ReadyPending};
 
 /// What can be stored, passed to a task or returned from one.
 ///
@@ -84,55 +83,4 @@ pub trait Object:
 impl<T> Object for T where
     T: ::serde::Serialize + ::serde::de::DeserializeOwned + Send + Sync + 'static
 {
-}
-
-/// Stores `value` in the current runtime and returns a ref to it.
-///
-/// The value is moved in; changing the original afterwards is impossible,
-/// and changing a copy changes nothing in the store.
-///
-/// ```
-/// let _rt = rustyray::init(rustyray::Config::default())?;
-/// let r = rustyray::put(String::from("hello"))?;
-/// assert_eq!(rustyray::get(&r)?, "hello");
-/// # Ok::<(), rustyray::Error>(())
-/// ```
-pub fn put<T: Object>(value: T) -> Result<ObjectRef<T>> {
-    global()?.put(value)
-}
-
-/// Stores a copy of `bytes` as a `Vec<u8>` object: Ray's `put` of an array
-/// the caller keeps.
-///
-/// Unlike `put(bytes.to_vec())`, a large copy goes into a buffer recycled
-/// from a freed byte object when one fits, so it runs at memory-copy speed
-/// instead of paying a page fault for every page of fresh memory.
-///
-/// ```
-/// let _rt = rustyray::init(rustyray::Config::default())?;
-/// let data = vec![7u8; 1000];
-/// let r = rustyray::put_bytes(&data)?;
-/// assert_eq!(rustyray::get(&r)?, data);
-/// # Ok::<(), rustyray::Error>(())
-/// ```
-pub fn put_bytes(bytes: &[u8]) -> Result<ObjectRef<Vec<u8>>> {
-    global()?.put_bytes(bytes)
-}
-
-/// Blocks until `r` is ready and returns a copy of its value.
-///
-/// See [`ObjectRef::get`]. In async code, `.await` the ref instead.
-pub fn get<T: Object>(r: &ObjectRef<T>) -> Result<T> {
-    global()?.get(r)
-}
-
-/// [`get`] with a limit: [`Error::Timeout`](crate::Error::Timeout) when `r`
-/// is not ready in time; the work behind it goes on.
-pub fn get_timeout<T: Object>(r: &ObjectRef<T>, timeout: Duration) -> Result<T> {
-    global()?.get_timeout(r, timeout)
-}
-
-/// Gets every ref, in order; the first error wins.
-pub fn get_all<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
-    global()?.get_all(refs)
 }

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
+use crate::object::hooks::SendGuard;
 use crate::object::id::ObjectId;
 use crate::object::value::Stored;
 use crate::object::Object;
 use crate::sync::deadline_after;
-use crate::task::blocking::{refuse_blocking, Lent};
 
 /// A reference to an object in a runtime's store: the result of
 /// [`put`](crate::put) or of a task, possibly not computed yet.
@@ -90,8 +90,9 @@ impl<T: Object> ObjectRef<T> {
     }
 
     fn wait_ready(&self, timeout: Option<Duration>) -> Result<Stored> {
-        self.cell.store().check_open()?;
-        refuse_blocking(if timeout.is_some() {
+        let store = self.cell.store();
+        store.check_open()?;
+        store.refuse_blocking(if timeout.is_some() {
             "get_timeout"
         } else {
             "get"
@@ -105,7 +106,10 @@ impl<T: Object> ObjectRef<T> {
             }
         }
         let deadline = timeout.and_then(deadline_after);
-        let outcome = crate::task::blocking::while_blocked(|| self.cell.wait(deadline));
+        let outcome = {
+            let _blocked = store.blocking();
+            self.cell.wait(deadline)
+        };
         self.cell.store().check_open()?;
         outcome.unwrap_or_else(|| {
             Err(Error::Timeout {
@@ -154,7 +158,7 @@ pub struct ObjectFuture<T> {
     /// The key of this future's waker in the cell, while one is there.
     key: Option<u64>,
     /// Inside a task: its CPUs, lent while this future waits.
-    lent: Option<Lent>,
+    lent: Option<SendGuard>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -168,7 +172,7 @@ impl<T: Object> Future for ObjectFuture<T> {
         match this.cell.poll_get(cx, &mut this.key) {
             Poll::Pending => {
                 if this.lent.is_none() {
-                    this.lent = Lent::begin();
+                    this.lent = this.cell.store().lend();
                 }
                 Poll::Pending
             }

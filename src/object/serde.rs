@@ -6,7 +6,7 @@
 //! is exported into its store's id table, so the ref can be found again
 //! while the object lives. Decoding first checks the tag against the `T`
 //! being decoded, then reads the runtime installed in the current context
-//! (see [`crate::runtime`]) and looks the id up in *that* runtime's store:
+//! (see `hooks::current_store`) and looks the id up in *that* runtime's store:
 //! a ref decoded inside a task binds to the runtime running the task.
 //!
 //! In an in-process copy and in a spill (see `handoff`) the cell itself
@@ -26,9 +26,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
 use crate::object::handoff::{self, Handoff};
+use crate::object::hooks::current_store;
 use crate::object::id::ObjectId;
 use crate::object::{recover, ObjectRef};
-use crate::runtime::context;
 
 /// The type identity a ref or an actor handle carries on the wire: the
 /// 64-bit FNV-1a hash of `ObjectRef<{type_name::<T>()}>` (a ref) or
@@ -127,20 +127,20 @@ impl<'de, T> Deserialize<'de> for ObjectRef<T> {
             }
             Handoff::NotCopying => {}
         }
-        let cell = context::with_current(|runtime| match runtime {
+        let cell = match current_store() {
             None => Err(format!(
                 "cannot decode ObjectRef {id}: no RustyRay runtime in scope (decode inside \
                  `Runtime::enter`, `Runtime::scope` or a task)"
             )),
-            Some(rt) if rt.id() != id.runtime() => Err(format!(
+            Some(store) if store.runtime_id() != id.runtime() => Err(format!(
                 "cannot decode ObjectRef {id}: it belongs to runtime {}, but runtime {} ({}) is \
                  in scope",
                 id.runtime(),
-                rt.id(),
-                rt.name()
+                store.runtime_id(),
+                store.runtime_name()
             )),
-            Some(rt) => rt.store().lookup(id).map_err(|e| e.to_string()),
-        })
+            Some(store) => store.lookup(id).map_err(|e| e.to_string()),
+        }
         .map_err(D::Error::custom)?;
         Ok(ObjectRef::from_cell(cell))
     }

@@ -11,11 +11,12 @@ use slab::Slab;
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer, State};
 use crate::object::copy;
+use crate::object::hooks::{Guard, Hooks, SendGuard};
 use crate::object::id::ObjectId;
 use crate::object::recycle::BytePool;
 use crate::object::spill::{self, Encoded, SpillDir, SpillFile, PACK_MAX};
 use crate::object::value::Value;
-use crate::runtime::{context, RuntimeId, WeakRuntime};
+use crate::object::RuntimeId;
 use crate::sync::{catch, lock};
 
 /// What a runtime's object store holds, from [`Runtime::memory`](crate::Runtime::memory).
@@ -186,7 +187,8 @@ type Victim = (Arc<ObjectCell>, Value);
 pub(crate) struct Store {
     runtime: RuntimeId,
     runtime_name: Arc<str>,
-    scope: OnceLock<WeakRuntime>,
+    /// The policy of the runtime above (see `hooks`).
+    hooks: OnceLock<Arc<dyn Hooks>>,
     next_index: AtomicU64,
     closed: AtomicBool,
     memory: Account,
@@ -218,7 +220,7 @@ impl Store {
         Store {
             runtime,
             runtime_name,
-            scope: OnceLock::new(),
+            hooks: OnceLock::new(),
             next_index: AtomicU64::new(1),
             closed: AtomicBool::new(false),
             memory: Account::default(),
@@ -236,13 +238,42 @@ impl Store {
     }
 
     /// The runtime this store belongs to, while it exists.
-    pub(crate) fn runtime(&self) -> Option<crate::runtime::Runtime> {
-        self.scope.get().and_then(WeakRuntime::upgrade)
+    /// Installs the policy of the runtime above (once, at its start).
+    pub(crate) fn set_hooks(&self, hooks: Arc<dyn Hooks>) {
+        let _ = self.hooks.set(hooks);
     }
 
-    /// The runtime whose scope decoding runs in (set once at start).
-    pub(crate) fn set_scope(&self, runtime: WeakRuntime) {
-        let _ = self.scope.set(runtime);
+    /// The id of the runtime this store belongs to.
+    pub(crate) fn runtime_id(&self) -> RuntimeId {
+        self.runtime
+    }
+
+    /// The name of that runtime.
+    pub(crate) fn runtime_name(&self) -> &str {
+        &self.runtime_name
+    }
+
+    /// See [`Hooks::refuse_blocking`].
+    pub(crate) fn refuse_blocking(&self, call: &'static str) -> Result<()> {
+        match self.hooks.get() {
+            Some(hooks) => hooks.refuse_blocking(call),
+            None => Ok(()),
+        }
+    }
+
+    /// See [`Hooks::blocking`].
+    pub(crate) fn blocking(&self) -> Option<Guard> {
+        self.hooks.get().and_then(|hooks| hooks.blocking())
+    }
+
+    /// See [`Hooks::lend`].
+    pub(crate) fn lend(&self) -> Option<SendGuard> {
+        self.hooks.get().and_then(|hooks| hooks.lend())
+    }
+
+    /// See [`Hooks::timers`].
+    pub(crate) fn timers(&self) -> Option<tokio::runtime::Handle> {
+        self.hooks.get().and_then(|hooks| hooks.timers())
     }
 
     pub(crate) fn next_id(&self) -> ObjectId {
@@ -595,10 +626,7 @@ impl Store {
         if let Some(value) = copy::decode_bytes(bytes) {
             return Ok(value);
         }
-        let runtime = self.scope.get().and_then(WeakRuntime::upgrade);
-        let _scope = runtime
-            .filter(|rt| !context::is_current(rt))
-            .map(context::install);
+        let _scope = self.hooks.get().and_then(|hooks| hooks.enter());
         match catch(|| crate::object::decode_value(bytes)) {
             Ok(decoded) => decoded,
             Err(panic) => Err(Error::Serialization(format!(

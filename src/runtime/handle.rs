@@ -5,23 +5,21 @@ use std::future::Future;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::config::Config;
 use super::context::{self, SlotGuard};
-use super::executor::Executor;
-use super::id::RuntimeId;
+use super::hooks;
 use super::scope::Scoped;
-use crate::actor::registry::ActorTable;
+use crate::actor::handle::{Actor, ActorHandle, ActorRef};
+use crate::backend::local::{LocalBackend, LocalConfig};
+use crate::backend::Backend;
 use crate::error::Result;
-use crate::object::spill::SpillDir;
-use crate::object::store::Store;
-use crate::object::value::Value;
-use crate::object::{MemoryStats, Object, ObjectRef};
-use crate::sync::{catch, deadline_after};
-use crate::task::blocking::would_stall_executor;
-use crate::task::scheduler::Scheduler;
-use crate::task::wait;
+use crate::exec::blocking::would_stall_executor;
+use crate::exec::executor::Executor;
+use crate::object::wait::{self, ReadyPending};
+use crate::object::{MemoryStats, Object, ObjectRef, RuntimeId};
+use crate::sync::deadline_after;
 
 /// A handle to one runtime: cheap to clone, `Send + Sync`.
 ///
@@ -52,54 +50,62 @@ struct Inner {
     name: Arc<str>,
     config: Config,
     shut_down: AtomicBool,
-    store: Arc<Store>,
-    scheduler: Scheduler,
-    actors: ActorTable,
-    executor: Executor,
+    engine: Engine,
+}
+
+/// The engine a runtime drives (see [`crate::backend`]).
+pub(crate) enum Engine {
+    Local(LocalBackend),
+}
+
+impl Engine {
+    /// The in-process engine.
+    pub(crate) fn local(&self) -> &LocalBackend {
+        match self {
+            Engine::Local(local) => local,
+        }
+    }
 }
 
 impl Runtime {
     fn start(config: Config) -> Result<Runtime> {
         config.validate()?;
+        hooks::install_process_hooks();
         let (id, seq) = RuntimeId::next();
         let name: Arc<str> = match &config.name {
             Some(name) => name.as_str().into(),
             None => format!("rustyray-{seq}").into(),
         };
-        let spill_parent = config.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let spill_dir = SpillDir::new(
-            spill_parent,
-            &format!("rustyray-{}-{}", std::process::id(), id.as_u64()),
-        );
-        let store = Arc::new(Store::new(
-            id,
-            Arc::clone(&name),
-            config.object_store_memory,
-            spill_dir,
-        ));
         // Inside a tokio runtime, RustyRay's async work runs there: no
         // second executor.
-        let embedded = config
+        let tokio = config
             .tokio_handle
             .clone()
             .or_else(|| tokio::runtime::Handle::try_current().ok());
-        let executor = Executor::new(embedded, config.executor_threads(), format!("{name}-tokio"));
-        let runtime = Runtime {
-            inner: Arc::new(Inner {
+        let local = LocalConfig {
+            id,
+            name: Arc::clone(&name),
+            num_cpus: config.num_cpus,
+            resources: config.resources.clone(),
+            object_store_memory: config.object_store_memory,
+            spill_parent: config.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+            tokio,
+            executor_threads: config.executor_threads(),
+            zero_cpu_threads: config.zero_cpu_threads(),
+            stack_size: config.worker_stack_size,
+        };
+        let inner = Arc::new_cyclic(|weak| {
+            let engine = LocalBackend::new(local, hooks::thread_start(WeakRuntime(weak.clone())));
+            Inner {
                 id,
                 name,
-                scheduler: Scheduler::new(id, &config),
-                actors: ActorTable::new(id),
                 config,
                 shut_down: AtomicBool::new(false),
-                store,
-                executor,
-            }),
-        };
-        runtime
-            .inner
-            .store
-            .set_scope(WeakRuntime(Arc::downgrade(&runtime.inner)));
+                engine: Engine::Local(engine),
+            }
+        });
+        let runtime = Runtime { inner };
+        hooks::install(&runtime);
         Ok(runtime)
     }
 
@@ -123,20 +129,12 @@ impl Runtime {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    pub(crate) fn store(&self) -> &Arc<Store> {
-        &self.inner.store
-    }
-
-    pub(crate) fn scheduler(&self) -> &Scheduler {
-        &self.inner.scheduler
-    }
-
-    pub(crate) fn actors(&self) -> &ActorTable {
-        &self.inner.actors
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
     }
 
     pub(crate) fn executor(&self) -> &Executor {
-        &self.inner.executor
+        self.inner.engine.local().executor()
     }
 
     /// Installs this runtime as the current one of the calling thread until
@@ -186,7 +184,7 @@ impl Runtime {
         F::Output: Send + 'static,
     {
         let scoped = self.scope(future);
-        match self.inner.executor.handle() {
+        match self.executor().handle() {
             Ok(handle) => handle.spawn(scoped),
             Err(_) => {
                 // No executor to run it: a handle whose task is dropped
@@ -202,14 +200,12 @@ impl Runtime {
 
     /// See [`put`](crate::put).
     pub fn put<T: Object>(&self, value: T) -> Result<ObjectRef<T>> {
-        let cell = self.inner.store.put(Value::new(value))?;
-        Ok(ObjectRef::from_cell(cell))
+        self.inner.engine.local().put(value)
     }
 
     /// See [`put_bytes`](crate::put_bytes).
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<ObjectRef<Vec<u8>>> {
-        self.inner.store.check_open()?;
-        self.put(self.inner.store.bytes().copy(bytes))
+        self.inner.engine.local().put_bytes(bytes)
     }
 
     /// See [`get`](crate::get).
@@ -233,7 +229,7 @@ impl Runtime {
         refs: &[ObjectRef<T>],
         num_ready: usize,
         timeout: Option<Duration>,
-    ) -> Result<wait::ReadyPending<T>> {
+    ) -> Result<ReadyPending<T>> {
         self.check_running()?;
         wait::wait_refs(refs, num_ready, timeout)
     }
@@ -260,7 +256,7 @@ impl Runtime {
     /// its files, then its directory if nothing else is in it, then the
     /// parent only if this runtime created it and it is empty by then.
     pub fn spill_dir(&self) -> &std::path::Path {
-        self.inner.store.spill_dir().path()
+        self.inner.engine.local().spill_dir()
     }
 
     /// Where `r`'s object is on disk, if it is spilled: the file, the
@@ -273,7 +269,20 @@ impl Runtime {
 
     /// What the object store holds now.
     pub fn memory(&self) -> MemoryStats {
-        self.inner.store.memory()
+        self.inner.engine.local().memory()
+    }
+
+    /// See [`get_actor`](crate::get_actor).
+    pub fn get_actor<A: Actor>(&self, name: &str) -> Result<A::Handle> {
+        self.check_running()?;
+        let actor: ActorRef<A> = self.inner.engine.local().get_actor(name)?;
+        Ok(A::Handle::from_actor_ref(actor))
+    }
+
+    /// See [`kill`](crate::kill).
+    pub fn kill<H: ActorHandle>(&self, handle: &H) -> Result<()> {
+        handle.actor_ref().kill();
+        Ok(())
     }
 
     /// Shuts the runtime down; idempotent.
@@ -294,40 +303,11 @@ impl Runtime {
         } else {
             self.inner.config.shutdown_timeout
         };
-        let deadline = deadline_after(timeout);
-        let inner = &self.inner;
-        // Each step runs user code (`Drop`s of values, actor states and
-        // task arguments): a panic there is reported and the next step
-        // still runs, so shutdown always completes.
-        let step = |what: &str, f: &dyn Fn()| {
-            if let Err(panic) = catch(f) {
-                tracing::error!(runtime = %inner.name, "shutdown: {what} {panic}");
-            }
-        };
-        inner.store.close();
-        step("failing queued tasks", &|| {
-            inner.scheduler.close(&inner.store.shut_down())
-        });
-        step("stopping actors", &|| {
-            inner.actors.shutdown("its runtime shut down")
-        });
-        // Completes every pending object (so every wait ends) and drops
-        // every value, in memory and on disk.
-        step("releasing objects", &|| inner.store.release_all());
-        step("stopping worker threads", &|| {
-            inner.scheduler.stop_workers(deadline)
-        });
-        inner.executor.shutdown(deadline.map_or(Duration::MAX, |d| {
-            d.saturating_duration_since(Instant::now())
-        }));
+        self.inner.engine.local().shutdown(deadline_after(timeout));
     }
 
     pub(crate) fn check_running(&self) -> Result<()> {
-        if self.is_shut_down() {
-            Err(self.inner.store.shut_down())
-        } else {
-            Ok(())
-        }
+        self.inner.engine.local().check_open()
     }
 }
 

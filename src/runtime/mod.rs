@@ -30,14 +30,12 @@
 
 mod config;
 pub(crate) mod context;
-pub use context::tokio_thread_start;
-pub(crate) mod executor;
 mod handle;
-mod id;
+mod hooks;
 mod scope;
 
+pub use crate::object::RuntimeId;
 pub use config::Config;
-pub(crate) use handle::WeakRuntime;
+pub use context::tokio_thread_start;
 pub use handle::{global, init, is_initialized, EnterGuard, Runtime, RuntimeGuard};
-pub use id::RuntimeId;
 pub use scope::Scoped;

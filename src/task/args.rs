@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
+use crate::object::store::Store;
+use crate::object::value::Value;
 use crate::object::{Object, ObjectRef};
-use crate::runtime::Runtime;
 
 /// One argument of a remote call, as submitted.
 pub struct Arg<T>(Inner<T>);
@@ -28,10 +29,10 @@ impl<T: Object> Arg<T> {
 
     /// Puts a by-value argument into the store so that every attempt of a
     /// retried task reads its own copy.
-    pub(crate) fn make_reusable(&mut self, runtime: &Runtime) -> Result<()> {
+    pub(crate) fn make_reusable(&mut self, store: &Keep<'_>) -> Result<()> {
         if let Inner::Value(value) = &mut self.0 {
             if let Some(value) = value.take() {
-                self.0 = Inner::Ref(runtime.put(value)?);
+                self.0 = Inner::Ref(ObjectRef::from_cell(store.0.put(Value::new(value))?));
             }
         }
         Ok(())
@@ -95,6 +96,11 @@ impl IntoArg<String> for &str {
     }
 }
 
+/// Where arguments are kept when they must outlive one attempt (see
+/// [`ArgList::make_reusable`]).
+#[doc(hidden)]
+pub struct Keep<'a>(pub(crate) &'a Arc<Store>);
+
 /// The refs a call depends on, collected by [`ArgList::dependencies`].
 #[doc(hidden)]
 #[derive(Default)]
@@ -108,7 +114,7 @@ pub trait ArgList: Send + 'static {
     /// Appends the cells this call depends on.
     fn dependencies(&self, out: &mut Dependencies);
     /// See [`Arg::make_reusable`].
-    fn make_reusable(&mut self, runtime: &Runtime) -> Result<()>;
+    fn make_reusable(&mut self, store: &Keep<'_>) -> Result<()>;
     /// The values for one attempt.
     fn take(&mut self) -> Result<Self::Values>;
 }
@@ -126,10 +132,10 @@ macro_rules! arg_list {
             }
 
             #[allow(unused_variables)]
-            fn make_reusable(&mut self, runtime: &Runtime) -> Result<()> {
+            fn make_reusable(&mut self, store: &Keep<'_>) -> Result<()> {
                 #[allow(non_snake_case)]
                 let ($($name,)*) = self;
-                $($name.make_reusable(runtime)?;)*
+                $($name.make_reusable(store)?;)*
                 Ok(())
             }
 

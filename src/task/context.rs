@@ -6,9 +6,8 @@
 
 use std::sync::Arc;
 
-use crate::actor::mailbox::Mailbox;
-use crate::actor::ActorId;
-use crate::task::id::TaskId;
+use crate::task::id::{ActorId, TaskId};
+use crate::task::place::ActorView;
 use crate::task::task::Task;
 
 /// The task attempt running on this thread.
@@ -73,12 +72,12 @@ impl Context {
 
     /// The actor this call runs on, if it is an actor call.
     pub fn actor_id(&self) -> Option<ActorId> {
-        self.actor().map(|a| a.id)
+        self.actor().map(|a| a.id())
     }
 
     /// The name of that actor, if it has one.
     pub fn actor_name(&self) -> Option<String> {
-        self.actor().and_then(|a| a.name.clone())
+        self.actor().and_then(|a| a.name().map(str::to_string))
     }
 
     /// Whether that actor is a restarted instance (its constructor ran again
@@ -87,8 +86,9 @@ impl Context {
         self.actor().is_some_and(|a| a.was_restarted())
     }
 
-    fn actor(&self) -> Option<&Mailbox> {
-        self.running.as_ref().and_then(|(t, _)| t.actor.as_deref())
+    fn actor(&self) -> Option<&dyn ActorView> {
+        let (task, _) = self.running.as_ref()?;
+        task.place.as_ref()?.actor()
     }
 
     /// Whether the task was cancelled (or its runtime is shutting down): a

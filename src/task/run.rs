@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 
 use crate::error::Error;
+use crate::exec::blocking::as_async_poll;
+use crate::exec::pool;
 use crate::sync::catch;
-use crate::task::blocking::as_async_poll;
 use crate::task::context::{self, Running};
 use crate::task::task::{AsyncAttempt, Body, BoxFuture, Failure, Outcome, Task};
-use crate::task::worker;
 
 fn panicked(task: &Task, message: String) -> Failure {
     Failure {
@@ -40,8 +40,8 @@ pub(crate) fn drop_user<T>(task: &Task, what: &str, value: T) {
 /// Runs a sync task on the calling (worker) thread.
 pub(crate) fn run_sync(task: Arc<Task>) {
     run_attempts(&task);
-    // Always, even with nothing run: the worker's books expect it.
-    worker::finishing(&task);
+    // The first task the end dispatches runs next on this thread.
+    pool::finishing(|| task.finish());
 }
 
 /// Runs a task stolen by a thread blocked on its output (see
@@ -95,10 +95,10 @@ fn async_run(task: Arc<Task>) -> Option<AsyncRun> {
 
 /// Spawns an async task on its runtime's executor.
 pub(crate) fn spawn_async(task: Arc<Task>) {
-    let runtime = task.runtime.clone();
+    let scheduler = Arc::clone(&task.scheduler);
     let Some(run) = async_run(task) else { return };
-    match runtime.executor().handle() {
-        Ok(handle) => drop(handle.spawn(runtime.scope(run))),
+    match scheduler.executor().handle() {
+        Ok(handle) => drop(handle.spawn(run)),
         Err(err) => {
             run.running.task.fail(err);
             drop(run);
@@ -110,8 +110,8 @@ pub(crate) fn spawn_async(task: Arc<Task>) {
 /// the executor's context; the executor runs the rest. A task that needs
 /// no `.await` that blocks (most calls) then costs no executor wake-up.
 pub(crate) fn run_async_here(task: Arc<Task>) {
-    let runtime = task.runtime.clone();
-    let handle = match runtime.executor().handle() {
+    let scheduler = Arc::clone(&task.scheduler);
+    let handle = match scheduler.executor().handle() {
         Ok(handle) => handle,
         Err(_) => return spawn_async(task),
     };
@@ -126,7 +126,7 @@ pub(crate) fn run_async_here(task: Arc<Task>) {
     if polled.is_pending() {
         // Polled again by the executor with its own waker, so no wake-up
         // given to the no-op waker meanwhile is lost.
-        drop(handle.spawn(runtime.scope(run)));
+        drop(handle.spawn(run));
     }
 }
 
@@ -142,8 +142,18 @@ struct AsyncRun {
 impl Future for AsyncRun {
     type Output = ();
 
+    /// Polls with the task's runtime current (on whichever thread polls).
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<()> {
-        let this = &mut *self;
+        let scheduler = Arc::clone(&self.running.task.scheduler);
+        let mut polled = Poll::Pending;
+        scheduler.in_scope(&mut || polled = self.as_mut().poll_attempts(cx));
+        polled
+    }
+}
+
+impl AsyncRun {
+    fn poll_attempts(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<()> {
+        let this = self.get_mut();
         let task = Arc::clone(&this.running.task);
         loop {
             if !task.arm_waker(cx.waker()) {
@@ -196,7 +206,7 @@ impl Drop for AsyncRun {
     fn drop(&mut self) {
         if !self.done {
             let task = &self.running.task;
-            task.fail(task.runtime.store().shut_down());
+            task.fail(task.scheduler.store().shut_down());
             let _ = self.finish();
         }
     }

@@ -9,30 +9,46 @@
 //! (an actor call, a zero-CPU task) skips the queues and their lock. Sync
 //! tasks go to the [`WorkerPool`]; async ones too when the runtime owns its
 //! executor (a worker polls them until they first suspend), else straight
-//! to the embedding application's executor. Actor calls go to their
-//! actor's mailbox, which starts them in order.
+//! to the embedding application's executor. A task with a [`Place`] (an
+//! actor call) goes there, which starts it in its turn.
+//!
+//! The scheduler is what tasks hold on to: it reaches the store their
+//! outputs live in, the pool and executor they run on, and the runtime's
+//! context ([`Scope`]) they run in, without holding the runtime itself.
 //!
 //! [`enqueue`]: Scheduler::enqueue
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::error::Error;
-use crate::runtime::{Config, RuntimeId};
+use crate::exec::executor::Executor;
+use crate::exec::pool::{Job, WorkerPool};
+use crate::object::store::Store;
+use crate::object::RuntimeId;
 use crate::sync::lock;
 use crate::task::id::TaskId;
 use crate::task::resources::{Available, Capacity, Demand};
 use crate::task::run;
-use crate::task::task::{Place, Task};
-use crate::task::worker::WorkerPool;
+use crate::task::task::Task;
+
+/// Runs code in the context of the runtime a scheduler belongs to (the
+/// runtime layer implements it).
+pub(crate) trait Scope: Send + Sync + 'static {
+    /// Runs `f` with the runtime current on this thread.
+    fn run(&self, f: &mut dyn FnMut());
+}
 
 pub(crate) struct Scheduler {
     runtime: RuntimeId,
+    store: Arc<Store>,
     capacity: Capacity,
     state: Mutex<State>,
     pool: WorkerPool,
+    executor: Executor,
+    scope: OnceLock<Arc<dyn Scope>>,
     next_task: AtomicU64,
     closed: AtomicBool,
 }
@@ -44,24 +60,57 @@ struct State {
 }
 
 impl Scheduler {
-    pub(crate) fn new(runtime: RuntimeId, config: &Config) -> Scheduler {
-        let capacity = Capacity::new(config.num_cpus, &config.resources);
+    /// A scheduler of the runtime `runtime` granting `capacity`, whose
+    /// tasks keep their outputs in `store` and run on `pool` and
+    /// `executor`.
+    pub(crate) fn new(
+        runtime: RuntimeId,
+        store: Arc<Store>,
+        capacity: Capacity,
+        pool: WorkerPool,
+        executor: Executor,
+    ) -> Scheduler {
         Scheduler {
             runtime,
+            store,
             state: Mutex::new(State {
                 free: Available::new(&capacity),
                 classes: Vec::new(),
                 closed: false,
             }),
             capacity,
-            pool: WorkerPool::new(runtime, config.zero_cpu_threads(), config.worker_stack_size),
+            pool,
+            executor,
+            scope: OnceLock::new(),
             next_task: AtomicU64::new(1),
             closed: AtomicBool::new(false),
         }
     }
 
-    pub(crate) fn pool(&self) -> &WorkerPool {
-        &self.pool
+    /// Installs the runtime's context for the tasks (once, at its start).
+    pub(crate) fn set_scope(&self, scope: Arc<dyn Scope>) {
+        let _ = self.scope.set(scope);
+    }
+
+    /// Runs `f` in the runtime's context.
+    pub(crate) fn in_scope(&self, f: &mut dyn FnMut()) {
+        match self.scope.get() {
+            Some(scope) => scope.run(f),
+            None => f(),
+        }
+    }
+
+    /// `Err(ShutDown)` once the runtime is shutting down.
+    pub(crate) fn check_open(&self) -> crate::error::Result<()> {
+        self.store.check_open()
+    }
+
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub(crate) fn executor(&self) -> &Executor {
+        &self.executor
     }
 
     pub(crate) fn capacity(&self) -> &Capacity {
@@ -77,7 +126,7 @@ impl Scheduler {
         if task.demand == Demand::default() {
             // Needs nothing (actor calls, zero-CPU tasks): no queue.
             if self.is_closed() {
-                task.fail(task.runtime.store().shut_down());
+                task.fail(self.store.shut_down());
                 task.finish();
             } else if task.grant() {
                 self.dispatch(task);
@@ -88,7 +137,7 @@ impl Scheduler {
             let mut guard = lock(&self.state);
             if guard.closed {
                 drop(guard);
-                task.fail(task.runtime.store().shut_down());
+                task.fail(self.store.shut_down());
                 task.finish();
                 return;
             }
@@ -115,12 +164,9 @@ impl Scheduler {
     }
 
     fn dispatch(&self, task: Arc<Task>) {
-        match (&task.place, &task.actor) {
-            (Place::Actor { seq }, Some(mailbox)) => {
-                let (seq, mailbox) = (*seq, Arc::clone(mailbox));
-                mailbox.deliver(task, seq);
-            }
-            _ => self.start(task),
+        match task.place.clone() {
+            Some(place) => place.deliver(task),
+            None => self.start(task),
         }
     }
 
@@ -137,10 +183,10 @@ impl Scheduler {
         }
         if task.is_cancelled() {
             task.finish();
-        } else if task.is_async() && task.runtime.executor().is_embedded() {
+        } else if task.is_async() && self.executor.is_embedded() {
             run::spawn_async(task);
         } else {
-            self.pool.execute(task);
+            self.pool.execute(task as Arc<dyn Job>);
         }
     }
 
@@ -182,8 +228,8 @@ impl Scheduler {
 
     /// A task left the system; `holds` when its resources go back now.
     pub(crate) fn finished(&self, task: &Arc<Task>, holds: bool) {
-        if let (Place::Actor { seq }, Some(mailbox)) = (&task.place, &task.actor) {
-            mailbox.finished(*seq);
+        if let Some(place) = &task.place {
+            place.finished(task);
         }
         if holds {
             self.release_demand(&task.demand);
@@ -208,7 +254,7 @@ impl Scheduler {
         lock(&self.state).free.cpu -= cpu;
     }
 
-    fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 

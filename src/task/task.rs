@@ -32,17 +32,18 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Wake, Waker};
 
-use crate::actor::mailbox::Mailbox;
 use crate::error::Error;
+use crate::exec::pool::Job;
 use crate::object::cell::{ObjectCell, Producer};
-use crate::runtime::Runtime;
 use crate::sync::{catch, lock};
 use crate::task::context;
 use crate::task::id::TaskId;
-use crate::task::options::TaskName;
+use crate::task::place::Place;
 use crate::task::resources::Demand;
 use crate::task::returns::Outputs;
 use crate::task::run;
+use crate::task::scheduler::Scheduler;
+use crate::task::spec::{TaskName, TaskSpec};
 
 /// How one attempt ended.
 pub(crate) type Outcome = std::result::Result<(), Failure>;
@@ -66,14 +67,6 @@ pub(crate) type AsyncAttempt = Box<dyn FnMut(&Arc<Task>) -> BoxFuture + Send>;
 pub(crate) enum Body {
     Sync(SyncAttempt),
     Async(AsyncAttempt),
-}
-
-/// Who runs the task once its resources are granted.
-pub(crate) enum Place {
-    /// The runtime's worker pool (sync) or executor (async).
-    Pool,
-    /// The mailbox of the task's actor, as call number `seq`.
-    Actor { seq: u64 },
 }
 
 thread_local! {
@@ -101,14 +94,15 @@ const DONE: u8 = 4;
 pub(crate) struct Task {
     pub(crate) id: TaskId,
     pub(crate) name: TaskName,
-    pub(crate) runtime: Runtime,
+    pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) outputs: Outputs,
     pub(crate) demand: Demand,
     pub(crate) max_retries: u32,
     pub(crate) retry_exceptions: bool,
-    pub(crate) place: Place,
-    /// The actor this task is a call (or the creation) of.
-    pub(crate) actor: Option<Arc<Mailbox>>,
+    /// Where it runs once granted: the pool when `None`.
+    pub(crate) place: Option<Arc<dyn Place>>,
+    /// Its number at its place.
+    pub(crate) seq: u64,
     /// Set when finishing must not give the task's resources back: an
     /// actor's creation (the actor keeps them) or a stolen task (they are
     /// the thief's).
@@ -132,34 +126,38 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    #[allow(clippy::too_many_arguments)]
+    /// A new task of `scheduler` as `spec` says, waiting for `deps`, that
+    /// runs `body`; its output cells are pending. [`start`](Self::start)
+    /// sets it going.
     pub(crate) fn new(
-        id: TaskId,
-        name: TaskName,
-        runtime: Runtime,
-        outputs: usize,
-        demand: Demand,
-        max_retries: u32,
-        retry_exceptions: bool,
-        place: Place,
-        actor: Option<Arc<Mailbox>>,
+        scheduler: &Arc<Scheduler>,
+        spec: TaskSpec,
         deps: Vec<Arc<ObjectCell>>,
         body: Body,
     ) -> Arc<Task> {
+        let TaskSpec {
+            name,
+            demand,
+            max_retries,
+            retry_exceptions,
+            outputs,
+            place,
+            seq,
+        } = spec;
         let task = Arc::new_cyclic(|this: &Weak<Task>| {
             let producer: Weak<dyn Producer> = this.clone();
-            let store = runtime.store();
+            let store = scheduler.store();
             let outputs = Outputs::new((0..outputs).map(|_| store.pending(producer.clone())));
             Task {
-                id,
+                id: scheduler.next_id(),
                 name,
-                runtime,
+                scheduler: Arc::clone(scheduler),
                 outputs,
                 demand,
                 max_retries,
                 retry_exceptions,
                 place,
-                actor,
+                seq,
                 keeps_resources: AtomicBool::new(false),
                 is_async: matches!(body, Body::Async(_)),
                 phase: AtomicU8::new(WAITING),
@@ -173,12 +171,12 @@ impl Task {
                 left_count: AtomicUsize::new(0),
             }
         });
-        if let (Place::Actor { seq }, Some(mailbox)) = (&task.place, &task.actor) {
-            // A call with dependencies may wait a while: the mailbox must
-            // know it to fail it if the actor dies meanwhile. (One without
-            // is delivered at once.)
+        if let Some(place) = &task.place {
+            // A task with dependencies may wait a while: its place must
+            // know it to fail it if it goes away meanwhile. (One without is
+            // delivered at once.)
             if !task.deps.is_empty() {
-                mailbox.submitted(*seq, &task);
+                place.waiting(&task);
             }
         }
         task
@@ -196,7 +194,7 @@ impl Task {
 
     /// Cancelled, or its runtime is shutting down.
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire) || self.runtime.is_shut_down()
+        self.cancelled.load(Ordering::Acquire) || self.scheduler.is_closed()
     }
 
     /// Registers the task on its dependencies; it is queued once all are
@@ -258,7 +256,7 @@ impl Task {
             return;
         }
         if self.cas(WAITING, QUEUED) {
-            self.runtime.scheduler().enqueue(Arc::clone(self));
+            self.scheduler.enqueue(Arc::clone(self));
         }
     }
 
@@ -294,7 +292,8 @@ impl Task {
     /// does not give them back when it finishes; a granted one brings its
     /// own. `true`: the caller must run it (see `run::run_stolen`).
     pub(crate) fn steal(&self, thief: &Demand) -> bool {
-        if self.is_async || !matches!(self.place, Place::Pool) || self.is_cancelled() {
+        let stealable = self.place.as_ref().is_none_or(|p| p.stealable());
+        if self.is_async || !stealable || self.is_cancelled() {
             return false;
         }
         match self.phase.load(Ordering::Acquire) {
@@ -315,7 +314,7 @@ impl Task {
     /// must not starve them).
     pub(crate) fn wait_begins(&self) {
         if self.demand.cpu > 0 && self.waits.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.runtime.scheduler().lend_cpu(self.demand.cpu);
+            self.scheduler.lend_cpu(self.demand.cpu);
         }
     }
 
@@ -323,7 +322,7 @@ impl Task {
     /// oversubscribes them for a while, as Ray does).
     pub(crate) fn wait_ends(&self) {
         if self.demand.cpu > 0 && self.waits.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.runtime.scheduler().reclaim_cpu(self.demand.cpu);
+            self.scheduler.reclaim_cpu(self.demand.cpu);
         }
     }
 
@@ -383,7 +382,7 @@ impl Task {
         }
         let holds =
             matches!(was, GRANTED | RUNNING) && !self.keeps_resources.load(Ordering::Acquire);
-        self.runtime.scheduler().finished(self, holds);
+        self.scheduler.finished(self, holds);
     }
 
     /// Stops the task with `err` (cancel or shutdown): its refs complete at
@@ -437,6 +436,41 @@ impl Producer for Task {
     }
 }
 
+/// What the worker pool runs.
+impl Job for Task {
+    /// Runs a sync task to its end, an async one until it first suspends.
+    fn run(self: Arc<Self>) {
+        if self.is_async {
+            run::run_async_here(self);
+        } else {
+            run::run_sync(self);
+        }
+    }
+
+    /// A pool task that holds nothing: bounded by the pool, not by
+    /// resources or an actor.
+    fn limited(&self) -> bool {
+        self.place.is_none() && self.demand == Demand::default()
+    }
+
+    fn abandon(self: Arc<Self>, err: Error) {
+        let err = match err {
+            Error::TaskFailed {
+                task,
+                message,
+                cause,
+            } if task.is_empty() => Error::TaskFailed {
+                task: self.name.to_string(),
+                message,
+                cause,
+            },
+            other => other,
+        };
+        self.fail(err);
+        self.finish();
+    }
+}
+
 /// A dependency completed.
 impl Wake for Task {
     fn wake(self: Arc<Self>) {
@@ -454,6 +488,25 @@ mod tests {
 
     use super::*;
     use crate::object::value::Value;
+    use crate::Runtime;
+
+    /// The scheduler of a runtime started by `init`.
+    fn scheduler(runtime: &Runtime) -> Arc<Scheduler> {
+        Arc::clone(runtime.engine().local().scheduler())
+    }
+
+    /// A pool task that needs nothing, named `name`.
+    fn spec(name: &'static str) -> TaskSpec {
+        TaskSpec {
+            name: TaskName::Function(name),
+            demand: Demand::default(),
+            max_retries: 0,
+            retry_exceptions: false,
+            outputs: 1,
+            place: None,
+            seq: 0,
+        }
+    }
 
     struct NoProducer;
 
@@ -475,17 +528,11 @@ mod tests {
         let mut raced = Vec::new();
         for _ in 0..10_000 {
             let none: Weak<dyn Producer> = Weak::<NoProducer>::new();
-            let dep = runtime.store().pending(none);
+            let scheduler = scheduler(&runtime);
+            let dep = scheduler.store().pending(none);
             let racing = Task::new(
-                runtime.scheduler().next_id(),
-                TaskName::Function("racing"),
-                runtime.clone(),
-                1,
-                Demand::default(),
-                0,
-                false,
-                Place::Pool,
-                None,
+                &scheduler,
+                spec("racing"),
                 vec![Arc::clone(&dep)],
                 Body::Sync(Box::new(|_| Ok(()))),
             );
@@ -528,15 +575,8 @@ mod tests {
 
     fn lone_task(runtime: &Runtime) -> Arc<Task> {
         Task::new(
-            runtime.scheduler().next_id(),
-            TaskName::Function("lone"),
-            runtime.clone(),
-            1,
-            Demand::default(),
-            0,
-            false,
-            Place::Pool,
-            None,
+            &scheduler(runtime),
+            spec("lone"),
             Vec::new(),
             Body::Sync(Box::new(|_| Ok(()))),
         )

@@ -79,14 +79,6 @@ impl TaskOptions {
         self.runtime = Some(runtime.clone());
         self
     }
-
-    /// The name the task goes by.
-    pub(crate) fn task_name(&self) -> TaskName {
-        match &self.name {
-            Some(name) => TaskName::Given(Arc::clone(name)),
-            None => TaskName::Function(self.function),
-        }
-    }
 }
 
 /// Sets `name` to `amount` in a list of resource requests.
@@ -94,31 +86,6 @@ pub(crate) fn set_resource(resources: &mut Vec<(String, f64)>, name: String, amo
     match resources.iter_mut().find(|(n, _)| *n == name) {
         Some(entry) => entry.1 = amount,
         None => resources.push((name, amount)),
-    }
-}
-
-/// A task's name: its function's path (no allocation per call) or the name
-/// it was given.
-#[derive(Clone, Debug)]
-pub(crate) enum TaskName {
-    Function(&'static str),
-    Given(Arc<str>),
-}
-
-impl std::ops::Deref for TaskName {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        match self {
-            TaskName::Function(name) => name,
-            TaskName::Given(name) => name,
-        }
-    }
-}
-
-impl std::fmt::Display for TaskName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self)
     }
 }
 

@@ -31,8 +31,7 @@ impl Timer {
             return Timer::Never;
         };
         let handle = store
-            .runtime()
-            .and_then(|rt| rt.executor().handle().ok().cloned())
+            .timers()
             .or_else(|| tokio::runtime::Handle::try_current().ok());
         if let Some(handle) = handle {
             let sleep = catch(|| {

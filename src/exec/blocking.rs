@@ -1,30 +1,21 @@
-//! Waiting inside a task, and where waiting is allowed at all.
-//!
-//! Ray's rule: a task blocked in `get` gives its CPUs back to the scheduler,
-//! so a task waiting for the tasks it submitted cannot starve them and
-//! recursion works with one CPU. The same holds for an async task awaiting
-//! a ref. When the wait ends the task takes its CPUs back, even if that
-//! oversubscribes them for a while.
+//! Where a blocking wait is allowed: not on a thread that is polling a
+//! future for an executor.
 //!
 //! A blocking wait is refused where it would stall an async executor: on a
 //! thread that is polling a future for tokio (an executor's worker thread,
 //! the thread of a `block_on`), or for RustyRay (the first poll of an async
-//! task). It is allowed everywhere else, including inside
-//! `tokio::task::spawn_blocking` and `tokio::task::block_in_place`. tokio
-//! tells these apart by its cooperative-scheduling budget: a future being
-//! polled runs under a budget, while blocking sections (`spawn_blocking`,
-//! `block_in_place`) and threads merely inside the runtime's context run
-//! unconstrained; [`would_stall_executor`] reads it through tokio's public
-//! `coop::poll_proceed`, without consuming any of it.
+//! task, on a worker thread). It is allowed everywhere else, including
+//! inside `tokio::task::spawn_blocking` and `tokio::task::block_in_place`.
+//! tokio tells these apart by its cooperative-scheduling budget: a future
+//! being polled runs under a budget, while blocking sections
+//! (`spawn_blocking`, `block_in_place`) and threads merely inside the
+//! runtime's context run unconstrained; [`would_stall_executor`] reads it
+//! through tokio's public `coop::poll_proceed`, without consuming any of it.
 
 use std::cell::Cell;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, Result};
-use crate::task::context;
-use crate::task::task::Task;
-use crate::task::worker;
 
 thread_local! {
     /// Set while this thread polls an async task outside tokio (its first
@@ -88,34 +79,4 @@ pub(crate) fn refuse_blocking(call: &'static str) -> Result<()> {
     } else {
         Ok(())
     }
-}
-
-/// One wait of the running task, if any; ends on drop.
-pub(crate) struct Lent(Arc<Task>);
-
-impl Lent {
-    /// Starts a wait for the task running on this thread (none outside a
-    /// task).
-    pub(crate) fn begin() -> Option<Lent> {
-        context::with_running(|running| {
-            running.map(|r| {
-                r.task.wait_begins();
-                Lent(Arc::clone(&r.task))
-            })
-        })
-    }
-}
-
-impl Drop for Lent {
-    fn drop(&mut self) {
-        self.0.wait_ends();
-    }
-}
-
-/// Runs the blocking wait `f`, lending the running task's CPUs meanwhile
-/// (and, on a worker thread, its place under the pool's thread limit).
-pub(crate) fn while_blocked<R>(f: impl FnOnce() -> R) -> R {
-    let _lent = Lent::begin();
-    let _blocked = worker::blocking();
-    f()
 }

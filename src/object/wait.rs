@@ -14,13 +14,11 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
+use crate::object::timer::Timer;
 use crate::object::{Object, ObjectRef};
-use crate::runtime::global;
 use crate::sync::{deadline_after, lock, wait_until};
-use crate::task::blocking::{refuse_blocking, while_blocked};
-use crate::task::timer::Timer;
 
-/// What [`wait`] returns: `(ready, pending)`, each in input order.
+/// What [`wait`](crate::wait) returns: `(ready, pending)`, each in input order.
 pub type ReadyPending<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
 
 /// The objects one wait watches, with a waker registered on each of those
@@ -98,7 +96,10 @@ pub(crate) fn block_until(
     deadline: Option<Instant>,
     done: impl Fn() -> bool,
 ) -> Result<bool> {
-    refuse_blocking(call)?;
+    let Some(store) = cells.first().map(|c| c.store()) else {
+        return Ok(done());
+    };
+    store.refuse_blocking(call)?;
     if done() {
         return Ok(true);
     }
@@ -113,19 +114,17 @@ pub(crate) fn block_until(
     let waker = Waker::from(Arc::clone(&completions));
     let mut watch = Watch::new(cells.to_vec());
     watch.arm(&waker);
-    let met = while_blocked(|| {
-        let mut woken = lock(&completions.count);
-        loop {
-            if done() {
-                return true;
-            }
-            if deadline.is_some_and(|d| d <= Instant::now()) {
-                return false;
-            }
-            woken = wait_until(&completions.changed, woken, deadline);
+    let _blocked = store.blocking();
+    let mut woken = lock(&completions.count);
+    loop {
+        if done() {
+            return Ok(true);
         }
-    });
-    Ok(met)
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Ok(false);
+        }
+        woken = wait_until(&completions.changed, woken, deadline);
+    }
 }
 
 /// Hashes a pointer (already unique) with one multiplication.
@@ -327,54 +326,8 @@ pub async fn get_all_async<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
     refs.iter().map(read_complete).collect()
 }
 
-/// Waits until `num_ready` of `refs` are complete (with a value or an
-/// error), or until `timeout`; returns `(ready, pending)`, each in input
-/// order. `ready` holds at most `num_ready` refs (clamped to `refs.len()`);
-/// on timeout it holds those complete by then. Ray's `ray.wait`. Each ref
-/// may appear once: a list naming an object twice is
-/// [`Error::InvalidArgument`].
-///
-/// ```
-/// # let _rt = rustyray::init(rustyray::Config::default())?;
-/// let a = rustyray::put(1)?;
-/// let b = rustyray::put(2)?;
-/// let (ready, pending) = rustyray::wait(&[a.clone(), b.clone()], 1, None)?;
-/// assert_eq!((ready, pending), (vec![a], vec![b]));
-/// # Ok::<(), rustyray::Error>(())
-/// ```
-pub fn wait<T: Object>(
-    refs: &[ObjectRef<T>],
-    num_ready: usize,
-    timeout: Option<Duration>,
-) -> Result<ReadyPending<T>> {
-    global()?.wait(refs, num_ready, timeout)
-}
-
-/// Cancels the task producing `r`: a pending task never runs, a running
-/// async task is dropped at its next `.await`, a running sync task sees
-/// [`Context::is_cancelled`](crate::Context::is_cancelled). The ref
-/// completes with [`Error::Cancelled`] at once, and the task is not retried.
-/// A finished task, or a `put` object, is left as it is.
-///
-/// ```
-/// use rustyray::Error;
-///
-/// #[rustyray::remote(num_cpus = 0)]
-/// async fn forever() -> u32 {
-///     std::future::pending::<u32>().await
-/// }
-///
-/// # let _rt = rustyray::init(rustyray::Config::default())?;
-/// let r = forever::remote()?;
-/// rustyray::cancel(&r)?;
-/// assert!(matches!(r.get(), Err(Error::Cancelled { .. })));
-/// # Ok::<(), rustyray::Error>(())
-/// ```
-pub fn cancel<T: Object>(r: &ObjectRef<T>) -> Result<()> {
-    global()?.cancel(r)
-}
-
-/// See [`cancel`].
+/// Cancels the producer of `r`, if it is still pending (see
+/// [`cancel`](crate::cancel)).
 pub(crate) fn cancel_ref<T>(r: &ObjectRef<T>) -> Result<()> {
     r.cell.store().check_open()?;
     if let Some(producer) = r.cell.producer() {

@@ -1,7 +1,7 @@
 //! [`ActorOptions`]: how an actor is created.
 
+use crate::api::task_options::set_resource;
 use crate::runtime::Runtime;
-use crate::task::options::set_resource;
 
 /// Options of an actor: start from `Actor::options()`, set what you need,
 /// then call `.remote(..)` with the constructor's arguments.

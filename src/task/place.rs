@@ -1,0 +1,43 @@
+//! [`Place`]: where a task runs once its resources are granted.
+//!
+//! The scheduler grants a task its resources and hands it to its place: the
+//! worker pool (no place: the scheduler starts it) or an actor's mailbox,
+//! which starts its calls one by one in their turn. The task layer knows
+//! places only through this trait; the actor layer implements it.
+
+use std::sync::Arc;
+
+use crate::task::id::ActorId;
+use crate::task::task::Task;
+
+/// Somewhere other than the pool that tasks run.
+pub(crate) trait Place: Send + Sync + 'static {
+    /// A task of this place whose resources are granted: start it now or
+    /// in its turn (with [`Scheduler::start`](super::scheduler::Scheduler::start)).
+    fn deliver(&self, task: Arc<Task>);
+
+    /// A task of this place waits for its dependencies: known, so that it
+    /// can fail at once if the place goes away meanwhile.
+    fn waiting(&self, task: &Arc<Task>);
+
+    /// A task of this place left the system (ran, or ended without
+    /// running).
+    fn finished(&self, task: &Arc<Task>);
+
+    /// Whether tasks of this place run on the pool once delivered, and so
+    /// may be run by a thread blocked on their output (an actor's calls may
+    /// not: they run in their actor's turn).
+    fn stealable(&self) -> bool {
+        false
+    }
+
+    /// The actor the task belongs to, for [`context()`](crate::context).
+    fn actor(&self) -> Option<&dyn ActorView>;
+}
+
+/// What a task knows of its actor.
+pub(crate) trait ActorView: Send + Sync {
+    fn id(&self) -> ActorId;
+    fn name(&self) -> Option<&str>;
+    fn was_restarted(&self) -> bool;
+}
