@@ -11,8 +11,10 @@
 //! - [`remote`](macro@remote) → `remote/` (model in `remote/mod.rs`,
 //!   expansion in `remote/expand.rs`);
 //! - [`actor`](macro@actor) → `actor/` (models of the struct and the `impl`
-//!   in `actor/mod.rs`, type rules in `actor/types.rs`, expansion in
-//!   `actor/expand.rs`);
+//!   in `actor/model.rs`, their rules in `actor/check.rs`, the generated
+//!   names in `actor/names.rs`, the per-method settings in
+//!   `actor/settings.rs`, type rules in `actor/types.rs`, expansion in
+//!   `actor/expand.rs`; `actor/mod.rs` says how they fit);
 //! - [`test`](macro@test) and [`main`](macro@main) → `entry.rs`;
 //! - the type rules both `remote` and `actor` apply to signatures →
 //!   `types.rs`.
