@@ -13,14 +13,14 @@
 //! The expansion ([`expand`](super::expand)) reads these types only.
 
 use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
+use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::{
     Attribute, FnArg, Ident, ImplItem, ImplItemFn, Item, ItemImpl, ItemStruct, Path, ReturnType,
     Type, Visibility,
 };
 
-use super::settings::{take_settings, Settings};
+use super::settings::{self, take_settings, Settings};
 use super::types::{self, Position};
 use super::{check, names};
 use crate::ctxt::Ctxt;
@@ -47,6 +47,9 @@ pub struct ActorStruct {
     pub vis: Visibility,
     /// Its name.
     pub ident: Ident,
+    /// The runtime crate's path: `::rustyray`, or the attribute's
+    /// `crate = ".."` (see [`crate::krate`]).
+    pub krate: Path,
 }
 
 /// An `impl` block under `#[rustyray::actor]`: constructors and methods.
@@ -71,6 +74,9 @@ pub struct ActorImpl {
     pub constructors: Vec<Constructor>,
     /// The methods that get a handle method, in order.
     pub methods: Vec<Method>,
+    /// The runtime crate's path: `::rustyray`, or the attribute's
+    /// `crate = ".."` (see [`crate::krate`]).
+    pub krate: Path,
 }
 
 /// A constructor: an associated function returning `Self`.
@@ -123,19 +129,16 @@ pub enum Receiver {
 impl ActorItem {
     /// Parses and checks `#[rustyray::actor(args)] item`. Every problem is
     /// reported into `cx`. Returns the model (`None` when there is nothing
-    /// to expand) and the item to emit instead if `cx` has errors.
+    /// to expand) and the item to emit instead if `cx` has errors: the item
+    /// as written (less the method settings), so that its other uses add no
+    /// noise; an inherent `impl` still counts as the actor's methods, so
+    /// that its struct reports nothing more.
     pub fn from_ast(
         cx: &Ctxt,
         args: TokenStream,
         item: TokenStream,
     ) -> (Option<ActorItem>, TokenStream) {
-        if !args.is_empty() {
-            cx.error_spanned_by(
-                &args,
-                "#[rustyray::actor] takes no arguments: set an actor's options when creating \
-                 it, with `Counter::options().name(..).max_restarts(..).remote(..)`",
-            );
-        }
+        let krate = settings::attribute(cx, args);
         let parsed = match syn::parse2::<Item>(item.clone()) {
             Ok(parsed) => parsed,
             Err(err) => {
@@ -146,13 +149,20 @@ impl ActorItem {
         check::item_kind(cx, &parsed);
         match parsed {
             Item::Struct(item) => {
-                let model = ActorStruct::from_ast(cx, item);
+                let model = ActorStruct::from_ast(cx, item, krate);
                 let fallback = model.item.to_token_stream();
                 (Some(ActorItem::Struct(model)), fallback)
             }
             Item::Impl(mut item) => {
-                let model = ActorImpl::from_ast(cx, &mut item);
-                (model.map(ActorItem::Impl), item.into_token_stream())
+                let model = ActorImpl::from_ast(cx, &mut item, krate.clone());
+                let mut fallback = item.to_token_stream();
+                if item.generics.params.is_empty() && item.trait_.is_none() {
+                    let self_ty = &item.self_ty;
+                    fallback.extend(quote! {
+                        impl #krate::__private::ActorMethods for #self_ty {}
+                    });
+                }
+                (model.map(ActorItem::Impl), fallback)
             }
             other => (None, other.into_token_stream()),
         }
@@ -161,9 +171,10 @@ impl ActorItem {
 
 impl ActorStruct {
     /// Checks the state struct; errors go into `cx`.
-    fn from_ast(cx: &Ctxt, item: ItemStruct) -> ActorStruct {
+    fn from_ast(cx: &Ctxt, item: ItemStruct, krate: Path) -> ActorStruct {
         check::struct_not_generic(cx, &item.generics);
         ActorStruct {
+            krate,
             cfgs: cfgs(&item.attrs),
             vis: item.vis.clone(),
             ident: item.ident.clone(),
@@ -176,7 +187,7 @@ impl ActorImpl {
     /// Checks the `impl` block, removing the `#[rustyray(..)]` settings
     /// from `item` as it reads them; errors go into `cx`. `None` when the
     /// block is not an inherent `impl` of a named type.
-    fn from_ast(cx: &Ctxt, item: &mut ItemImpl) -> Option<ActorImpl> {
+    fn from_ast(cx: &Ctxt, item: &mut ItemImpl, krate: Path) -> Option<ActorImpl> {
         let settings: Vec<Settings> = item
             .items
             .iter_mut()
@@ -234,6 +245,7 @@ impl ActorImpl {
             items_macro,
             constructors,
             methods,
+            krate,
             item: item.clone(),
         })
     }

@@ -1,6 +1,11 @@
-//! What a user writes *inside* an actor's `impl` for the macro: the
-//! per-function settings `#[rustyray(local)]` and `#[rustyray(num_returns =
-//! N)]`.
+//! What a user writes for the macro: the attribute's own arguments, and
+//! inside an actor's `impl` the per-function settings `#[rustyray(local)]`
+//! and `#[rustyray(num_returns = N)]`.
+//!
+//! The attribute takes one option, on the struct and on the `impl` alike:
+//! `crate = "my_ray"`, the path of a renamed `rustyray` dependency
+//! ([`attribute`], see [`crate::krate`]). An actor's runtime options (name,
+//! restarts, ..) are set when creating it, with `Counter::options()`.
 //!
 //! [`take_settings`] removes them from the item (rustc knows no
 //! `#[rustyray]` attribute, so the emitted `impl` must not carry them) and
@@ -9,9 +14,9 @@
 //! `num_returns` on a constructor) is a rule of the model: see
 //! [`check`](super::check).
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
-use syn::ImplItem;
+use syn::{ImplItem, Path};
 
 use crate::attr::{self, Meta, Value};
 use crate::ctxt::Ctxt;
@@ -22,6 +27,31 @@ const SETTINGS_USAGE: &str =
 
 /// The settings a method may carry, for "did you mean" hints.
 const SETTING_KEYS: &[&str] = &["local", "num_returns"];
+
+const ARGUMENTS_MSG: &str = "#[rustyray::actor] takes no arguments but `crate = \"..\"` (a \
+     renamed dependency): set an actor's options when creating it, with \
+     `Counter::options().name(..).max_restarts(..).remote(..)`";
+
+/// The attribute's arguments: the runtime crate's path, `::rustyray`
+/// unless `crate = ".."` says otherwise. Anything else is reported.
+pub fn attribute(cx: &Ctxt, args: TokenStream) -> Path {
+    let mut krate = None;
+    match attr::parse_metas(args.clone()) {
+        Ok(metas) => {
+            for meta in &metas {
+                if meta.key.name() != "crate" {
+                    cx.error_spanned_by(meta.spanned(), ARGUMENTS_MSG);
+                } else if krate.is_some() {
+                    cx.error_at(meta.key.span(), "duplicate option `crate`: give it once");
+                } else {
+                    krate = crate::krate::from_meta(cx, meta);
+                }
+            }
+        }
+        Err(_) => cx.error_spanned_by(&args, ARGUMENTS_MSG),
+    }
+    krate.unwrap_or_else(crate::krate::default_path)
+}
 
 /// The `#[rustyray(..)]` settings of one function of the `impl`.
 #[derive(Default)]

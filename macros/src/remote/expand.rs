@@ -32,7 +32,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::{Ident, Type};
+use syn::{Ident, Path, Type};
 
 use super::{RemoteFn, Returns};
 
@@ -43,9 +43,11 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         cfgs,
         vis,
         ident,
+        krate,
         ..
     } = f;
     let name = f.name();
+    let doc_krate = crate::krate::doc_path(krate);
     let options_ident = format_ident!("__rustyray_{}_options", name);
 
     let params: Vec<TokenStream> = f
@@ -53,11 +55,11 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         .iter()
         .map(|arg| {
             let (name, ty) = (&arg.name, &arg.ty);
-            quote!(#name: impl ::rustyray::IntoArg<#ty>)
+            quote!(#name: impl #krate::IntoArg<#ty>)
         })
         .collect();
     let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
-    let refs = ref_type(&f.output.returns);
+    let refs = ref_type(krate, &f.output.returns);
     let options = option_calls(f);
     let submit = submit(f);
 
@@ -72,7 +74,7 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
     );
     let options_doc = format!(
         "Per-call options of `{name}`, starting from its `#[remote(..)]` attribute: \
-         the setters of [`TaskOptions`](rustyray::TaskOptions) (`name`, `num_cpus`, \
+         the setters of [`TaskOptions`]({doc_krate}::TaskOptions) (`name`, `num_cpus`, \
          `resource`, `max_retries`, `retry_exceptions`, `on`), then `.remote(..)`."
     );
 
@@ -90,14 +92,14 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         #[allow(dead_code, clippy::too_many_arguments)]
         impl #ident {
             #[doc = #remote_doc]
-            pub fn remote(#(#params),*) -> ::rustyray::Result<#refs> {
+            pub fn remote(#(#params),*) -> #krate::Result<#refs> {
                 Self::options().remote(#(#names),*)
             }
 
             #[doc = #options_doc]
             pub fn options() -> #options_ident {
                 #options_ident(
-                    ::rustyray::TaskOptions::__new(
+                    #krate::TaskOptions::__new(
                         ::core::concat!(::core::module_path!(), "::", #name)
                     )
                     #options
@@ -109,15 +111,15 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         #[doc = #options_doc]
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
-        #vis struct #options_ident(::rustyray::TaskOptions);
+        #vis struct #options_ident(#krate::TaskOptions);
 
         #(#cfgs)*
         #[allow(dead_code, clippy::too_many_arguments)]
         impl #options_ident {
-            ::rustyray::__task_options_methods!();
+            #krate::__task_options_methods!();
 
             /// Submits the task with these options; returns at once.
-            pub fn remote(self, #(#params),*) -> ::rustyray::Result<#refs> {
+            pub fn remote(self, #(#params),*) -> #krate::Result<#refs> {
                 #submit
             }
         }
@@ -126,10 +128,10 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
 }
 
 /// What the caller gets back: `ObjectRef<T>`, or a tuple of refs.
-fn ref_type(returns: &Returns) -> TokenStream {
+fn ref_type(krate: &Path, returns: &Returns) -> TokenStream {
     match returns {
-        Returns::One(ty) => quote!(::rustyray::ObjectRef<#ty>),
-        Returns::Many(tys) => quote!((#(::rustyray::ObjectRef<#tys>,)*)),
+        Returns::One(ty) => quote!(#krate::ObjectRef<#ty>),
+        Returns::Many(tys) => quote!((#(#krate::ObjectRef<#tys>,)*)),
     }
 }
 
@@ -166,7 +168,7 @@ fn option_calls(f: &RemoteFn) -> TokenStream {
 /// hold generically inside the helper, so rustc adds no errors about
 /// `ArgList`/`TaskReturn` at the attribute.
 fn submit(f: &RemoteFn) -> TokenStream {
-    let ident = &f.ident;
+    let (ident, krate) = (&f.ident, &f.krate);
     let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
     let tys: Vec<&Type> = f.args.iter().map(|arg| &arg.ty).collect();
     // Fresh, hygienic bindings: they cannot shadow the function's name (a
@@ -185,20 +187,20 @@ fn submit(f: &RemoteFn) -> TokenStream {
     // helper's generic parameters.
     let (refs, task_return) = match &f.output.returns {
         Returns::One(_) => (
-            quote!(::rustyray::ObjectRef<R0>),
-            quote!(::rustyray::__private::One<R0>),
+            quote!(#krate::ObjectRef<R0>),
+            quote!(#krate::__private::One<R0>),
         ),
         Returns::Many(_) => (
-            quote!((#(::rustyray::ObjectRef<#ret_params>,)*)),
-            quote!(::rustyray::__private::Many<(#(#ret_params,)*)>),
+            quote!((#(#krate::ObjectRef<#ret_params>,)*)),
+            quote!(#krate::__private::Many<(#(#ret_params,)*)>),
         ),
     };
     let output = quote! {
-        ::core::result::Result<#task_return, ::rustyray::__private::UserError>
+        ::core::result::Result<#task_return, #krate::__private::UserError>
     };
     let (submit_fn, fut_param, body_bounds) = if f.is_async {
         (
-            quote!(::rustyray::__private::submit_async),
+            quote!(#krate::__private::submit_async),
             quote!(, Fut),
             quote! {
                 F: ::core::ops::Fn((#(#arg_params,)*)) -> Fut
@@ -208,7 +210,7 @@ fn submit(f: &RemoteFn) -> TokenStream {
         )
     } else {
         (
-            quote!(::rustyray::__private::submit_sync),
+            quote!(#krate::__private::submit_sync),
             TokenStream::new(),
             quote! {
                 F: ::core::ops::Fn((#(#arg_params,)*)) -> #output
@@ -231,8 +233,8 @@ fn submit(f: &RemoteFn) -> TokenStream {
         quote!(#ident(#(#bindings),*))
     };
     let wrap = match f.output.returns {
-        Returns::One(_) => quote!(::rustyray::__private::One),
-        Returns::Many(_) => quote!(::rustyray::__private::Many),
+        Returns::One(_) => quote!(#krate::__private::One),
+        Returns::Many(_) => quote!(#krate::__private::Many),
     };
     let result = match &f.output.error_span {
         // `user_error` needs `E: Display`: a missing impl is reported (once)
@@ -241,11 +243,11 @@ fn submit(f: &RemoteFn) -> TokenStream {
             // Located at the user's type but resolved in the macro's
             // context, so that lints treat it as generated code.
             let span = Span::call_site().located_at(*span);
-            let to_user_error =
-                quote_spanned!(span=> |__err| ::rustyray::__private::user_error(__err));
+            let krate = crate::krate::at(krate, span);
+            let to_user_error = quote_spanned!(span=> |__err| #krate::__private::user_error(__err));
             quote!(#call.map(#wrap).map_err(#to_user_error))
         }
-        None => quote!(::rustyray::__private::Ok(#wrap(#call))),
+        None => quote!(#krate::__private::Ok(#wrap(#call))),
     };
     let closure = if f.is_async {
         quote!(|(#(#bindings,)*): (#(#tys,)*)| async move { #result })
@@ -254,11 +256,11 @@ fn submit(f: &RemoteFn) -> TokenStream {
     };
 
     quote! {
-        fn __rustyray_submit<#(#arg_params: ::rustyray::Object,)* #(#ret_params: ::rustyray::Object,)* F #fut_param>(
-            __options: ::rustyray::TaskOptions,
-            __args: (#(::rustyray::Arg<#arg_params>,)*),
+        fn __rustyray_submit<#(#arg_params: #krate::Object,)* #(#ret_params: #krate::Object,)* F #fut_param>(
+            __options: #krate::TaskOptions,
+            __args: (#(#krate::Arg<#arg_params>,)*),
             __body: F,
-        ) -> ::rustyray::Result<#refs>
+        ) -> #krate::Result<#refs>
         where
             #body_bounds
         {
@@ -267,7 +269,7 @@ fn submit(f: &RemoteFn) -> TokenStream {
 
         __rustyray_submit::<#(#turbofish,)* _ #infer_fut>(
             self.0,
-            (#(::rustyray::IntoArg::<#tys>::into_arg(#names),)*),
+            (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
             #closure,
         )
     }
