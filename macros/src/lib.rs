@@ -37,7 +37,9 @@ use crate::ctxt::Ctxt;
 /// Makes a free function callable as a Ray task.
 ///
 /// The function stays as it is (`add(1, 2)` still calls it directly). Next
-/// to it, a type of the same name gives it a remote interface:
+/// to it, a type of the same name gives it a remote interface (see [Name
+/// clashes](#name-clashes) for a module that already has a type of that
+/// name):
 ///
 /// ```
 /// #[rustyray::remote]
@@ -136,6 +138,45 @@ use crate::ctxt::Ctxt;
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # Name clashes
+///
+/// The handle type `add` is declared in a private module of its own,
+/// `__rustyray_add`, and glob-imported next to the function, with the
+/// function's visibility. A module or
+/// type the module itself already has under the function's name (declared
+/// or imported by name: `mod add`, `struct add {}`) therefore keeps the
+/// name, and the expansion compiles: an item shadows a glob import. `add::`
+/// then means that item (`add::remote` is "not found in `add`"), and the
+/// handle is called through its module instead:
+///
+/// ```
+/// mod add {
+///     pub const ONE: i64 = 1;
+/// }
+///
+/// #[rustyray::remote]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// # fn main() -> rustyray::Result<()> {
+/// # let _rt = rustyray::init(rustyray::Config::default())?;
+/// let sum = __rustyray_add::add::remote(add::ONE, 2)?;
+/// assert_eq!(sum.get()?, 3);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// The module is private to the function's module (and its children); a
+/// re-export there gives the handle a name of your choice for everywhere
+/// else: `pub use __rustyray_add::add as add_task;`.
+///
+/// Being a glob import, the handle ties with another glob bringing in the
+/// same name: a child module that glob-imports its parent (`use super::*`)
+/// cannot declare a remote function named like one of the parent's (rustc
+/// reports both names ambiguous). Rename one of them, or import the
+/// parent's items by name.
 ///
 /// # Rules
 ///

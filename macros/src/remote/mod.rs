@@ -84,7 +84,8 @@ pub struct RemoteFn {
     pub item: ItemFn,
     /// Its `#[cfg]` attributes, repeated on every generated item.
     pub cfgs: Vec<Attribute>,
-    /// Its visibility, given to the generated types.
+    /// Its visibility, given to the glob import that brings the generated
+    /// types next to it.
     pub vis: Visibility,
     /// Its name; the generated handle type has the same one.
     pub ident: Ident,
