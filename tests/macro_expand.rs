@@ -1,6 +1,7 @@
 //! The expansions of `#[rustyray::remote]`, `#[rustyray::test]` and
-//! `#[rustyray::main]` type-check for every supported function shape, and
-//! the annotated functions stay callable as plain functions.
+//! `#[rustyray::main]` type-check for every supported function shape, the
+//! annotated functions stay callable as plain functions, and a module or
+//! type the user already named like a remote function keeps its name.
 //!
 //! Task submission itself is exercised by the task tests; here the remote
 //! calls sit in functions that are only type-checked (`_type_checks`).
@@ -96,6 +97,49 @@ mod nested {
     }
 }
 
+/// A module and a type named like remote functions keep their names: the
+/// handles are glob-imported, so the user's items shadow them instead of
+/// clashing, and are reached through their own modules.
+mod clashes {
+    pub mod scale {
+        pub const FACTOR: i64 = 3;
+    }
+
+    #[rustyray::remote]
+    pub fn scale(x: i64) -> i64 {
+        x * scale::FACTOR
+    }
+
+    // An argument type of `offset`, so an object.
+    #[allow(non_camel_case_types)]
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct offset {
+        pub by: i64,
+    }
+
+    #[rustyray::remote]
+    pub(crate) fn offset(x: i64, o: offset) -> i64 {
+        x + o.by
+    }
+
+    /// The handles under names of one's choice, for other modules.
+    pub(crate) use __rustyray_offset::offset as offset_task;
+    pub(crate) use __rustyray_scale::scale as scale_task;
+
+    /// A child that glob-imports its parent sees what the parent sees:
+    /// `offset` is the user's struct there too.
+    pub mod child {
+        use super::*;
+
+        pub fn submit() -> rustyray::Result<rustyray::ObjectRef<i64>> {
+            let moved = __rustyray_offset::offset::remote(1, offset { by: 1 })?;
+            __rustyray_scale::scale::remote(moved)
+        }
+    }
+}
+
+use clashes::offset_task;
+
 /// Only type-checked: every remote call shape must compile.
 #[allow(dead_code)]
 fn _type_checks(rt: &rustyray::Runtime) -> Result<()> {
@@ -131,7 +175,8 @@ fn _type_checks(rt: &rustyray::Runtime) -> Result<()> {
     let options: rustyray::TaskOptions = add::options().num_cpus(0.5).into_options();
     let _ = options;
 
-    // Declared inside a function body: no module needed.
+    // Declared inside a function body: the handle's module and glob import
+    // are block items too.
     #[rustyray::remote(num_cpus = 1)]
     fn local(x: i64) -> i64 {
         x * 2
@@ -180,6 +225,41 @@ fn options_builders_start_from_the_attribute() {
 
     let debug = format!("{:?}", add::options().into_options());
     assert!(debug.contains("function: \"macro_expand::add\""), "{debug}");
+}
+
+#[rustyray::test]
+fn names_taken_by_the_user_keep_their_meaning() -> Result<()> {
+    assert_eq!(clashes::scale::FACTOR, 3);
+    assert_eq!(clashes::offset { by: 2 }.by, 2);
+    assert_eq!(clashes::scale(2), 6);
+
+    let scaled = clashes::scale_task::remote(2)?;
+    assert_eq!(scaled.get()?, 6);
+    let moved = offset_task::options()
+        .name("moved")
+        .remote(&scaled, clashes::offset { by: 4 })?;
+    assert_eq!(moved.get()?, 10);
+    assert_eq!(clashes::child::submit()?.get()?, 6);
+
+    // The task keeps the function's name, not its module's.
+    let debug = format!("{:?}", offset_task::options().into_options());
+    assert!(
+        debug.contains("function: \"macro_expand::clashes::offset\""),
+        "{debug}"
+    );
+
+    // Inside a function body too, where a module cannot reach the block's
+    // items through `super::`.
+    struct Doubler(i64);
+    mod twice {
+        pub const N: i64 = 2;
+    }
+    #[rustyray::remote]
+    fn twice(x: i64) -> i64 {
+        Doubler(x).0 * twice::N
+    }
+    assert_eq!(__rustyray_twice::twice::remote(21)?.get()?, 42);
+    Ok(())
 }
 
 #[rustyray::test]

@@ -33,11 +33,14 @@
 //! `resource(gpu = 1.0)` / `resources(gpu = 1, "my-res" = 2.0)` →
 //! `.resource("gpu", 1.0f64)`. Any other `key = expr` becomes `.key(expr)`,
 //! so a new `Config` setter works without changing this macro (rustc
-//! reports an unknown one at the key).
+//! reports an unknown one at the key). The one exception is
+//! `crate = "my_ray"`, no setter (`crate` is a keyword) but the path of a
+//! renamed `rustyray` dependency, which the expansion then names the
+//! runtime by (see [`crate::krate`]).
 
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
-use syn::{Ident, ItemFn};
+use syn::{Ident, ItemFn, Path};
 
 use crate::attr::{self, Meta, Value};
 use crate::ctxt::Ctxt;
@@ -69,6 +72,8 @@ pub struct EntryFn {
     pub item: ItemFn,
     /// `.setter(args)` calls on `Config::default()`, in order.
     pub config: Vec<ConfigCall>,
+    /// The runtime crate's path: `::rustyray`, or `crate = ".."`'s.
+    pub krate: Path,
 }
 
 /// One `Config` builder call.
@@ -99,13 +104,15 @@ pub fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
 impl EntryFn {
     /// Parses and checks; errors go into `cx`.
     pub fn from_ast(cx: &Ctxt, kind: Kind, args: TokenStream, item: TokenStream) -> Option<Self> {
+        let mut krate = None;
         let config = match attr::parse_metas(args) {
-            Ok(metas) => config_calls(cx, &metas),
+            Ok(metas) => config_calls(cx, &metas, &mut krate),
             Err(err) => {
                 cx.syn_error(err);
                 Vec::new()
             }
         };
+        let krate = krate.unwrap_or_else(crate::krate::default_path);
         let item: ItemFn = match syn::parse2(item) {
             Ok(item) => item,
             Err(err) => {
@@ -145,7 +152,12 @@ impl EntryFn {
                 }
             }
         }
-        Some(EntryFn { kind, item, config })
+        Some(EntryFn {
+            kind,
+            item,
+            config,
+            krate,
+        })
     }
 
     /// Expands; see the module docs.
@@ -156,6 +168,7 @@ impl EntryFn {
             sig,
             block,
         } = &self.item;
+        let krate = &self.krate;
         let calls: Vec<TokenStream> = self
             .config
             .iter()
@@ -175,7 +188,7 @@ impl EntryFn {
         // Hygienic: the body cannot name (or shadow) the guard.
         let guard = Ident::new("__rustyray_guard", proc_macro2::Span::mixed_site());
         let init = quote! {
-            let #guard = ::rustyray::init(::rustyray::Config::default() #(#calls)*)
+            let #guard = #krate::init(#krate::Config::default() #(#calls)*)
                 .expect(#expect);
         };
 
@@ -190,8 +203,8 @@ impl EntryFn {
                 async fn __rustyray_body() #output {
                     #(#stmts)*
                 }
-                ::rustyray::__private::run_async(
-                    ::rustyray::Config::default() #(#calls)*,
+                #krate::__private::run_async(
+                    #krate::Config::default() #(#calls)*,
                     #what,
                     __rustyray_body,
                 )
@@ -215,8 +228,9 @@ impl EntryFn {
     }
 }
 
-/// The `Config` calls for the attribute's entries.
-fn config_calls(cx: &Ctxt, metas: &[Meta]) -> Vec<ConfigCall> {
+/// The `Config` calls for the attribute's entries; `crate = ".."` goes
+/// into `krate` instead.
+fn config_calls(cx: &Ctxt, metas: &[Meta], krate: &mut Option<Path>) -> Vec<ConfigCall> {
     let mut calls = Vec::new();
     for meta in metas {
         let attr::Key::Ident(key) = &meta.key else {
@@ -224,6 +238,14 @@ fn config_calls(cx: &Ctxt, metas: &[Meta]) -> Vec<ConfigCall> {
             continue;
         };
         let name = meta.key.name();
+        if name == "crate" {
+            if krate.is_some() {
+                cx.error_at(key.span(), "duplicate option `crate`: give it once");
+            } else {
+                *krate = crate::krate::from_meta(cx, meta);
+            }
+            continue;
+        }
         if attr::is_gpu_key(&name) {
             cx.error_spanned_by(key, attr::gpu_message(&name, "resources(gpu = 2)"));
             continue;

@@ -11,17 +11,22 @@
 //! - [`remote`](macro@remote) → `remote/` (model in `remote/mod.rs`,
 //!   expansion in `remote/expand.rs`);
 //! - [`actor`](macro@actor) → `actor/` (models of the struct and the `impl`
-//!   in `actor/mod.rs`, type rules in `actor/types.rs`, expansion in
-//!   `actor/expand.rs`);
+//!   in `actor/model.rs`, their rules in `actor/check.rs`, the generated
+//!   names in `actor/names.rs`, the per-method settings in
+//!   `actor/settings.rs`, type rules in `actor/types.rs`, expansion in
+//!   `actor/expand.rs`; `actor/mod.rs` says how they fit);
 //! - [`test`](macro@test) and [`main`](macro@main) → `entry.rs`;
 //! - the type rules both `remote` and `actor` apply to signatures →
-//!   `types.rs`.
+//!   `types.rs`;
+//! - the path every expansion names the runtime crate by (`::rustyray`, or
+//!   the `crate = ".."` option's) → `krate.rs`.
 
 mod actor;
 mod attr;
 mod ctxt;
 mod dropped_guard;
 mod entry;
+mod krate;
 mod remote;
 mod types;
 
@@ -32,7 +37,9 @@ use crate::ctxt::Ctxt;
 /// Makes a free function callable as a Ray task.
 ///
 /// The function stays as it is (`add(1, 2)` still calls it directly). Next
-/// to it, a type of the same name gives it a remote interface:
+/// to it, a type of the same name gives it a remote interface (see [Name
+/// clashes](#name-clashes) for a module that already has a type of that
+/// name):
 ///
 /// ```
 /// #[rustyray::remote]
@@ -107,6 +114,69 @@ use crate::ctxt::Ctxt;
 /// as in Ray: one object, whatever the type (a tuple stays one object).
 /// Values may be literals or expressions (`num_cpus = CPUS`); literals are
 /// checked at compile time.
+///
+/// # A renamed dependency
+///
+/// The generated code names the runtime crate `::rustyray`. If Cargo.toml
+/// gives the dependency another name (`my_ray = { package = "rustyray",
+/// .. }`), say so with `crate = "my_ray"`: the name as a string (or a path
+/// to the crate), as with serde's `#[serde(crate = "..")]`. Every path the
+/// expansion emits then starts there. The same option exists on
+/// [`actor`](macro@actor), [`test`](macro@test) and [`main`](macro@main).
+///
+/// ```
+/// # extern crate rustyray as my_ray;
+/// // Cargo.toml: my_ray = { package = "rustyray", version = "0.1" }
+/// #[my_ray::remote(crate = "my_ray", num_cpus = 0.5)]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// # fn main() -> my_ray::Result<()> {
+/// # let _rt = my_ray::init(my_ray::Config::default())?;
+/// assert_eq!(add::remote(1, 2)?.get()?, 3);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Name clashes
+///
+/// The handle type `add` is declared in a private module of its own,
+/// `__rustyray_add`, and glob-imported next to the function, with the
+/// function's visibility. A module or
+/// type the module itself already has under the function's name (declared
+/// or imported by name: `mod add`, `struct add {}`) therefore keeps the
+/// name, and the expansion compiles: an item shadows a glob import. `add::`
+/// then means that item (`add::remote` is "not found in `add`"), and the
+/// handle is called through its module instead:
+///
+/// ```
+/// mod add {
+///     pub const ONE: i64 = 1;
+/// }
+///
+/// #[rustyray::remote]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// # fn main() -> rustyray::Result<()> {
+/// # let _rt = rustyray::init(rustyray::Config::default())?;
+/// let sum = __rustyray_add::add::remote(add::ONE, 2)?;
+/// assert_eq!(sum.get()?, 3);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// The module is private to the function's module (and its children); a
+/// re-export there gives the handle a name of your choice for everywhere
+/// else: `pub use __rustyray_add::add as add_task;`.
+///
+/// Being a glob import, the handle ties with another glob bringing in the
+/// same name: a child module that glob-imports its parent (`use super::*`)
+/// cannot declare a remote function named like one of the parent's (rustc
+/// reports both names ambiguous). Rename one of them, or import the
+/// parent's items by name.
 ///
 /// # Rules
 ///
@@ -222,6 +292,25 @@ pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
 /// #[rustyray(num_returns = 2)]  // split a 2-tuple result into 2 refs
 /// ```
 ///
+/// # A renamed dependency
+///
+/// The attribute takes one option: `crate = "my_ray"` when Cargo.toml
+/// renames the dependency (`my_ray = { package = "rustyray", .. }`; see
+/// [`remote`](macro@remote#a-renamed-dependency)). The struct's and the
+/// `impl`'s expansions do not see each other, so write it on both:
+///
+/// ```text
+/// #[my_ray::actor(crate = "my_ray")]
+/// struct Counter { n: i64 }
+///
+/// #[my_ray::actor(crate = "my_ray")]
+/// impl Counter { .. }
+/// ```
+///
+/// Any other argument is an error: an actor's options (name, restarts,
+/// concurrency, resources) are set when creating it, with
+/// `Counter::options()`.
+///
 /// # Rules
 ///
 /// Actors cannot be generic (neither the struct nor the `impl`). A method
@@ -238,18 +327,9 @@ pub fn actor(args: TokenStream, item: TokenStream) -> TokenStream {
     match (cx.check(), model) {
         (Ok(()), Some(model)) => actor::expand::expand(&model).into(),
         (result, _) => {
-            // Keep the item (without our method markers) so that its other
-            // uses add no noise; an `impl` still counts as the actor's
-            // methods, so that its struct reports nothing more.
+            // The item as written, less our method settings (see
+            // `ActorItem::from_ast`).
             let mut out = fallback;
-            if let Ok(item) = syn::parse2::<syn::ItemImpl>(out.clone()) {
-                if item.generics.params.is_empty() && item.trait_.is_none() {
-                    let self_ty = &item.self_ty;
-                    out.extend(quote::quote! {
-                        impl ::rustyray::__private::ActorMethods for #self_ty {}
-                    });
-                }
-            }
             if let Err(err) = result {
                 out.extend(err.to_compile_error());
             }
@@ -292,6 +372,11 @@ pub fn actor(args: TokenStream, item: TokenStream) -> TokenStream {
 /// (`num_cpus = 2` → `.num_cpus(2)`, `object_store_memory = 1 << 20`,
 /// `name = "x"`, …) and `resource(..)`/`resources(name = amount, ..)` a
 /// `.resource("name", amount)` each. The function must take no arguments.
+///
+/// The one key that is no setter is `crate = "my_ray"`, for a dependency
+/// renamed in Cargo.toml (see
+/// [`remote`](macro@remote#a-renamed-dependency)):
+/// `#[my_ray::test(crate = "my_ray", num_cpus = 2)]`.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::entry(entry::Kind::Test, args.into(), item.into()).into()
@@ -326,6 +411,10 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     Ok(())
 /// }
 /// ```
+///
+/// Its settings are those of [`macro@test`], `crate = "my_ray"` included,
+/// for a dependency renamed in Cargo.toml:
+/// `#[my_ray::main(crate = "my_ray")]`.
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::entry(entry::Kind::Main, args.into(), item.into()).into()

@@ -1,7 +1,8 @@
-//! The compile errors of `#[rustyray::remote]` and `#[rustyray::test]`:
-//! each case in `tests/ui/` must fail with exactly the message pinned in its
-//! `.stderr` (regenerate with `TRYBUILD=overwrite cargo test --test
-//! macro_compile_fail`, then read every changed message).
+//! The compile errors of `#[rustyray::remote]`, `#[rustyray::actor]`,
+//! `#[rustyray::test]` and `#[rustyray::main]`: each case in `tests/ui/`
+//! must fail with exactly the message pinned in its `.stderr` (regenerate
+//! with `TRYBUILD=overwrite cargo test -p rustyray-macros --test
+//! compile_fail`, then read every changed message).
 
 #[test]
 fn compile_errors() {

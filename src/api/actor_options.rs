@@ -126,35 +126,39 @@ impl ActorOptions {
 
 /// Generates, inside an `impl` of a one-field tuple struct wrapping
 /// [`ActorOptions`], the same builder setters. Used by `#[actor]`.
+///
+/// Paths go through `$crate`, so a dependency renamed in Cargo.toml works.
+/// The setters' docs name the options type without a link (a doc link
+/// cannot say `$crate`; the generated type is `#[doc(hidden)]` anyway).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __actor_options_methods {
     () => {
-        /// See [`ActorOptions::name`](::rustyray::ActorOptions::name).
+        /// See `ActorOptions::name`.
         pub fn name(self, name: impl ::core::convert::Into<::std::string::String>) -> Self {
             Self(self.0.name(name))
         }
-        /// See [`ActorOptions::get_if_exists`](::rustyray::ActorOptions::get_if_exists).
+        /// See `ActorOptions::get_if_exists`.
         pub fn get_if_exists(self, yes: bool) -> Self {
             Self(self.0.get_if_exists(yes))
         }
-        /// See [`ActorOptions::max_restarts`](::rustyray::ActorOptions::max_restarts).
+        /// See `ActorOptions::max_restarts`.
         pub fn max_restarts(self, n: i64) -> Self {
             Self(self.0.max_restarts(n))
         }
-        /// See [`ActorOptions::max_task_retries`](::rustyray::ActorOptions::max_task_retries).
+        /// See `ActorOptions::max_task_retries`.
         pub fn max_task_retries(self, n: u32) -> Self {
             Self(self.0.max_task_retries(n))
         }
-        /// See [`ActorOptions::max_concurrency`](::rustyray::ActorOptions::max_concurrency).
+        /// See `ActorOptions::max_concurrency`.
         pub fn max_concurrency(self, n: usize) -> Self {
             Self(self.0.max_concurrency(n))
         }
-        /// See [`ActorOptions::num_cpus`](::rustyray::ActorOptions::num_cpus).
+        /// See `ActorOptions::num_cpus`.
         pub fn num_cpus(self, n: impl ::core::convert::Into<f64>) -> Self {
             Self(self.0.num_cpus(n))
         }
-        /// See [`ActorOptions::resource`](::rustyray::ActorOptions::resource).
+        /// See `ActorOptions::resource`.
         pub fn resource(
             self,
             name: impl ::core::convert::Into<::std::string::String>,
@@ -162,12 +166,12 @@ macro_rules! __actor_options_methods {
         ) -> Self {
             Self(self.0.resource(name, amount))
         }
-        /// See [`ActorOptions::on`](::rustyray::ActorOptions::on).
-        pub fn on(self, runtime: &::rustyray::Runtime) -> Self {
+        /// See `ActorOptions::on`.
+        pub fn on(self, runtime: &$crate::Runtime) -> Self {
             Self(self.0.on(runtime))
         }
-        /// The options as plain [`ActorOptions`](::rustyray::ActorOptions).
-        pub fn into_options(self) -> ::rustyray::ActorOptions {
+        /// The options as plain `ActorOptions`.
+        pub fn into_options(self) -> $crate::ActorOptions {
             self.0
         }
     };

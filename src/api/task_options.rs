@@ -92,19 +92,23 @@ pub(crate) fn set_resource(resources: &mut Vec<(String, f64)>, name: String, amo
 /// Generates, inside an `impl` of a one-field tuple struct wrapping
 /// [`TaskOptions`], the same builder setters as `TaskOptions` itself. Used by
 /// `#[remote]`, so that each function's options type has inherent setters.
+///
+/// Paths go through `$crate`, so a dependency renamed in Cargo.toml works.
+/// The setters' docs name the options type without a link (a doc link
+/// cannot say `$crate`; the generated type is `#[doc(hidden)]` anyway).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __task_options_methods {
     () => {
-        /// See [`TaskOptions::name`](::rustyray::TaskOptions::name).
+        /// See `TaskOptions::name`.
         pub fn name(self, name: impl ::core::convert::Into<::std::string::String>) -> Self {
             Self(self.0.name(name))
         }
-        /// See [`TaskOptions::num_cpus`](::rustyray::TaskOptions::num_cpus).
+        /// See `TaskOptions::num_cpus`.
         pub fn num_cpus(self, n: impl ::core::convert::Into<f64>) -> Self {
             Self(self.0.num_cpus(n))
         }
-        /// See [`TaskOptions::resource`](::rustyray::TaskOptions::resource).
+        /// See `TaskOptions::resource`.
         pub fn resource(
             self,
             name: impl ::core::convert::Into<::std::string::String>,
@@ -112,20 +116,20 @@ macro_rules! __task_options_methods {
         ) -> Self {
             Self(self.0.resource(name, amount))
         }
-        /// See [`TaskOptions::max_retries`](::rustyray::TaskOptions::max_retries).
+        /// See `TaskOptions::max_retries`.
         pub fn max_retries(self, n: u32) -> Self {
             Self(self.0.max_retries(n))
         }
-        /// See [`TaskOptions::retry_exceptions`](::rustyray::TaskOptions::retry_exceptions).
+        /// See `TaskOptions::retry_exceptions`.
         pub fn retry_exceptions(self, yes: bool) -> Self {
             Self(self.0.retry_exceptions(yes))
         }
-        /// See [`TaskOptions::on`](::rustyray::TaskOptions::on).
-        pub fn on(self, runtime: &::rustyray::Runtime) -> Self {
+        /// See `TaskOptions::on`.
+        pub fn on(self, runtime: &$crate::Runtime) -> Self {
             Self(self.0.on(runtime))
         }
-        /// The options as a plain [`TaskOptions`](::rustyray::TaskOptions).
-        pub fn into_options(self) -> ::rustyray::TaskOptions {
+        /// The options as a plain `TaskOptions`.
+        pub fn into_options(self) -> $crate::TaskOptions {
             self.0
         }
     };

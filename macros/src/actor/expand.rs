@@ -54,7 +54,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::{Attribute, Ident, Type};
+use syn::{Attribute, Ident, Path, Type};
 
 use super::{ActorImpl, ActorItem, ActorStruct, Constructor, Method, Receiver};
 use crate::remote::{Argument, Returns};
@@ -74,24 +74,26 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
         cfgs,
         vis,
         ident,
+        krate,
     } = s;
+    let doc_krate = crate::krate::doc_path(krate);
     let name = s.name();
     let handle = s.handle_ident();
     let options = s.options_ident();
     let items_macro = s.items_macro_ident();
-    let serde = quote!(::rustyray::__private::serde);
+    let serde = quote!(#krate::__private::serde);
 
     let handle_doc = format!(
         "A handle to a [`{name}`] actor, made by `{name}::remote(..)` (or \
-         `{name}::options()…remote(..)`, `rustyray::get_actor::<{name}>(name)`).\n\n\
+         `{name}::options()…remote(..)`, `{doc_krate}::get_actor::<{name}>(name)`).\n\n\
          Its methods submit calls to the actor and return at once with an `ObjectRef` to the \
          result. It is `Clone` (clones share the actor), `Send + Sync`, and serializable, so \
          it can be passed to tasks and other actors. An unnamed actor stops when its last \
-         handle is dropped; `rustyray::kill` stops any actor."
+         handle is dropped; `{doc_krate}::kill` stops any actor."
     );
     let options_doc = format!(
         "Options for creating a `{name}` actor: the setters of \
-         [`ActorOptions`](rustyray::ActorOptions) (`name`, `get_if_exists`, `max_restarts`, \
+         [`ActorOptions`]({doc_krate}::ActorOptions) (`name`, `get_if_exists`, `max_restarts`, \
          `max_task_retries`, `max_concurrency`, `num_cpus`, `resource`, `on`), then \
          `.remote(..)` with a constructor's arguments."
     );
@@ -102,24 +104,24 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
         // First, so that a state that is not `Send + Sync + 'static` is
         // reported here (at the struct's name) before its consequences.
         #(#cfgs)*
-        impl ::rustyray::Actor for #ident {
+        impl #krate::Actor for #ident {
             type Handle = #handle;
         }
 
         #(#cfgs)*
         #[doc = #handle_doc]
         #[derive(::core::clone::Clone)]
-        #vis struct #handle(::rustyray::ActorRef<#ident>);
+        #vis struct #handle(#krate::ActorRef<#ident>);
 
         #(#cfgs)*
-        impl ::rustyray::ActorHandle for #handle {
+        impl #krate::ActorHandle for #handle {
             type Actor = #ident;
 
-            fn actor_ref(&self) -> &::rustyray::ActorRef<#ident> {
+            fn actor_ref(&self) -> &#krate::ActorRef<#ident> {
                 &self.0
             }
 
-            fn from_actor_ref(actor: ::rustyray::ActorRef<#ident>) -> Self {
+            fn from_actor_ref(actor: #krate::ActorRef<#ident>) -> Self {
                 Self(actor)
             }
         }
@@ -128,7 +130,7 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
         #[allow(dead_code)]
         impl #handle {
             /// The actor's id, unique in its runtime.
-            pub fn id(&self) -> ::rustyray::ActorId {
+            pub fn id(&self) -> #krate::ActorId {
                 self.0.id()
             }
         }
@@ -155,7 +157,7 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
             fn deserialize<D: #serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> ::core::result::Result<Self, D::Error> {
-                <::rustyray::ActorRef<#ident> as #serde::Deserialize<'de>>::deserialize(
+                <#krate::ActorRef<#ident> as #serde::Deserialize<'de>>::deserialize(
                     deserializer,
                 )
                 .map(Self)
@@ -166,12 +168,12 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
         #[doc = #options_doc]
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
-        #vis struct #options(::rustyray::ActorOptions);
+        #vis struct #options(#krate::ActorOptions);
 
         #(#cfgs)*
         #[allow(dead_code)]
         impl #options {
-            ::rustyray::__actor_options_methods!();
+            #krate::__actor_options_methods!();
         }
 
         #(#cfgs)*
@@ -179,7 +181,7 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
         impl #ident {
             #[doc = #options_doc]
             #vis fn options() -> #options {
-                #options(<::rustyray::ActorOptions as ::core::default::Default>::default())
+                #options(<#krate::ActorOptions as ::core::default::Default>::default())
             }
         }
 
@@ -199,7 +201,7 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
         // The `impl` half must be there too (its expansion implements this).
         #(#cfgs)*
         const _: () = {
-            fn __rustyray_has_methods<T: ::rustyray::__private::ActorMethods>() {}
+            fn __rustyray_has_methods<T: #krate::__private::ActorMethods>() {}
             fn __rustyray_check() {
                 __rustyray_has_methods::<#ident>();
             }
@@ -216,12 +218,13 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
         handle,
         options,
         items_macro,
+        krate,
         ..
     } = a;
 
     let creators = a.constructors.iter().map(|c| {
         let (vis, remote, attrs) = (&c.vis, &c.remote, &c.attrs);
-        let params = params(&c.args);
+        let params = params(krate, &c.args);
         let names = c.args.iter().map(|arg| &arg.name);
         let doc = format!(
             "Creates a `{name}` actor with its constructor `{ctor}`, run on the actor when it \
@@ -235,7 +238,7 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
         quote! {
             #(#attrs)*
             #docs
-            #vis fn #remote(#(#params),*) -> ::rustyray::Result<#handle> {
+            #vis fn #remote(#(#params),*) -> #krate::Result<#handle> {
                 Self::options().#remote(#(#names),*)
             }
         }
@@ -244,7 +247,7 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
     let builders = a.constructors.iter().map(|c| {
         let (vis, remote) = (&c.vis, &c.remote);
         let attrs = c.attrs.iter().filter(|a| !a.path().is_ident("doc"));
-        let params = params(&c.args);
+        let params = params(krate, &c.args);
         let doc = format!(
             "Creates the actor with these options and its constructor `{}`; returns its \
              handle at once.{}",
@@ -255,7 +258,7 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
         quote! {
             #(#attrs)*
             #[doc = #doc]
-            #vis fn #remote(self, #(#params),*) -> ::rustyray::Result<#handle> {
+            #vis fn #remote(self, #(#params),*) -> #krate::Result<#handle> {
                 #body
             }
         }
@@ -263,8 +266,8 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
 
     let methods = a.methods.iter().map(|m| {
         let (vis, ident, attrs) = (&m.vis, &m.ident, &m.attrs);
-        let params = params(&m.args);
-        let refs = ref_type(&m.output.returns);
+        let params = params(krate, &m.args);
+        let refs = ref_type(krate, &m.output.returns);
         let doc = format!(
             "Submits `{}.{}` to the actor; returns at once with {}.",
             a.name,
@@ -279,7 +282,7 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
         quote! {
             #(#attrs)*
             #docs
-            #vis fn #ident(&self, #(#params),*) -> ::rustyray::Result<#refs> {
+            #vis fn #ident(&self, #(#params),*) -> #krate::Result<#refs> {
                 #body
             }
         }
@@ -290,7 +293,7 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
 
         #(#cfgs)*
         #items_macro! {
-            impl ::rustyray::__private::ActorMethods for #actor {}
+            impl #krate::__private::ActorMethods for #actor {}
 
             #[allow(dead_code, deprecated, clippy::too_many_arguments)]
             impl #actor {
@@ -311,11 +314,11 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
 }
 
 /// `name: impl IntoArg<T>` for each argument.
-fn params(args: &[Argument]) -> Vec<TokenStream> {
+fn params(krate: &Path, args: &[Argument]) -> Vec<TokenStream> {
     args.iter()
         .map(|arg| {
             let (name, ty) = (&arg.name, &arg.ty);
-            quote!(#name: impl ::rustyray::IntoArg<#ty>)
+            quote!(#name: impl #krate::IntoArg<#ty>)
         })
         .collect()
 }
@@ -345,10 +348,10 @@ fn failure_doc(c: &Constructor) -> &'static str {
 }
 
 /// What a handle method returns: `ObjectRef<T>`, or a tuple of refs.
-fn ref_type(returns: &Returns) -> TokenStream {
+fn ref_type(krate: &Path, returns: &Returns) -> TokenStream {
     match returns {
-        Returns::One(ty) => quote!(::rustyray::ObjectRef<#ty>),
-        Returns::Many(tys) => quote!((#(::rustyray::ObjectRef<#tys>,)*)),
+        Returns::One(ty) => quote!(#krate::ObjectRef<#ty>),
+        Returns::Many(tys) => quote!((#(#krate::ObjectRef<#tys>,)*)),
     }
 }
 
@@ -367,15 +370,16 @@ fn bindings(args: &[Argument]) -> (Vec<Ident>, Vec<Ident>) {
 /// error type (`user_error` needs `E: Display`; a missing impl is reported
 /// there) but resolved in the macro's context, so that lints treat it as
 /// generated code.
-fn to_user_error(error_span: Span) -> TokenStream {
+fn to_user_error(krate: &Path, error_span: Span) -> TokenStream {
     let span = Span::call_site().located_at(error_span);
-    quote_spanned!(span=> |__err| ::rustyray::__private::user_error(__err))
+    let krate = crate::krate::at(krate, span);
+    quote_spanned!(span=> |__err| #krate::__private::user_error(__err))
 }
 
 /// The body of a builder's `.remote..(..)`: creates the actor from the
 /// argument tuple and a closure that runs the constructor.
 fn create(a: &ActorImpl, c: &Constructor) -> TokenStream {
-    let (actor, handle, ctor) = (&a.actor, &a.handle, &c.ident);
+    let (actor, handle, ctor, krate) = (&a.actor, &a.handle, &c.ident, &a.krate);
     let call_name = format!("{}.{}", a.name, c.ident);
     let names: Vec<&Ident> = c.args.iter().map(|arg| &arg.name).collect();
     let tys: Vec<&Type> = c.args.iter().map(|arg| &arg.ty).collect();
@@ -384,40 +388,40 @@ fn create(a: &ActorImpl, c: &Constructor) -> TokenStream {
     let call = quote!(<#actor>::#ctor(#(#bindings),*));
     let result = match c.error_span {
         Some(span) => {
-            let to_user_error = to_user_error(span);
+            let to_user_error = to_user_error(krate, span);
             quote!(#call.map_err(#to_user_error))
         }
-        None => quote!(::rustyray::__private::Ok(#call)),
+        None => quote!(#krate::__private::Ok(#call)),
     };
 
     quote! {
-        fn __rustyray_create<#(#arg_params: ::rustyray::Object,)* __F>(
-            __options: ::rustyray::ActorOptions,
-            __args: (#(::rustyray::Arg<#arg_params>,)*),
+        fn __rustyray_create<#(#arg_params: #krate::Object,)* __F>(
+            __options: #krate::ActorOptions,
+            __args: (#(#krate::Arg<#arg_params>,)*),
             __ctor: __F,
-        ) -> ::rustyray::Result<::rustyray::ActorRef<#actor>>
+        ) -> #krate::Result<#krate::ActorRef<#actor>>
         where
             __F: ::core::ops::Fn((#(#arg_params,)*)) -> ::core::result::Result<
                     #actor,
-                    ::rustyray::__private::UserError,
+                    #krate::__private::UserError,
                 > + ::core::marker::Send + ::core::marker::Sync + 'static,
         {
-            ::rustyray::ActorRef::<#actor>::__create(__options, #call_name, __args, __ctor)
+            #krate::ActorRef::<#actor>::__create(__options, #call_name, __args, __ctor)
         }
 
         __rustyray_create::<#(#tys,)* _>(
             self.into_options(),
-            (#(::rustyray::IntoArg::<#tys>::into_arg(#names),)*),
+            (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
             |(#(#bindings,)*): (#(#tys,)*)| #result,
         )
-        .map(<#handle as ::rustyray::ActorHandle>::from_actor_ref)
+        .map(<#handle as #krate::ActorHandle>::from_actor_ref)
     }
 }
 
 /// The body of a handle method: submits the argument tuple and a closure
 /// that runs the method on the state and converts its result.
 fn call(a: &ActorImpl, m: &Method) -> TokenStream {
-    let (actor, method) = (&a.actor, &m.ident);
+    let (actor, method, krate) = (&a.actor, &m.ident, &a.krate);
     let call_name = format!("{}.{}", a.name, m.ident);
     let names: Vec<&Ident> = m.args.iter().map(|arg| &arg.name).collect();
     let tys: Vec<&Type> = m.args.iter().map(|arg| &arg.ty).collect();
@@ -434,18 +438,18 @@ fn call(a: &ActorImpl, m: &Method) -> TokenStream {
     // helper's type parameters.
     let (refs, task_return, wrap) = match &m.output.returns {
         Returns::One(_) => (
-            quote!(::rustyray::ObjectRef<__R0>),
-            quote!(::rustyray::__private::One<__R0>),
-            quote!(::rustyray::__private::One),
+            quote!(#krate::ObjectRef<__R0>),
+            quote!(#krate::__private::One<__R0>),
+            quote!(#krate::__private::One),
         ),
         Returns::Many(_) => (
-            quote!((#(::rustyray::ObjectRef<#ret_params>,)*)),
-            quote!(::rustyray::__private::Many<(#(#ret_params,)*)>),
-            quote!(::rustyray::__private::Many),
+            quote!((#(#krate::ObjectRef<#ret_params>,)*)),
+            quote!(#krate::__private::Many<(#(#ret_params,)*)>),
+            quote!(#krate::__private::Many),
         ),
     };
     let output = quote! {
-        ::core::result::Result<#task_return, ::rustyray::__private::UserError>
+        ::core::result::Result<#task_return, #krate::__private::UserError>
     };
 
     // How the state is reached: a plain reference for sync methods, a lock
@@ -466,13 +470,13 @@ fn call(a: &ActorImpl, m: &Method) -> TokenStream {
         ),
         (true, Receiver::Ref) => (
             quote!(__call_async),
-            quote!(::rustyray::__private::ActorRead<#actor>),
+            quote!(#krate::__private::ActorRead<#actor>),
             quote!(#state),
             quote!(&*#state),
         ),
         (true, Receiver::Mut) => (
             quote!(__call_async),
-            quote!(::rustyray::__private::ActorWrite<#actor>),
+            quote!(#krate::__private::ActorWrite<#actor>),
             quote!(mut #state),
             quote!(&mut *#state),
         ),
@@ -504,10 +508,10 @@ fn call(a: &ActorImpl, m: &Method) -> TokenStream {
     }
     let result = match m.output.error_span {
         Some(span) => {
-            let to_user_error = to_user_error(span);
+            let to_user_error = to_user_error(krate, span);
             quote!(#call.map(#wrap).map_err(#to_user_error))
         }
-        None => quote!(::rustyray::__private::Ok(#wrap(#call))),
+        None => quote!(#krate::__private::Ok(#wrap(#call))),
     };
     let closure = if m.is_async {
         quote!(|#state_pat: #state_ty, (#(#bindings,)*): (#(#tys,)*)| async move { #result })
@@ -521,23 +525,23 @@ fn call(a: &ActorImpl, m: &Method) -> TokenStream {
 
     quote! {
         fn __rustyray_call<
-            #(#arg_params: ::rustyray::Object,)*
-            #(#ret_params: ::rustyray::Object,)*
+            #(#arg_params: #krate::Object,)*
+            #(#ret_params: #krate::Object,)*
             __F #fut_param
         >(
-            __handle: &::rustyray::ActorRef<#actor>,
-            __args: (#(::rustyray::Arg<#arg_params>,)*),
+            __handle: &#krate::ActorRef<#actor>,
+            __args: (#(#krate::Arg<#arg_params>,)*),
             __body: __F,
-        ) -> ::rustyray::Result<#refs>
+        ) -> #krate::Result<#refs>
         where
             #bounds
         {
-            ::rustyray::ActorRef::<#actor>::#submit(__handle, #call_name, __args, __body)
+            #krate::ActorRef::<#actor>::#submit(__handle, #call_name, __args, __body)
         }
 
         __rustyray_call::<#(#turbofish,)* _ #infer_fut>(
-            ::rustyray::ActorHandle::actor_ref(self),
-            (#(::rustyray::IntoArg::<#tys>::into_arg(#names),)*),
+            #krate::ActorHandle::actor_ref(self),
+            (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
             #closure,
         )
     }

@@ -4,15 +4,21 @@
 //! untouched function:
 //!
 //! ```text
-//! pub struct add { _private: () }                  // type namespace only
-//! impl add {
+//! mod __rustyray_add {                                 // the handle's module
+//!     pub struct add { _private: () }                  // type namespace only
+//!     #[doc(hidden)]
+//!     pub struct __rustyray_add_options(pub(super) TaskOptions);
+//! }
+//! pub use __rustyray_add::*;                           // `add` names the handle
+//! impl __rustyray_add::add {
 //!     pub fn remote(a: impl IntoArg<i64>, b: impl IntoArg<i64>)
 //!         -> Result<ObjectRef<i64>> { Self::options().remote(a, b) }
-//!     pub fn options() -> __rustyray_add_options { /* TaskOptions::__new + attribute options */ }
+//!     pub fn options() -> __rustyray_add::__rustyray_add_options {
+//!         /* TaskOptions::__new(module_path!() + "::add") + attribute options */
+//!     }
 //! }
-//! pub struct __rustyray_add_options(TaskOptions);  // #[doc(hidden)]
-//! impl __rustyray_add_options {
-//!     __task_options_methods!();                   // name, num_cpus, resource, ...
+//! impl __rustyray_add::__rustyray_add_options {
+//!     __task_options_methods!();                       // name, num_cpus, resource, ...
 //!     pub fn remote(self, a: .., b: ..) -> Result<ObjectRef<i64>> {
 //!         fn __rustyray_submit<A0: Object, A1: Object, R0: Object, F>(..) { submit_sync(..) }
 //!         __rustyray_submit::<i64, i64, i64, _>(self.0, (into_arg(a), into_arg(b)),
@@ -21,18 +27,71 @@
 //! }
 //! ```
 //!
-//! A braced struct lives in the type namespace only, so it shares the
-//! function's name without clashing and `add(1, 2)` still calls the
-//! function; no module is needed, so this works for functions declared
-//! inside a function body too. Both types take the function's visibility,
-//! so `options()` never returns a type less visible than itself.
+//! # Why a glob-imported module
+//!
+//! `add::remote(..)` needs a type named `add`. A braced struct lives in the
+//! type namespace only, so it shares the function's name (`add(1, 2)` still
+//! calls the function). Declared next to the function, though, it clashes
+//! (E0428) with a module or type the user already named `add` there. So
+//! the struct is declared in a module of its own and brought in by a glob
+//! import: an item declared in the module shadows a glob import without
+//! error, so with the user's `mod add` the expansion still compiles and
+//! `add` keeps meaning the user's module. The handle is then reached by its
+//! module's name, `__rustyray_add::add::remote(..)`, in the function's
+//! module and its children, or re-exported under a name of the user's
+//! choice (the `remote` macro's docs say so, under "Name clashes"). The module's name starts with
+//! `__rustyray_`, so declaring it clashes with no name a user writes; the
+//! options builder is declared in it too, so that its name cannot clash
+//! with another function's module either (`fn x`'s builder and
+//! `fn x_options`'s module would both be `__rustyray_x_options`).
+//!
+//! The glob import's path is relative (`use __rustyray_add::*`, not
+//! `self::..`): inside a function body `self::` names the enclosing module,
+//! so `self::__rustyray_add` would miss the block's own module (or, worse,
+//! find the module-level function's of the same name); a relative path
+//! finds the block's first.
+//!
+//! The glob has a cost, also documented there: it ties with another glob.
+//! A child module that glob-imports its parent (`use super::*`) and
+//! declares a remote function named like one of the parent's gets the
+//! parent's `__rustyray_add` and `add` through that glob and its own
+//! through the expansion, and rustc calls both ambiguous (E0659, at the
+//! attribute and where `add::` is used); the explicit struct of before
+//! shadowed the parent's. A same-named item in the module is the likelier
+//! case, and the one the glob makes work.
+//!
+//! Only the two structs live in the module; everything that names the
+//! user's types or the function itself (the `impl`s) stays next to the
+//! function, where those names resolve as the user wrote them. That
+//! matters inside a function body: `super::` from a module there reaches
+//! the enclosing module, not the block's items, so a module could not name
+//! a block-local function or type, while an `impl` in the block can. Items
+//! declared inside the module are `pub` (a visibility written on the
+//! function means something else one module down); what the outside sees
+//! is decided by the glob's visibility, the function's. The module itself
+//! stays private and is not `#[doc(hidden)]`: rustdoc then inlines the
+//! glob's items where the function is, documenting the handle `add` next
+//! to the function and leaving out the `#[doc(hidden)]` builder (a
+//! `#[doc(inline)]` glob would show both). The options struct's field is
+//! `pub(super)`: the functions next to the function build and read it.
+//!
+//! One diagnostic reads worse for it: rustc names a method of an `impl`
+//! written outside its type's module `<impl add>::remote` instead of
+//! `add::remote` (in "required by a bound in .." notes).
+//!
+//! Shapes not taken: a module named like the function (what the handle
+//! would be reached through) clashes the same way; a distinct type name
+//! (`AddRemote::remote`) or a method on the function item
+//! (`add.remote(..)`, through a trait) changes the API every caller
+//! writes; and the whole `impl` inside the module, its names reached with
+//! `use super::*`, cannot reach a function or type declared in a block.
 //!
 //! Everything else (argument lists, return conversion, submission) lives in
 //! `rustyray::__private`, which keeps the expansion small.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::{Ident, Type};
+use syn::{Ident, Path, Type};
 
 use super::{RemoteFn, Returns};
 
@@ -43,9 +102,12 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         cfgs,
         vis,
         ident,
+        krate,
         ..
     } = f;
     let name = f.name();
+    let doc_krate = crate::krate::doc_path(krate);
+    let module = format_ident!("__rustyray_{}", name);
     let options_ident = format_ident!("__rustyray_{}_options", name);
 
     let params: Vec<TokenStream> = f
@@ -53,26 +115,32 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         .iter()
         .map(|arg| {
             let (name, ty) = (&arg.name, &arg.ty);
-            quote!(#name: impl ::rustyray::IntoArg<#ty>)
+            quote!(#name: impl #krate::IntoArg<#ty>)
         })
         .collect();
     let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
-    let refs = ref_type(&f.output.returns);
+    let refs = ref_type(krate, &f.output.returns);
     let options = option_calls(f);
     let submit = submit(f);
 
+    // No intra-doc link to the function here: this doc is resolved in the
+    // handle's module, where `{name}` is the handle itself.
     let handle_doc = format!(
-        "Remote handle of [`{name}`](fn@{name}): `{name}::remote(..)` submits it as a task \
+        "Remote handle of the function `{name}`: `{name}::remote(..)` submits it as a task \
          and returns at once with a ref to its result; `{name}::options()` sets per-call \
          options first."
     );
+    let module_doc = format!(
+        "The remote handle of `{name}` and its options builder, glob-imported next to \
+         the function (see `#[rustyray::remote]`, \"Name clashes\")."
+    );
     let remote_doc = format!(
-        "Submits `{name}` as a task with its default options; returns at once. Each \
-         argument is a value, an `ObjectRef` or a `&ObjectRef`."
+        "Submits [`{name}`](fn@{name}) as a task with its default options; returns at once. \
+         Each argument is a value, an `ObjectRef` or a `&ObjectRef`."
     );
     let options_doc = format!(
         "Per-call options of `{name}`, starting from its `#[remote(..)]` attribute: \
-         the setters of [`TaskOptions`](rustyray::TaskOptions) (`name`, `num_cpus`, \
+         the setters of [`TaskOptions`]({doc_krate}::TaskOptions) (`name`, `num_cpus`, \
          `resource`, `max_retries`, `retry_exceptions`, `on`), then `.remote(..)`."
     );
 
@@ -80,24 +148,37 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         #item
 
         #(#cfgs)*
-        #[doc = #handle_doc]
-        #[allow(non_camel_case_types, dead_code)]
-        #vis struct #ident {
-            _private: (),
+        #[doc = #module_doc]
+        #[allow(unreachable_pub)]
+        mod #module {
+            #[doc = #handle_doc]
+            #[allow(non_camel_case_types, dead_code)]
+            pub struct #ident {
+                _private: (),
+            }
+
+            #[doc = #options_doc]
+            #[doc(hidden)]
+            #[allow(non_camel_case_types, dead_code)]
+            pub struct #options_ident(pub(super) #krate::TaskOptions);
         }
 
         #(#cfgs)*
+        #[allow(unused_imports)]
+        #vis use #module::*;
+
+        #(#cfgs)*
         #[allow(dead_code, clippy::too_many_arguments)]
-        impl #ident {
+        impl #module::#ident {
             #[doc = #remote_doc]
-            pub fn remote(#(#params),*) -> ::rustyray::Result<#refs> {
+            pub fn remote(#(#params),*) -> #krate::Result<#refs> {
                 Self::options().remote(#(#names),*)
             }
 
             #[doc = #options_doc]
-            pub fn options() -> #options_ident {
-                #options_ident(
-                    ::rustyray::TaskOptions::__new(
+            pub fn options() -> #module::#options_ident {
+                #module::#options_ident(
+                    #krate::TaskOptions::__new(
                         ::core::concat!(::core::module_path!(), "::", #name)
                     )
                     #options
@@ -106,18 +187,12 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         }
 
         #(#cfgs)*
-        #[doc = #options_doc]
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code)]
-        #vis struct #options_ident(::rustyray::TaskOptions);
-
-        #(#cfgs)*
         #[allow(dead_code, clippy::too_many_arguments)]
-        impl #options_ident {
-            ::rustyray::__task_options_methods!();
+        impl #module::#options_ident {
+            #krate::__task_options_methods!();
 
             /// Submits the task with these options; returns at once.
-            pub fn remote(self, #(#params),*) -> ::rustyray::Result<#refs> {
+            pub fn remote(self, #(#params),*) -> #krate::Result<#refs> {
                 #submit
             }
         }
@@ -126,10 +201,10 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
 }
 
 /// What the caller gets back: `ObjectRef<T>`, or a tuple of refs.
-fn ref_type(returns: &Returns) -> TokenStream {
+fn ref_type(krate: &Path, returns: &Returns) -> TokenStream {
     match returns {
-        Returns::One(ty) => quote!(::rustyray::ObjectRef<#ty>),
-        Returns::Many(tys) => quote!((#(::rustyray::ObjectRef<#tys>,)*)),
+        Returns::One(ty) => quote!(#krate::ObjectRef<#ty>),
+        Returns::Many(tys) => quote!((#(#krate::ObjectRef<#tys>,)*)),
     }
 }
 
@@ -166,7 +241,7 @@ fn option_calls(f: &RemoteFn) -> TokenStream {
 /// hold generically inside the helper, so rustc adds no errors about
 /// `ArgList`/`TaskReturn` at the attribute.
 fn submit(f: &RemoteFn) -> TokenStream {
-    let ident = &f.ident;
+    let (ident, krate) = (&f.ident, &f.krate);
     let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
     let tys: Vec<&Type> = f.args.iter().map(|arg| &arg.ty).collect();
     // Fresh, hygienic bindings: they cannot shadow the function's name (a
@@ -185,20 +260,20 @@ fn submit(f: &RemoteFn) -> TokenStream {
     // helper's generic parameters.
     let (refs, task_return) = match &f.output.returns {
         Returns::One(_) => (
-            quote!(::rustyray::ObjectRef<R0>),
-            quote!(::rustyray::__private::One<R0>),
+            quote!(#krate::ObjectRef<R0>),
+            quote!(#krate::__private::One<R0>),
         ),
         Returns::Many(_) => (
-            quote!((#(::rustyray::ObjectRef<#ret_params>,)*)),
-            quote!(::rustyray::__private::Many<(#(#ret_params,)*)>),
+            quote!((#(#krate::ObjectRef<#ret_params>,)*)),
+            quote!(#krate::__private::Many<(#(#ret_params,)*)>),
         ),
     };
     let output = quote! {
-        ::core::result::Result<#task_return, ::rustyray::__private::UserError>
+        ::core::result::Result<#task_return, #krate::__private::UserError>
     };
     let (submit_fn, fut_param, body_bounds) = if f.is_async {
         (
-            quote!(::rustyray::__private::submit_async),
+            quote!(#krate::__private::submit_async),
             quote!(, Fut),
             quote! {
                 F: ::core::ops::Fn((#(#arg_params,)*)) -> Fut
@@ -208,7 +283,7 @@ fn submit(f: &RemoteFn) -> TokenStream {
         )
     } else {
         (
-            quote!(::rustyray::__private::submit_sync),
+            quote!(#krate::__private::submit_sync),
             TokenStream::new(),
             quote! {
                 F: ::core::ops::Fn((#(#arg_params,)*)) -> #output
@@ -231,8 +306,8 @@ fn submit(f: &RemoteFn) -> TokenStream {
         quote!(#ident(#(#bindings),*))
     };
     let wrap = match f.output.returns {
-        Returns::One(_) => quote!(::rustyray::__private::One),
-        Returns::Many(_) => quote!(::rustyray::__private::Many),
+        Returns::One(_) => quote!(#krate::__private::One),
+        Returns::Many(_) => quote!(#krate::__private::Many),
     };
     let result = match &f.output.error_span {
         // `user_error` needs `E: Display`: a missing impl is reported (once)
@@ -241,11 +316,11 @@ fn submit(f: &RemoteFn) -> TokenStream {
             // Located at the user's type but resolved in the macro's
             // context, so that lints treat it as generated code.
             let span = Span::call_site().located_at(*span);
-            let to_user_error =
-                quote_spanned!(span=> |__err| ::rustyray::__private::user_error(__err));
+            let krate = crate::krate::at(krate, span);
+            let to_user_error = quote_spanned!(span=> |__err| #krate::__private::user_error(__err));
             quote!(#call.map(#wrap).map_err(#to_user_error))
         }
-        None => quote!(::rustyray::__private::Ok(#wrap(#call))),
+        None => quote!(#krate::__private::Ok(#wrap(#call))),
     };
     let closure = if f.is_async {
         quote!(|(#(#bindings,)*): (#(#tys,)*)| async move { #result })
@@ -254,11 +329,11 @@ fn submit(f: &RemoteFn) -> TokenStream {
     };
 
     quote! {
-        fn __rustyray_submit<#(#arg_params: ::rustyray::Object,)* #(#ret_params: ::rustyray::Object,)* F #fut_param>(
-            __options: ::rustyray::TaskOptions,
-            __args: (#(::rustyray::Arg<#arg_params>,)*),
+        fn __rustyray_submit<#(#arg_params: #krate::Object,)* #(#ret_params: #krate::Object,)* F #fut_param>(
+            __options: #krate::TaskOptions,
+            __args: (#(#krate::Arg<#arg_params>,)*),
             __body: F,
-        ) -> ::rustyray::Result<#refs>
+        ) -> #krate::Result<#refs>
         where
             #body_bounds
         {
@@ -267,7 +342,7 @@ fn submit(f: &RemoteFn) -> TokenStream {
 
         __rustyray_submit::<#(#turbofish,)* _ #infer_fut>(
             self.0,
-            (#(::rustyray::IntoArg::<#tys>::into_arg(#names),)*),
+            (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
             #closure,
         )
     }

@@ -37,7 +37,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, FnArg, GenericParam, Ident, Item, ItemFn, LitStr, ReturnType, Type, Visibility,
+    Attribute, FnArg, GenericParam, Ident, Item, ItemFn, LitStr, Path, ReturnType, Type, Visibility,
 };
 
 use crate::attr::{self, Meta, Value};
@@ -63,7 +63,8 @@ const LIFETIME_MSG: &str = "#[rustyray::remote] functions cannot borrow: argumen
      share a value without copying it";
 
 const VALID_OPTIONS: &str = "valid options: `num_cpus = 1.0`, `max_retries = 3`, \
-     `retry_exceptions = true`, `num_returns = 2`, `name = \"..\"`, `resources(gpu = 1.0)`";
+     `retry_exceptions = true`, `num_returns = 2`, `name = \"..\"`, `resources(gpu = 1.0)`, \
+     `crate = \"..\"`";
 
 /// The option keys, for "did you mean" hints.
 const OPTION_KEYS: &[&str] = &[
@@ -73,6 +74,7 @@ const OPTION_KEYS: &[&str] = &[
     "num_returns",
     "name",
     "resources",
+    "crate",
 ];
 
 /// A function under `#[rustyray::remote]`, checked: everything the
@@ -82,7 +84,8 @@ pub struct RemoteFn {
     pub item: ItemFn,
     /// Its `#[cfg]` attributes, repeated on every generated item.
     pub cfgs: Vec<Attribute>,
-    /// Its visibility, given to the generated types.
+    /// Its visibility, given to the glob import that brings the generated
+    /// types next to it.
     pub vis: Visibility,
     /// Its name; the generated handle type has the same one.
     pub ident: Ident,
@@ -94,6 +97,9 @@ pub struct RemoteFn {
     pub output: Output,
     /// The attribute's options: the defaults of `f::options()`.
     pub options: Options,
+    /// The runtime crate's path: `::rustyray`, or the `crate = ".."`
+    /// option's (see [`crate::krate`]).
+    pub krate: Path,
 }
 
 /// One argument of a remote function.
@@ -138,6 +144,9 @@ pub struct Options {
     pub resources: Vec<(LitStr, TokenStream)>,
     /// `num_returns = N`.
     pub num_returns: Option<usize>,
+    /// `crate = "my_ray"`: not a task option, the path the expansion names
+    /// the runtime crate by.
+    pub krate: Option<Path>,
 }
 
 impl RemoteFn {
@@ -177,6 +186,10 @@ impl RemoteFn {
         let output = output(cx, &item.sig.output, options.num_returns);
 
         Some(RemoteFn {
+            krate: options
+                .krate
+                .clone()
+                .unwrap_or_else(crate::krate::default_path),
             cfgs: item
                 .attrs
                 .iter()
@@ -228,6 +241,7 @@ impl Options {
                 "name" => options.name = attr::string(cx, meta, "name = \"my-task\""),
                 "num_returns" => options.num_returns = num_returns(cx, meta),
                 "resources" | "resource" => resources(cx, meta, &mut options.resources),
+                "crate" => options.krate = crate::krate::from_meta(cx, meta),
                 other if attr::is_gpu_key(other) => cx.error_at(
                     meta.key.span(),
                     attr::gpu_message(other, "resources(gpu = 1)"),
