@@ -86,11 +86,12 @@ pub mod task;
 
 pub use actor::{Actor, ActorHandle, ActorRef};
 pub use api::actor_options::ActorOptions;
+pub use api::registry;
 pub use api::task_options::TaskOptions;
 pub use api::{cancel, get, get_actor, get_all, get_timeout, kill, put, put_bytes, wait};
 pub use error::{Error, Result};
 pub use object::{
-    get_all_async, wait_async, MemoryStats, Object, ObjectId, ObjectRef, ReadyPending,
+    get_all_async, wait_async, Codec, MemoryStats, Object, ObjectId, ObjectRef, ReadyPending,
 };
 pub use runtime::{
     global, init, is_initialized, tokio_thread_start, Config, EnterGuard, Runtime, RuntimeGuard,
@@ -117,9 +118,11 @@ pub mod __private {
                 constructors into `{Self}::remote(..)` and its methods into the handle's"
     )]
     pub trait ActorMethods {}
-    pub use crate::api::submit::{run_async, submit_async, submit_sync};
-    pub use crate::task::args::ArgList;
+    pub use crate::api::registry::{Call, CreateCall, Created, Entry, MethodCall, Submitted};
+    pub use crate::api::submit::run_async;
+    pub use crate::task::args::{ArgList, ValueList};
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
     pub use core::result::Result::{Err, Ok};
+    pub use inventory;
     pub use serde;
 }

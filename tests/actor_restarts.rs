@@ -29,7 +29,9 @@ struct Lives {
     dropped: AtomicUsize,
     /// Runs of `fail`.
     failed_runs: AtomicUsize,
-    /// Holds `gated_boom` until the test opens it.
+    /// Calls waiting at the gate (counted on entry).
+    at_gate: AtomicUsize,
+    /// Holds `gated_get` and `gated_boom` until the test opens it.
     gate: Mutex<bool>,
     opened: Condvar,
     /// Where two calls meet before panicking together.
@@ -46,6 +48,7 @@ impl Lives {
 
     /// Blocks until the gate opens; `false` after [`PATIENCE`].
     fn wait_open(&self) -> bool {
+        self.at_gate.fetch_add(1, Ordering::SeqCst);
         let guard = lock(&self.gate);
         let (guard, _) = self
             .opened
@@ -61,6 +64,10 @@ impl Lives {
     fn dropped(&self) -> usize {
         self.dropped.load(Ordering::SeqCst)
     }
+
+    fn at_gate(&self) -> usize {
+        self.at_gate.load(Ordering::SeqCst)
+    }
 }
 
 impl Default for Lives {
@@ -68,6 +75,7 @@ impl Default for Lives {
         Lives {
             constructed: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
+            at_gate: AtomicUsize::new(0),
             failed_runs: AtomicUsize::new(0),
             gate: Mutex::new(false),
             opened: Condvar::new(),
@@ -466,6 +474,8 @@ fn a_crash_fails_its_call_at_once_while_another_call_is_still_running() -> Resul
         .max_restarts(1)
         .remote(lives.key, 100)?;
     let waiting = f.gated_get()?;
+    // The crash must find that call running on the instance.
+    wait_until("the first call waits at the gate", || lives.at_gate() == 1);
     let crash = f.boom()?;
     // Neither ref waits for the gate: the crash ends the instance now.
     let cause = died(get(&crash));
@@ -493,6 +503,8 @@ fn a_call_in_flight_on_a_crashed_instance_is_retried_on_the_new_one() -> Result<
         .max_task_retries(1)
         .remote(lives.key, 100)?;
     let waiting = f.gated_get()?;
+    // The crash must find that call running on the instance.
+    wait_until("the first call waits at the gate", || lives.at_gate() == 1);
     let crash = f.boom()?;
     // The crashing call is retried too: on the new instance it panics
     // again, which uses up the last restart.

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use common::{get, wait_until};
 use common::probe::{probe, TestProbe};
+use common::{get, wait_until};
 use rustyray::{Config, Error, Result};
 use serde::{Deserialize, Serialize};
 

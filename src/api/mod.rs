@@ -8,6 +8,7 @@
 
 pub(crate) mod actor_options;
 pub(crate) mod actors;
+pub mod registry;
 pub(crate) mod submit;
 pub(crate) mod task_options;
 

@@ -45,6 +45,7 @@
 //! completed, so no wait outlives the runtime.
 
 pub(crate) mod cell;
+mod codec;
 pub(crate) mod copy;
 pub(crate) mod handoff;
 pub(crate) mod hooks;
@@ -59,7 +60,8 @@ pub(crate) mod timer;
 pub(crate) mod value;
 pub(crate) mod wait;
 
-pub(crate) use self::serde::{decode_value, TypeTag};
+pub(crate) use self::serde::TypeTag;
+pub use codec::Codec;
 pub use id::{ObjectId, RuntimeId};
 pub use object_ref::{ObjectFuture, ObjectRef};
 pub use store::MemoryStats;

@@ -10,6 +10,7 @@ use slab::Slab;
 
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer, State};
+use crate::object::codec::Codec;
 use crate::object::copy;
 use crate::object::hooks::{Guard, Hooks, SendGuard};
 use crate::object::id::ObjectId;
@@ -618,7 +619,7 @@ impl Store {
 
     /// Decodes `bytes` as a `T` in the scope of this store's runtime, so
     /// that refs inside bind to it whichever thread reads. Every byte must
-    /// belong to the `T` (see [`decode_value`](crate::object::decode_value)).
+    /// belong to the `T` (see [`Codec::decode`](crate::object::Codec::decode)).
     pub(crate) fn decode<T: serde::de::DeserializeOwned + 'static>(
         &self,
         bytes: &[u8],
@@ -627,7 +628,7 @@ impl Store {
             return Ok(value);
         }
         let _scope = self.hooks.get().and_then(|hooks| hooks.enter());
-        match catch(|| crate::object::decode_value(bytes)) {
+        match catch(|| Codec::Postcard.decode(bytes)) {
             Ok(decoded) => decoded,
             Err(panic) => Err(Error::Serialization(format!(
                 "decoding a `{}`: its `Deserialize` {panic}",

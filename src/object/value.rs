@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
+use crate::object::codec::Codec;
 use crate::object::spill::SpillFile;
 use crate::object::store::Store;
 use crate::object::{copy, handoff, recycle, Object};
@@ -50,12 +51,10 @@ impl<T: Object> Erased for Typed<T> {
     /// The postcard encoding; the user's `Serialize` runs inside `catch`,
     /// so a panic there is this value's error and nobody else's.
     fn encode(&self) -> Result<Vec<u8>> {
-        let encoded = catch(|| match copy::encode_bytes(&self.value) {
-            Some(bytes) => Ok(bytes),
-            None => postcard::to_allocvec(&self.value),
-        });
+        let encoded = catch(|| Codec::Postcard.encode(&self.value));
         let reason = match encoded {
             Ok(Ok(bytes)) => return Ok(bytes),
+            Ok(Err(Error::Serialization(reason))) => reason,
             Ok(Err(err)) => err.to_string(),
             Err(panic) => format!("its `Serialize` {panic}"),
         };

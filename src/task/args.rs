@@ -106,6 +106,16 @@ pub struct Keep<'a>(pub(crate) &'a Arc<Store>);
 #[derive(Default)]
 pub struct Dependencies(pub(crate) Vec<Arc<ObjectCell>>);
 
+/// A tuple of argument values, as a call by name decodes them: each
+/// becomes a by-value [`Arg`].
+#[doc(hidden)]
+pub trait ValueList: serde::de::DeserializeOwned + Send + 'static {
+    /// The arguments that pass these values.
+    type Args: ArgList<Values = Self>;
+    /// Each value as a by-value argument.
+    fn into_args(self) -> Self::Args;
+}
+
 /// A tuple of [`Arg`]s: everything one call passes.
 #[doc(hidden)]
 pub trait ArgList: Send + 'static {
@@ -143,6 +153,17 @@ macro_rules! arg_list {
                 #[allow(non_snake_case)]
                 let ($($name,)*) = self;
                 Ok(($($name.take()?,)*))
+            }
+        }
+
+        impl<$($name: Object),*> ValueList for ($($name,)*) {
+            type Args = ($(Arg<$name>,)*);
+
+            #[allow(clippy::unused_unit)]
+            fn into_args(self) -> Self::Args {
+                #[allow(non_snake_case)]
+                let ($($name,)*) = self;
+                ($(Arg(Inner::Value(Some($name))),)*)
             }
         }
     };

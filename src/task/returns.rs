@@ -5,10 +5,12 @@ use std::any::Any;
 use std::fmt::Display;
 use std::sync::Arc;
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
 use crate::object::value::Value;
+use crate::object::Codec;
 use crate::object::{Object, ObjectRef};
+use crate::sync::catch;
 
 /// The output cells of a task, one per returned object (one allocation
 /// fewer for the common single result).
@@ -47,6 +49,8 @@ pub trait TaskReturn: Send + 'static {
     fn complete(self, outputs: &Outputs);
     /// The caller's refs to the output cells.
     fn refs(outputs: &Outputs) -> Self::Refs;
+    /// Each object encoded with `codec` (for a call by name).
+    fn encode(self, codec: Codec) -> Vec<Result<Vec<u8>>>;
 }
 
 /// A task's single return value.
@@ -63,6 +67,10 @@ impl<T: Object> TaskReturn for One<T> {
 
     fn refs(outputs: &Outputs) -> ObjectRef<T> {
         ObjectRef::from_cell(Arc::clone(&outputs.cells()[0]))
+    }
+
+    fn encode(self, codec: Codec) -> Vec<Result<Vec<u8>>> {
+        vec![codec.encode(&self.0)]
     }
 }
 
@@ -83,6 +91,10 @@ macro_rules! many {
             fn refs(outputs: &Outputs) -> Self::Refs {
                 ($(ObjectRef::<$name>::from_cell(Arc::clone(&outputs.cells()[$idx])),)*)
             }
+
+            fn encode(self, codec: Codec) -> Vec<Result<Vec<u8>>> {
+                vec![$(codec.encode(&(self.0).$idx)),*]
+            }
         }
     };
 }
@@ -95,6 +107,44 @@ many!(5; A 0, B 1, C 2, D 3, E 4);
 many!(6; A 0, B 1, C 2, D 3, E 4, F 5);
 many!(7; A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 many!(8; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
+/// The objects of a call by name, each encoded with `codec` in the task
+/// that made them: the caller (another process's worker, in the end) gets
+/// bytes. A `Serialize` that fails or panics fails that object with
+/// [`Error::Serialization`].
+#[doc(hidden)]
+pub struct Encoded<R> {
+    pub(crate) value: R,
+    pub(crate) codec: Codec,
+}
+
+impl<R: TaskReturn> TaskReturn for Encoded<R> {
+    type Refs = Vec<ObjectRef<Vec<u8>>>;
+    const COUNT: usize = R::COUNT;
+
+    fn complete(self, outputs: &Outputs) {
+        let Encoded { value, codec } = self;
+        let encoded = catch(|| value.encode(codec)).unwrap_or_else(|panic| {
+            let error = Error::Serialization(format!("a result's `Serialize` {panic}"));
+            vec![Err(error); R::COUNT]
+        });
+        for (cell, bytes) in outputs.cells().iter().zip(encoded) {
+            cell.complete(bytes.map(Value::new));
+        }
+    }
+
+    fn refs(outputs: &Outputs) -> Self::Refs {
+        let cells = outputs.cells().iter();
+        cells
+            .map(|cell| ObjectRef::from_cell(Arc::clone(cell)))
+            .collect()
+    }
+
+    fn encode(self, codec: Codec) -> Vec<Result<Vec<u8>>> {
+        let bytes = self.value.encode(self.codec);
+        bytes.into_iter().map(|b| codec.encode(&b?)).collect()
+    }
+}
 
 /// An application error returned by a task (its `Err`), before the task's
 /// name is attached.

@@ -254,13 +254,17 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
             c.ident,
             failure_doc(c)
         );
-        let body = create(a, c);
+        let Generated { helper, typed, .. } = create(a, c);
+        let cfgs = cfgs_of(&c.attrs);
         quote! {
             #(#attrs)*
             #[doc = #doc]
             #vis fn #remote(self, #(#params),*) -> #krate::Result<#handle> {
-                #body
+                #typed
             }
+
+            #(#cfgs)*
+            #helper
         }
     });
 
@@ -278,15 +282,32 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
             }
         );
         let docs = docs_then(attrs, &doc);
-        let body = call(a, m);
+        let Generated { helper, typed, .. } = call(a, m);
+        let cfgs = cfgs_of(&m.attrs);
         quote! {
             #(#attrs)*
             #docs
             #vis fn #ident(&self, #(#params),*) -> #krate::Result<#refs> {
-                #body
+                #typed
             }
+
+            #(#cfgs)*
+            #helper
         }
     });
+
+    // The registry's entries, under the actor's stable name.
+    let entries = a
+        .constructors
+        .iter()
+        .map(|c| (cfgs_of(&c.attrs), create(a, c).by_name))
+        .chain(
+            a.methods
+                .iter()
+                .map(|m| (cfgs_of(&m.attrs), call(a, m).by_name)),
+        )
+        .map(|(cfgs, by_name)| quote!(#(#cfgs)* const _: () = { #by_name };));
+    let actor_name = &a.name;
 
     quote! {
         #item
@@ -309,8 +330,21 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
             impl #handle {
                 #(#methods)*
             }
+
+            // The actor by name (see `rustyray::registry`).
+            #[allow(deprecated)]
+            const _: () = {
+                const __RUSTYRAY_ACTOR: &str =
+                    ::core::concat!(::core::module_path!(), "::", #actor_name);
+                #(#entries)*
+            };
         }
     }
+}
+
+/// The `#[cfg]` attributes among `attrs`.
+fn cfgs_of(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("cfg"))
 }
 
 /// `name: impl IntoArg<T>` for each argument.
@@ -378,8 +412,10 @@ fn to_user_error(krate: &Path, error_span: Span) -> TokenStream {
 
 /// The body of a builder's `.remote..(..)`: creates the actor from the
 /// argument tuple and a closure that runs the constructor.
-fn create(a: &ActorImpl, c: &Constructor) -> TokenStream {
+fn create(a: &ActorImpl, c: &Constructor) -> Generated {
     let (actor, handle, ctor, krate) = (&a.actor, &a.handle, &c.ident, &a.krate);
+    let options = &a.options;
+    let ctor_name = c.ident.to_string();
     let call_name = format!("{}.{}", a.name, c.ident);
     let names: Vec<&Ident> = c.args.iter().map(|arg| &arg.name).collect();
     let tys: Vec<&Type> = c.args.iter().map(|arg| &arg.ty).collect();
@@ -394,34 +430,66 @@ fn create(a: &ActorImpl, c: &Constructor) -> TokenStream {
         None => quote!(#krate::__private::Ok(#call)),
     };
 
-    quote! {
-        fn __rustyray_create<#(#arg_params: #krate::Object,)* __F>(
-            __options: #krate::ActorOptions,
-            __args: (#(#krate::Arg<#arg_params>,)*),
+    let helper_ident = format_ident!("__rustyray_create_{}", c.ident, span = Span::call_site());
+    let arg_list = quote!((#(#krate::Arg<#arg_params>,)*));
+    let helper = quote! {
+        fn #helper_ident<#(#arg_params: #krate::Object,)* __F>(
+            __call: #krate::__private::CreateCall<'_, #arg_list>,
             __ctor: __F,
-        ) -> #krate::Result<#krate::ActorRef<#actor>>
+        ) -> #krate::Result<#krate::__private::Created<#actor>>
         where
             __F: ::core::ops::Fn((#(#arg_params,)*)) -> ::core::result::Result<
                     #actor,
                     #krate::__private::UserError,
                 > + ::core::marker::Send + ::core::marker::Sync + 'static,
         {
-            #krate::ActorRef::<#actor>::__create(__options, #call_name, __args, __ctor)
+            __call.create(#call_name, __ctor)
         }
-
-        __rustyray_create::<#(#tys,)* _>(
-            self.into_options(),
-            (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
-            |(#(#bindings,)*): (#(#tys,)*)| #result,
+    };
+    let closure = quote!(|(#(#bindings,)*): (#(#tys,)*)| #result);
+    let typed = quote! {
+        Self::#helper_ident::<#(#tys,)* _>(
+            #krate::__private::CreateCall::Typed(
+                self.into_options(),
+                (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
+            ),
+            #closure,
         )
+        .and_then(#krate::__private::Created::typed)
         .map(<#handle as #krate::ActorHandle>::from_actor_ref)
+    };
+    let by_name = quote! {
+        fn #helper_ident(
+            __options: #krate::ActorOptions,
+            __codec: #krate::Codec,
+            __args: &[u8],
+        ) -> #krate::Result<#krate::registry::AnyActor> {
+            <#options>::#helper_ident::<#(#tys,)* _>(
+                #krate::__private::CreateCall::ByName(__options, __RUSTYRAY_ACTOR, __codec, __args),
+                #closure,
+            )
+            .and_then(#krate::__private::Created::by_name)
+        }
+        #krate::__private::inventory::submit! {
+            #krate::__private::Entry::Constructor(#krate::registry::Constructor::__new(
+                __RUSTYRAY_ACTOR,
+                #ctor_name,
+                #helper_ident,
+            ))
+        }
+    };
+    Generated {
+        helper,
+        typed,
+        by_name,
     }
 }
 
 /// The body of a handle method: submits the argument tuple and a closure
 /// that runs the method on the state and converts its result.
-fn call(a: &ActorImpl, m: &Method) -> TokenStream {
-    let (actor, method, krate) = (&a.actor, &m.ident, &a.krate);
+fn call(a: &ActorImpl, m: &Method) -> Generated {
+    let (actor, handle, method, krate) = (&a.actor, &a.handle, &m.ident, &a.krate);
+    let method_name = m.ident.to_string();
     let call_name = format!("{}.{}", a.name, m.ident);
     let names: Vec<&Ident> = m.args.iter().map(|arg| &arg.name).collect();
     let tys: Vec<&Type> = m.args.iter().map(|arg| &arg.ty).collect();
@@ -457,25 +525,25 @@ fn call(a: &ActorImpl, m: &Method) -> TokenStream {
     let state = Ident::new("__actor", Span::mixed_site());
     let (submit, state_ty, state_pat, receiver) = match (m.is_async, m.receiver) {
         (false, Receiver::Ref) => (
-            quote!(__call_ref),
+            quote!(call_ref),
             quote!(&#actor),
             quote!(#state),
             quote!(#state),
         ),
         (false, Receiver::Mut) => (
-            quote!(__call_mut),
+            quote!(call_mut),
             quote!(&mut #actor),
             quote!(#state),
             quote!(#state),
         ),
         (true, Receiver::Ref) => (
-            quote!(__call_async),
+            quote!(call_async),
             quote!(#krate::__private::ActorRead<#actor>),
             quote!(#state),
             quote!(&*#state),
         ),
         (true, Receiver::Mut) => (
-            quote!(__call_async),
+            quote!(call_async),
             quote!(#krate::__private::ActorWrite<#actor>),
             quote!(mut #state),
             quote!(&mut *#state),
@@ -523,26 +591,68 @@ fn call(a: &ActorImpl, m: &Method) -> TokenStream {
     // reported at the type as written.
     let turbofish = tys.iter().chain(&ret_tys);
 
-    quote! {
-        fn __rustyray_call<
+    let helper_ident = format_ident!("__rustyray_call_{}", m.ident, span = Span::call_site());
+    let helper = quote! {
+        fn #helper_ident<
             #(#arg_params: #krate::Object,)*
             #(#ret_params: #krate::Object,)*
             __F #fut_param
         >(
-            __handle: &#krate::ActorRef<#actor>,
-            __args: (#(#krate::Arg<#arg_params>,)*),
+            __call: #krate::__private::MethodCall<'_, #actor, (#(#krate::Arg<#arg_params>,)*)>,
             __body: __F,
-        ) -> #krate::Result<#refs>
+        ) -> #krate::Result<#krate::__private::Submitted<#refs>>
         where
             #bounds
         {
-            #krate::ActorRef::<#actor>::#submit(__handle, #call_name, __args, __body)
+            __call.#submit(#call_name, __body)
         }
-
-        __rustyray_call::<#(#turbofish,)* _ #infer_fut>(
-            #krate::ActorHandle::actor_ref(self),
-            (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
+    };
+    let typed = quote! {
+        Self::#helper_ident::<#(#turbofish,)* _ #infer_fut>(
+            #krate::__private::MethodCall::Typed(
+                #krate::ActorHandle::actor_ref(self),
+                (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
+            ),
             #closure,
         )
+        .and_then(#krate::__private::Submitted::typed)
+    };
+    let turbofish = tys.iter().chain(&ret_tys);
+    let by_name = quote! {
+        fn #helper_ident(
+            __actor: &#krate::registry::AnyActor,
+            __codec: #krate::Codec,
+            __args: &[u8],
+        ) -> #krate::Result<#krate::registry::EncodedRefs> {
+            <#handle>::#helper_ident::<#(#turbofish,)* _ #infer_fut>(
+                #krate::__private::MethodCall::ByName(__actor, __codec, __args),
+                #closure,
+            )
+            .and_then(#krate::__private::Submitted::by_name)
+        }
+        #krate::__private::inventory::submit! {
+            #krate::__private::Entry::Method(#krate::registry::Method::__new(
+                __RUSTYRAY_ACTOR,
+                #method_name,
+                #helper_ident,
+            ))
+        }
+    };
+    Generated {
+        helper,
+        typed,
+        by_name,
     }
+}
+
+/// What one constructor or method generates: a helper with the user's
+/// types as bounded parameters (an associated function of the options
+/// builder or the handle), the typed call's body, and the registry's entry.
+/// Both calls go through the one helper, so a type that is not an `Object`
+/// fails with the same error at the same span from both, which rustc
+/// reports once.
+struct Generated {
+    helper: TokenStream,
+    typed: TokenStream,
+    by_name: TokenStream,
 }

@@ -121,7 +121,11 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
     let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
     let refs = ref_type(krate, &f.output.returns);
     let options = option_calls(f);
-    let submit = submit(f);
+    let Submission {
+        helper,
+        remote: submit,
+        by_name,
+    } = submit(f);
 
     // No intra-doc link to the function here: this doc is resolved in the
     // handle's module, where `{name}` is the handle itself.
@@ -191,12 +195,31 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         impl #module::#options_ident {
             #krate::__task_options_methods!();
 
+            #helper
+
             /// Submits the task with these options; returns at once.
             pub fn remote(self, #(#params),*) -> #krate::Result<#refs> {
                 #submit
             }
         }
 
+        // The function by name (see `rustyray::registry`).
+        #(#cfgs)*
+        const _: () = {
+            #by_name
+
+            fn __rustyray_options() -> #krate::TaskOptions {
+                #module::#ident::options().into_options()
+            }
+
+            #krate::__private::inventory::submit! {
+                #krate::__private::Entry::Function(#krate::registry::Function::__new(
+                    ::core::concat!(::core::module_path!(), "::", #name),
+                    __rustyray_options,
+                    __rustyray_by_name,
+                ))
+            }
+        };
     }
 }
 
@@ -240,7 +263,10 @@ fn option_calls(f: &RemoteFn) -> TokenStream {
 /// argument or result type), and nowhere else: `submit_sync`'s own bounds
 /// hold generically inside the helper, so rustc adds no errors about
 /// `ArgList`/`TaskReturn` at the attribute.
-fn submit(f: &RemoteFn) -> TokenStream {
+fn submit(f: &RemoteFn) -> Submission {
+    let module = format_ident!("__rustyray_{}", f.name());
+    let options_ident = format_ident!("__rustyray_{}_options", f.name());
+    let options_path = quote!(#module::#options_ident);
     let (ident, krate) = (&f.ident, &f.krate);
     let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
     let tys: Vec<&Type> = f.args.iter().map(|arg| &arg.ty).collect();
@@ -271,9 +297,9 @@ fn submit(f: &RemoteFn) -> TokenStream {
     let output = quote! {
         ::core::result::Result<#task_return, #krate::__private::UserError>
     };
-    let (submit_fn, fut_param, body_bounds) = if f.is_async {
+    let (submit_method, fut_param, body_bounds) = if f.is_async {
         (
-            quote!(#krate::__private::submit_async),
+            quote!(submit_async),
             quote!(, Fut),
             quote! {
                 F: ::core::ops::Fn((#(#arg_params,)*)) -> Fut
@@ -283,7 +309,7 @@ fn submit(f: &RemoteFn) -> TokenStream {
         )
     } else {
         (
-            quote!(#krate::__private::submit_sync),
+            quote!(submit_sync),
             TokenStream::new(),
             quote! {
                 F: ::core::ops::Fn((#(#arg_params,)*)) -> #output
@@ -328,22 +354,59 @@ fn submit(f: &RemoteFn) -> TokenStream {
         quote!(|(#(#bindings,)*): (#(#tys,)*)| #result)
     };
 
-    quote! {
-        fn __rustyray_submit<#(#arg_params: #krate::Object,)* #(#ret_params: #krate::Object,)* F #fut_param>(
-            __options: #krate::TaskOptions,
-            __args: (#(#krate::Arg<#arg_params>,)*),
+    // One helper, an associated function of the options builder, serves
+    // both the typed call and the registry's entry: a type that is not an
+    // `Object` fails its bounds with the same error at the same span from
+    // both, which rustc reports once.
+    let submitted = quote!(#krate::__private::Submitted);
+    let helper = quote! {
+        fn __rustyray_submit<
+            #(#arg_params: #krate::Object,)* #(#ret_params: #krate::Object,)* F #fut_param
+        >(
+            __call: #krate::__private::Call<'_, (#(#krate::Arg<#arg_params>,)*)>,
             __body: F,
-        ) -> #krate::Result<#refs>
+        ) -> #krate::Result<#submitted<#refs>>
         where
             #body_bounds
         {
-            #submit_fn(__options, __args, __body)
+            __call.#submit_method(__body)
         }
-
-        __rustyray_submit::<#(#turbofish,)* _ #infer_fut>(
-            self.0,
-            (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
+    };
+    let remote = quote! {
+        Self::__rustyray_submit::<#(#turbofish,)* _ #infer_fut>(
+            #krate::__private::Call::Typed(
+                self.0,
+                (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
+            ),
             #closure,
         )
+        .and_then(#submitted::typed)
+    };
+    let turbofish = tys.iter().chain(&ret_tys);
+    let by_name = quote! {
+        fn __rustyray_by_name(
+            __options: #krate::TaskOptions,
+            __codec: #krate::Codec,
+            __args: &[u8],
+        ) -> #krate::Result<#krate::registry::EncodedRefs> {
+            #options_path::__rustyray_submit::<#(#turbofish,)* _ #infer_fut>(
+                #krate::__private::Call::ByName(__options, __codec, __args),
+                #closure,
+            )
+            .and_then(#submitted::by_name)
+        }
+    };
+    Submission {
+        helper,
+        remote,
+        by_name,
     }
+}
+
+/// The generated code that submits a call: a bounded helper, the typed
+/// call's body, the registry entry's function.
+struct Submission {
+    helper: TokenStream,
+    remote: TokenStream,
+    by_name: TokenStream,
 }
