@@ -11,9 +11,26 @@
 //! - [`catch`], [`catch_future`] and [`panic_message`]: user code (a task,
 //!   a `Drop`, a `Serialize`) may panic anywhere; these turn the panic into
 //!   a value at the boundary where user code is called.
+//!
+//! # The loom facade
+//!
+//! [`atomic`] and [`Mutex`] are std's, or with `--cfg rustyray_loom`
+//! [loom](https://docs.rs/loom)'s, whose models explore every interleaving
+//! of the threads that use them. The protocols that decide races (the task
+//! phase machine, `task/phase.rs`; an object cell's completion and its
+//! waiters, `object/cell.rs`) take their types from here and carry loom
+//! models next to them; `.ci/run` runs them
+//! (`RUSTFLAGS="--cfg rustyray_loom" cargo test -p rustyray --lib --release loom_models`).
+//! [`lock`] takes either mutex.
 
 mod panic;
 mod wait;
 
 pub(crate) use panic::{catch, catch_future, panic_message};
 pub(crate) use wait::{deadline_after, lock, spin_until, wait_until};
+
+#[cfg(not(rustyray_loom))]
+pub(crate) use std::sync::{atomic, Mutex};
+
+#[cfg(rustyray_loom)]
+pub(crate) use loom::sync::{atomic, Mutex};

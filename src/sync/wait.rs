@@ -3,9 +3,41 @@
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Locks `m`, ignoring poisoning (see the module docs).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// Locks `m`, ignoring poisoning (see the module docs): a std mutex, or
+/// the facade's (loom's, under `--cfg rustyray_loom`).
+pub(crate) fn lock<L: Lock + ?Sized>(m: &L) -> L::Guard<'_> {
+    m.lock_ignoring_poison()
+}
+
+/// A mutex [`lock`] takes.
+pub(crate) trait Lock {
+    type Guard<'a>
+    where
+        Self: 'a;
+    fn lock_ignoring_poison(&self) -> Self::Guard<'_>;
+}
+
+impl<T: ?Sized> Lock for Mutex<T> {
+    type Guard<'a>
+        = MutexGuard<'a, T>
+    where
+        Self: 'a;
+
+    fn lock_ignoring_poison(&self) -> MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(rustyray_loom)]
+impl<T> Lock for loom::sync::Mutex<T> {
+    type Guard<'a>
+        = loom::sync::MutexGuard<'a, T>
+    where
+        Self: 'a;
+
+    fn lock_ignoring_poison(&self) -> loom::sync::MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The instant `timeout` from now; `None` ("never") when that instant is

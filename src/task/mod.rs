@@ -35,6 +35,7 @@ pub(crate) mod body;
 pub(crate) mod context;
 pub(crate) mod help;
 pub(crate) mod id;
+pub(crate) mod phase;
 pub(crate) mod place;
 pub(crate) mod resources;
 pub(crate) mod returns;

@@ -1,15 +1,7 @@
 //! [`Task`]: one submitted call, from its dependencies to its results.
 //!
-//! A task moves through five phases, one atomic word changed by
-//! compare-and-swap, so that every race (cancel against dependency
-//! resolution, a steal against a dispatch) is decided by one failed CAS:
-//!
-//! ```text
-//! WAITING --resolve--> QUEUED --grant--> GRANTED --begin--> RUNNING --finish--> DONE
-//!    |                   |  \                |                 ^
-//!    |                   |   `----steal (on the resources of the thread that steals)
-//!    +-------------------+-------------------+--stop---------> DONE
-//! ```
+//! A task moves through five phases (see [`Phase`], the state machine,
+//! and its loom models): waiting, queued, granted, running, done.
 //!
 //! It *waits* for the refs among its arguments (registered as wakers on
 //! their cells, holding no CPU), is *queued* until the scheduler can grant
@@ -28,7 +20,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Wake, Waker};
 
@@ -38,6 +30,7 @@ use crate::object::cell::{ObjectCell, Producer};
 use crate::sync::{catch, lock};
 use crate::task::context;
 use crate::task::id::TaskId;
+use crate::task::phase::{Left, Phase, Stolen};
 use crate::task::place::Place;
 use crate::task::resources::Demand;
 use crate::task::returns::Outputs;
@@ -85,12 +78,6 @@ impl Drop for Resolving {
     }
 }
 
-const WAITING: u8 = 0;
-const QUEUED: u8 = 1;
-const GRANTED: u8 = 2;
-const RUNNING: u8 = 3;
-const DONE: u8 = 4;
-
 pub(crate) struct Task {
     pub(crate) id: TaskId,
     pub(crate) name: TaskName,
@@ -109,14 +96,11 @@ pub(crate) struct Task {
     keeps_resources: AtomicBool,
     /// Whether the body is async (fixed at creation; read without the lock).
     is_async: bool,
-    phase: AtomicU8,
-    cancelled: AtomicBool,
+    phase: Phase,
     /// Dependencies not complete yet, plus one while they are registered.
     waiting_for: AtomicUsize,
     deps: Box<[Arc<ObjectCell>]>,
     body: Mutex<Option<Body>>,
-    /// The waker of the running async attempt, woken by `cancel`.
-    waker: Mutex<Option<Waker>>,
     /// Waits in progress inside the running task (blocking gets, awaited
     /// refs): while there is one, its CPUs are lent to the scheduler.
     waits: AtomicUsize,
@@ -160,12 +144,10 @@ impl Task {
                 seq,
                 keeps_resources: AtomicBool::new(false),
                 is_async: matches!(body, Body::Async(_)),
-                phase: AtomicU8::new(WAITING),
-                cancelled: AtomicBool::new(false),
+                phase: Phase::new(),
                 waiting_for: AtomicUsize::new(deps.len() + 1),
                 deps: deps.into_boxed_slice(),
                 body: Mutex::new(Some(body)),
-                waker: Mutex::new(None),
                 waits: AtomicUsize::new(0),
                 #[cfg(test)]
                 left_count: AtomicUsize::new(0),
@@ -194,7 +176,7 @@ impl Task {
 
     /// Cancelled, or its runtime is shutting down.
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire) || self.scheduler.is_closed()
+        self.phase.is_cancelled() || self.scheduler.is_closed()
     }
 
     /// Registers the task on its dependencies; it is queued once all are
@@ -255,34 +237,28 @@ impl Task {
             self.finish();
             return;
         }
-        if self.cas(WAITING, QUEUED) {
+        if self.phase.queue() {
             self.scheduler.enqueue(Arc::clone(self));
         }
-    }
-
-    fn cas(&self, from: u8, to: u8) -> bool {
-        self.phase
-            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
     }
 
     /// Whether the task is still queued for its resources (not granted,
     /// stolen or stopped).
     pub(crate) fn is_queued(&self) -> bool {
-        self.phase.load(Ordering::Acquire) == QUEUED
+        self.phase.is_queued()
     }
 
     /// The scheduler grants the queued task its resources; `false` when it
     /// left the queue meanwhile (stopped, or stolen): the scheduler then
     /// takes nothing for it and forgets it.
     pub(crate) fn grant(&self) -> bool {
-        self.cas(QUEUED, GRANTED)
+        self.phase.grant()
     }
 
     /// A runner starts the granted task; `false` when it was stopped or
     /// stolen meanwhile (someone else finishes it: the runner drops it).
     pub(crate) fn begin(&self) -> bool {
-        self.cas(GRANTED, RUNNING)
+        self.phase.begin()
     }
 
     /// A thread that holds `thief` (the demand of the task it runs) is about
@@ -296,16 +272,13 @@ impl Task {
         if self.is_async || !stealable || self.is_cancelled() {
             return false;
         }
-        match self.phase.load(Ordering::Acquire) {
-            QUEUED if self.demand.fits_in(thief) => {
-                if !self.cas(QUEUED, RUNNING) {
-                    return false;
-                }
+        match self.phase.steal(self.demand.fits_in(thief)) {
+            Some(Stolen::Queued) => {
                 self.keeps_resources.store(true, Ordering::Release);
                 true
             }
-            GRANTED => self.cas(GRANTED, RUNNING),
-            _ => false,
+            Some(Stolen::Granted) => true,
+            None => false,
         }
     }
 
@@ -334,14 +307,7 @@ impl Task {
     /// (`false`). Both look at the flag under the waker's lock, so a stop
     /// either finds the waker or is seen here: its wake-up is never lost.
     pub(crate) fn arm_waker(&self, waker: &Waker) -> bool {
-        let mut slot = lock(&self.waker);
-        if self.is_cancelled() {
-            return false;
-        }
-        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *slot = Some(waker.clone());
-        }
-        true
+        self.phase.arm_waker(waker, || self.scheduler.is_closed())
     }
 
     /// Completes every output not yet complete with `err`.
@@ -366,22 +332,20 @@ impl Task {
     /// Called by whoever owns the task's last step: its runner after it
     /// ran, or instead of running (a failed dependency, shutdown).
     pub(crate) fn finish(self: &Arc<Self>) {
-        let was = self.phase.swap(DONE, Ordering::AcqRel);
-        if was != DONE {
-            self.left(was);
+        if let Some(left) = self.phase.finish() {
+            self.left(left);
         }
     }
 
-    fn left(self: &Arc<Self>, was: u8) {
+    fn left(self: &Arc<Self>, left: Left) {
         #[cfg(test)]
         self.left_count.fetch_add(1, Ordering::SeqCst);
-        lock(&self.waker).take();
+        self.phase.forget_waker();
         // The body holds the user's arguments: their `Drop` may panic.
         if let Err(panic) = catch(|| drop(self.take_body())) {
             tracing::warn!(task = %self.name, "dropping a task's arguments {panic}");
         }
-        let holds =
-            matches!(was, GRANTED | RUNNING) && !self.keeps_resources.load(Ordering::Acquire);
+        let holds = left.held_grant && !self.keeps_resources.load(Ordering::Acquire);
         self.scheduler.finished(self, holds);
     }
 
@@ -390,24 +354,13 @@ impl Task {
     /// back what it was granted), a running async one is dropped at its next
     /// poll, a running sync one sees `is_cancelled`.
     pub(crate) fn stop(self: &Arc<Self>, err: Error) {
-        if self.phase.load(Ordering::Acquire) == DONE {
+        if self.phase.is_done() {
             return;
         }
-        let waker = {
-            let mut slot = lock(&self.waker);
-            self.cancelled.store(true, Ordering::Release);
-            slot.take()
-        };
+        let waker = self.phase.cancel();
         self.fail(err);
-        loop {
-            let now = self.phase.load(Ordering::Acquire);
-            if !matches!(now, WAITING | QUEUED | GRANTED) {
-                break;
-            }
-            if self.cas(now, DONE) {
-                self.left(now);
-                break;
-            }
+        if let Some(left) = self.phase.stop() {
+            self.left(left);
         }
         if let Some(waker) = waker {
             waker.wake();
