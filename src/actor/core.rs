@@ -35,8 +35,9 @@ use crate::task::body::submit;
 use crate::task::context;
 use crate::task::resources::Demand;
 use crate::task::returns::{TaskReturn, UserError};
+use crate::task::run::{AsyncBody, SyncBody};
 use crate::task::spec::{TaskName, TaskSpec};
-use crate::task::task::{Body, BoxFuture, Failure, Outcome, Task};
+use crate::task::task::{Body, Failure, Outcome, Task};
 
 /// One constructed instance of an actor.
 struct Incarnation<A> {
@@ -172,7 +173,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
 
     /// The body of the creation task: holds the actor's resources for its
     /// lifetime, then builds the first instance.
-    pub(crate) fn creation_body<Ar, F>(self: &Arc<Self>, mut args: Ar, ctor: F) -> Body
+    pub(crate) fn creation_body<Ar, F>(self: &Arc<Self>, mut args: Ar, ctor: F) -> impl Body
     where
         Ar: ArgList,
         F: Fn(Ar::Values) -> Result<A, UserError> + Send + Sync + 'static,
@@ -186,7 +187,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         });
         *lock(&self.constructor) = Some(thunk);
         let core = Arc::clone(self);
-        Body::Sync(Box::new(move |task: &Arc<Task>| {
+        SyncBody::new(move |task: &Arc<Task>| {
             // Held from now until the actor dies: if it died already (killed
             // before its constructor ran), the creation gives them back.
             if !core.mailbox.hold(task.demand.clone()) {
@@ -195,7 +196,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             task.keep_resources();
             core.construct(None);
             Ok(())
-        }))
+        })
     }
 
     /// Runs the constructor until an instance stands (a panic is a crash,
@@ -371,10 +372,10 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         };
         let mut cause = Some(cause);
         let submitted = submit(&self.mailbox.scheduler, spec, (), false, |()| {
-            Body::Sync(Box::new(move |_task: &Arc<Task>| {
+            SyncBody::new(move |_task: &Arc<Task>| {
                 core.construct(cause.take());
                 Ok(())
-            }))
+            })
         });
         if let Err(err) = submitted {
             self.mailbox
@@ -402,14 +403,14 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
     }
 
     /// A sync `&self` method call.
-    pub(crate) fn call_ref<Ar, R, F>(self: &Arc<Self>, mut args: Ar, f: F) -> Body
+    pub(crate) fn call_ref<Ar, R, F>(self: &Arc<Self>, mut args: Ar, f: F) -> impl Body
     where
         Ar: ArgList,
         R: TaskReturn,
         F: Fn(&A, Ar::Values) -> Result<R, UserError> + Send + Sync + 'static,
     {
         let core = Arc::clone(self);
-        Body::Sync(Box::new(move |task: &Arc<Task>| {
+        SyncBody::new(move |task: &Arc<Task>| {
             let values = args.take().map_err(bad_argument)?;
             let incarnation = core.incarnation_blocking()?;
             let result = {
@@ -420,18 +421,18 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 catch(|| f(&state, values))
             };
             core.conclude(task, incarnation, result)
-        }))
+        })
     }
 
     /// A sync `&mut self` method call.
-    pub(crate) fn call_mut<Ar, R, F>(self: &Arc<Self>, mut args: Ar, f: F) -> Body
+    pub(crate) fn call_mut<Ar, R, F>(self: &Arc<Self>, mut args: Ar, f: F) -> impl Body
     where
         Ar: ArgList,
         R: TaskReturn,
         F: Fn(&mut A, Ar::Values) -> Result<R, UserError> + Send + Sync + 'static,
     {
         let core = Arc::clone(self);
-        Body::Sync(Box::new(move |task: &Arc<Task>| {
+        SyncBody::new(move |task: &Arc<Task>| {
             let values = args.take().map_err(bad_argument)?;
             let incarnation = core.incarnation_blocking()?;
             let result = {
@@ -442,25 +443,24 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 catch(|| f(&mut state, values))
             };
             core.conclude(task, incarnation, result)
-        }))
+        })
     }
 
     /// An async method call, with shared (`G` = [`ActorRead`]) or exclusive
     /// ([`ActorWrite`]) access held across its `.await`s.
-    pub(crate) fn call_async<Ar, R, G, F, Fut>(self: &Arc<Self>, mut args: Ar, f: F) -> Body
+    pub(crate) fn call_async<Ar, R, G, F, Fut>(self: &Arc<Self>, mut args: Ar, f: F) -> impl Body
     where
         Ar: ArgList,
         R: TaskReturn,
         G: Access<A>,
-        F: Fn(G, Ar::Values) -> Fut + Send + Sync + 'static,
+        F: Fn(G, Ar::Values) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<R, UserError>> + Send + 'static,
     {
         let core = Arc::clone(self);
-        let f = Arc::new(f);
-        Body::Async(Box::new(move |task: &Arc<Task>| -> BoxFuture {
-            let (task, core, f) = (Arc::clone(task), Arc::clone(&core), Arc::clone(&f));
+        AsyncBody::new(move |task: &Arc<Task>| {
+            let (task, core, f) = (Arc::clone(task), Arc::clone(&core), f.clone());
             let values = args.take();
-            Box::pin(async move {
+            async move {
                 let values = values.map_err(bad_argument)?;
                 let incarnation = core.incarnation().await?;
                 let guard = G::acquire(Arc::clone(&incarnation.state)).await;
@@ -471,8 +471,8 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                     .await
                     .map_err(|p| panic_message(&*p));
                 core.conclude(&task, incarnation, result)
-            })
-        }))
+            }
+        })
     }
 }
 

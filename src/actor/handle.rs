@@ -202,11 +202,11 @@ impl<A: Actor> ActorRef<A> {
         })
     }
 
-    fn call<Ar: ArgList, R: TaskReturn>(
+    fn call<Ar: ArgList, R: TaskReturn, B: Body>(
         &self,
         method: &'static str,
         args: Ar,
-        body: impl FnOnce(&Arc<ActorCore<A>>, Ar) -> Body,
+        body: impl FnOnce(&Arc<ActorCore<A>>, Ar) -> B,
     ) -> Result<R::Refs> {
         let mailbox = self.mailbox();
         let scheduler = &mailbox.scheduler;
@@ -256,7 +256,7 @@ impl<A: Actor> ActorRef<A> {
         R: TaskReturn,
         F: Fn(&A, Ar::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
     {
-        self.call::<Ar, R>(method, args, |core, args| core.call_ref(args, f))
+        self.call::<Ar, R, _>(method, args, |core, args| core.call_ref(args, f))
     }
 
     /// Calls a sync `&mut self` method.
@@ -267,7 +267,7 @@ impl<A: Actor> ActorRef<A> {
         R: TaskReturn,
         F: Fn(&mut A, Ar::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
     {
-        self.call::<Ar, R>(method, args, |core, args| core.call_mut(args, f))
+        self.call::<Ar, R, _>(method, args, |core, args| core.call_mut(args, f))
     }
 
     /// Calls an async method, holding the state as `G`:
@@ -284,10 +284,10 @@ impl<A: Actor> ActorRef<A> {
         Ar: ArgList,
         R: TaskReturn,
         G: Access<A>,
-        F: Fn(G, Ar::Values) -> Fut + Send + Sync + 'static,
+        F: Fn(G, Ar::Values) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
     {
-        self.call::<Ar, R>(method, args, |core, args| core.call_async(args, f))
+        self.call::<Ar, R, _>(method, args, |core, args| core.call_async(args, f))
     }
 }
 

@@ -545,7 +545,7 @@ where
     V: ValueList,
     R: TaskReturn,
     G: Access<A>,
-    F: Fn(G, V) -> Fut + Send + Sync + 'static,
+    F: Fn(G, V) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
 {
     let handle = actor.typed::<A>()?;
@@ -743,7 +743,7 @@ where
     where
         R: TaskReturn,
         G: Access<A>,
-        F: Fn(G, Ar::Values) -> Fut + Send + Sync + 'static,
+        F: Fn(G, Ar::Values) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
     {
         match self {

@@ -27,10 +27,10 @@ fn target_runtime(options: &TaskOptions) -> Result<Runtime> {
 }
 
 /// Submits a call with `options` to its runtime's engine.
-fn submit<A: ArgList, R: TaskReturn>(
+fn submit<A: ArgList, R: TaskReturn, B: Body>(
     options: &TaskOptions,
     args: A,
-    body: impl FnOnce(A) -> Body,
+    body: impl FnOnce(A) -> B,
 ) -> Result<R::Refs> {
     let runtime = target_runtime(options)?;
     let call = CallSpec {
@@ -41,7 +41,7 @@ fn submit<A: ArgList, R: TaskReturn>(
         max_retries: options.max_retries,
         retry_exceptions: options.retry_exceptions,
     };
-    runtime.engine().local().submit::<A, R>(call, args, body)
+    runtime.engine().local().submit::<A, R, B>(call, args, body)
 }
 
 /// Submits a sync function: it runs on one of the runtime's worker threads.
@@ -52,7 +52,7 @@ where
     R: TaskReturn,
     F: Fn(A::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
 {
-    submit::<A, R>(&options, args, |args| sync_body(args, body))
+    submit::<A, R, _>(&options, args, |args| sync_body(args, body))
 }
 
 /// Submits an async function: it runs on the runtime's tokio executor.
@@ -64,7 +64,7 @@ where
     F: Fn(A::Values) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
 {
-    submit::<A, R>(&options, args, |args| async_body(args, body))
+    submit::<A, R, _>(&options, args, |args| async_body(args, body))
 }
 
 /// Runs the body of an async `#[rustyray::test]` or `#[rustyray::main]`:

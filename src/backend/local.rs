@@ -138,11 +138,11 @@ impl Backend for LocalBackend {
         self.put(self.store.bytes().copy(bytes))
     }
 
-    fn submit<A: ArgList, R: TaskReturn>(
+    fn submit<A: ArgList, R: TaskReturn, B: Body>(
         &self,
         call: CallSpec<'_>,
         args: A,
-        body: impl FnOnce(A) -> Body,
+        body: impl FnOnce(A) -> B,
     ) -> Result<R::Refs> {
         let name = call.task_name();
         let demand = self

@@ -82,11 +82,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Submits one call of a remote function; refs to its results.
     /// `body` makes the task's body from its arguments (what the local
     /// engine runs).
-    fn submit<A: ArgList, R: TaskReturn>(
+    fn submit<A: ArgList, R: TaskReturn, B: Body>(
         &self,
         call: CallSpec<'_>,
         args: A,
-        body: impl FnOnce(A) -> Body,
+        body: impl FnOnce(A) -> B,
     ) -> Result<R::Refs>;
 
     /// Creates an actor whose constructor `ctor` runs on `args`.

@@ -18,8 +18,121 @@ use crate::sync::catch;
 /// behind one shared allocation that also knows how to encode it once its
 /// type is forgotten. Cloning the handle is how a reader pins the value
 /// while it copies it out.
+///
+/// A number, `bool`, `char` or `()` is kept inline instead ([`Small`]): no
+/// allocation for the commonest results, and nothing to pin (a reader
+/// copies it). Such a value is never spilled: it would free nothing.
 #[derive(Clone)]
-pub(crate) struct Value(Arc<dyn Erased>);
+pub(crate) struct Value(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Shared(Arc<dyn Erased>),
+    Small(Small),
+}
+
+/// The inline values: the primitive types of [`copy`]'s known types.
+#[derive(Clone, Copy)]
+enum Small {
+    Unit(()),
+    Bool(bool),
+    Char(char),
+    U8(u8),
+    U16(u16),
+    U32(u32),
+    U64(u64),
+    Usize(usize),
+    I8(i8),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    Isize(isize),
+    F32(f32),
+    F64(f64),
+}
+
+/// Runs `$body` with `$v` bound to a reference to the small value, as its
+/// own type.
+macro_rules! with_small {
+    ($small:expr, $v:ident => $body:expr) => {
+        match $small {
+            Small::Unit($v) => $body,
+            Small::Bool($v) => $body,
+            Small::Char($v) => $body,
+            Small::U8($v) => $body,
+            Small::U16($v) => $body,
+            Small::U32($v) => $body,
+            Small::U64($v) => $body,
+            Small::Usize($v) => $body,
+            Small::I8($v) => $body,
+            Small::I16($v) => $body,
+            Small::I32($v) => $body,
+            Small::I64($v) => $body,
+            Small::Isize($v) => $body,
+            Small::F32($v) => $body,
+            Small::F64($v) => $body,
+        }
+    };
+}
+
+impl Small {
+    /// `value` as a small value, when its type is one.
+    fn of<T: 'static>(value: &T) -> Option<Small> {
+        let any = value as &dyn Any;
+        macro_rules! try_variants {
+            ($($variant:ident($t:ty)),*) => {$(
+                if let Some(v) = any.downcast_ref::<$t>() {
+                    return Some(Small::$variant(*v));
+                }
+            )*};
+        }
+        try_variants!(
+            Unit(()),
+            Bool(bool),
+            Char(char),
+            U8(u8),
+            U16(u16),
+            U32(u32),
+            U64(u64),
+            Usize(usize),
+            I8(i8),
+            I16(i16),
+            I32(i32),
+            I64(i64),
+            Isize(isize),
+            F32(f32),
+            F64(f64)
+        );
+        None
+    }
+
+    /// The value as a `T`, when it is one.
+    fn get<T: 'static>(self) -> Option<T> {
+        with_small!(self, v => (&mut Some(v) as &mut dyn Any)
+            .downcast_mut::<Option<T>>()
+            .and_then(Option::take))
+    }
+
+    fn stored_type_id(self) -> TypeId {
+        with_small!(self, v => Any::type_id(&v))
+    }
+
+    fn type_name(self) -> &'static str {
+        with_small!(self, v => type_name_of(&v))
+    }
+
+    fn encode(self) -> Result<Vec<u8>> {
+        with_small!(self, v => Codec::Postcard.encode(&v))
+    }
+
+    fn size(self) -> u64 {
+        with_small!(self, v => copy::serialized_size(&v).unwrap_or(0))
+    }
+}
+
+fn type_name_of<T>(_: &T) -> &'static str {
+    type_name::<T>()
+}
 
 trait Erased: Send + Sync {
     fn as_any(&self) -> &dyn Any;
@@ -87,58 +200,96 @@ impl Value {
     /// (inside `catch`): a value whose `Serialize` fails or panics counts
     /// as 0 bytes and is never spilled.
     pub(crate) fn new<T: Object>(value: T) -> Value {
+        if let Some(small) = Small::of(&value) {
+            return Value(Repr::Small(small));
+        }
         let size = catch(|| copy::serialized_size(&value)).ok().flatten();
-        Value(Arc::new(Typed {
+        Value(Repr::Shared(Arc::new(Typed {
             size: size.unwrap_or(0),
             unencodable: AtomicBool::new(size.is_none()),
             value,
-        }))
+        })))
     }
 
     /// A value read back from disk, whose size is known.
     pub(crate) fn restored<T: Object>(value: T, size: u64) -> Value {
-        Value(Arc::new(Typed {
+        if let Some(small) = Small::of(&value) {
+            return Value(Repr::Small(small));
+        }
+        Value(Repr::Shared(Arc::new(Typed {
             size,
             unencodable: AtomicBool::new(false),
             value,
-        }))
+        })))
     }
 
     /// Bytes of the value's serialized form.
     pub(crate) fn size(&self) -> u64 {
-        self.0.size()
+        match &self.0 {
+            Repr::Shared(value) => value.size(),
+            Repr::Small(small) => small.size(),
+        }
     }
 
     /// Whether the value is a std type that holds no refs.
     pub(crate) fn is_plain(&self) -> bool {
-        self.0.is_plain()
+        match &self.0 {
+            Repr::Shared(value) => value.is_plain(),
+            Repr::Small(_) => true,
+        }
     }
 
-    /// Whether spilling may take it: its `Serialize` never failed.
+    /// Whether spilling may take it: its `Serialize` never failed (and it
+    /// is not small).
     pub(crate) fn is_spillable(&self) -> bool {
-        !self.0.unencodable().load(Ordering::Relaxed)
+        match &self.0 {
+            Repr::Shared(value) => !value.unencodable().load(Ordering::Relaxed),
+            Repr::Small(_) => false,
+        }
     }
 
     /// The type the value was stored as.
     pub(crate) fn type_id(&self) -> TypeId {
-        self.0.as_any().type_id()
+        match &self.0 {
+            Repr::Shared(value) => value.as_any().type_id(),
+            Repr::Small(small) => small.stored_type_id(),
+        }
     }
 
-    /// How many handles to the value exist (1: only its cell's).
+    fn type_name(&self) -> &'static str {
+        match &self.0 {
+            Repr::Shared(value) => value.type_name(),
+            Repr::Small(small) => small.type_name(),
+        }
+    }
+
+    /// How many handles to the value exist (1: only its cell's; a small
+    /// value is copied, never shared).
     pub(crate) fn holders(&self) -> usize {
-        Arc::strong_count(&self.0)
+        match &self.0 {
+            Repr::Shared(value) => Arc::strong_count(value),
+            Repr::Small(_) => 1,
+        }
     }
 
     /// The buffer of a large `Vec<u8>` value nobody else holds, for reuse.
-    pub(crate) fn into_bytes(mut self) -> Option<Vec<u8>> {
-        let bytes = Arc::get_mut(&mut self.0)?
+    pub(crate) fn into_bytes(self) -> Option<Vec<u8>> {
+        let Repr::Shared(mut value) = self.0 else {
+            return None;
+        };
+        let bytes = Arc::get_mut(&mut value)?
             .as_any_mut()
             .downcast_mut::<Vec<u8>>()?;
         (bytes.capacity() >= recycle::MIN_BYTES).then(|| std::mem::take(bytes))
     }
 
+    /// Whether both are the same stored value (small values never are:
+    /// they are never spilled, which is what asks).
     pub(crate) fn same(&self, other: &Value) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        match (&self.0, &other.0) {
+            (Repr::Shared(a), Repr::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 
     /// An owned copy as `T`: a clone for common std types, else through
@@ -148,7 +299,17 @@ impl Value {
     /// copy is a [`Error::Serialization`] naming both types unless every
     /// byte of the stored value's encoding decodes as a `T`.
     pub(crate) fn read<T: Object>(&self, store: &Store) -> Result<T> {
-        if let Some(value) = self.0.as_any().downcast_ref::<T>() {
+        let shared = match &self.0 {
+            Repr::Shared(shared) => shared,
+            Repr::Small(small) => {
+                if let Some(value) = small.get::<T>() {
+                    return Ok(value);
+                }
+                return handoff::copy_through(|| self.encode(), |bytes| store.decode(bytes))
+                    .map_err(|e| self.mismatch::<T>(e));
+            }
+        };
+        if let Some(value) = shared.as_any().downcast_ref::<T>() {
             if let Some(bytes) = (value as &dyn Any).downcast_ref::<Vec<u8>>() {
                 let mut copy = Some(store.bytes().copy(bytes));
                 if let Some(copy) = (&mut copy as &mut dyn Any).downcast_mut::<Option<T>>() {
@@ -166,7 +327,7 @@ impl Value {
     }
 
     fn mismatch<T: 'static>(&self, err: Error) -> Error {
-        if self.0.as_any().is::<T>() {
+        if self.type_id() == TypeId::of::<T>() {
             return err;
         }
         let reason = match err {
@@ -175,7 +336,7 @@ impl Value {
         };
         Error::Serialization(format!(
             "object holds a `{}`, which does not decode as `{}`: {reason}",
-            self.0.type_name(),
+            self.type_name(),
             type_name::<T>()
         ))
     }
@@ -183,13 +344,16 @@ impl Value {
     /// The value's serialized form. A failure (or a panic of the value's
     /// `Serialize`) is an error, and marks the value unspillable.
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        self.0.encode()
+        match &self.0 {
+            Repr::Shared(value) => value.encode(),
+            Repr::Small(small) => small.encode(),
+        }
     }
 }
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Value<{}>({} bytes)", self.0.type_name(), self.size())
+        write!(f, "Value<{}>({} bytes)", self.type_name(), self.size())
     }
 }
 

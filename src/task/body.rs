@@ -8,9 +8,10 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::task::args::{ArgList, Dependencies, Keep};
 use crate::task::returns::{TaskReturn, UserError};
+use crate::task::run::{AsyncBody, SyncBody};
 use crate::task::scheduler::Scheduler;
 use crate::task::spec::TaskSpec;
-use crate::task::task::{Body, BoxFuture, Failure, Task};
+use crate::task::task::{Body, Failure, Task};
 
 impl UserError {
     pub(crate) fn into_failure(self, task: &Task) -> Failure {
@@ -33,13 +34,13 @@ fn bad_argument(error: Error) -> Failure {
 }
 
 /// A sync attempt: take the arguments, call, store the results.
-pub(crate) fn sync_body<A, R, F>(mut args: A, body: F) -> Body
+pub(crate) fn sync_body<A, R, F>(mut args: A, body: F) -> impl Body
 where
     A: ArgList,
     R: TaskReturn,
     F: Fn(A::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
 {
-    Body::Sync(Box::new(move |task: &Arc<Task>| {
+    SyncBody::new(move |task: &Arc<Task>| {
         let values = args.take().map_err(bad_argument)?;
         match body(values) {
             Ok(ret) => {
@@ -48,54 +49,47 @@ where
             }
             Err(err) => Err(err.into_failure(task)),
         }
-    }))
+    })
 }
 
 /// An async attempt: the same, as a future.
-pub(crate) fn async_body<A, R, F, Fut>(mut args: A, body: F) -> Body
+pub(crate) fn async_body<A, R, F, Fut>(mut args: A, body: F) -> impl Body
 where
     A: ArgList,
     R: TaskReturn,
     F: Fn(A::Values) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
 {
-    Body::Async(Box::new(move |task: &Arc<Task>| -> BoxFuture {
+    AsyncBody::new(move |task: &Arc<Task>| {
         let task = Arc::clone(task);
-        match args.take() {
-            Err(err) => Box::pin(std::future::ready(Err(bad_argument(err)))),
-            Ok(values) => {
-                let future = body(values);
-                Box::pin(async move {
-                    match future.await {
-                        Ok(ret) => {
-                            ret.complete(&task.outputs);
-                            Ok(())
-                        }
-                        Err(err) => Err(err.into_failure(&task)),
-                    }
-                })
+        let future = args.take().map(&body);
+        async move {
+            match future.map_err(bad_argument)?.await {
+                Ok(ret) => {
+                    ret.complete(&task.outputs);
+                    Ok(())
+                }
+                Err(err) => Err(err.into_failure(&task)),
             }
         }
-    }))
+    })
 }
 
 /// Creates a task as `spec` says and sets it going: the one way tasks,
 /// actor calls and actor creations enter the system. With `reusable`,
 /// by-value arguments go into the store first, so that every attempt (a
 /// retry, an actor's restart) reads its own copy.
-pub(crate) fn submit<A: ArgList>(
+pub(crate) fn submit<A: ArgList, B: Body>(
     scheduler: &Arc<Scheduler>,
     spec: TaskSpec,
     mut args: A,
     reusable: bool,
-    body: impl FnOnce(A) -> Body,
+    body: impl FnOnce(A) -> B,
 ) -> Result<Arc<Task>> {
     if reusable {
         args.make_reusable(&Keep(scheduler.store()))?;
     }
     let mut deps = Dependencies::default();
     args.dependencies(&mut deps);
-    let task = Task::new(scheduler, spec, deps.0, body(args));
-    task.start();
-    Ok(task)
+    Ok(Task::start(scheduler, spec, deps.0, body(args)))
 }

@@ -1,22 +1,28 @@
-//! Running a task's attempts: retries, panics, cancellation.
+//! Running a task's attempts: retries, panics, cancellation; and the two
+//! kinds of [`Body`], kept inline in the task's allocation.
 //!
-//! Both runners (a worker thread for sync tasks, the executor — after a
-//! first poll on a worker — for async ones) do the same thing: run an attempt with the task set as the current
-//! one ([`context`]), turn a panic into a failure like an `Err`, retry
-//! while the task's policy allows, complete the refs, and tell the
-//! scheduler the task is done.
+//! Both runners (a worker thread for sync tasks; for async ones a worker's
+//! first poll, then the executor) do the same thing: run an attempt with
+//! the task set as the current one ([`context`]), turn a panic into a
+//! failure like an `Err`, retry while the task's policy allows, complete
+//! the refs, and tell the scheduler the task is done.
+//!
+//! A [`SyncBody`] is a closure run once per attempt. An [`AsyncBody`] is a
+//! closure that makes one future per attempt; [`AsyncRun`] drives them,
+//! the attempt's future inline (pinned by projection, no box per attempt).
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskCx, Poll};
 
 use crate::error::Error;
 use crate::exec::blocking::as_async_poll;
 use crate::exec::pool;
-use crate::sync::catch;
+use crate::sync::{catch, lock};
 use crate::task::context::{self, Running};
-use crate::task::task::{AsyncAttempt, Body, BoxFuture, Failure, Outcome, Task};
+use crate::task::task::{Body, Failure, Outcome, Task};
 
 fn panicked(task: &Task, message: String) -> Failure {
     Failure {
@@ -39,7 +45,7 @@ pub(crate) fn drop_user<T>(task: &Task, what: &str, value: T) {
 
 /// Runs a sync task on the calling (worker) thread.
 pub(crate) fn run_sync(task: Arc<Task>) {
-    run_attempts(&task);
+    task.body().run_attempts(&task);
     // The first task the end dispatches runs next on this thread.
     pool::finishing(|| task.finish());
 }
@@ -47,167 +53,279 @@ pub(crate) fn run_sync(task: Arc<Task>) {
 /// Runs a task stolen by a thread blocked on its output (see
 /// [`Task::steal`]), there and then.
 pub(crate) fn run_stolen(task: Arc<Task>) {
-    if run_attempts(&task) {
+    if task.body().run_attempts(&task) {
         task.finish();
     }
-}
-
-/// Runs the attempts of a started sync task; `false` when there was no
-/// body to run (someone else finished the task).
-fn run_attempts(task: &Arc<Task>) -> bool {
-    let Some(Body::Sync(mut body)) = task.take_body() else {
-        return false;
-    };
-    let mut attempt = 0;
-    loop {
-        let running = Running {
-            task: Arc::clone(task),
-            attempt,
-        };
-        let outcome = context::enter(&running, || {
-            catch(|| body(task)).unwrap_or_else(|panic| Err(panicked(task, panic)))
-        });
-        match outcome {
-            Ok(()) => break,
-            Err(failure) if task.may_retry(&failure, attempt) => attempt += 1,
-            Err(failure) => {
-                task.fail(failure.error);
-                break;
-            }
-        }
-    }
-    drop_user(task, "body", body);
-    true
-}
-
-fn async_run(task: Arc<Task>) -> Option<AsyncRun> {
-    let Some(Body::Async(body)) = task.take_body() else {
-        task.finish();
-        return None;
-    };
-    Some(AsyncRun {
-        running: Running { task, attempt: 0 },
-        body: Some(body),
-        current: None,
-        done: false,
-    })
 }
 
 /// Spawns an async task on its runtime's executor.
 pub(crate) fn spawn_async(task: Arc<Task>) {
-    let scheduler = Arc::clone(&task.scheduler);
-    let Some(run) = async_run(task) else { return };
-    match scheduler.executor().handle() {
-        Ok(handle) => drop(handle.spawn(run)),
-        Err(err) => {
-            run.running.task.fail(err);
-            drop(run);
-        }
-    }
+    Arc::clone(&task).body().start_async(task, false);
 }
 
 /// Runs an async task on this worker thread until it first suspends, inside
 /// the executor's context; the executor runs the rest. A task that needs
 /// no `.await` that blocks (most calls) then costs no executor wake-up.
 pub(crate) fn run_async_here(task: Arc<Task>) {
-    let scheduler = Arc::clone(&task.scheduler);
-    let handle = match scheduler.executor().handle() {
-        Ok(handle) => handle,
-        Err(_) => return spawn_async(task),
-    };
-    let Some(mut run) = async_run(task) else {
-        return;
-    };
-    let polled = as_async_poll(|| {
-        let _executor = handle.enter();
-        let mut cx = TaskCx::from_waker(std::task::Waker::noop());
-        Pin::new(&mut run).poll(&mut cx)
-    });
-    if polled.is_pending() {
-        // Polled again by the executor with its own waker, so no wake-up
-        // given to the no-op waker meanwhile is lost.
-        drop(handle.spawn(run));
+    Arc::clone(&task).body().start_async(task, true);
+}
+
+/// A sync task's body: `F` runs one attempt.
+pub(crate) struct SyncBody<F> {
+    attempt: Mutex<Option<F>>,
+}
+
+impl<F> SyncBody<F>
+where
+    F: FnMut(&Arc<Task>) -> Outcome + Send + 'static,
+{
+    pub(crate) fn new(attempt: F) -> Self {
+        SyncBody {
+            attempt: Mutex::new(Some(attempt)),
+        }
     }
 }
 
-/// The future of one async task, across its attempts.
-struct AsyncRun {
-    running: Running,
-    /// Makes each attempt's future; `None` once the task is done.
-    body: Option<AsyncAttempt>,
-    current: Option<BoxFuture>,
-    done: bool,
+impl<F> Body for SyncBody<F>
+where
+    F: FnMut(&Arc<Task>) -> Outcome + Send + 'static,
+{
+    fn is_async(&self) -> bool {
+        false
+    }
+
+    fn run_attempts(&self, task: &Arc<Task>) -> bool {
+        let Some(mut body) = lock(&self.attempt).take() else {
+            return false;
+        };
+        let mut attempt = 0;
+        loop {
+            let running = Running {
+                task: Arc::clone(task),
+                attempt,
+            };
+            let outcome = context::enter(&running, || {
+                catch(|| body(task)).unwrap_or_else(|panic| Err(panicked(task, panic)))
+            });
+            match outcome {
+                Ok(()) => break,
+                Err(failure) if task.may_retry(&failure, attempt) => attempt += 1,
+                Err(failure) => {
+                    task.fail(failure.error);
+                    break;
+                }
+            }
+        }
+        drop_user(task, "body", body);
+        true
+    }
+
+    fn start_async(&self, task: Arc<Task>, _here: bool) {
+        task.finish();
+    }
+
+    fn discard(&self, task: &Task) {
+        let body = lock(&self.attempt).take();
+        drop_user(task, "body", body);
+    }
 }
 
-impl Future for AsyncRun {
+/// An async task's body: `F` makes one attempt's future.
+pub(crate) struct AsyncBody<F, Fut> {
+    attempt: Mutex<Option<F>>,
+    future: PhantomData<fn() -> Fut>,
+}
+
+impl<F, Fut> AsyncBody<F, Fut>
+where
+    F: FnMut(&Arc<Task>) -> Fut + Send + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    pub(crate) fn new(attempt: F) -> Self {
+        AsyncBody {
+            attempt: Mutex::new(Some(attempt)),
+            future: PhantomData,
+        }
+    }
+}
+
+impl<F, Fut> Body for AsyncBody<F, Fut>
+where
+    F: FnMut(&Arc<Task>) -> Fut + Send + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    fn is_async(&self) -> bool {
+        true
+    }
+
+    fn run_attempts(&self, _task: &Arc<Task>) -> bool {
+        false
+    }
+
+    fn start_async(&self, task: Arc<Task>, here: bool) {
+        let Some(body) = lock(&self.attempt).take() else {
+            return task.finish();
+        };
+        let scheduler = Arc::clone(&task.scheduler);
+        let handle = match scheduler.executor().handle() {
+            Ok(handle) => handle,
+            Err(err) => {
+                task.fail(err);
+                drop_user(&task, "body", body);
+                return task.finish();
+            }
+        };
+        let run = AsyncRun::new(task, body);
+        if !here {
+            drop(handle.spawn(run));
+            return;
+        }
+        let mut run = Box::pin(run);
+        let polled = as_async_poll(|| {
+            let _executor = handle.enter();
+            let mut cx = TaskCx::from_waker(std::task::Waker::noop());
+            run.as_mut().poll(&mut cx)
+        });
+        if polled.is_pending() {
+            // Polled again by the executor with its own waker, so no wake-up
+            // given to the no-op waker meanwhile is lost.
+            drop(handle.spawn(run));
+        }
+    }
+
+    fn discard(&self, task: &Task) {
+        let body = lock(&self.attempt).take();
+        drop_user(task, "body", body);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The attempt in progress, pinned in place inside [`AsyncRun`].
+    #[project = AttemptProj]
+    enum Attempt<Fut> {
+        Idle,
+        Running { #[pin] future: Fut },
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of one async task, across its attempts. `body` makes
+    /// each attempt's future (`None` once the task is done); `current` is
+    /// the attempt in progress.
+    struct AsyncRun<F, Fut> {
+        running: Running,
+        body: Option<F>,
+        #[pin]
+        current: Attempt<Fut>,
+        done: bool,
+    }
+
+    impl<F, Fut> PinnedDrop for AsyncRun<F, Fut> {
+        /// Dropped before it finished: its executor shut down.
+        fn drop(this: Pin<&mut Self>) {
+            if !this.done {
+                let task = Arc::clone(&this.running.task);
+                task.fail(task.scheduler.store().shut_down());
+                let _ = finish(this);
+            }
+        }
+    }
+}
+
+impl<F, Fut> AsyncRun<F, Fut> {
+    fn new(task: Arc<Task>, body: F) -> Self {
+        AsyncRun {
+            running: Running { task, attempt: 0 },
+            body: Some(body),
+            current: Attempt::Idle,
+            done: false,
+        }
+    }
+}
+
+impl<F, Fut> Future for AsyncRun<F, Fut>
+where
+    F: FnMut(&Arc<Task>) -> Fut,
+    Fut: Future<Output = Outcome>,
+{
     type Output = ();
 
     /// Polls with the task's runtime current (on whichever thread polls).
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<()> {
         let scheduler = Arc::clone(&self.running.task.scheduler);
         let mut polled = Poll::Pending;
-        scheduler.in_scope(&mut || polled = self.as_mut().poll_attempts(cx));
+        let mut this = Some(self);
+        scheduler.in_scope(&mut || {
+            if let Some(this) = this.take() {
+                polled = poll_attempts(this, cx);
+            }
+        });
         polled
     }
 }
 
-impl AsyncRun {
-    fn poll_attempts(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        let task = Arc::clone(&this.running.task);
-        loop {
-            if !task.arm_waker(cx.waker()) {
-                // Cancelled: dropped at this await; `cancel` completed the
-                // refs.
-                return this.finish();
+fn poll_attempts<F, Fut>(mut run: Pin<&mut AsyncRun<F, Fut>>, cx: &mut TaskCx<'_>) -> Poll<()>
+where
+    F: FnMut(&Arc<Task>) -> Fut,
+    Fut: Future<Output = Outcome>,
+{
+    let task = Arc::clone(&run.running.task);
+    loop {
+        if !task.arm_waker(cx.waker()) {
+            // Cancelled: dropped at this await; `cancel` completed the refs.
+            return finish(run);
+        }
+        let this = run.as_mut().project();
+        let Some(body) = this.body.as_mut() else {
+            return finish(run);
+        };
+        let mut current = this.current;
+        let polled = context::enter(this.running, || {
+            catch(|| {
+                if let AttemptProj::Idle = current.as_mut().project() {
+                    current.set(Attempt::Running {
+                        future: body(&task),
+                    });
+                }
+                match current.as_mut().project() {
+                    AttemptProj::Running { future } => future.poll(cx),
+                    AttemptProj::Idle => Poll::Ready(Ok(())),
+                }
+            })
+        });
+        let outcome: Outcome = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(outcome)) => outcome,
+            Err(panic) => Err(panicked(&task, panic)),
+        };
+        end_attempt(&task, current);
+        match outcome {
+            Ok(()) => return finish(run),
+            Err(failure) if task.may_retry(&failure, run.running.attempt) => {
+                run.as_mut().project().running.attempt += 1;
             }
-            let Some(body) = this.body.as_mut() else {
-                return this.finish();
-            };
-            let polled = context::enter(&this.running, || {
-                catch(|| {
-                    let current = this.current.get_or_insert_with(|| body(&task));
-                    current.as_mut().poll(cx)
-                })
-            });
-            let outcome: Outcome = match polled {
-                Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(outcome)) => outcome,
-                Err(panic) => Err(panicked(&task, panic)),
-            };
-            drop_user(&task, "future", this.current.take());
-            match outcome {
-                Ok(()) => return this.finish(),
-                Err(failure) if task.may_retry(&failure, this.running.attempt) => {
-                    this.running.attempt += 1;
-                }
-                Err(failure) => {
-                    task.fail(failure.error);
-                    return this.finish();
-                }
+            Err(failure) => {
+                task.fail(failure.error);
+                return finish(run);
             }
         }
     }
 }
 
-impl AsyncRun {
-    fn finish(&mut self) -> Poll<()> {
-        self.done = true;
-        let task = &self.running.task;
-        drop_user(task, "future", self.current.take());
-        drop_user(task, "body", self.body.take());
-        task.finish();
-        Poll::Ready(())
+/// Drops the attempt's future in place; a panic in its `Drop` is reported.
+fn end_attempt<Fut>(task: &Task, mut current: Pin<&mut Attempt<Fut>>) {
+    if let Err(panic) = catch(|| current.set(Attempt::Idle)) {
+        tracing::warn!(task = %task.name, "dropping the future of the task {panic}");
     }
 }
 
-impl Drop for AsyncRun {
-    /// Dropped before it finished: its executor shut down.
-    fn drop(&mut self) {
-        if !self.done {
-            let task = &self.running.task;
-            task.fail(task.scheduler.store().shut_down());
-            let _ = self.finish();
-        }
-    }
+/// The task is done: drops what it holds and leaves the system.
+fn finish<F, Fut>(run: Pin<&mut AsyncRun<F, Fut>>) -> Poll<()> {
+    let this = run.project();
+    *this.done = true;
+    let task = Arc::clone(&this.running.task);
+    end_attempt(&task, this.current);
+    drop_user(&task, "body", this.body.take());
+    task.finish();
+    Poll::Ready(())
 }

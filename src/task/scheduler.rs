@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use crate::error::Error;
 use crate::exec::executor::Executor;
-use crate::exec::pool::{Job, WorkerPool};
+use crate::exec::pool::WorkerPool;
 use crate::object::store::Store;
 use crate::object::RuntimeId;
 use crate::sync::lock;
@@ -185,8 +185,8 @@ impl Scheduler {
             task.finish();
         } else if task.is_async() && self.executor.is_embedded() {
             run::spawn_async(task);
-        } else {
-            self.pool.execute(task as Arc<dyn Job>);
+        } else if let Some(job) = task.job() {
+            self.pool.execute(job);
         }
     }
 

@@ -18,16 +18,13 @@
 //! waiting for the tasks it submitted runs them on its own thread instead
 //! of starting new threads, so recursion stays on a few threads.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Wake, Waker};
 
 use crate::error::Error;
 use crate::exec::pool::Job;
 use crate::object::cell::{ObjectCell, Producer};
-use crate::sync::{catch, lock};
 use crate::task::context;
 use crate::task::id::TaskId;
 use crate::task::phase::{Left, Phase, Stolen};
@@ -48,18 +45,24 @@ pub(crate) struct Failure {
     pub(crate) retryable: bool,
 }
 
-pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+/// The code of a task, kept inline in its allocation (see [`TaskCell`])
+/// and called once per attempt by the runners in `run.rs`, which implement
+/// it for a sync closure and for an async one.
+pub(crate) trait Body: Send + Sync + 'static {
+    /// Whether the body is async (runs on the executor).
+    fn is_async(&self) -> bool;
 
-/// One attempt of a sync task: runs it to the end.
-pub(crate) type SyncAttempt = Box<dyn FnMut(&Arc<Task>) -> Outcome + Send>;
+    /// Runs the attempts of a sync body on this thread; `false` when there
+    /// was no body to run (someone else finished the task, or it is async).
+    fn run_attempts(&self, task: &Arc<Task>) -> bool;
 
-/// One attempt of an async task: makes the future that runs it.
-pub(crate) type AsyncAttempt = Box<dyn FnMut(&Arc<Task>) -> BoxFuture + Send>;
+    /// Starts the attempts of an async body: polled on this thread until it
+    /// first suspends when `here`, then (or at once) on the executor.
+    fn start_async(&self, task: Arc<Task>, here: bool);
 
-/// The code of a task, called once per attempt.
-pub(crate) enum Body {
-    Sync(SyncAttempt),
-    Async(AsyncAttempt),
+    /// Drops the body (the task left): its captured arguments, whose `Drop`
+    /// may panic (reported, not raised).
+    fn discard(&self, task: &Task);
 }
 
 thread_local! {
@@ -78,7 +81,9 @@ impl Drop for Resolving {
     }
 }
 
-pub(crate) struct Task {
+/// One task, in one allocation: everything the scheduler and runners read,
+/// and its body (`B`, inline; unsized to `dyn Body` in [`Task`]).
+pub(crate) struct TaskCell<B: ?Sized> {
     pub(crate) id: TaskId,
     pub(crate) name: TaskName,
     pub(crate) scheduler: Arc<Scheduler>,
@@ -94,30 +99,35 @@ pub(crate) struct Task {
     /// actor's creation (the actor keeps them) or a stolen task (they are
     /// the thief's).
     keeps_resources: AtomicBool,
-    /// Whether the body is async (fixed at creation; read without the lock).
-    is_async: bool,
     phase: Phase,
     /// Dependencies not complete yet, plus one while they are registered.
     waiting_for: AtomicUsize,
     deps: Box<[Arc<ObjectCell>]>,
-    body: Mutex<Option<Body>>,
+    /// The task as the pool's job (the cell itself, sized: `dyn Job` needs
+    /// a sized type behind it).
+    job: Weak<dyn Job>,
     /// Waits in progress inside the running task (blocking gets, awaited
     /// refs): while there is one, its CPUs are lent to the scheduler.
     waits: AtomicUsize,
     /// How many times the task left the system (once, always).
     #[cfg(test)]
     left_count: AtomicUsize,
+    body: B,
 }
+
+/// A task of any body.
+pub(crate) type Task = TaskCell<dyn Body>;
 
 impl Task {
     /// A new task of `scheduler` as `spec` says, waiting for `deps`, that
-    /// runs `body`; its output cells are pending. [`start`](Self::start)
-    /// sets it going.
-    pub(crate) fn new(
+    /// runs `body`, set going: registered on its dependencies, and queued
+    /// once they are complete (at once when there are none). Its output
+    /// cells are pending.
+    pub(crate) fn start<B: Body>(
         scheduler: &Arc<Scheduler>,
         spec: TaskSpec,
         deps: Vec<Arc<ObjectCell>>,
-        body: Body,
+        body: B,
     ) -> Arc<Task> {
         let TaskSpec {
             name,
@@ -128,11 +138,11 @@ impl Task {
             place,
             seq,
         } = spec;
-        let task = Arc::new_cyclic(|this: &Weak<Task>| {
+        let cell = Arc::new_cyclic(|this: &Weak<TaskCell<B>>| {
             let producer: Weak<dyn Producer> = this.clone();
             let store = scheduler.store();
             let outputs = Outputs::new((0..outputs).map(|_| store.pending(producer.clone())));
-            Task {
+            TaskCell {
                 id: scheduler.next_id(),
                 name,
                 scheduler: Arc::clone(scheduler),
@@ -143,29 +153,43 @@ impl Task {
                 place,
                 seq,
                 keeps_resources: AtomicBool::new(false),
-                is_async: matches!(body, Body::Async(_)),
                 phase: Phase::new(),
                 waiting_for: AtomicUsize::new(deps.len() + 1),
                 deps: deps.into_boxed_slice(),
-                body: Mutex::new(Some(body)),
+                job: this.clone(),
                 waits: AtomicUsize::new(0),
                 #[cfg(test)]
                 left_count: AtomicUsize::new(0),
+                body,
             }
         });
+        // Wakes the task when a dependency completes (made from the sized
+        // cell: a waker needs one).
+        let waker = (!cell.deps.is_empty()).then(|| Waker::from(Arc::clone(&cell)));
+        let task: Arc<Task> = cell;
         if let Some(place) = &task.place {
             // A task with dependencies may wait a while: its place must
             // know it to fail it if it goes away meanwhile. (One without is
             // delivered at once.)
-            if !task.deps.is_empty() {
+            if waker.is_some() {
                 place.waiting(&task);
             }
         }
+        task.register(waker);
         task
     }
 
     pub(crate) fn is_async(&self) -> bool {
-        self.is_async
+        self.body.is_async()
+    }
+
+    pub(crate) fn body(&self) -> &dyn Body {
+        &self.body
+    }
+
+    /// The task as the pool runs it.
+    pub(crate) fn job(&self) -> Option<Arc<dyn Job>> {
+        self.job.upgrade()
     }
 
     /// Finishing will not give the task's resources back: they now belong
@@ -179,14 +203,13 @@ impl Task {
         self.phase.is_cancelled() || self.scheduler.is_closed()
     }
 
-    /// Registers the task on its dependencies; it is queued once all are
-    /// complete (at once when there are none).
-    pub(crate) fn start(self: &Arc<Self>) {
-        if self.deps.is_empty() {
+    /// Registers the task on its dependencies with `waker` (`None`: it has
+    /// none); it is queued once all are complete.
+    fn register(self: &Arc<Self>, waker: Option<Waker>) {
+        let Some(waker) = waker else {
             self.waiting_for.store(0, Ordering::Release);
             return self.resolve();
-        }
-        let waker = Waker::from(Arc::clone(self));
+        };
         for dep in self.deps.iter() {
             if !dep.on_complete(&waker) {
                 self.dep_done();
@@ -269,7 +292,7 @@ impl Task {
     /// own. `true`: the caller must run it (see `run::run_stolen`).
     pub(crate) fn steal(&self, thief: &Demand) -> bool {
         let stealable = self.place.as_ref().is_none_or(|p| p.stealable());
-        if self.is_async || !stealable || self.is_cancelled() {
+        if self.is_async() || !stealable || self.is_cancelled() {
             return false;
         }
         match self.phase.steal(self.demand.fits_in(thief)) {
@@ -297,10 +320,6 @@ impl Task {
         if self.demand.cpu > 0 && self.waits.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.scheduler.reclaim_cpu(self.demand.cpu);
         }
-    }
-
-    pub(crate) fn take_body(&self) -> Option<Body> {
-        lock(&self.body).take()
     }
 
     /// Keeps `waker` for `stop` to wake, unless the task is cancelled
@@ -341,10 +360,7 @@ impl Task {
         #[cfg(test)]
         self.left_count.fetch_add(1, Ordering::SeqCst);
         self.phase.forget_waker();
-        // The body holds the user's arguments: their `Drop` may panic.
-        if let Err(panic) = catch(|| drop(self.take_body())) {
-            tracing::warn!(task = %self.name, "dropping a task's arguments {panic}");
-        }
+        self.body.discard(self);
         let holds = left.held_grant && !self.keeps_resources.load(Ordering::Acquire);
         self.scheduler.finished(self, holds);
     }
@@ -368,20 +384,22 @@ impl Task {
     }
 }
 
-impl Producer for Task {
+impl<B: Body> Producer for TaskCell<B> {
     fn cancel(self: Arc<Self>) {
-        self.stop(Error::Cancelled {
-            task: self.name.to_string(),
+        let task: Arc<Task> = self;
+        task.stop(Error::Cancelled {
+            task: task.name.to_string(),
         });
     }
 
     /// Steals the task for the sync task running on this thread, which is
     /// about to block on its output, and runs it here.
     fn help(self: Arc<Self>) -> bool {
+        let task: Arc<Task> = self;
         let thief = context::with_running(|r| r.map(|r| r.task.demand.clone()));
         match thief {
-            Some(thief) if self.steal(&thief) => {
-                run::run_stolen(self);
+            Some(thief) if task.steal(&thief) => {
+                run::run_stolen(task);
                 true
             }
             _ => false,
@@ -390,14 +408,11 @@ impl Producer for Task {
 }
 
 /// What the worker pool runs.
-impl Job for Task {
+impl<B: Body> Job for TaskCell<B> {
     /// Runs a sync task to its end, an async one until it first suspends.
     fn run(self: Arc<Self>) {
-        if self.is_async {
-            run::run_async_here(self);
-        } else {
-            run::run_sync(self);
-        }
+        let task: Arc<Task> = self;
+        task.run_here();
     }
 
     /// A pool task that holds nothing: bounded by the pool, not by
@@ -407,6 +422,23 @@ impl Job for Task {
     }
 
     fn abandon(self: Arc<Self>, err: Error) {
+        let task: Arc<Task> = self;
+        task.not_run(err);
+    }
+}
+
+impl Task {
+    /// Runs a sync task to its end, an async one until it first suspends.
+    fn run_here(self: Arc<Self>) {
+        if self.is_async() {
+            run::run_async_here(self);
+        } else {
+            run::run_sync(self);
+        }
+    }
+
+    /// No thread will run it: it ends with `err`.
+    fn not_run(self: Arc<Self>, err: Error) {
         let err = match err {
             Error::TaskFailed {
                 task,
@@ -425,13 +457,10 @@ impl Job for Task {
 }
 
 /// A dependency completed.
-impl Wake for Task {
+impl<B: Body> Wake for TaskCell<B> {
     fn wake(self: Arc<Self>) {
-        self.dep_done();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.dep_done();
+        let task: Arc<Task> = self;
+        task.dep_done();
     }
 }
 
@@ -441,6 +470,7 @@ mod tests {
 
     use super::*;
     use crate::object::value::Value;
+    use crate::task::run::SyncBody;
     use crate::Runtime;
 
     /// The scheduler of a runtime started by `init`.
@@ -483,13 +513,12 @@ mod tests {
             let none: Weak<dyn Producer> = Weak::<NoProducer>::new();
             let scheduler = scheduler(&runtime);
             let dep = scheduler.store().pending(none);
-            let racing = Task::new(
+            let racing = Task::start(
                 &scheduler,
                 spec("racing"),
                 vec![Arc::clone(&dep)],
-                Body::Sync(Box::new(|_| Ok(()))),
+                SyncBody::new(|_: &Arc<Task>| Ok(())),
             );
-            racing.start();
             let completer = {
                 let (dep, barrier) = (Arc::clone(&dep), Arc::clone(&barrier));
                 std::thread::spawn(move || {
@@ -526,12 +555,16 @@ mod tests {
         }
     }
 
+    /// A task that waits for a dependency nobody completes.
     fn lone_task(runtime: &Runtime) -> Arc<Task> {
-        Task::new(
-            &scheduler(runtime),
+        let none: Weak<dyn Producer> = Weak::<NoProducer>::new();
+        let scheduler = scheduler(runtime);
+        let dep = scheduler.store().pending(none);
+        Task::start(
+            &scheduler,
             spec("lone"),
-            Vec::new(),
-            Body::Sync(Box::new(|_| Ok(()))),
+            vec![dep],
+            SyncBody::new(|_: &Arc<Task>| Ok(())),
         )
     }
 

@@ -555,6 +555,7 @@ fn call(a: &ActorImpl, m: &Method) -> Generated {
             quote!(, _),
             quote! {
                 __F: ::core::ops::Fn(#state_ty, (#(#arg_params,)*)) -> __Fut
+                    + ::core::clone::Clone
                     + ::core::marker::Send + ::core::marker::Sync + 'static,
                 __Fut: ::core::future::Future<Output = #output> + ::core::marker::Send + 'static,
             },
