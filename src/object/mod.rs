@@ -4,11 +4,13 @@
 //!
 //! An object is an `ObjectCell` (`cell.rs`) shared by every
 //! [`ObjectRef<T>`] to it and by the task that produces it. A cell starts
-//! *pending* (a task result) or *ready* (a [`put`]); it is completed exactly
-//! once, with a value or an [`Error`](crate::Error), and never changes after.
-//! Readers wait on the cell itself: blocking `get`s on its condvar, `.await`s
-//! and task dependencies through wakers. No map lookup and no process-wide
-//! lock sits on the path from a ref to its value.
+//! *pending* (a task result) or *ready* (a [`put`](crate::put)); it is
+//! completed exactly once, with a value or an [`Error`](crate::Error), and
+//! never changes after. Readers wait on the cell itself, through its
+//! `Completion` (`completion.rs`, the protocol its loom models check):
+//! blocking `get`s on its condvar, `.await`s and task dependencies through
+//! wakers. No map lookup and no process-wide lock sits on the path from a
+//! ref to its value.
 //!
 //! Values are moved into the store, not serialized: a `put` costs an
 //! allocation, and reading hands back a copy (a clone for common std types,
@@ -46,6 +48,7 @@
 
 pub(crate) mod cell;
 mod codec;
+pub(crate) mod completion;
 pub(crate) mod copy;
 pub(crate) mod handoff;
 pub(crate) mod hooks;

@@ -166,7 +166,7 @@ fn check_unique<T>(refs: &[ObjectRef<T>]) -> Result<()> {
     Ok(())
 }
 
-/// See [`wait`].
+/// See [`wait`](crate::wait).
 pub(crate) fn wait_refs<T: Object>(
     refs: &[ObjectRef<T>],
     num_ready: usize,
@@ -267,10 +267,10 @@ async fn until(
     .await
 }
 
-/// [`wait`] for async code: waits without blocking a thread, in any async
-/// context (each ref knows its runtime, so none needs to be installed).
-/// Cancel-safe: dropping the future leaves nothing behind in the objects it
-/// watched.
+/// [`wait`](crate::wait) for async code: waits without blocking a thread,
+/// in any async context (each ref knows its runtime, so none needs to be
+/// installed). Cancel-safe: dropping the future leaves nothing behind in
+/// the objects it watched.
 ///
 /// ```
 /// # let rt = rustyray::init(rustyray::Config::default())?;

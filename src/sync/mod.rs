@@ -7,30 +7,45 @@
 //! - [`deadline_after`] and [`wait_until`]: waits with an optional deadline
 //!   that saturate instead of overflowing (`Duration::MAX` means "no
 //!   deadline").
-//! - [`spin_until`]: the short spin a waiter does before it sleeps.
+//! - [`spin_until`]: the short spin a waiter does before it sleeps (one
+//!   look under loom).
 //! - [`catch`], [`catch_future`] and [`panic_message`]: user code (a task,
 //!   a `Drop`, a `Serialize`) may panic anywhere; these turn the panic into
 //!   a value at the boundary where user code is called.
 //!
 //! # The loom facade
 //!
-//! [`atomic`] and [`Mutex`] are std's, or with `--cfg rustyray_loom`
-//! [loom](https://docs.rs/loom)'s, whose models explore every interleaving
-//! of the threads that use them. The protocols that decide races (the task
-//! phase machine, `task/phase.rs`; an object cell's completion and its
-//! waiters, `object/cell.rs`) take their types from here and carry loom
+//! [`atomic`], [`Mutex`] (with its [`MutexGuard`]) and [`Condvar`] are
+//! std's, or with `--cfg rustyray_loom` [loom](https://docs.rs/loom)'s,
+//! whose models explore every interleaving of the threads that use them.
+//! The protocols that decide races (the task phase machine,
+//! `task/phase.rs`; an object's completion and its waiters,
+//! `object/completion.rs`) take their types from here and carry loom
 //! models next to them; `.ci/run` runs them
 //! (`RUSTFLAGS="--cfg rustyray_loom" cargo test -p rustyray --lib --release loom_models`).
 //! [`lock`] takes either mutex.
 
 mod panic;
+// Under loom the timed spin is replaced (below).
+#[cfg_attr(rustyray_loom, allow(dead_code))]
 mod wait;
 
 pub(crate) use panic::{catch, catch_future, panic_message};
-pub(crate) use wait::{deadline_after, lock, spin_until, wait_until};
+pub(crate) use wait::{deadline_after, lock, wait_until};
 
 #[cfg(not(rustyray_loom))]
-pub(crate) use std::sync::{atomic, Mutex};
+pub(crate) use wait::spin_until;
+
+/// Under loom a spin is one look: loom does not model time, and a spin's
+/// outcome only decides whether a waiter sleeps, which it checks again
+/// under its lock.
+#[cfg(rustyray_loom)]
+pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
+    ready()
+}
+
+#[cfg(not(rustyray_loom))]
+pub(crate) use std::sync::{atomic, Condvar, Mutex, MutexGuard};
 
 #[cfg(rustyray_loom)]
-pub(crate) use loom::sync::{atomic, Mutex};
+pub(crate) use loom::sync::{atomic, Condvar, Mutex, MutexGuard};
