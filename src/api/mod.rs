@@ -76,7 +76,7 @@ pub fn get_all<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
 /// order. `ready` holds at most `num_ready` refs (clamped to `refs.len()`);
 /// on timeout it holds those complete by then. Ray's `ray.wait`. Each ref
 /// may appear once: a list naming an object twice is
-/// [`Error::InvalidArgument`].
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument).
 ///
 /// ```
 /// # let _rt = rustyray::init(rustyray::Config::default())?;
@@ -97,7 +97,7 @@ pub fn wait<T: Object>(
 /// Cancels the task producing `r`: a pending task never runs, a running
 /// async task is dropped at its next `.await`, a running sync task sees
 /// [`Context::is_cancelled`](crate::Context::is_cancelled). The ref
-/// completes with [`Error::Cancelled`] at once, and the task is not retried.
+/// completes with [`Error::Cancelled`](crate::Error::Cancelled) at once, and the task is not retried.
 /// A finished task, or a `put` object, is left as it is.
 ///
 /// ```

@@ -23,6 +23,11 @@ pub(crate) fn enter<R>(running: &Running, f: impl FnOnce() -> R) -> R {
     RUNNING.set(running, f)
 }
 
+/// Whether a task is running on this thread.
+pub(crate) fn is_running() -> bool {
+    RUNNING.is_set()
+}
+
 /// The task running on this thread, if any.
 pub(crate) fn with_running<R>(f: impl FnOnce(Option<&Running>) -> R) -> R {
     if RUNNING.is_set() {

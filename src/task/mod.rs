@@ -2,21 +2,21 @@
 //!
 //! # How a call flows
 //!
-//! A call becomes a [`Task`](task::Task) from a [`TaskSpec`](spec::TaskSpec)
-//! (name, demand, retries, outputs, place), its arguments (values moved in,
-//! or refs that are dependencies, `args.rs`) and its body. It waits for its
-//! dependencies without holding any resource (as a waker on each of their
-//! cells), the [`Scheduler`](scheduler::Scheduler) grants its CPUs and
-//! custom resources (a FIFO queue per resource shape), and it runs where
-//! its [`Place`](place::Place) says: on the worker pool (sync tasks, and
-//! the first poll of async ones) or the async executor, or in its actor's
-//! mailbox, in turn. `run.rs` runs the attempts: a panic is a failure like
-//! an `Err`, retried as the spec allows; a failed dependency fails the task
-//! without running it.
+//! A call becomes a `Task` (`task.rs`: one allocation holding the task and
+//! its body) from a `TaskSpec` (`spec.rs`: name, demand, retries, outputs,
+//! place), its arguments (values moved in, or refs that are dependencies,
+//! `args.rs`) and its body. It waits for its dependencies without holding
+//! any resource (as a waker on each of their cells), the `Scheduler`
+//! (`scheduler.rs`) grants its CPUs and custom resources (a FIFO queue per
+//! resource shape), and it runs where its `Place` (`place.rs`) says: on the
+//! worker pool (sync tasks) or the async executor (async ones), or in its
+//! actor's mailbox, in turn. `run.rs` runs the attempts: a panic is a
+//! failure like an `Err`, retried as the spec allows; a failed dependency
+//! fails the task without running it.
 //!
 //! A task's phase is one atomic word changed by compare-and-swap
-//! (`task.rs`), so that cancel, shutdown, resolution, dispatch and a steal
-//! never both win. A thread blocked on a task's output runs the task itself
+//! (`phase.rs`, checked by loom models), so that cancel, shutdown,
+//! resolution, dispatch and a steal never both win. A thread blocked on a task's output runs the task itself
 //! if it has not started (`help.rs`, installed as the object store's hooks
 //! by the runtime).
 //!

@@ -29,6 +29,7 @@ use crate::exec::pool::WorkerPool;
 use crate::object::store::Store;
 use crate::object::RuntimeId;
 use crate::sync::lock;
+use crate::task::context;
 use crate::task::id::TaskId;
 use crate::task::resources::{Available, Capacity, Demand};
 use crate::task::run;
@@ -183,7 +184,7 @@ impl Scheduler {
         }
         if task.is_cancelled() {
             task.finish();
-        } else if task.is_async() && self.executor.is_embedded() {
+        } else if task.is_async() && (self.executor.is_embedded() || !context::is_running()) {
             run::spawn_async(task);
         } else if let Some(job) = task.job() {
             self.pool.execute(job);
