@@ -29,19 +29,18 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crate::error::Error;
-use crate::sync::{lock, wait_until};
+use crate::error::{Error, Result};
+use crate::object::cell::ObjectCell;
+use crate::object::value::Value;
+use crate::sync::{lock, wait_until, SpinBudget};
 
 /// How long a thread with nothing to do waits before it retires.
 const IDLE_RETIRE: Duration = Duration::from_secs(10);
-
-/// How long the newest idle thread spins at most before it parks.
-const SPIN: Duration = Duration::from_micros(50);
 
 /// Work the pool runs.
 pub(crate) trait Job: Send + Sync + 'static {
@@ -79,9 +78,8 @@ struct Parker {
     has: AtomicBool,
     /// Whether this thread may spin (it is the newest idle one).
     spin: AtomicBool,
-    /// How long it spins now, in microseconds: halved after a spin that
-    /// found nothing, reset after one that did.
-    budget_us: AtomicU32,
+    /// How long it spins now.
+    budget: SpinBudget,
 }
 
 impl Parker {
@@ -91,7 +89,7 @@ impl Parker {
             given: Mutex::new(None),
             has: AtomicBool::new(false),
             spin: AtomicBool::new(false),
-            budget_us: AtomicU32::new(SPIN.as_micros() as u32),
+            budget: SpinBudget::new(),
         })
     }
 
@@ -109,15 +107,13 @@ impl Parker {
     }
 
     /// Waits for a job: spins while this is the newest idle thread and its
-    /// budget lasts (yielding the core between checks), then parks until
-    /// given one or `timeout`; `None` on timeout.
+    /// budget lasts (yielding the core between checks; see [`SpinBudget`]),
+    /// then parks until given one or `timeout`; `None` on timeout.
     fn wait(&self, timeout: Duration) -> Option<Given> {
-        let budget = Duration::from_micros(u64::from(self.budget_us.load(Ordering::Relaxed)));
+        let budget = self.budget.get();
         let start = Instant::now();
         while self.spin.load(Ordering::Acquire) && start.elapsed() < budget {
             if let Some(given) = self.take() {
-                self.budget_us
-                    .store(SPIN.as_micros() as u32, Ordering::Relaxed);
                 return Some(given);
             }
             for _ in 0..32 {
@@ -126,12 +122,13 @@ impl Parker {
             std::thread::yield_now();
         }
         if !budget.is_zero() {
-            self.budget_us
-                .store((budget.as_micros() / 2) as u32, Ordering::Relaxed);
+            self.budget.spun_in_vain();
         }
+        let parked = Instant::now();
         let deadline = start + timeout;
         loop {
             if let Some(given) = self.take() {
+                self.budget.slept(parked);
                 return Some(given);
             }
             let left = deadline.checked_duration_since(Instant::now())?;
@@ -184,6 +181,41 @@ thread_local! {
     static ACCEPTING: Cell<bool> = const { Cell::new(false) };
     /// That job.
     static NEXT: RefCell<Option<Arc<dyn Job>>> = const { RefCell::new(None) };
+    /// Completions of the job just run, published once this worker is
+    /// ready for its next job (see [`publish_later`]).
+    static LATER: RefCell<Vec<(Arc<ObjectCell>, Result<Value>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Completes `cell` with `result` once this worker thread is ready for its
+/// next job: back on the idle stack (or holding its next job), so that a
+/// caller woken by the result and submitting again at once finds it there,
+/// spinning, instead of waking a parked thread while this one finishes.
+/// At once on a thread that is not one of a pool's workers.
+pub(crate) fn publish_later(cell: Arc<ObjectCell>, result: Result<Value>) {
+    if POOL.with(|p| p.borrow().is_none()) {
+        cell.complete(result);
+        return;
+    }
+    LATER.with(|later| later.borrow_mut().push((cell, result)));
+}
+
+/// Publishes what [`publish_later`] kept.
+fn publish_now() {
+    loop {
+        let Some((cell, result)) = LATER.with(|later| later.borrow_mut().pop()) else {
+            return;
+        };
+        cell.complete(result);
+    }
+}
+
+/// Publishes what is left if a worker's loop ends, however it ends.
+struct PublishOnExit;
+
+impl Drop for PublishOnExit {
+    fn drop(&mut self) {
+        publish_now();
+    }
 }
 
 /// Whether this thread works for `shared`.
@@ -388,31 +420,34 @@ fn spawn(shared: &Arc<Shared>, job: Arc<dyn Job>) {
 }
 
 fn worker_loop(shared: &Arc<Shared>, first: Arc<dyn Job>) {
+    let _publish = PublishOnExit;
     let parker = Parker::new();
     let mut job = first;
     loop {
         job.run();
         // The next job: handed over while finishing, queued, or given to
-        // this thread once it is idle.
+        // this thread once it is idle. Results kept back by the job are
+        // published once the next job is in hand or this thread is on the
+        // idle stack.
         if let Some(next) = NEXT.with(|n| n.borrow_mut().take()) {
+            publish_now();
             job = next;
             continue;
         }
         let mut state = lock(&shared.state);
         if let Some(next) = state.queue.pop_front() {
+            drop(state);
+            publish_now();
             job = next;
             continue;
         }
         if state.closed {
             return;
         }
-        // The newest idle thread spins; the one before it stops.
-        if let Some(previous) = state.idle.last() {
-            previous.spin.store(false, Ordering::Release);
-        }
         parker.spin.store(true, Ordering::Release);
         state.idle.push(Arc::clone(&parker));
         drop(state);
+        publish_now();
         job = loop {
             match parker.wait(IDLE_RETIRE) {
                 Some(Given::Run(job)) => break job,

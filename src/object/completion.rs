@@ -63,7 +63,7 @@ use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{catch, lock, spin_until, Condvar, Mutex, MutexGuard};
+use crate::sync::{catch, lock, slept, spin_until, Condvar, Mutex, MutexGuard};
 
 /// What produces a pending value: the task a `cancel` reaches through its
 /// ref.
@@ -282,11 +282,17 @@ impl<T> Completion<T> {
         deadline: Option<Instant>,
         read: impl FnOnce(&T) -> R,
     ) -> Option<R> {
-        spin_until(|| self.is_complete());
+        let spun = spin_until(|| self.is_complete());
+        let since = Instant::now();
         let mut slot = lock(&self.slot);
         loop {
             let waiters = match &mut *slot {
-                Slot::Complete(value) => return Some(read(value)),
+                Slot::Complete(value) => {
+                    if !spun {
+                        slept(since);
+                    }
+                    return Some(read(value));
+                }
                 Slot::Pending(waiters) => waiters,
             };
             if deadline.is_some_and(|d| d <= Instant::now()) {

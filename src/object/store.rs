@@ -195,6 +195,9 @@ pub(crate) struct Store {
     memory: Account,
     spilled: Account,
     spilled_total: AtomicU64,
+    /// Objects that completed with an error (what a failing-fast wait
+    /// watches for).
+    failures: AtomicU64,
     restored_total: AtomicU64,
     limit: u64,
     spill_dir: SpillDir,
@@ -227,6 +230,7 @@ impl Store {
             memory: Account::default(),
             spilled: Account::default(),
             spilled_total: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
             restored_total: AtomicU64::new(0),
             limit,
             spill_dir,
@@ -284,6 +288,16 @@ impl Store {
         )
     }
 
+    /// An object completed with an error.
+    pub(crate) fn note_failure(&self) {
+        self.failures.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many objects completed with an error so far.
+    pub(crate) fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Acquire)
+    }
+
     /// Refuses work once the runtime is shut down.
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
@@ -312,8 +326,14 @@ impl Store {
     }
 
     /// A new object that `producer` will complete.
-    pub(crate) fn pending(self: &Arc<Self>, producer: Weak<dyn Producer>) -> Arc<ObjectCell> {
-        ObjectCell::pending(self, self.next_id(), producer)
+    /// A new pending object of `producer`; with `keep_block`, the
+    /// producer's allocation is freed with the object (see `ObjectCell`).
+    pub(crate) fn pending(
+        self: &Arc<Self>,
+        producer: Weak<dyn Producer>,
+        keep_block: bool,
+    ) -> Arc<ObjectCell> {
+        ObjectCell::pending(self, self.next_id(), producer, keep_block)
     }
 
     pub(crate) fn bytes(&self) -> &BytePool {

@@ -8,12 +8,14 @@
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
+use crate::object::store::Store;
 use crate::object::timer::Timer;
 use crate::object::{Object, ObjectRef};
 use crate::sync::{deadline_after, lock, wait_until};
@@ -41,20 +43,29 @@ impl<'a> Watch<'a> {
     }
 
     /// Registers `waker` on every object still pending (replacing the
-    /// waker registered before, if it would not wake the same task).
-    pub(crate) fn arm(&mut self, waker: &Waker) {
+    /// waker registered before, if it would not wake the same task); how
+    /// many objects it is registered on.
+    pub(crate) fn arm(&mut self, waker: &Waker) -> usize {
         let same = self.armed.as_ref().is_some_and(|w| w.will_wake(waker));
+        let mut registered = 0;
         for (cell, key) in self.cells.iter().zip(&mut self.keys) {
-            if (same && key.is_some()) || cell.is_complete() {
+            if same && key.is_some() {
+                registered += 1;
                 continue;
             }
-            if !cell.watch(waker, key) {
+            if cell.is_complete() {
+                continue;
+            }
+            if cell.watch(waker, key) {
+                registered += 1;
+            } else {
                 *key = None;
             }
         }
         if !same {
             self.armed = Some(waker.clone());
         }
+        registered
     }
 }
 
@@ -68,11 +79,38 @@ impl Drop for Watch<'_> {
     }
 }
 
-/// Counts completions of the objects a blocking wait watches.
-#[derive(Default)]
+/// What a blocking wait needs: `ready` of its objects complete, or (with
+/// `fail_fast`) one of them failed.
+#[derive(Clone, Copy)]
+pub(crate) struct Until {
+    pub(crate) ready: usize,
+    pub(crate) fail_fast: bool,
+}
+
+/// The waker a blocking wait registers on each pending object it watches.
+///
+/// A completion costs the completing thread one atomic decrement, and
+/// wakes the waiting thread only when it may be done: when the last
+/// completion it needs arrives, or (failing fast) when an object of the
+/// store failed. So a `get_all` of a thousand refs wakes its thread once,
+/// not a thousand times. The waiter decides under `sleeping`'s lock
+/// whether it is done before it sleeps, and a waker signals under the same
+/// lock, so no signal falls between the two.
 struct Completions {
-    count: Mutex<usize>,
+    /// Completions still needed before the wait may be done.
+    needed: AtomicIsize,
+    /// With `fail_fast`: the store's failure count the waiter last saw.
+    failures: Option<(Arc<Store>, AtomicU64)>,
+    sleeping: Mutex<bool>,
     changed: Condvar,
+}
+
+impl Completions {
+    fn signal(&self) {
+        if *lock(&self.sleeping) {
+            self.changed.notify_one();
+        }
+    }
 }
 
 impl Wake for Completions {
@@ -81,21 +119,39 @@ impl Wake for Completions {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        *lock(&self.count) += 1;
-        self.changed.notify_all();
+        let left = self.needed.fetch_sub(1, Ordering::AcqRel) - 1;
+        let failed = self
+            .failures
+            .as_ref()
+            .is_some_and(|(store, seen)| store.failures() != seen.load(Ordering::Acquire));
+        if left <= 0 || failed {
+            self.signal();
+        }
     }
 }
 
-/// Blocks until `done()` holds (checked each time one of `cells`
-/// completes) or `deadline`; whether it holds. Inside a sync task, first
-/// runs here the producers of `cells` that have not started (when there is
-/// no deadline), then lends the task's CPUs while it blocks.
+/// Blocks until `until` holds for `cells` (see [`Until`]) or `deadline`;
+/// whether it holds. Inside a sync task, first runs here the producers of
+/// `cells` that have not started (when there is no deadline), then lends
+/// the task's CPUs while it blocks.
 pub(crate) fn block_until(
     call: &'static str,
     cells: &[&ObjectCell],
     deadline: Option<Instant>,
-    done: impl Fn() -> bool,
+    until: Until,
 ) -> Result<bool> {
+    let done = || {
+        let mut complete = 0;
+        for cell in cells {
+            if cell.is_complete() {
+                if until.fail_fast && cell.is_failed() {
+                    return true;
+                }
+                complete += 1;
+            }
+        }
+        complete >= until.ready
+    };
     let Some(store) = cells.first().map(|c| c.store()) else {
         return Ok(done());
     };
@@ -110,12 +166,22 @@ pub(crate) fn block_until(
             }
         }
     }
-    let completions = Arc::new(Completions::default());
+    let completions = Arc::new(Completions {
+        needed: AtomicIsize::new(until.ready as isize),
+        failures: until
+            .fail_fast
+            .then(|| (Arc::clone(store), AtomicU64::new(store.failures()))),
+        sleeping: Mutex::new(false),
+        changed: Condvar::new(),
+    });
     let waker = Waker::from(Arc::clone(&completions));
     let mut watch = Watch::new(cells.to_vec());
-    watch.arm(&waker);
+    // Objects complete before their registration count at once.
+    let watched = watch.arm(&waker);
+    let already = (cells.len() - watched) as isize;
+    completions.needed.fetch_sub(already, Ordering::AcqRel);
     let _blocked = store.blocking();
-    let mut woken = lock(&completions.count);
+    let mut sleeping = lock(&completions.sleeping);
     loop {
         if done() {
             return Ok(true);
@@ -123,7 +189,12 @@ pub(crate) fn block_until(
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return Ok(false);
         }
-        woken = wait_until(&completions.changed, woken, deadline);
+        if let Some((store, seen)) = &completions.failures {
+            seen.store(store.failures(), Ordering::Release);
+        }
+        *sleeping = true;
+        sleeping = wait_until(&completions.changed, sleeping, deadline);
+        *sleeping = false;
     }
 }
 
@@ -178,8 +249,11 @@ pub(crate) fn wait_refs<T: Object>(
         r.cell.store().check_open()?;
     }
     let cells: Vec<&ObjectCell> = refs.iter().map(|r| &*r.cell).collect();
-    let complete = || cells.iter().filter(|c| c.is_complete()).count() >= want;
-    block_until("wait", &cells, timeout.and_then(deadline_after), complete)?;
+    let until = Until {
+        ready: want,
+        fail_fast: false,
+    };
+    block_until("wait", &cells, timeout.and_then(deadline_after), until)?;
     Ok(split_ready(refs, want))
 }
 
@@ -214,8 +288,11 @@ pub(crate) fn get_all_refs<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
     let store = first.cell.store();
     store.check_open()?;
     let cells: Vec<&ObjectCell> = refs.iter().map(|r| &*r.cell).collect();
-    let settled = || cells.iter().all(|c| c.is_complete()) || cells.iter().any(|c| c.is_failed());
-    block_until("get_all", &cells, None, settled)?;
+    let until = Until {
+        ready: cells.len(),
+        fail_fast: true,
+    };
+    block_until("get_all", &cells, None, until)?;
     store.check_open()?;
     if let Some(err) = first_failure(refs) {
         return Err(err);

@@ -69,7 +69,12 @@ impl Hooks for StoreHooks {
     }
 
     fn blocking(&self) -> Option<Guard> {
-        Some(Box::new((Lent::begin(), pool::blocking())))
+        // Nothing to undo on a thread that is neither in a task nor a
+        // worker (a client's `get`): no guard, no allocation.
+        match (Lent::begin(), pool::blocking()) {
+            (None, None) => None,
+            held => Some(Box::new(held)),
+        }
     }
 
     fn lend(&self) -> Option<SendGuard> {

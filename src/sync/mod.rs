@@ -7,8 +7,9 @@
 //! - [`deadline_after`] and [`wait_until`]: waits with an optional deadline
 //!   that saturate instead of overflowing (`Duration::MAX` means "no
 //!   deadline").
-//! - [`spin_until`]: the short spin a waiter does before it sleeps (one
-//!   look under loom).
+//! - [`spin_until`] and [`SpinBudget`]: the short spin a waiter does
+//!   before it sleeps, as long as spinning has been paying lately (one look
+//!   under loom).
 //! - [`catch`], [`catch_future`] and [`panic_message`]: user code (a task,
 //!   a `Drop`, a `Serialize`) may panic anywhere; these turn the panic into
 //!   a value at the boundary where user code is called.
@@ -33,8 +34,9 @@ mod wait;
 pub(crate) use panic::{catch, catch_future, panic_message};
 pub(crate) use wait::{deadline_after, lock, wait_until};
 
+pub(crate) use wait::SpinBudget;
 #[cfg(not(rustyray_loom))]
-pub(crate) use wait::spin_until;
+pub(crate) use wait::{slept, spin_until};
 
 /// Under loom a spin is one look: loom does not model time, and a spin's
 /// outcome only decides whether a waiter sleeps, which it checks again
@@ -43,6 +45,10 @@ pub(crate) use wait::spin_until;
 pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
     ready()
 }
+
+/// Under loom there is no spin budget to adapt.
+#[cfg(rustyray_loom)]
+pub(crate) fn slept(_since: std::time::Instant) {}
 
 #[cfg(not(rustyray_loom))]
 pub(crate) use std::sync::{atomic, Condvar, Mutex, MutexGuard};

@@ -1,5 +1,6 @@
 //! Locks, deadlines and waits.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -65,29 +66,106 @@ pub(crate) fn wait_until<'a, T>(
     }
 }
 
-/// How long a waiting thread spins before it sleeps: work handed over
+/// The longest a waiting thread spins before it sleeps: work handed over
 /// within this time costs no system call and no wake-up latency.
-const SPIN: Duration = Duration::from_micros(50);
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
 
-/// Spins until `ready()` or [`SPIN`] has passed; whether it became ready.
-pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        for _ in 0..64 {
-            if ready() {
-                return true;
-            }
-            std::hint::spin_loop();
-        }
-        if start.elapsed() > SPIN {
-            return false;
+/// How long a thread spins now, adapted to what spinning earned it lately.
+///
+/// A spin that ends without the awaited event halves the budget: on a
+/// machine whose other cores are busy, the thread that would produce the
+/// event may need this very core, and spinning only delays it. A sleep
+/// that ends sooner than [`SPIN`] restores it: a spin would have caught
+/// that event. So a quiet machine keeps its
+/// spins and a loaded one stops spinning, without ever stopping for good.
+#[derive(Debug)]
+pub(crate) struct SpinBudget(std::sync::atomic::AtomicU32);
+
+impl SpinBudget {
+    pub(crate) const fn new() -> SpinBudget {
+        SpinBudget(std::sync::atomic::AtomicU32::new(SPIN.as_micros() as u32))
+    }
+
+    /// The budget now.
+    pub(crate) fn get(&self) -> Duration {
+        Duration::from_micros(u64::from(self.0.load(Ordering::Relaxed)))
+    }
+
+    /// A spin found nothing.
+    pub(crate) fn spun_in_vain(&self) {
+        let now = self.0.load(Ordering::Relaxed);
+        self.0.store(now / 2, Ordering::Relaxed);
+    }
+
+    /// A sleep that began at `since` ended (the event arrived).
+    pub(crate) fn slept(&self, since: Instant) {
+        if since.elapsed() < SPIN {
+            self.0.store(SPIN.as_micros() as u32, Ordering::Relaxed);
         }
     }
+}
+
+/// How long a spin runs before it starts yielding its core between looks.
+const YIELD_AFTER: Duration = Duration::from_micros(2);
+
+thread_local! {
+    /// The spin budget of this thread's waits on objects.
+    static BUDGET: SpinBudget = const { SpinBudget::new() };
+}
+
+/// Spins until `ready()` or this thread's [`SpinBudget`] has passed;
+/// whether it became ready. A `false` is followed by a sleep, whose end
+/// the caller reports with [`slept`].
+pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
+    BUDGET.with(|budget| {
+        let limit = budget.get();
+        let start = Instant::now();
+        loop {
+            for _ in 0..64 {
+                if ready() {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            let spun = start.elapsed();
+            if spun > limit {
+                budget.spun_in_vain();
+                return ready();
+            }
+            if spun > YIELD_AFTER {
+                // The thread we wait for may be waiting for this core.
+                std::thread::yield_now();
+            }
+        }
+    })
+}
+
+/// The sleep that followed a vain [`spin_until`], begun at `since`, ended.
+pub(crate) fn slept(since: Instant) {
+    BUDGET.with(|budget| budget.slept(since));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spin_budget_halves_in_vain_and_comes_back_after_a_short_sleep() {
+        let budget = SpinBudget::new();
+        assert_eq!(budget.get(), SPIN);
+        for _ in 0..10 {
+            budget.spun_in_vain();
+        }
+        assert_eq!(budget.get(), Duration::ZERO);
+        // A sleep that lasted longer than a full spin: spinning would not
+        // have caught the event either.
+        budget.slept(Instant::now() - 2 * SPIN);
+        assert_eq!(budget.get(), Duration::ZERO);
+        budget.slept(Instant::now());
+        assert_eq!(budget.get(), SPIN);
+        budget.spun_in_vain();
+        assert_eq!(budget.get(), SPIN / 2);
+    }
 
     #[test]
     fn deadline_after_saturates_to_none() {

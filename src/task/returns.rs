@@ -6,6 +6,7 @@ use std::fmt::Display;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::exec::pool;
 use crate::object::cell::ObjectCell;
 use crate::object::value::Value;
 use crate::object::Codec;
@@ -36,6 +37,37 @@ impl Outputs {
             Cells::Many(cells) => cells,
         }
     }
+
+    /// Completes output `index` with `result`: at once, or, for the task
+    /// its worker thread is running (see [`publish_later`]), once that
+    /// thread is ready for its next job.
+    pub(crate) fn publish(&self, index: usize, result: crate::error::Result<Value>) {
+        let cell = &self.cells()[index];
+        if PUBLISHING_LATER.get() == self as *const Outputs as usize {
+            pool::publish_later(Arc::clone(cell), result);
+        } else {
+            cell.complete(result);
+        }
+    }
+}
+
+thread_local! {
+    /// The outputs whose completions wait for this worker to be ready for
+    /// more work (their address; 0: none).
+    static PUBLISHING_LATER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` (a sync task's attempts on its worker thread) with the
+/// completions of `outputs` deferred until the worker is ready for its next
+/// job (see [`pool::publish_later`]): the caller that waits for them then
+/// finds that worker idle and spinning, not busy finishing, when it submits
+/// its next call. The outputs of any other task (one stolen and run inside
+/// `f`) complete at once.
+pub(crate) fn publish_later<R>(outputs: &Outputs, f: impl FnOnce() -> R) -> R {
+    let outer = PUBLISHING_LATER.replace(outputs as *const Outputs as usize);
+    let result = f();
+    PUBLISHING_LATER.set(outer);
+    result
 }
 
 /// The successful result of one task attempt, ready to be stored.
@@ -62,7 +94,7 @@ impl<T: Object> TaskReturn for One<T> {
     const COUNT: usize = 1;
 
     fn complete(self, outputs: &Outputs) {
-        outputs.cells()[0].complete(Ok(Value::new(self.0)));
+        outputs.publish(0, Ok(Value::new(self.0)));
     }
 
     fn refs(outputs: &Outputs) -> ObjectRef<T> {
@@ -85,7 +117,7 @@ macro_rules! many {
             const COUNT: usize = $n;
 
             fn complete(self, outputs: &Outputs) {
-                $(outputs.cells()[$idx].complete(Ok(Value::new((self.0).$idx)));)*
+                $(outputs.publish($idx, Ok(Value::new((self.0).$idx)));)*
             }
 
             fn refs(outputs: &Outputs) -> Self::Refs {
@@ -128,8 +160,8 @@ impl<R: TaskReturn> TaskReturn for Encoded<R> {
             let error = Error::Serialization(format!("a result's `Serialize` {panic}"));
             vec![Err(error); R::COUNT]
         });
-        for (cell, bytes) in outputs.cells().iter().zip(encoded) {
-            cell.complete(bytes.map(Value::new));
+        for (index, bytes) in encoded.into_iter().enumerate() {
+            outputs.publish(index, bytes.map(Value::new));
         }
     }
 

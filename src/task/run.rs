@@ -22,6 +22,7 @@ use crate::exec::blocking::as_async_poll;
 use crate::exec::pool;
 use crate::sync::{catch, lock};
 use crate::task::context::{self, Running};
+use crate::task::returns;
 use crate::task::task::{Body, Failure, Outcome, Task};
 
 fn panicked(task: &Task, message: String) -> Failure {
@@ -45,7 +46,7 @@ pub(crate) fn drop_user<T>(task: &Task, what: &str, value: T) {
 
 /// Runs a sync task on the calling (worker) thread.
 pub(crate) fn run_sync(task: Arc<Task>) {
-    task.body().run_attempts(&task);
+    returns::publish_later(&task.outputs, || task.body().run_attempts(&task));
     // The first task the end dispatches runs next on this thread.
     pool::finishing(|| task.finish());
 }

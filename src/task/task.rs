@@ -118,6 +118,9 @@ pub(crate) struct TaskCell<B: ?Sized> {
 /// A task of any body.
 pub(crate) type Task = TaskCell<dyn Body>;
 
+/// The largest task whose block its results keep (see `Task::start`).
+const KEEP_BLOCK_MAX: usize = 512;
+
 impl Task {
     /// A new task of `scheduler` as `spec` says, waiting for `deps`, that
     /// runs `body`, set going: registered on its dependencies, and queued
@@ -141,7 +144,12 @@ impl Task {
         let cell = Arc::new_cyclic(|this: &Weak<TaskCell<B>>| {
             let producer: Weak<dyn Producer> = this.clone();
             let store = scheduler.store();
-            let outputs = Outputs::new((0..outputs).map(|_| store.pending(producer.clone())));
+            // A small task's block is freed with its results, on the
+            // thread that frees them (see `ObjectCell`); a large one (its
+            // arguments inline) goes as soon as it ends.
+            let keep = std::mem::size_of::<TaskCell<B>>() <= KEEP_BLOCK_MAX;
+            let outputs = (0..outputs).map(|_| store.pending(producer.clone(), keep));
+            let outputs = Outputs::new(outputs);
             TaskCell {
                 id: scheduler.next_id(),
                 name,
@@ -512,7 +520,7 @@ mod tests {
         for _ in 0..10_000 {
             let none: Weak<dyn Producer> = Weak::<NoProducer>::new();
             let scheduler = scheduler(&runtime);
-            let dep = scheduler.store().pending(none);
+            let dep = scheduler.store().pending(none, false);
             let racing = Task::start(
                 &scheduler,
                 spec("racing"),
@@ -559,7 +567,7 @@ mod tests {
     fn lone_task(runtime: &Runtime) -> Arc<Task> {
         let none: Weak<dyn Producer> = Weak::<NoProducer>::new();
         let scheduler = scheduler(runtime);
-        let dep = scheduler.store().pending(none);
+        let dep = scheduler.store().pending(none, false);
         Task::start(
             &scheduler,
             spec("lone"),
