@@ -414,7 +414,11 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             let values = args.take().map_err(bad_argument)?;
             let incarnation = core.incarnation_blocking()?;
             let result = {
-                let state = incarnation.state.blocking_read();
+                // Uncontended (the usual case): no blocking machinery.
+                let state = match incarnation.state.try_read() {
+                    Ok(state) => state,
+                    Err(_) => incarnation.state.blocking_read(),
+                };
                 if incarnation.is_crashed() {
                     return Err(core.crash_failure("crashed before the call started"));
                 }
@@ -436,7 +440,10 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             let values = args.take().map_err(bad_argument)?;
             let incarnation = core.incarnation_blocking()?;
             let result = {
-                let mut state = incarnation.state.blocking_write();
+                let mut state = match incarnation.state.try_write() {
+                    Ok(state) => state,
+                    Err(_) => incarnation.state.blocking_write(),
+                };
                 if incarnation.is_crashed() {
                     return Err(core.crash_failure("crashed before the call started"));
                 }
