@@ -6,6 +6,7 @@
 //! cargo run --release --example microbenchmark              # every row, Ray's timing
 //! cargo run --release --example microbenchmark -- --quick   # every row in under a minute
 //! cargo run --release --example microbenchmark -- actor     # rows whose name contains "actor"
+//! cargo run --release --example microbenchmark -- busy fire-and-forget  # containing either
 //! ```
 //!
 //! Timing (from Ray's `ray_microbenchmark_helpers.py`): warm up by calling
@@ -216,15 +217,14 @@ fn ray_figure(name: &str) -> Option<f64> {
 
 struct Bench {
     timing: Timing,
-    filter: Option<String>,
+    /// Substrings of the rows to run (any of them); empty: every row.
+    filter: Vec<String>,
     results: Vec<(String, f64)>,
 }
 
 impl Bench {
     fn wanted(&self, name: &str) -> bool {
-        self.filter
-            .as_ref()
-            .is_none_or(|f| name.contains(f.as_str()))
+        self.filter.is_empty() || self.filter.iter().any(|f| name.contains(f.as_str()))
     }
 
     /// Times `work` as Ray does and records the row: the mean and the
@@ -442,7 +442,11 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let filter = args.iter().find(|a| !a.starts_with("--")).cloned();
+    let filter: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .collect();
     let timing = if quick {
         Timing {
             warmup: Duration::from_millis(100),
@@ -462,10 +466,11 @@ fn main() -> Result<()> {
     println!(
         "RustyRay microbenchmark: {cores} cores, {} timing{}",
         if quick { "quick" } else { "Ray's" },
-        filter
-            .as_ref()
-            .map(|f| format!(", rows matching `{f}`"))
-            .unwrap_or_default()
+        if filter.is_empty() {
+            String::new()
+        } else {
+            format!(", rows matching `{}`", filter.join("` or `"))
+        }
     );
     let mut bench = Bench {
         timing,
