@@ -6,6 +6,7 @@
 //! cargo run --release --example microbenchmark              # every row, Ray's timing
 //! cargo run --release --example microbenchmark -- --quick   # every row in under a minute
 //! cargo run --release --example microbenchmark -- actor     # rows whose name contains "actor"
+//! cargo run --release --example microbenchmark -- busy fire-and-forget  # containing either
 //! ```
 //!
 //! Timing (from Ray's `ray_microbenchmark_helpers.py`): warm up by calling
@@ -16,9 +17,28 @@
 //! and each run to 0.25 s. Ray's 10 s pause before each row is left out.
 //!
 //! After Ray's rows come floor rows (what the same work costs on bare tokio
-//! and std channels, with RustyRay's ratio to them) and lifecycle rows.
+//! and std channels, with RustyRay's ratio to them), then rows of our own,
+//! printed as the Markdown tables of the README's Performance section:
+//!
+//! - under load: Ray's sync round-trip rows and the floors again, each while
+//!   a thread spins on an atomic flag on one core (started before the row,
+//!   stopped after it), with each row's cost per call over the floors'
+//!   under the same load;
+//! - actor calls from async code (`h.method(x)?.await` one at a time, in a
+//!   future started with `Runtime::spawn`) and fire-and-forget calls (1000
+//!   calls whose refs are dropped, then a wait for the last one: calls run
+//!   in order), each next to the same workload on a hand-written tokio actor
+//!   (a task owning its state, fed by `tokio::sync::mpsc`, replying through
+//!   `tokio::sync::oneshot`), with RustyRay's cost per call over the
+//!   hand-written actor's (the target is at most 2×);
+//!
+//! then store throughput and lifecycle rows. Allocations per task and per
+//! call are counted by `examples/allocations.rs` (a counting global
+//! allocator would slow every row here).
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use rustyray::{Config, ObjectRef, Result};
@@ -197,21 +217,27 @@ fn ray_figure(name: &str) -> Option<f64> {
 
 struct Bench {
     timing: Timing,
-    filter: Option<String>,
+    /// Substrings of the rows to run (any of them); empty: every row.
+    filter: Vec<String>,
     results: Vec<(String, f64)>,
 }
 
 impl Bench {
     fn wanted(&self, name: &str) -> bool {
-        self.filter
-            .as_ref()
-            .is_none_or(|f| name.contains(f.as_str()))
+        self.filter.is_empty() || self.filter.iter().any(|f| name.contains(f.as_str()))
     }
 
-    /// Times `work` as Ray does; prints and records the row.
-    fn row(&mut self, name: &str, multiplier: f64, note: &str, mut work: impl FnMut()) {
+    /// Times `work` as Ray does and records the row: the mean and the
+    /// population standard deviation of the runs, or `None` if the filter
+    /// leaves the row out.
+    fn measure(
+        &mut self,
+        name: &str,
+        multiplier: f64,
+        mut work: impl FnMut(),
+    ) -> Option<(f64, f64)> {
         if !self.wanted(name) {
-            return;
+            return None;
         }
         let start = Instant::now();
         let mut warmup_calls = 0u64;
@@ -234,6 +260,16 @@ impl Bench {
         }
         let mean = figures.iter().sum::<f64>() / figures.len() as f64;
         let var = figures.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / figures.len() as f64;
+        self.results.push((name.to_string(), mean));
+        Some((mean, var.sqrt()))
+    }
+
+    /// Times `work` as Ray does; prints the row in Ray's format and records
+    /// it.
+    fn row(&mut self, name: &str, multiplier: f64, note: &str, work: impl FnMut()) {
+        let Some((mean, std)) = self.measure(name, multiplier, work) else {
+            return;
+        };
         let ray = ray_figure(name)
             .map(|r| format!("  | Ray 2.60: {r:.2}  | x{:.0}", mean / r))
             .unwrap_or_default();
@@ -242,11 +278,49 @@ impl Bench {
         } else {
             format!("  ({note})")
         };
+        println!("{name} per second {mean:.2} +- {std:.2}{ray}{note}");
+    }
+
+    /// Prints a table's title and header if the filter keeps any of its
+    /// rows.
+    fn table(&self, title: &str, comparison: &str, rows: &[&str]) {
+        if rows.iter().any(|r| self.wanted(r)) {
+            println!("\n{title}\n");
+            println!("| row | per second | per call | {comparison} |");
+            println!("|---|---:|---:|---|");
+        }
+    }
+
+    /// Times `work` as Ray does; prints the row as a line of a Markdown
+    /// table (the README's style), its last column made by `compare` from
+    /// the row's figure and those measured before it.
+    fn table_row(
+        &mut self,
+        name: &str,
+        multiplier: f64,
+        compare: impl FnOnce(&Bench, f64) -> String,
+        work: impl FnMut(),
+    ) {
+        let Some((mean, std)) = self.measure(name, multiplier, work) else {
+            return;
+        };
         println!(
-            "{name} per second {mean:.2} +- {:.2}{ray}{note}",
-            var.sqrt()
+            "| {name} | {} ± {} | {} | {} |",
+            thousands(mean),
+            thousands(std),
+            per_call(mean),
+            compare(self, mean)
         );
-        self.results.push((name.to_string(), mean));
+    }
+
+    /// `name`'s cost per call over `baseline`'s (`ours` is `name`'s
+    /// figure): "×2.41 label", or "(label: not run)" when the filter left
+    /// the baseline out.
+    fn cost_ratio(&self, ours: f64, baseline: &str, label: &str) -> String {
+        match self.figure(baseline) {
+            Some(base) => format!("×{:.2} {label}", base / ours),
+            None => format!("({label}: not run)"),
+        }
     }
 
     fn figure(&self, name: &str) -> Option<f64> {
@@ -269,6 +343,95 @@ impl Bench {
     }
 }
 
+/// A figure as the README prints it: whole numbers with thousands
+/// separators from 100 up, two decimals below.
+fn thousands(x: f64) -> String {
+    if x < 100.0 {
+        return format!("{x:.2}");
+    }
+    let digits = format!("{x:.0}");
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The time per call at `per_second` calls per second.
+fn per_call(per_second: f64) -> String {
+    let ns = 1e9 / per_second;
+    if ns < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else {
+        format!("{:.2} µs", ns / 1_000.0)
+    }
+}
+
+/// One core kept busy: a thread spinning on an atomic flag from `start`
+/// (which returns once it spins) until the value is dropped.
+struct BusyCore {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BusyCore {
+    fn start() -> BusyCore {
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinning = Arc::new(Barrier::new(2));
+        let thread = {
+            let (stop, spinning) = (Arc::clone(&stop), Arc::clone(&spinning));
+            std::thread::Builder::new()
+                .name("busy-core".into())
+                .spawn(move || {
+                    spinning.wait();
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+                .ok()
+        };
+        if thread.is_some() {
+            spinning.wait();
+        }
+        BusyCore { stop, thread }
+    }
+}
+
+impl Drop for BusyCore {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A call to the hand-written actor: an argument and where to reply.
+type HandCall = (u8, tokio::sync::oneshot::Sender<u8>);
+
+/// The hand-written tokio actor the new actor rows are compared with: a
+/// task owning its state (the number of calls it has served), fed by an
+/// unbounded `tokio::sync::mpsc` channel (a RustyRay mailbox is unbounded
+/// too), replying through a `tokio::sync::oneshot` per call, as RustyRay
+/// makes a result slot per call. Stops when every sender is gone.
+fn spawn_hand_written_actor(
+    tokio: &tokio::runtime::Runtime,
+) -> tokio::sync::mpsc::UnboundedSender<HandCall> {
+    let (calls, mut inbox) = tokio::sync::mpsc::unbounded_channel::<HandCall>();
+    tokio.spawn(async move {
+        let mut served = 0u64;
+        while let Some((x, reply)) = inbox.recv().await {
+            served += 1;
+            black_box(served);
+            let _ = reply.send(x);
+        }
+    });
+    calls
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -279,7 +442,11 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let filter = args.iter().find(|a| !a.starts_with("--")).cloned();
+    let filter: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .collect();
     let timing = if quick {
         Timing {
             warmup: Duration::from_millis(100),
@@ -299,10 +466,11 @@ fn main() -> Result<()> {
     println!(
         "RustyRay microbenchmark: {cores} cores, {} timing{}",
         if quick { "quick" } else { "Ray's" },
-        filter
-            .as_ref()
-            .map(|f| format!(", rows matching `{f}`"))
-            .unwrap_or_default()
+        if filter.is_empty() {
+            String::new()
+        } else {
+            format!(", rows matching `{}`", filter.join("` or `"))
+        }
     );
     let mut bench = Bench {
         timing,
@@ -511,18 +679,19 @@ fn main() -> Result<()> {
         .worker_threads(cores)
         .build()
         .map_err(|e| rustyray::Error::Serialization(e.to_string()))?;
+    let mut spawn_floor = || {
+        tokio.block_on(async {
+            let handles: Vec<_> = (0..1000).map(|_| tokio::spawn(async { 0u8 })).collect();
+            for h in handles {
+                let _ = black_box(h.await);
+            }
+        })
+    };
     bench.floor(
         "floor: tokio::spawn + join, 1000 then join all",
         "single client tasks async",
         1000.0,
-        || {
-            tokio.block_on(async {
-                let handles: Vec<_> = (0..1000).map(|_| tokio::spawn(async { 0u8 })).collect();
-                for h in handles {
-                    let _ = black_box(h.await);
-                }
-            })
-        },
+        &mut spawn_floor,
     );
     let (requests, served) = std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<u8>>();
     let server = std::thread::spawn(move || {
@@ -530,16 +699,17 @@ fn main() -> Result<()> {
             let _ = reply.send(0);
         }
     });
+    let mut round_trip_floor = || {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if requests.send(tx).is_ok() {
+            let _ = black_box(rx.blocking_recv());
+        }
+    };
     bench.floor(
         "floor: mpsc request + oneshot reply round trip",
         "single client tasks sync",
         1.0,
-        || {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            if requests.send(tx).is_ok() {
-                let _ = black_box(rx.blocking_recv());
-            }
-        },
+        &mut round_trip_floor,
     );
     if let (Some(ours), Some(floor)) = (
         bench.figure("1:1 actor calls async"),
@@ -551,6 +721,185 @@ fn main() -> Result<()> {
             floor / ours
         );
     }
+
+    // Under load: the sync round trips and the floors again, each while a
+    // thread spins on one core.
+    const BUSY_ROUND_TRIP: &str =
+        "floor: mpsc request + oneshot reply round trip (other core busy)";
+    const BUSY_SPAWN: &str = "floor: tokio::spawn + join, 1000 then join all (other core busy)";
+    const BUSY_TASKS: &str = "single client tasks sync (other core busy)";
+    const BUSY_ACTOR: &str = "1:1 actor calls sync (other core busy)";
+    const BUSY_ASYNC_ACTOR: &str = "1:1 async-actor calls sync (other core busy)";
+    bench.table(
+        "Under load: each row runs while a thread spins on an atomic flag on one core \
+         (started before the row's warm-up, stopped after its last run)",
+        "cost per call ÷ that of: the round-trip floor, the spawn floor (both under the same load), \
+         the same row with no load",
+        &[BUSY_ROUND_TRIP, BUSY_SPAWN, BUSY_TASKS, BUSY_ACTOR, BUSY_ASYNC_ACTOR],
+    );
+    if bench.wanted(BUSY_ROUND_TRIP) {
+        let _busy = BusyCore::start();
+        bench.table_row(
+            BUSY_ROUND_TRIP,
+            1.0,
+            |_, _| "—".into(),
+            &mut round_trip_floor,
+        );
+    }
+    if bench.wanted(BUSY_SPAWN) {
+        let _busy = BusyCore::start();
+        bench.table_row(BUSY_SPAWN, 1000.0, |_, _| "—".into(), &mut spawn_floor);
+    }
+    let under_load = |idle: &'static str| {
+        move |b: &Bench, ours: f64| {
+            format!(
+                "{}; {}; {}",
+                b.cost_ratio(ours, BUSY_ROUND_TRIP, "the round-trip floor"),
+                b.cost_ratio(ours, BUSY_SPAWN, "the spawn floor"),
+                b.cost_ratio(ours, idle, "the row with no load")
+            )
+        }
+    };
+    let rt = rustyray::init(Config::default().num_cpus(cores))?;
+    let actor = Actor::remote()?;
+    let async_actor = AsyncActor::remote()?;
+    if bench.wanted(BUSY_TASKS) {
+        let _busy = BusyCore::start();
+        bench.table_row(
+            BUSY_TASKS,
+            1.0,
+            under_load("single client tasks sync"),
+            || {
+                if let Ok(r) = small_value::remote() {
+                    drop(black_box(rustyray::get(&r)));
+                }
+            },
+        );
+    }
+    if bench.wanted(BUSY_ACTOR) {
+        let _busy = BusyCore::start();
+        bench.table_row(BUSY_ACTOR, 1.0, under_load("1:1 actor calls sync"), || {
+            if let Ok(r) = actor.small_value() {
+                drop(black_box(rustyray::get(&r)));
+            }
+        });
+    }
+    if bench.wanted(BUSY_ASYNC_ACTOR) {
+        let _busy = BusyCore::start();
+        bench.table_row(
+            BUSY_ASYNC_ACTOR,
+            1.0,
+            under_load("1:1 async-actor calls sync"),
+            || {
+                if let Ok(r) = async_actor.small_value() {
+                    drop(black_box(rustyray::get(&r)));
+                }
+            },
+        );
+    }
+
+    // Actor calls from async code and fire-and-forget, next to the same
+    // workloads on a hand-written tokio actor.
+    const HAND_AWAITED: &str =
+        "hand-written tokio actor: calls awaited one at a time in async code";
+    const ACTOR_AWAITED: &str = "1:1 actor calls awaited one at a time in async code";
+    const ASYNC_ACTOR_AWAITED: &str = "1:1 async-actor calls awaited one at a time in async code";
+    const HAND_FIRED: &str = "hand-written tokio actor: calls fire-and-forget";
+    const ACTOR_FIRED: &str = "1:1 actor calls fire-and-forget";
+    const ASYNC_ACTOR_FIRED: &str = "1:1 async-actor calls fire-and-forget";
+    bench.table(
+        "Actor calls, 1000 per workload: awaited one at a time by a future (started with \
+         `Runtime::spawn`, or `tokio::spawn` for the hand-written actor), and fire-and-forget \
+         from the main thread (refs or reply receivers dropped, then a wait for the last call); \
+         the hand-written actor is a tokio task owning its state, fed by an unbounded \
+         `tokio::sync::mpsc`, replying through a `tokio::sync::oneshot` per call",
+        "RustyRay's cost per call ÷ the hand-written actor's (target: at most ×2)",
+        &[
+            HAND_AWAITED,
+            ACTOR_AWAITED,
+            ASYNC_ACTOR_AWAITED,
+            HAND_FIRED,
+            ACTOR_FIRED,
+            ASYNC_ACTOR_FIRED,
+        ],
+    );
+    let hand = spawn_hand_written_actor(&tokio);
+    bench.table_row(
+        HAND_AWAITED,
+        1000.0,
+        |_, _| "—".into(),
+        || {
+            let calls = hand.clone();
+            let client = tokio.spawn(async move {
+                for _ in 0..1000 {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    if calls.send((0, reply)).is_err() {
+                        break;
+                    }
+                    let _ = black_box(answer.await);
+                }
+            });
+            let _ = tokio.block_on(client);
+        },
+    );
+    let over_hand = |hand: &'static str| {
+        move |b: &Bench, ours: f64| b.cost_ratio(ours, hand, "the hand-written actor")
+    };
+    bench.table_row(ACTOR_AWAITED, 1000.0, over_hand(HAND_AWAITED), || {
+        let actor = actor.clone();
+        let client = rt.spawn(async move {
+            for _ in 0..1000 {
+                black_box(actor.small_value_arg(0)?.await?);
+            }
+            Ok::<_, rustyray::Error>(())
+        });
+        let _ = tokio.block_on(client);
+    });
+    bench.table_row(ASYNC_ACTOR_AWAITED, 1000.0, over_hand(HAND_AWAITED), || {
+        let actor = async_actor.clone();
+        let client = rt.spawn(async move {
+            for i in 0..1000 {
+                black_box(actor.small_value_with_arg(i)?.await?);
+            }
+            Ok::<_, rustyray::Error>(())
+        });
+        let _ = tokio.block_on(client);
+    });
+    bench.table_row(
+        HAND_FIRED,
+        1000.0,
+        |_, _| "—".into(),
+        || {
+            for _ in 0..999 {
+                let (reply, _) = tokio::sync::oneshot::channel();
+                let _ = hand.send((0, reply));
+            }
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if hand.send((0, reply)).is_ok() {
+                let _ = black_box(answer.blocking_recv());
+            }
+        },
+    );
+    bench.table_row(ACTOR_FIRED, 1000.0, over_hand(HAND_FIRED), || {
+        for _ in 0..999 {
+            drop(actor.small_value_arg(0));
+        }
+        if let Ok(last) = actor.small_value_arg(0) {
+            drop(black_box(rustyray::get(&last)));
+        }
+    });
+    bench.table_row(ASYNC_ACTOR_FIRED, 1000.0, over_hand(HAND_FIRED), || {
+        for i in 0..999 {
+            drop(async_actor.small_value_with_arg(i));
+        }
+        if let Ok(last) = async_actor.small_value_with_arg(999) {
+            drop(black_box(rustyray::get(&last)));
+        }
+    });
+    drop(hand);
+    drop(rt);
+    println!();
+
     drop(requests);
     let _ = server.join();
 

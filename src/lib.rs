@@ -123,6 +123,13 @@ pub mod __private {
     pub use crate::task::args::{ArgList, ValueList};
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
     pub use core::result::Result::{Err, Ok};
+
+    /// Lock acquisitions RustyRay made so far, in every runtime (feature
+    /// `lock-stats`).
+    #[cfg(feature = "lock-stats")]
+    pub fn lock_acquisitions() -> u64 {
+        crate::sync::LOCKS.load(std::sync::atomic::Ordering::Relaxed)
+    }
     pub use inventory;
     pub use serde;
 }

@@ -31,6 +31,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+
+use crossbeam_channel::{Receiver, Sender};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -72,11 +74,13 @@ enum Given {
 }
 
 /// One idle thread's slot: a job is put here and the thread unparked.
+///
+/// The slot is a one-place channel (`crossbeam-channel`'s, lock-free):
+/// handing a job over and taking it take no lock.
 struct Parker {
     thread: Thread,
-    given: Mutex<Option<Given>>,
-    has: AtomicBool,
-    /// Whether this thread may spin (it is the newest idle one).
+    given: (Sender<Given>, Receiver<Given>),
+    /// Whether this thread may spin (it is idle and its budget lasts).
     spin: AtomicBool,
     /// How long it spins now.
     budget: SpinBudget,
@@ -86,24 +90,27 @@ impl Parker {
     fn new() -> Arc<Parker> {
         Arc::new(Parker {
             thread: std::thread::current(),
-            given: Mutex::new(None),
-            has: AtomicBool::new(false),
+            given: crossbeam_channel::bounded(1),
             spin: AtomicBool::new(false),
             budget: SpinBudget::new(),
         })
     }
 
+    /// Gives the thread `given` (it was taken off the idle stack, so its
+    /// slot is empty) and wakes it.
     fn give(&self, given: Given) {
-        *lock(&self.given) = Some(given);
-        self.has.store(true, Ordering::Release);
+        if let Err(err) = self.given.0.try_send(given) {
+            // Unreachable: one giver per stay on the idle stack. Dropping
+            // the job would lose it, so it is run here rather than lost.
+            if let Given::Run(job) = err.into_inner() {
+                job.run();
+            }
+        }
         self.thread.unpark();
     }
 
     fn take(&self) -> Option<Given> {
-        if !self.has.swap(false, Ordering::AcqRel) {
-            return None;
-        }
-        lock(&self.given).take()
+        self.given.1.try_recv().ok()
     }
 
     /// Waits for a job: spins while this is the newest idle thread and its

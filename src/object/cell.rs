@@ -174,7 +174,7 @@ impl ObjectCell {
     /// Runs the producer on this thread, which is about to block until the
     /// object is complete, if it has not started (see [`Producer::help`]).
     pub(crate) fn help(&self) -> bool {
-        self.producer().is_some_and(Producer::help)
+        self.store.may_help() && self.producer().is_some_and(Producer::help)
     }
 
     /// Completes the object; the first completion wins. A value that finds
@@ -239,6 +239,9 @@ impl ObjectCell {
 
     /// The outcome, if the object is complete.
     pub(crate) fn try_get(&self) -> Option<Result<Stored>> {
+        if !self.state.is_complete() {
+            return None; // no lock for a pending object
+        }
         // One flat match (not `State::outcome` mapped): the hot path of
         // `get`, and measurably cheaper so.
         let outcome = self.state.read(|state| match state {

@@ -77,11 +77,61 @@ pub(crate) trait Producer: Send + Sync {
     fn help(self: Arc<Self>) -> bool;
 }
 
+/// Async waiters, each under the key its registrant removes it by. The
+/// first is kept inline: most objects have one waiter at most (a caller
+/// awaiting it, or one `get_all` watching it), which then costs no
+/// allocation.
+#[derive(Default)]
+pub(crate) struct Wakers {
+    first: Option<(u64, Waker)>,
+    more: Vec<(u64, Waker)>,
+}
+
+impl Wakers {
+    fn find(&mut self, key: u64) -> Option<&mut Waker> {
+        self.first
+            .iter_mut()
+            .chain(self.more.iter_mut())
+            .find(|(kept, _)| *kept == key)
+            .map(|(_, waker)| waker)
+    }
+
+    fn push(&mut self, key: u64, waker: Waker) {
+        match self.first {
+            None => self.first = Some((key, waker)),
+            Some(_) => self.more.push((key, waker)),
+        }
+    }
+
+    fn remove(&mut self, key: u64) -> Option<Waker> {
+        if self.first.as_ref().is_some_and(|(kept, _)| *kept == key) {
+            let (_, waker) = self.first.take()?;
+            if !self.more.is_empty() {
+                self.first = Some(self.more.swap_remove(0));
+            }
+            return Some(waker);
+        }
+        let i = self.more.iter().position(|(kept, _)| *kept == key)?;
+        Some(self.more.swap_remove(i).1)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    fn into_wakers(self) -> impl Iterator<Item = Waker> {
+        self.first
+            .into_iter()
+            .chain(self.more)
+            .map(|(_, waker)| waker)
+    }
+}
+
 /// What waits for a pending value, and what produces it.
 #[derive(Default)]
 pub(crate) struct Waiters {
-    /// Async waiters, each under the key its registrant removes it by.
-    wakers: Vec<(u64, Waker)>,
+    /// Async waiters.
+    wakers: Wakers,
     /// The last key handed out.
     next_key: u64,
     /// Threads asleep (or about to be) on the condvar.
@@ -93,16 +143,16 @@ pub(crate) struct Waiters {
 impl Waiters {
     /// Registers `waker` under `key` (see [`Completion::watch`]).
     fn register(&mut self, waker: &Waker, key: &mut Option<u64>) {
-        let found = key.and_then(|k| self.wakers.iter_mut().find(|(kept, _)| *kept == k));
+        let found = key.and_then(|k| self.wakers.find(k));
         match found {
-            Some((_, current)) => {
+            Some(current) => {
                 if !current.will_wake(waker) {
                     current.clone_from(waker);
                 }
             }
             None => {
                 self.next_key += 1;
-                self.wakers.push((self.next_key, waker.clone()));
+                self.wakers.push(self.next_key, waker.clone());
                 *key = Some(self.next_key);
             }
         }
@@ -172,7 +222,7 @@ impl<T> Completion<T> {
         if waiters.sleepers > 0 {
             self.ready.notify_all();
         }
-        for (_, waker) in waiters.wakers {
+        for waker in waiters.wakers.into_wakers() {
             // A waker is foreign code (an executor's): its panic must not
             // keep the others from being woken.
             if let Err(panic) = catch(|| waker.wake()) {
@@ -253,11 +303,7 @@ impl<T> Completion<T> {
     /// pending (a complete one's wakers were taken out and woken).
     pub(crate) fn unwatch(&self, key: u64) {
         let removed = match &mut *lock(&self.slot) {
-            Slot::Pending(waiters) => waiters
-                .wakers
-                .iter()
-                .position(|(kept, _)| *kept == key)
-                .map(|i| waiters.wakers.swap_remove(i)),
+            Slot::Pending(waiters) => waiters.wakers.remove(key),
             Slot::Complete(_) => None,
         };
         // Dropped outside the lock: a waker's drop is foreign code.

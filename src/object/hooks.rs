@@ -29,6 +29,10 @@ pub(crate) trait Hooks: Send + Sync + 'static {
     /// async executor.
     fn refuse_blocking(&self, call: &'static str) -> Result<()>;
 
+    /// Whether the calling thread could run an object's producer itself
+    /// while it waits for it (it runs a task; see `Producer::help`).
+    fn may_help(&self) -> bool;
+
     /// The calling thread is about to block: what it holds (the running
     /// task's CPUs, its place among the worker threads) is lent until the
     /// guard drops.

@@ -259,6 +259,11 @@ impl Store {
     }
 
     /// See [`Hooks::refuse_blocking`].
+    /// See [`Hooks::may_help`].
+    pub(crate) fn may_help(&self) -> bool {
+        self.hooks.get().is_some_and(|hooks| hooks.may_help())
+    }
+
     pub(crate) fn refuse_blocking(&self, call: &'static str) -> Result<()> {
         match self.hooks.get() {
             Some(hooks) => hooks.refuse_blocking(call),

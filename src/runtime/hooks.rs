@@ -68,6 +68,10 @@ impl Hooks for StoreHooks {
         refuse_blocking(call)
     }
 
+    fn may_help(&self) -> bool {
+        crate::task::context::is_running()
+    }
+
     fn blocking(&self) -> Option<Guard> {
         // Nothing to undo on a thread that is neither in a task nor a
         // worker (a client's `get`): no guard, no allocation.

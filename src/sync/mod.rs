@@ -32,6 +32,8 @@ mod panic;
 mod wait;
 
 pub(crate) use panic::{catch, catch_future, panic_message};
+#[cfg(feature = "lock-stats")]
+pub(crate) use wait::LOCKS;
 pub(crate) use wait::{deadline_after, lock, wait_until};
 
 pub(crate) use wait::SpinBudget;

@@ -7,8 +7,15 @@ use std::time::{Duration, Instant};
 /// Locks `m`, ignoring poisoning (see the module docs): a std mutex, or
 /// the facade's (loom's, under `--cfg rustyray_loom`).
 pub(crate) fn lock<L: Lock + ?Sized>(m: &L) -> L::Guard<'_> {
+    #[cfg(feature = "lock-stats")]
+    LOCKS.fetch_add(1, Ordering::Relaxed);
     m.lock_ignoring_poison()
 }
+
+/// Lock acquisitions so far (feature `lock-stats`): every [`lock`], and
+/// every wake of a [`wait_until`] (which takes the lock again).
+#[cfg(feature = "lock-stats")]
+pub(crate) static LOCKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A mutex [`lock`] takes.
 pub(crate) trait Lock {
@@ -54,6 +61,8 @@ pub(crate) fn wait_until<'a, T>(
     guard: MutexGuard<'a, T>,
     deadline: Option<Instant>,
 ) -> MutexGuard<'a, T> {
+    #[cfg(feature = "lock-stats")]
+    LOCKS.fetch_add(1, Ordering::Relaxed);
     match deadline {
         None => condvar.wait(guard).unwrap_or_else(PoisonError::into_inner),
         Some(deadline) => {

@@ -66,6 +66,9 @@ pub(crate) struct Phase {
     cancelled: AtomicBool,
     /// The waker of the running async attempt, woken by a cancel.
     waker: Mutex<Option<Waker>>,
+    /// Whether a waker was ever kept (a sync task's never is: it leaves
+    /// without taking the lock).
+    armed: AtomicBool,
 }
 
 impl Phase {
@@ -75,6 +78,7 @@ impl Phase {
             word: AtomicU8::new(WAITING),
             cancelled: AtomicBool::new(false),
             waker: Mutex::new(None),
+            armed: AtomicBool::new(false),
         }
     }
 
@@ -138,6 +142,7 @@ impl Phase {
         }
         if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
             *slot = Some(waker.clone());
+            self.armed.store(true, Ordering::Release);
         }
         true
     }
@@ -173,7 +178,9 @@ impl Phase {
 
     /// Drops the kept waker (the task left).
     pub(crate) fn forget_waker(&self) {
-        lock(&self.waker).take();
+        if self.armed.load(Ordering::Acquire) {
+            lock(&self.waker).take();
+        }
     }
 }
 

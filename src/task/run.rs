@@ -14,6 +14,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskCx, Poll};
 
@@ -71,9 +72,11 @@ pub(crate) fn run_async_here(task: Arc<Task>) {
     Arc::clone(&task).body().start_async(task, true);
 }
 
-/// A sync task's body: `F` runs one attempt.
+/// A sync task's body: `F` runs one attempt. `taken` spares the lock when
+/// the task leaves after its runner took the body (the usual case).
 pub(crate) struct SyncBody<F> {
     attempt: Mutex<Option<F>>,
+    taken: AtomicBool,
 }
 
 impl<F> SyncBody<F>
@@ -83,6 +86,7 @@ where
     pub(crate) fn new(attempt: F) -> Self {
         SyncBody {
             attempt: Mutex::new(Some(attempt)),
+            taken: AtomicBool::new(false),
         }
     }
 }
@@ -99,6 +103,7 @@ where
         let Some(mut body) = lock(&self.attempt).take() else {
             return false;
         };
+        self.taken.store(true, Ordering::Release);
         let mut attempt = 0;
         loop {
             let running = Running {
@@ -126,6 +131,9 @@ where
     }
 
     fn discard(&self, task: &Task) {
+        if self.taken.load(Ordering::Acquire) {
+            return; // its runner drops it
+        }
         let body = lock(&self.attempt).take();
         drop_user(task, "body", body);
     }

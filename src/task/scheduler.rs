@@ -54,6 +54,13 @@ pub(crate) struct Scheduler {
     closed: AtomicBool,
 }
 
+/// Tasks a release starts.
+#[derive(Default)]
+struct Ready {
+    first: Option<Arc<Task>>,
+    more: Vec<Arc<Task>>,
+}
+
 struct State {
     free: Available,
     classes: Vec<(Demand, VecDeque<Arc<Task>>)>,
@@ -191,10 +198,11 @@ impl Scheduler {
         }
     }
 
-    /// Queued tasks that fit now, in order, with their demand taken. Tasks
+    /// Queued tasks that fit now, in order, with their demand taken (the
+    /// first inline: a release usually starts one task at most). Tasks
     /// that left their queue meanwhile (stopped or stolen: no longer
     /// queued) are dropped from it without taking anything.
-    fn ready_now(state: &mut State, out: &mut Vec<Arc<Task>>) {
+    fn ready_now(state: &mut State, out: &mut Ready) {
         let State { free, classes, .. } = state;
         for (demand, queue) in classes.iter_mut() {
             while let Some(front) = queue.front() {
@@ -207,14 +215,17 @@ impl Scheduler {
                 }
                 if let Some(task) = queue.pop_front().filter(|t| t.grant()) {
                     free.take(demand);
-                    out.push(task);
+                    match out.first {
+                        None => out.first = Some(task),
+                        Some(_) => out.more.push(task),
+                    }
                 }
             }
         }
     }
 
     fn release(&self, give: impl FnOnce(&mut Available)) {
-        let mut ready = Vec::new();
+        let mut ready = Ready::default();
         {
             let mut state = lock(&self.state);
             give(&mut state.free);
@@ -222,7 +233,7 @@ impl Scheduler {
                 Self::ready_now(&mut state, &mut ready);
             }
         }
-        for task in ready {
+        for task in ready.first.into_iter().chain(ready.more) {
             self.dispatch(task);
         }
     }
