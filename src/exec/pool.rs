@@ -14,14 +14,18 @@
 //! A thread that is finishing a job takes the first job its own finish
 //! dispatches (its release of resources starts the next queued task):
 //! that hand-over is a thread-local note, not a shared counter. A thread
-//! with nothing to run takes the oldest queued job, or goes idle: only the
-//! newest idle thread spins, and it yields its core between checks so that
-//! on a busy machine the thread it waits for gets to run; the others park
-//! at once. A thread blocked in a RustyRay wait does not count towards the
-//! limit, and blocking hands the queued jobs the places it frees, so a
-//! queued job never waits behind blocked threads. Threads idle for a while
-//! retire. Shutdown stops idle threads at once and busy ones when their
-//! job ends, and waits for them until its deadline.
+//! with nothing to run takes the oldest queued job, or goes idle: it spins
+//! for a while that adapts (`SpinBudget`: halved each time a spin finds
+//! nothing, restored when a sleep ends sooner than a spin would have),
+//! yielding its core between checks so that on a busy machine the thread
+//! it waits for gets to run, then parks. Its next job comes through a
+//! one-place channel (lock-free), and it publishes the results of the job
+//! it finished only once it is back on the idle stack, so the caller's next
+//! call finds it spinning. A thread blocked in a RustyRay wait does not
+//! count towards the limit, and blocking hands the queued jobs the places
+//! it frees, so a queued job never waits behind blocked threads. Threads
+//! idle for a while retire. Shutdown stops idle threads at once and busy
+//! ones when their job ends, and waits for them until its deadline.
 //!
 //! Threads are named `<runtime name>-w<n>`, and run the hook the runtime
 //! gives (installing itself in their context) for their whole life.

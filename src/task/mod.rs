@@ -16,8 +16,8 @@
 //!
 //! A task's phase is one atomic word changed by compare-and-swap
 //! (`phase.rs`, checked by loom models), so that cancel, shutdown,
-//! resolution, dispatch and a steal never both win. A thread blocked on a task's output runs the task itself
-//! if it has not started (`help.rs`, installed as the object store's hooks
+//! resolution, dispatch and a steal never both win. A thread blocked on a
+//! task's output runs the task itself if it has not started (`help.rs`, installed as the object store's hooks
 //! by the runtime).
 //!
 //! Tasks and actor calls share this one path: one scheduler, one way
