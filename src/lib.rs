@@ -88,7 +88,10 @@ pub use actor::{Actor, ActorHandle, ActorRef};
 pub use api::actor_options::ActorOptions;
 pub use api::registry;
 pub use api::task_options::TaskOptions;
-pub use api::{cancel, get, get_actor, get_all, get_timeout, kill, put, put_bytes, wait};
+pub use api::{
+    available_resources, cancel, cluster_resources, get, get_actor, get_all, get_timeout, kill,
+    put, put_bytes, wait,
+};
 pub use error::{Error, Result};
 pub use object::{
     get_all_async, wait_async, Codec, MemoryStats, Object, ObjectId, ObjectRef, ReadyPending,

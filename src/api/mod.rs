@@ -9,6 +9,7 @@
 pub(crate) mod actor_options;
 pub(crate) mod actors;
 pub mod registry;
+pub(crate) mod resources;
 pub(crate) mod submit;
 pub(crate) mod task_options;
 
@@ -19,6 +20,7 @@ use crate::object::{Object, ObjectRef, ReadyPending};
 use crate::runtime::global;
 
 pub use actors::{get_actor, kill};
+pub use resources::{available_resources, cluster_resources};
 
 /// Stores `value` in the current runtime and returns a ref to it.
 ///

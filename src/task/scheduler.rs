@@ -125,6 +125,15 @@ impl Scheduler {
         &self.capacity
     }
 
+    /// What is free now, by name (see [`Capacity::named`]).
+    pub(crate) fn available(&self) -> std::collections::HashMap<String, f64> {
+        let (cpu, custom) = {
+            let state = lock(&self.state);
+            (state.free.cpu, state.free.custom.clone())
+        };
+        self.capacity.named(cpu, &custom)
+    }
+
     pub(crate) fn next_id(&self) -> TaskId {
         TaskId::new(self.runtime, self.next_task.fetch_add(1, Ordering::Relaxed))
     }
