@@ -70,6 +70,8 @@
 //! 8. The API: the free functions ([`put`], [`get`], [`wait`], [`cancel`],
 //!    [`get_actor`], [`kill`]), [`TaskOptions`], [`ActorOptions`], and the
 //!    entry points of the macros' output.
+//! 9. [`util`]: Ray's `ray.util` ([`util::ActorPool`], [`util::Queue`]),
+//!    built on the API.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -83,6 +85,7 @@ pub mod object;
 pub mod runtime;
 mod sync;
 pub mod task;
+pub mod util;
 
 pub use actor::{Actor, ActorHandle, ActorRef};
 pub use api::actor_options::ActorOptions;
