@@ -89,11 +89,12 @@ pub mod util;
 
 pub use actor::{Actor, ActorHandle, ActorRef};
 pub use api::actor_options::ActorOptions;
+pub use api::cancel::CancelOptions;
 pub use api::registry;
 pub use api::task_options::TaskOptions;
 pub use api::{
-    available_resources, cancel, cluster_resources, get, get_actor, get_all, get_timeout, kill,
-    put, put_bytes, wait,
+    available_resources, cancel, cancel_with, cluster_resources, get, get_actor, get_all,
+    get_timeout, kill, put, put_bytes, wait,
 };
 pub use error::{Error, Result};
 pub use object::{

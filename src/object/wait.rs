@@ -406,9 +406,15 @@ pub async fn get_all_async<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
 /// Cancels the producer of `r`, if it is still pending (see
 /// [`cancel`](crate::cancel)).
 pub(crate) fn cancel_ref<T>(r: &ObjectRef<T>) -> Result<()> {
+    cancel_ref_with(r, true)
+}
+
+/// [`cancel_ref`], recursive or not (see
+/// [`cancel_with`](crate::cancel_with)).
+pub(crate) fn cancel_ref_with<T>(r: &ObjectRef<T>, recursive: bool) -> Result<()> {
     r.cell.store().check_open()?;
     if let Some(producer) = r.cell.producer() {
-        producer.cancel();
+        producer.cancel_with(recursive);
     }
     Ok(())
 }
