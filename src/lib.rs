@@ -90,11 +90,12 @@ pub mod util;
 pub use actor::{Actor, ActorHandle, ActorRef};
 pub use api::actor_options::ActorOptions;
 pub use api::cancel::CancelOptions;
+pub use api::placement::{Bundle, PlacementGroup, PlacementStrategy};
 pub use api::registry;
 pub use api::task_options::TaskOptions;
 pub use api::{
     available_resources, cancel, cancel_with, cluster_resources, get, get_actor, get_all,
-    get_timeout, kill, put, put_bytes, wait,
+    get_timeout, kill, placement_group, put, put_bytes, remove_placement_group, wait,
 };
 pub use error::{Error, Result};
 pub use object::{

@@ -9,6 +9,7 @@
 pub(crate) mod actor_options;
 pub(crate) mod actors;
 pub(crate) mod cancel;
+pub(crate) mod placement;
 pub mod registry;
 pub(crate) mod resources;
 pub(crate) mod submit;
@@ -22,6 +23,7 @@ use crate::runtime::global;
 
 pub use actors::{get_actor, kill};
 pub use cancel::cancel_with;
+pub use placement::{placement_group, remove_placement_group};
 pub use resources::{available_resources, cluster_resources};
 
 /// Stores `value` in the current runtime and returns a ref to it.

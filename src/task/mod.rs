@@ -37,6 +37,7 @@ pub(crate) mod help;
 pub(crate) mod id;
 pub(crate) mod phase;
 pub(crate) mod place;
+pub(crate) mod placement;
 pub(crate) mod resources;
 pub(crate) mod returns;
 pub(crate) mod run;

@@ -69,6 +69,14 @@ impl Capacity {
         }
     }
 
+    /// The totals as one demand.
+    pub(crate) fn total(&self) -> Demand {
+        Demand {
+            cpu: self.cpu,
+            custom: self.custom.iter().copied().enumerate().collect(),
+        }
+    }
+
     /// Checks a request against the totals: asking for more than the
     /// runtime has, or for an undeclared resource, is `Unschedulable`.
     pub(crate) fn demand(&self, task: &str, cpus: f64, custom: &[(String, f64)]) -> Result<Demand> {
