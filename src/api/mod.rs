@@ -9,6 +9,7 @@
 pub(crate) mod actor_options;
 pub(crate) mod actors;
 pub(crate) mod cancel;
+pub(crate) mod mixed;
 pub(crate) mod placement;
 pub mod registry;
 pub(crate) mod resources;
@@ -23,6 +24,7 @@ use crate::runtime::global;
 
 pub use actors::{get_actor, kill};
 pub use cancel::cancel_with;
+pub use mixed::{get_mixed, wait_mixed};
 pub use placement::{placement_group, remove_placement_group};
 pub use resources::{available_resources, cluster_resources};
 

@@ -44,6 +44,7 @@ fn submit<A: ArgList, R: TaskReturn, B: Body>(
         max_retries: options.max_retries,
         retry_exceptions: options.retry_exceptions,
         placement: options.placement.as_ref().map(|(pg, b)| (&pg.group, *b)),
+        num_returns: options.num_returns,
     };
     runtime.engine().local().submit::<A, R, B>(call, args, body)
 }

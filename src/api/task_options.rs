@@ -22,6 +22,9 @@ pub struct TaskOptions {
     pub(crate) retry_exceptions: bool,
     pub(crate) runtime: Option<Runtime>,
     pub(crate) placement: Option<(PlacementGroup, Option<usize>)>,
+    /// Objects the call makes, when not its function's own count: set by
+    /// the generated `num_returns(n)` of a function returning a `Vec`.
+    pub(crate) num_returns: Option<usize>,
 }
 
 impl TaskOptions {
@@ -39,6 +42,7 @@ impl TaskOptions {
             retry_exceptions: false,
             runtime: None,
             placement: None,
+            num_returns: None,
         }
     }
 
@@ -81,6 +85,20 @@ impl TaskOptions {
     pub fn on(mut self, runtime: &Runtime) -> Self {
         self.runtime = Some(runtime.clone());
         self
+    }
+
+    /// Sets how many objects the call makes (what the generated
+    /// `num_returns(n)` of a function returning a `Vec` calls).
+    #[doc(hidden)]
+    pub fn __num_returns(mut self, n: usize) -> Self {
+        self.num_returns = Some(n);
+        self
+    }
+
+    /// The count [`__num_returns`](Self::__num_returns) set (0 if none).
+    #[doc(hidden)]
+    pub fn __returns(&self) -> usize {
+        self.num_returns.unwrap_or(0)
     }
 
     /// Runs the task in bundle `bundle` of `pg` (`None`: any of its

@@ -158,7 +158,11 @@ impl Backend for LocalBackend {
             demand,
             max_retries: call.max_retries,
             retry_exceptions: call.retry_exceptions,
-            outputs: R::COUNT,
+            // A count of 0: the call says (`num_returns(n)` of a `Vec`).
+            outputs: match R::COUNT {
+                0 => call.num_returns.unwrap_or(0),
+                count => count,
+            },
             place: None,
             seq: 0,
         };

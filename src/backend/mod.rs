@@ -49,6 +49,9 @@ pub(crate) struct CallSpec<'a> {
     pub(crate) retry_exceptions: bool,
     /// The placement group and bundle (`None`: any) it runs in.
     pub(crate) placement: Option<(&'a Arc<Group>, Option<usize>)>,
+    /// How many objects it makes, when the call says (else its return
+    /// type's count).
+    pub(crate) num_returns: Option<usize>,
 }
 
 /// One actor's creation, as data.

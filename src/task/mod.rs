@@ -43,6 +43,7 @@ pub(crate) mod returns;
 pub(crate) mod run;
 pub(crate) mod scheduler;
 pub(crate) mod spec;
+pub(crate) mod split;
 #[allow(clippy::module_inception)]
 pub(crate) mod task;
 
