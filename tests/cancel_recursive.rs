@@ -240,3 +240,26 @@ fn actors_a_cancelled_task_created_live_on() {
     let worker = lock(&p.worker).take().expect("the task kept the handle");
     assert_eq!(get(&worker.ping().unwrap()).unwrap(), 7);
 }
+
+/// Waits to be cancelled, then calls the worker.
+#[rustyray::remote(num_cpus = 0)]
+fn calls_after_cancel(key: u64, worker: WorkerHandle) -> u32 {
+    probe(key).started.incr();
+    until_cancelled(key);
+    probe(key).record(worker.ping().unwrap());
+    10
+}
+
+#[test]
+fn actor_calls_made_after_a_recursive_cancel_are_cancelled_and_later_calls_run() {
+    let _rt = init();
+    let p = TestState::<Probe>::new();
+    let worker = Worker::remote(p.key).unwrap();
+    let r = calls_after_cancel::remote(p.key, worker.clone()).unwrap();
+    assert!(p.started.wait_for(1));
+    rustyray::cancel(&r).unwrap();
+    assert!(cancelled(get(&r)));
+    assert!(p.made.wait_for(1));
+    assert!(cancelled(get(&p.refs()[0])));
+    assert_eq!(get(&worker.ping().unwrap()).unwrap(), 7);
+}
