@@ -140,8 +140,9 @@ impl<H, R: Object> ActorPool<H, R> {
     }
 
     /// The result of the oldest call whose result was not taken yet,
-    /// waiting for it. An error when no result is pending, or the call's
-    /// own error.
+    /// waiting for it. [`Error::InvalidArgument`] when no result is
+    /// pending (or calls wait but the pool has no actor); else the call's
+    /// own error, if it failed.
     pub fn get_next(&mut self) -> Result<R> {
         self.take(Order::Submission, "ActorPool::get_next", None)
     }
@@ -153,8 +154,8 @@ impl<H, R: Object> ActorPool<H, R> {
     }
 
     /// The result of whichever pending call finishes first (or finished
-    /// already). An error when no result is pending, or the call's own
-    /// error.
+    /// already). [`Error::InvalidArgument`] when no result is pending;
+    /// else the call's own error, if it failed.
     pub fn get_next_unordered(&mut self) -> Result<R> {
         self.take(Order::Finish, "ActorPool::get_next_unordered", None)
     }
