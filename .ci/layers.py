@@ -20,6 +20,7 @@ LAYERS = [
     ["backend"],
     ["runtime"],
     ["api"],
+    ["util"],
 ]
 LEVEL = {m: i for i, ms in enumerate(LAYERS) for m in ms}
 

@@ -70,6 +70,8 @@
 //! 8. The API: the free functions ([`put`], [`get`], [`wait`], [`cancel`],
 //!    [`get_actor`], [`kill`]), [`TaskOptions`], [`ActorOptions`], and the
 //!    entry points of the macros' output.
+//! 9. [`util`]: Ray's `ray.util` ([`util::ActorPool`], [`util::Queue`]),
+//!    built on the API.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -83,15 +85,24 @@ pub mod object;
 pub mod runtime;
 mod sync;
 pub mod task;
+pub mod util;
 
 pub use actor::{Actor, ActorHandle, ActorRef};
 pub use api::actor_options::ActorOptions;
+pub use api::cancel::CancelOptions;
+pub use api::mixed::RefTuple;
+pub use api::placement::{Bundle, PlacementGroup, PlacementStrategy};
 pub use api::registry;
 pub use api::task_options::TaskOptions;
-pub use api::{cancel, get, get_actor, get_all, get_timeout, kill, put, put_bytes, wait};
+pub use api::{
+    available_resources, cancel, cancel_with, cluster_resources, get, get_actor, get_all,
+    get_mixed, get_timeout, kill, placement_group, put, put_bytes, remove_placement_group, wait,
+    wait_mixed,
+};
 pub use error::{Error, Result};
 pub use object::{
-    get_all_async, wait_async, Codec, MemoryStats, Object, ObjectId, ObjectRef, ReadyPending,
+    get_all_async, wait_async, AnyRef, Codec, MemoryStats, Object, ObjectId, ObjectRef,
+    ReadyPending,
 };
 pub use runtime::{
     global, init, is_initialized, tokio_thread_start, Config, EnterGuard, Runtime, RuntimeGuard,
@@ -122,6 +133,7 @@ pub mod __private {
     pub use crate::api::submit::run_async;
     pub use crate::task::args::{ArgList, ValueList};
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
+    pub use crate::task::split::{split, Split};
     pub use core::result::Result::{Err, Ok};
 
     /// Lock acquisitions RustyRay made so far, in every runtime (feature

@@ -371,4 +371,15 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn kill(&self) {
         self.mailbox().die("it was killed".to_string());
     }
+
+    /// Kills the actor with `cause` when called, if it is still there
+    /// (without keeping it alive meanwhile).
+    pub(crate) fn kill_hook(&self, cause: &'static str) -> Box<dyn Fn() + Send + Sync> {
+        let mailbox = Arc::downgrade(self.mailbox());
+        Box::new(move || {
+            if let Some(mailbox) = mailbox.upgrade() {
+                mailbox.die(cause.to_string());
+            }
+        })
+    }
 }

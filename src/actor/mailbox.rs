@@ -445,6 +445,10 @@ impl Place for Construction {
 
     fn finished(&self, _task: &Arc<Task>) {}
 
+    fn cancelled_with_parent(&self) -> bool {
+        false
+    }
+
     fn actor(&self) -> Option<&dyn ActorView> {
         Some(&*self.0)
     }

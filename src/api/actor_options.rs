@@ -1,5 +1,6 @@
 //! [`ActorOptions`]: how an actor is created.
 
+use crate::api::placement::PlacementGroup;
 use crate::api::task_options::set_resource;
 use crate::runtime::Runtime;
 
@@ -47,6 +48,7 @@ pub struct ActorOptions {
     pub(crate) num_cpus: f64,
     pub(crate) resources: Vec<(String, f64)>,
     pub(crate) runtime: Option<Runtime>,
+    pub(crate) placement: Option<(PlacementGroup, Option<usize>)>,
 }
 
 impl Default for ActorOptions {
@@ -62,6 +64,7 @@ impl Default for ActorOptions {
             num_cpus: 0.0,
             resources: Vec::new(),
             runtime: None,
+            placement: None,
         }
     }
 }
@@ -122,6 +125,17 @@ impl ActorOptions {
         self.runtime = Some(runtime.clone());
         self
     }
+
+    /// Places the actor in bundle `bundle` of `pg` (`None`: any of its
+    /// bundles): what it holds for its lifetime comes from that
+    /// reservation only, and removing the group kills it.
+    pub fn placement_group(mut self, pg: &PlacementGroup, bundle: Option<usize>) -> Self {
+        self.placement = Some((pg.clone(), bundle));
+        if self.runtime.is_none() {
+            self.runtime = Some(pg.runtime().clone());
+        }
+        self
+    }
 }
 
 /// Generates, inside an `impl` of a one-field tuple struct wrapping
@@ -169,6 +183,14 @@ macro_rules! __actor_options_methods {
         /// See `ActorOptions::on`.
         pub fn on(self, runtime: &$crate::Runtime) -> Self {
             Self(self.0.on(runtime))
+        }
+        /// See `ActorOptions::placement_group`.
+        pub fn placement_group(
+            self,
+            pg: &$crate::PlacementGroup,
+            bundle: ::core::option::Option<usize>,
+        ) -> Self {
+            Self(self.0.placement_group(pg, bundle))
         }
         /// The options as plain `ActorOptions`.
         pub fn into_options(self) -> $crate::ActorOptions {

@@ -27,6 +27,9 @@ impl<A: Actor> ActorRef<A> {
             None => global()?,
         };
         runtime.check_running()?;
+        if let Some((pg, _)) = &options.placement {
+            pg.check_runtime(&runtime)?;
+        }
         if options.get_if_exists && options.name.is_none() {
             return Err(Error::InvalidConfig {
                 field: "get_if_exists",
@@ -42,6 +45,7 @@ impl<A: Actor> ActorRef<A> {
             max_concurrency: options.max_concurrency,
             num_cpus: options.num_cpus,
             resources: &options.resources,
+            placement: options.placement.as_ref().map(|(pg, b)| (&pg.group, *b)),
         };
         runtime.engine().local().create_actor(spec, args, ctor)
     }

@@ -8,7 +8,11 @@
 
 pub(crate) mod actor_options;
 pub(crate) mod actors;
+pub(crate) mod cancel;
+pub(crate) mod mixed;
+pub(crate) mod placement;
 pub mod registry;
+pub(crate) mod resources;
 pub(crate) mod submit;
 pub(crate) mod task_options;
 
@@ -19,6 +23,10 @@ use crate::object::{Object, ObjectRef, ReadyPending};
 use crate::runtime::global;
 
 pub use actors::{get_actor, kill};
+pub use cancel::cancel_with;
+pub use mixed::{get_mixed, wait_mixed};
+pub use placement::{placement_group, remove_placement_group};
+pub use resources::{available_resources, cluster_resources};
 
 /// Stores `value` in the current runtime and returns a ref to it.
 ///
@@ -99,6 +107,11 @@ pub fn wait<T: Object>(
 /// [`Context::is_cancelled`](crate::Context::is_cancelled). The ref
 /// completes with [`Error::Cancelled`](crate::Error::Cancelled) at once, and the task is not retried.
 /// A finished task, or a `put` object, is left as it is.
+///
+/// Recursive, as in Ray: the tasks and actor calls the cancelled task
+/// submitted are cancelled too (and theirs, and so on, and those it
+/// submits afterwards); actors it created live on. See
+/// [`cancel_with`](crate::cancel_with) to cancel the one task alone.
 ///
 /// ```
 /// use rustyray::Error;

@@ -33,6 +33,9 @@ fn submit<A: ArgList, R: TaskReturn, B: Body>(
     body: impl FnOnce(A) -> B,
 ) -> Result<R::Refs> {
     let runtime = target_runtime(options)?;
+    if let Some((pg, _)) = &options.placement {
+        pg.check_runtime(&runtime)?;
+    }
     let call = CallSpec {
         function: options.function,
         name: options.name.clone(),
@@ -40,6 +43,8 @@ fn submit<A: ArgList, R: TaskReturn, B: Body>(
         resources: &options.resources,
         max_retries: options.max_retries,
         retry_exceptions: options.retry_exceptions,
+        placement: options.placement.as_ref().map(|(pg, b)| (&pg.group, *b)),
+        num_returns: options.num_returns,
     };
     runtime.engine().local().submit::<A, R, B>(call, args, body)
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::api::placement::PlacementGroup;
 use crate::runtime::Runtime;
 
 /// Per-call options of a remote function: start from `f::options()`, set
@@ -20,6 +21,10 @@ pub struct TaskOptions {
     pub(crate) max_retries: u32,
     pub(crate) retry_exceptions: bool,
     pub(crate) runtime: Option<Runtime>,
+    pub(crate) placement: Option<(PlacementGroup, Option<usize>)>,
+    /// Objects the call makes, when not its function's own count: set by
+    /// the generated `num_returns(n)` of a function returning a `Vec`.
+    pub(crate) num_returns: Option<usize>,
 }
 
 impl TaskOptions {
@@ -36,6 +41,8 @@ impl TaskOptions {
             max_retries: 3,
             retry_exceptions: false,
             runtime: None,
+            placement: None,
+            num_returns: None,
         }
     }
 
@@ -77,6 +84,33 @@ impl TaskOptions {
     /// Submits to this runtime instead of [`global()`](crate::global).
     pub fn on(mut self, runtime: &Runtime) -> Self {
         self.runtime = Some(runtime.clone());
+        self
+    }
+
+    /// Sets how many objects the call makes (what the generated
+    /// `num_returns(n)` of a function returning a `Vec` calls).
+    #[doc(hidden)]
+    pub fn __num_returns(mut self, n: usize) -> Self {
+        self.num_returns = Some(n);
+        self
+    }
+
+    /// The count [`__num_returns`](Self::__num_returns) set (0 if none).
+    #[doc(hidden)]
+    pub fn __returns(&self) -> usize {
+        self.num_returns.unwrap_or(0)
+    }
+
+    /// Runs the task in bundle `bundle` of `pg` (`None`: any of its
+    /// bundles), drawing its CPUs and resources from that reservation only,
+    /// in `pg`'s runtime. It waits until the group is reserved; asking for
+    /// more than the bundle (or group) holds is
+    /// [`Error::Unschedulable`](crate::Error::Unschedulable).
+    pub fn placement_group(mut self, pg: &PlacementGroup, bundle: Option<usize>) -> Self {
+        self.placement = Some((pg.clone(), bundle));
+        if self.runtime.is_none() {
+            self.runtime = Some(pg.runtime().clone());
+        }
         self
     }
 }
@@ -127,6 +161,14 @@ macro_rules! __task_options_methods {
         /// See `TaskOptions::on`.
         pub fn on(self, runtime: &$crate::Runtime) -> Self {
             Self(self.0.on(runtime))
+        }
+        /// See `TaskOptions::placement_group`.
+        pub fn placement_group(
+            self,
+            pg: &$crate::PlacementGroup,
+            bundle: ::core::option::Option<usize>,
+        ) -> Self {
+            Self(self.0.placement_group(pg, bundle))
         }
         /// The options as a plain `TaskOptions`.
         pub fn into_options(self) -> $crate::TaskOptions {

@@ -145,21 +145,31 @@ impl Backend for LocalBackend {
         body: impl FnOnce(A) -> B,
     ) -> Result<R::Refs> {
         let name = call.task_name();
-        let demand = self
-            .scheduler
-            .capacity()
-            .demand(&name, call.num_cpus, call.resources)?;
+        let capacity = self.scheduler.capacity();
+        let demand = match call.placement {
+            None => capacity.demand(&name, call.num_cpus, call.resources)?,
+            Some((group, bundle)) => {
+                group.demand(capacity, &name, call.num_cpus, call.resources, bundle)?
+            }
+        };
         let reusable = call.retry_exceptions && call.max_retries > 0;
         let spec = TaskSpec {
             name,
             demand,
             max_retries: call.max_retries,
             retry_exceptions: call.retry_exceptions,
-            outputs: R::COUNT,
+            // A count of 0: the call says (`num_returns(n)` of a `Vec`).
+            outputs: match R::COUNT {
+                0 => call.num_returns.unwrap_or(0),
+                count => count,
+            },
             place: None,
             seq: 0,
         };
         let task = submit(&self.scheduler, spec, args, reusable, body)?;
+        if let Some((group, _)) = call.placement {
+            group.add_task(&task);
+        }
         Ok(R::refs(&task.outputs))
     }
 
@@ -170,10 +180,18 @@ impl Backend for LocalBackend {
         F: Fn(Ar::Values) -> std::result::Result<A, UserError> + Send + Sync + 'static,
     {
         // The demand is checked before anything is registered.
-        let demand =
-            self.scheduler
-                .capacity()
-                .demand(spec.constructor, spec.num_cpus, spec.resources)?;
+        let capacity = self.scheduler.capacity();
+        let placement = spec.placement;
+        let demand = match placement {
+            None => capacity.demand(spec.constructor, spec.num_cpus, spec.resources)?,
+            Some((group, bundle)) => group.demand(
+                capacity,
+                spec.constructor,
+                spec.num_cpus,
+                spec.resources,
+                bundle,
+            )?,
+        };
         let spec = ActorSpec {
             constructor: spec.constructor,
             name: spec.name,
@@ -183,7 +201,11 @@ impl Backend for LocalBackend {
             max_concurrency: spec.max_concurrency,
             demand,
         };
-        ActorRef::create(&self.scheduler, &self.actors, spec, args, ctor)
+        let actor = ActorRef::create(&self.scheduler, &self.actors, spec, args, ctor)?;
+        if let Some((group, _)) = placement {
+            group.add_actor(actor.kill_hook("its placement group was removed"));
+        }
+        Ok(actor)
     }
 
     fn get_actor<A: Actor>(&self, name: &str) -> Result<ActorRef<A>> {

@@ -32,6 +32,7 @@ use crate::actor::handle::{Actor, ActorRef};
 use crate::error::Result;
 use crate::object::{MemoryStats, Object, ObjectRef};
 use crate::task::args::ArgList;
+use crate::task::placement::Group;
 use crate::task::returns::{TaskReturn, UserError};
 use crate::task::spec::TaskName;
 use crate::task::task::Body;
@@ -46,6 +47,11 @@ pub(crate) struct CallSpec<'a> {
     pub(crate) resources: &'a [(String, f64)],
     pub(crate) max_retries: u32,
     pub(crate) retry_exceptions: bool,
+    /// The placement group and bundle (`None`: any) it runs in.
+    pub(crate) placement: Option<(&'a Arc<Group>, Option<usize>)>,
+    /// How many objects it makes, when the call says (else its return
+    /// type's count).
+    pub(crate) num_returns: Option<usize>,
 }
 
 /// One actor's creation, as data.
@@ -59,6 +65,8 @@ pub(crate) struct CreateSpec<'a> {
     pub(crate) max_concurrency: usize,
     pub(crate) num_cpus: f64,
     pub(crate) resources: &'a [(String, f64)],
+    /// The placement group and bundle (`None`: any) it runs in.
+    pub(crate) placement: Option<(&'a Arc<Group>, Option<usize>)>,
 }
 
 impl CallSpec<'_> {

@@ -71,6 +71,13 @@ pub(crate) trait Producer: Send + Sync {
     /// Asks the producer to stop; the outcome arrives in the completion.
     fn cancel(self: Arc<Self>);
 
+    /// [`cancel`](Self::cancel), saying whether what the producer started
+    /// (the tasks a task submitted) stops too; `cancel` is recursive.
+    fn cancel_with(self: Arc<Self>, recursive: bool) {
+        let _ = recursive;
+        self.cancel();
+    }
+
     /// The calling thread is about to block until the producer completes
     /// the value: the producer may run on this thread now instead, if it
     /// has not started. `true` when it ran here.

@@ -46,6 +46,7 @@
 //! [`Error::ShutDown`](crate::Error::ShutDown), and every pending cell is
 //! completed, so no wait outlives the runtime.
 
+mod any_ref;
 pub(crate) mod cell;
 mod codec;
 pub(crate) mod completion;
@@ -64,6 +65,7 @@ pub(crate) mod value;
 pub(crate) mod wait;
 
 pub(crate) use self::serde::TypeTag;
+pub use any_ref::AnyRef;
 pub use codec::Codec;
 pub use id::{ObjectId, RuntimeId};
 pub use object_ref::{ObjectFuture, ObjectRef};

@@ -282,8 +282,15 @@ pub(crate) fn first_failure<T>(refs: &[ObjectRef<T>]) -> Option<Error> {
 /// See [`get_all`](crate::get_all): every value in order, or the first
 /// failure that completes, wherever it is in the list.
 pub(crate) fn get_all_refs<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
+    settle_all(refs)?;
+    refs.iter().map(|r| r.wait_value(None)).collect()
+}
+
+/// Waits until every one of `refs` is complete, or one failed: `Err` with
+/// the first failure (wherever it is in the list).
+pub(crate) fn settle_all<T>(refs: &[ObjectRef<T>]) -> Result<()> {
     let Some(first) = refs.first() else {
-        return Ok(Vec::new());
+        return Ok(());
     };
     let store = first.cell.store();
     store.check_open()?;
@@ -294,10 +301,10 @@ pub(crate) fn get_all_refs<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
     };
     block_until("get_all", &cells, None, until)?;
     store.check_open()?;
-    if let Some(err) = first_failure(refs) {
-        return Err(err);
+    match first_failure(refs) {
+        Some(err) => Err(err),
+        None => Ok(()),
     }
-    refs.iter().map(|r| r.wait_value(None)).collect()
 }
 
 /// The value of a complete ref, without waiting.
@@ -406,9 +413,15 @@ pub async fn get_all_async<T: Object>(refs: &[ObjectRef<T>]) -> Result<Vec<T>> {
 /// Cancels the producer of `r`, if it is still pending (see
 /// [`cancel`](crate::cancel)).
 pub(crate) fn cancel_ref<T>(r: &ObjectRef<T>) -> Result<()> {
+    cancel_ref_with(r, true)
+}
+
+/// [`cancel_ref`], recursive or not (see
+/// [`cancel_with`](crate::cancel_with)).
+pub(crate) fn cancel_ref_with<T>(r: &ObjectRef<T>, recursive: bool) -> Result<()> {
     r.cell.store().check_open()?;
     if let Some(producer) = r.cell.producer() {
-        producer.cancel();
+        producer.cancel_with(recursive);
     }
     Ok(())
 }

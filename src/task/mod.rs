@@ -37,11 +37,13 @@ pub(crate) mod help;
 pub(crate) mod id;
 pub(crate) mod phase;
 pub(crate) mod place;
+pub(crate) mod placement;
 pub(crate) mod resources;
 pub(crate) mod returns;
 pub(crate) mod run;
 pub(crate) mod scheduler;
 pub(crate) mod spec;
+pub(crate) mod split;
 #[allow(clippy::module_inception)]
 pub(crate) mod task;
 

@@ -31,6 +31,12 @@ pub(crate) trait Place: Send + Sync + 'static {
         false
     }
 
+    /// Whether the task stops when the task that submitted it is cancelled
+    /// (a call does; an actor's creation does not: the actor lives on).
+    fn cancelled_with_parent(&self) -> bool {
+        true
+    }
+
     /// The actor the task belongs to, for [`context()`](crate::context).
     fn actor(&self) -> Option<&dyn ActorView>;
 }

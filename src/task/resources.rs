@@ -4,7 +4,7 @@
 //! (`num_cpus = 0.5`) add up exactly: two halves make one CPU, never
 //! 0.9999999.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, Result};
 
@@ -69,6 +69,14 @@ impl Capacity {
         }
     }
 
+    /// The totals as one demand.
+    pub(crate) fn total(&self) -> Demand {
+        Demand {
+            cpu: self.cpu,
+            custom: self.custom.iter().copied().enumerate().collect(),
+        }
+    }
+
     /// Checks a request against the totals: asking for more than the
     /// runtime has, or for an undeclared resource, is `Unschedulable`.
     pub(crate) fn demand(&self, task: &str, cpus: f64, custom: &[(String, f64)]) -> Result<Demand> {
@@ -112,6 +120,25 @@ impl Capacity {
             cpu,
             custom: wanted,
         })
+    }
+}
+
+impl Capacity {
+    /// The totals by name: `"CPU"` and each custom resource.
+    pub(crate) fn report(&self) -> HashMap<String, f64> {
+        self.named(self.cpu, &self.custom)
+    }
+
+    /// `cpu` and `custom` (amounts in units, in the order of the custom
+    /// names) by name; a negative amount (CPUs oversubscribed for a while)
+    /// shows as 0.
+    pub(crate) fn named(&self, cpu: i64, custom: &[i64]) -> HashMap<String, f64> {
+        let mut out = HashMap::with_capacity(1 + self.names.len());
+        out.insert("CPU".to_string(), show(cpu.max(0)));
+        for (name, &units) in self.names.iter().zip(custom) {
+            out.insert(name.clone(), show(units.max(0)));
+        }
+        out
     }
 }
 

@@ -31,6 +31,7 @@ use crate::object::RuntimeId;
 use crate::sync::lock;
 use crate::task::context;
 use crate::task::id::TaskId;
+use crate::task::placement::Group;
 use crate::task::resources::{Available, Capacity, Demand};
 use crate::task::run;
 use crate::task::task::Task;
@@ -59,11 +60,15 @@ pub(crate) struct Scheduler {
 struct Ready {
     first: Option<Arc<Task>>,
     more: Vec<Arc<Task>>,
+    /// Placement groups reserved.
+    groups: Vec<Arc<Group>>,
 }
 
 struct State {
     free: Available,
     classes: Vec<(Demand, VecDeque<Arc<Task>>)>,
+    /// Placement groups waiting for their reservation, in creation order.
+    groups: VecDeque<Arc<Group>>,
     closed: bool,
 }
 
@@ -84,6 +89,7 @@ impl Scheduler {
             state: Mutex::new(State {
                 free: Available::new(&capacity),
                 classes: Vec::new(),
+                groups: VecDeque::new(),
                 closed: false,
             }),
             capacity,
@@ -123,6 +129,15 @@ impl Scheduler {
 
     pub(crate) fn capacity(&self) -> &Capacity {
         &self.capacity
+    }
+
+    /// What is free now, by name (see [`Capacity::named`]).
+    pub(crate) fn available(&self) -> std::collections::HashMap<String, f64> {
+        let (cpu, custom) = {
+            let state = lock(&self.state);
+            (state.free.cpu, state.free.custom.clone())
+        };
+        self.capacity.named(cpu, &custom)
     }
 
     pub(crate) fn next_id(&self) -> TaskId {
@@ -203,7 +218,24 @@ impl Scheduler {
     /// that left their queue meanwhile (stopped or stolen: no longer
     /// queued) are dropped from it without taking anything.
     fn ready_now(state: &mut State, out: &mut Ready) {
-        let State { free, classes, .. } = state;
+        let State {
+            free,
+            classes,
+            groups,
+            ..
+        } = state;
+        // Waiting placement groups first, in order: resources that come
+        // free go to the oldest group that fits before queued tasks.
+        if !groups.is_empty() {
+            groups.retain(|group| {
+                if group.try_reserve(free) {
+                    out.groups.push(Arc::clone(group));
+                    false
+                } else {
+                    !group.is_removed()
+                }
+            });
+        }
         for (demand, queue) in classes.iter_mut() {
             while let Some(front) = queue.front() {
                 if !front.is_queued() {
@@ -233,9 +265,57 @@ impl Scheduler {
                 Self::ready_now(&mut state, &mut ready);
             }
         }
+        self.start_ready(ready);
+    }
+
+    fn start_ready(&self, ready: Ready) {
+        for group in ready.groups {
+            group.reserved();
+        }
         for task in ready.first.into_iter().chain(ready.more) {
             self.dispatch(task);
         }
+    }
+
+    /// Appends `n` slots (of nothing) to the free amounts, for a placement
+    /// group's reservation; the index of the first.
+    pub(crate) fn add_slots(&self, n: usize) -> usize {
+        let mut state = lock(&self.state);
+        let first = state.free.custom.len();
+        state.free.custom.resize(first + n, 0);
+        first
+    }
+
+    /// Reserves `group` as soon as it fits (now, if it does).
+    pub(crate) fn reserve(&self, group: &Arc<Group>) -> crate::error::Result<()> {
+        let mut ready = Ready::default();
+        {
+            let mut state = lock(&self.state);
+            if state.closed {
+                return Err(self.store.shut_down());
+            }
+            state.groups.push_back(Arc::clone(group));
+            Self::ready_now(&mut state, &mut ready);
+        }
+        self.start_ready(ready);
+        Ok(())
+    }
+
+    /// Removes `group`: what it reserved is free again (and may start
+    /// queued tasks), its tasks are stopped and its actors killed with
+    /// `err`.
+    pub(crate) fn remove(&self, group: &Arc<Group>, err: &Error) {
+        let mut ready = Ready::default();
+        {
+            let mut state = lock(&self.state);
+            group.unreserve(&mut state.free);
+            state.groups.retain(|g| !Arc::ptr_eq(g, group));
+            if !state.closed {
+                Self::ready_now(&mut state, &mut ready);
+            }
+        }
+        group.removed(err);
+        self.start_ready(ready);
     }
 
     /// A task left the system; `holds` when its resources go back now.
@@ -279,6 +359,7 @@ impl Scheduler {
             self.closed.store(true, Ordering::Release);
             let mut state = lock(&self.state);
             state.closed = true;
+            state.groups.clear();
             state
                 .classes
                 .drain(..)

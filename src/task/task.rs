@@ -19,12 +19,13 @@
 //! of starting new threads, so recursion stays on a few threads.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Wake, Waker};
 
 use crate::error::Error;
 use crate::exec::pool::Job;
 use crate::object::cell::{ObjectCell, Producer};
+use crate::sync::lock;
 use crate::task::context;
 use crate::task::id::TaskId;
 use crate::task::phase::{Left, Phase, Stolen};
@@ -109,6 +110,9 @@ pub(crate) struct TaskCell<B: ?Sized> {
     /// Waits in progress inside the running task (blocking gets, awaited
     /// refs): while there is one, its CPUs are lent to the scheduler.
     waits: AtomicUsize,
+    /// The tasks and actor calls this task submitted while it ran, for a
+    /// recursive cancel (untouched by a task that submits none).
+    children: Mutex<Children>,
     /// How many times the task left the system (once, always).
     #[cfg(test)]
     left_count: AtomicUsize,
@@ -166,6 +170,7 @@ impl Task {
                 deps: deps.into_boxed_slice(),
                 job: this.clone(),
                 waits: AtomicUsize::new(0),
+                children: Mutex::new(Children::default()),
                 #[cfg(test)]
                 left_count: AtomicUsize::new(0),
                 body,
@@ -183,8 +188,50 @@ impl Task {
                 place.waiting(&task);
             }
         }
+        if context::is_running() {
+            task.adopted();
+        }
         task.register(waker);
         task
+    }
+
+    /// The new task was submitted by the task running on this thread: it
+    /// becomes one of its children (stopped with it by a recursive cancel).
+    fn adopted(self: &Arc<Self>) {
+        if !self
+            .place
+            .as_ref()
+            .is_none_or(|p| p.cancelled_with_parent())
+        {
+            return;
+        }
+        let parent_cancelled = context::with_running(|running| {
+            running.is_some_and(|r| lock(&r.task.children).adopt(self))
+        });
+        if parent_cancelled {
+            self.cancel_tree(true);
+        }
+    }
+
+    /// Stops the task with `Cancelled` and, when `recursive`, every task
+    /// it submitted (and theirs, …), including those it submits from now
+    /// on.
+    pub(crate) fn cancel_tree(self: &Arc<Self>, recursive: bool) {
+        let mut stack = vec![Arc::clone(self)];
+        while let Some(task) = stack.pop() {
+            // A task that already ended is left as it is, with what it
+            // started (Ray's cancel of a finished task does nothing).
+            if task.phase.is_done() {
+                continue;
+            }
+            task.stop(Error::Cancelled {
+                task: task.name.to_string(),
+            });
+            if recursive {
+                let children = lock(&task.children).disown();
+                stack.extend(children.iter().filter_map(Weak::upgrade));
+            }
+        }
     }
 
     pub(crate) fn is_async(&self) -> bool {
@@ -392,12 +439,44 @@ impl Task {
     }
 }
 
+/// The tasks a task submitted while it ran.
+#[derive(Default)]
+struct Children {
+    tasks: Vec<Weak<Task>>,
+    /// Cancelled recursively: every later child is cancelled at once.
+    cancelled: bool,
+}
+
+impl Children {
+    /// Adds `child`; `true` when it must be cancelled at once instead.
+    fn adopt(&mut self, child: &Arc<Task>) -> bool {
+        if self.cancelled {
+            return true;
+        }
+        if self.tasks.len() == self.tasks.capacity() {
+            // Forget the children that left, before growing: a task that
+            // submits many keeps only those still in the system.
+            self.tasks.retain(|t| t.strong_count() > 0);
+        }
+        self.tasks.push(Arc::downgrade(child));
+        false
+    }
+
+    /// The children, to cancel; later ones are cancelled as they come.
+    fn disown(&mut self) -> Vec<Weak<Task>> {
+        self.cancelled = true;
+        std::mem::take(&mut self.tasks)
+    }
+}
+
 impl<B: Body> Producer for TaskCell<B> {
     fn cancel(self: Arc<Self>) {
+        self.cancel_with(true);
+    }
+
+    fn cancel_with(self: Arc<Self>, recursive: bool) {
         let task: Arc<Task> = self;
-        task.stop(Error::Cancelled {
-            task: task.name.to_string(),
-        });
+        task.cancel_tree(recursive);
     }
 
     /// Steals the task for the sync task running on this thread, which is

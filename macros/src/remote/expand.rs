@@ -126,6 +126,7 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         remote: submit,
         by_name,
     } = submit(f);
+    let split = super::split::expand(f);
 
     // No intra-doc link to the function here: this doc is resolved in the
     // handle's module, where `{name}` is the handle itself.
@@ -220,6 +221,8 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
                 ))
             }
         };
+
+        #split
     }
 }
 

@@ -31,6 +31,7 @@
 //! [`expand`]).
 
 pub mod expand;
+pub mod split;
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;

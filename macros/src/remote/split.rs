@@ -1,0 +1,188 @@
+//! `f::options().num_returns(n)` for a remote function returning a
+//! `Vec<T>` (Ray's per-call `num_returns`): the call makes `n` objects,
+//! one per element, and returns `Vec<ObjectRef<T>>`.
+//!
+//! For `fn parts(k: u32) -> Vec<u8>` the expansion adds, next to the rest:
+//!
+//! ```text
+//! mod __rustyray_parts_split {
+//!     pub struct __rustyray_parts_split(pub(super) TaskOptions);
+//! }
+//! impl __rustyray_parts::__rustyray_parts_options {
+//!     pub fn num_returns(self, n: usize) -> __rustyray_parts_split::__rustyray_parts_split
+//! }
+//! impl __rustyray_parts_split::__rustyray_parts_split {
+//!     __task_options_methods!();
+//!     pub fn remote(self, k: impl IntoArg<u32>) -> Result<Vec<ObjectRef<u8>>>
+//! }
+//! ```
+//!
+//! The function's own `remote(..)` is unchanged (one object, the whole
+//! vector). A vector of another length than `n` fails the call.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::{GenericArgument, Ident, PathArguments, Type};
+
+use super::{RemoteFn, Returns};
+
+/// `T` when `ty` is written `Vec<T>` (any path ending in `Vec`).
+fn vec_element(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>().as_slice() {
+        [GenericArgument::Type(element)] => Some(element),
+        _ => None,
+    }
+}
+
+/// The items that give a `Vec`-returning function `num_returns(n)`;
+/// nothing for any other function.
+pub fn expand(f: &RemoteFn) -> TokenStream {
+    let Returns::One(ret) = &f.output.returns else {
+        return TokenStream::new();
+    };
+    let Some(element) = vec_element(ret) else {
+        return TokenStream::new();
+    };
+    let RemoteFn {
+        cfgs, ident, krate, ..
+    } = f;
+    let name = f.name();
+    let module = format_ident!("__rustyray_{}", name);
+    let options_ident = format_ident!("__rustyray_{}_options", name);
+    let split_ident = format_ident!("__rustyray_{}_split", name);
+
+    let params: Vec<TokenStream> = f
+        .args
+        .iter()
+        .map(|arg| {
+            let (name, ty) = (&arg.name, &arg.ty);
+            quote!(#name: impl #krate::IntoArg<#ty>)
+        })
+        .collect();
+    let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
+    let tys: Vec<&Type> = f.args.iter().map(|arg| &arg.ty).collect();
+    let bindings: Vec<Ident> = (0..f.args.len())
+        .map(|i| Ident::new(&format!("__arg{i}"), Span::mixed_site()))
+        .collect();
+    let arg_params: Vec<Ident> = (0..f.args.len()).map(|i| format_ident!("A{i}")).collect();
+    let count = Ident::new("__n", Span::mixed_site());
+
+    let output = quote! {
+        ::core::result::Result<#krate::__private::Split<R0>, #krate::__private::UserError>
+    };
+    let (submit_method, fut_param, body_bounds, infer_fut) = if f.is_async {
+        (
+            quote!(submit_async),
+            quote!(, Fut),
+            quote! {
+                F: ::core::ops::Fn((#(#arg_params,)*)) -> Fut
+                    + ::core::marker::Send + ::core::marker::Sync + 'static,
+                Fut: ::core::future::Future<Output = #output> + ::core::marker::Send + 'static,
+            },
+            quote!(, _),
+        )
+    } else {
+        (
+            quote!(submit_sync),
+            TokenStream::new(),
+            quote! {
+                F: ::core::ops::Fn((#(#arg_params,)*)) -> #output
+                    + ::core::marker::Send + ::core::marker::Sync + 'static,
+            },
+            TokenStream::new(),
+        )
+    };
+    let call = if f.is_async {
+        quote!(#ident(#(#bindings),*).await)
+    } else {
+        quote!(#ident(#(#bindings),*))
+    };
+    let result = match &f.output.error_span {
+        Some(span) => {
+            let span = Span::call_site().located_at(*span);
+            let krate = crate::krate::at(krate, span);
+            let to_user_error = quote_spanned!(span=> |__err| #krate::__private::user_error(__err));
+            quote! {
+                #call
+                    .map_err(#to_user_error)
+                    .and_then(|__values| #krate::__private::split(#count, __values))
+            }
+        }
+        None => quote!(#krate::__private::split(#count, #call)),
+    };
+    let closure = if f.is_async {
+        quote!(move |(#(#bindings,)*): (#(#tys,)*)| async move { #result })
+    } else {
+        quote!(move |(#(#bindings,)*): (#(#tys,)*)| #result)
+    };
+    let doc = format!(
+        "Makes the call return one object per element of the `Vec` `{name}` returns, \
+         `n` in all: `.remote(..)` then gives `Vec<ObjectRef<_>>`. A vector of another \
+         length fails the call (Ray's `num_returns`)."
+    );
+
+    quote! {
+        #(#cfgs)*
+        #[allow(unreachable_pub)]
+        mod #split_ident {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types, dead_code)]
+            pub struct #split_ident(pub(super) #krate::TaskOptions);
+        }
+
+        #(#cfgs)*
+        #[allow(dead_code)]
+        impl #module::#options_ident {
+            #[doc = #doc]
+            pub fn num_returns(self, n: usize) -> #split_ident::#split_ident {
+                #split_ident::#split_ident(self.0.__num_returns(n))
+            }
+        }
+
+        #(#cfgs)*
+        #[allow(dead_code, clippy::too_many_arguments)]
+        impl #split_ident::#split_ident {
+            #krate::__task_options_methods!();
+
+            fn __rustyray_submit<
+                #(#arg_params: #krate::Object,)* R0: #krate::Object, F #fut_param
+            >(
+                __options: #krate::TaskOptions,
+                __args: (#(#krate::Arg<#arg_params>,)*),
+                __body: F,
+            ) -> #krate::Result<::std::vec::Vec<#krate::ObjectRef<R0>>>
+            where
+                #body_bounds
+            {
+                #krate::__private::Call::Typed(__options, __args)
+                    .#submit_method(__body)
+                    .and_then(#krate::__private::Submitted::typed)
+            }
+
+            /// Submits the task with these options; returns at once with
+            /// one ref per element of the returned vector.
+            pub fn remote(
+                self,
+                #(#params),*
+            ) -> #krate::Result<::std::vec::Vec<#krate::ObjectRef<#element>>> {
+                let #count = self.0.__returns();
+                Self::__rustyray_submit::<#(#tys,)* #element, _ #infer_fut>(
+                    self.0,
+                    (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
+                    #closure,
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Placement groups: Ray's `ray.util.placement_group`.
+//!
+//! A placement group reserves a list of bundles of resources, all at once
+//! or not at all; tasks and actors placed in one of its bundles (with
+//! `options().placement_group(&pg, Some(i))`, or any bundle with `None`)
+//! draw only from that reservation. See `task::placement` for how the
+//! scheduler does it.
+//!
+//! The local runtime is one node, so the strategies differ only in what
+//! they accept: [`PlacementStrategy::StrictSpread`] asks for one node per
+//! bundle and can never fit more than one bundle; the others fit when the
+//! sum of the bundles fits the runtime.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::task_options::set_resource;
+use crate::error::{Error, Result};
+use crate::object::wait::wait_refs;
+use crate::object::ObjectRef;
+use crate::runtime::{global, Runtime};
+use crate::task::placement::Group;
+use crate::task::resources::Demand;
+
+/// How the bundles of a placement group are spread over nodes (Ray's
+/// `strategy`). On the local runtime (one node) they differ only in
+/// validation: `StrictSpread` with more than one bundle can never fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PlacementStrategy {
+    /// As few nodes as possible (Ray's default).
+    #[default]
+    Pack,
+    /// As many nodes as possible, best effort.
+    Spread,
+    /// All bundles on one node, or none.
+    StrictPack,
+    /// Each bundle on a node of its own, or none.
+    StrictSpread,
+}
+
+/// One bundle of a placement group: an amount of CPUs and of custom
+/// resources, reserved together.
+///
+/// ```
+/// let b = rustyray::Bundle::new().num_cpus(1.0).resource("gpu", 1.0);
+/// assert_eq!(b.cpus(), 1.0);
+/// assert_eq!(b.resources(), &[("gpu".to_string(), 1.0)]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bundle {
+    num_cpus: f64,
+    resources: Vec<(String, f64)>,
+}
+
+impl Bundle {
+    /// An empty bundle (give it something: an empty bundle is refused).
+    pub fn new() -> Self {
+        Bundle::default()
+    }
+
+    /// CPUs in the bundle (fractions allowed).
+    pub fn num_cpus(mut self, n: impl Into<f64>) -> Self {
+        self.num_cpus = n.into();
+        self
+    }
+
+    /// An amount of a custom resource declared with
+    /// [`Config::resource`](crate::Config::resource).
+    pub fn resource(mut self, name: impl Into<String>, amount: impl Into<f64>) -> Self {
+        set_resource(&mut self.resources, name.into(), amount.into());
+        self
+    }
+
+    /// The bundle's CPUs.
+    pub fn cpus(&self) -> f64 {
+        self.num_cpus
+    }
+
+    /// The bundle's custom resources.
+    pub fn resources(&self) -> &[(String, f64)] {
+        &self.resources
+    }
+}
+
+/// A placement group of a runtime: clone it freely; it lives until
+/// [`remove_placement_group`] or the runtime's shutdown (dropping the
+/// handles does not remove it, as in Ray).
+#[derive(Clone)]
+pub struct PlacementGroup {
+    pub(crate) group: Arc<Group>,
+    runtime: Runtime,
+    strategy: PlacementStrategy,
+    bundles: Arc<[Bundle]>,
+}
+
+impl fmt::Debug for PlacementGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlacementGroup")
+            .field("id", &self.group.id)
+            .field("strategy", &self.strategy)
+            .field("bundles", &self.bundles)
+            .finish()
+    }
+}
+
+impl PartialEq for PlacementGroup {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.group, &other.group)
+    }
+}
+
+impl Eq for PlacementGroup {}
+
+impl PlacementGroup {
+    /// The group's number in its process (unique among the groups of every
+    /// runtime).
+    pub fn id(&self) -> u64 {
+        self.group.id
+    }
+
+    /// The strategy it was created with.
+    pub fn strategy(&self) -> PlacementStrategy {
+        self.strategy
+    }
+
+    /// Its bundles, as given (Ray's `bundle_specs`).
+    pub fn bundles(&self) -> &[Bundle] {
+        &self.bundles
+    }
+
+    /// How many bundles it has (Ray's `bundle_count`).
+    pub fn bundle_count(&self) -> usize {
+        self.group.bundle_count()
+    }
+
+    /// A ref that completes (with `()`) once every bundle is reserved, or
+    /// with an error if the group is removed first (or the runtime shuts
+    /// down). Ray's `pg.ready()`.
+    pub fn ready(&self) -> ObjectRef<()> {
+        ObjectRef::from_cell(Arc::clone(self.group.ready()))
+    }
+
+    /// Waits at most `timeout` for the reservation: `Ok(true)` once made,
+    /// `Ok(false)` if not made in time, the error if the group was removed
+    /// first. Ray's `pg.wait(timeout_seconds)`.
+    pub fn wait(&self, timeout: Duration) -> Result<bool> {
+        let ready = self.ready();
+        let (done, _) = wait_refs(std::slice::from_ref(&ready), 1, Some(timeout))?;
+        if done.is_empty() {
+            return Ok(false);
+        }
+        ready.get()?;
+        Ok(true)
+    }
+
+    /// The runtime the group belongs to.
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Refuses a placement in `runtime` when the group is another's.
+    pub(crate) fn check_runtime(&self, runtime: &Runtime) -> Result<()> {
+        if self.runtime.ptr_eq(runtime) {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument {
+            call: "placement_group",
+            reason: format!(
+                "placement group {} belongs to runtime `{}`, not to `{}` where the call goes",
+                self.group.id,
+                self.runtime.name(),
+                runtime.name()
+            ),
+        })
+    }
+}
+
+/// Creates a placement group in the current runtime: `bundles` are
+/// reserved all at once, as soon as they fit together (at once, if they do
+/// now); until then tasks and actors placed in it wait. Returns at once;
+/// see [`PlacementGroup::ready`] and [`PlacementGroup::wait`].
+///
+/// [`Error::Unschedulable`] when the group can never fit (its bundles
+/// together ask for more than the runtime has, or for an undeclared
+/// resource, or `StrictSpread` asks for more than one node);
+/// [`Error::InvalidArgument`] for no bundle, or an empty one.
+///
+/// ```
+/// use rustyray::{Bundle, PlacementStrategy};
+///
+/// #[rustyray::remote]
+/// fn work() -> u32 {
+///     7
+/// }
+///
+/// # let _rt = rustyray::init(rustyray::Config::default().num_cpus(4).resource("gpu", 1.0))?;
+/// let pg = rustyray::placement_group(
+///     vec![Bundle::new().num_cpus(1.0), Bundle::new().num_cpus(1.0).resource("gpu", 1.0)],
+///     PlacementStrategy::Pack,
+/// )?;
+/// pg.ready().get()?;
+/// assert_eq!(rustyray::available_resources()?["CPU"], 2.0);
+/// // Runs on bundle 1's CPU, not on the runtime's other two.
+/// let r = work::options().placement_group(&pg, Some(1)).remote()?;
+/// assert_eq!(r.get()?, 7);
+/// rustyray::remove_placement_group(&pg)?;
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+pub fn placement_group(
+    bundles: Vec<Bundle>,
+    strategy: PlacementStrategy,
+) -> Result<PlacementGroup> {
+    global()?.placement_group(bundles, strategy)
+}
+
+/// Removes the group: its reservation is free again, the tasks placed in
+/// it are stopped ([`Error::Unschedulable`], a running sync one sees
+/// [`Context::is_cancelled`](crate::Context::is_cancelled)) and its actors
+/// killed ([`Error::ActorDied`]); later placements in it are
+/// `Unschedulable`. Removing a removed group does nothing.
+pub fn remove_placement_group(pg: &PlacementGroup) -> Result<()> {
+    pg.runtime().remove_placement_group(pg)
+}
+
+/// Numbers placement groups, in every runtime of the process.
+static NEXT_GROUP: AtomicU64 = AtomicU64::new(1);
+
+fn unschedulable(reason: String) -> Error {
+    Error::Unschedulable {
+        task: "placement group".to_string(),
+        reason,
+    }
+}
+
+impl Runtime {
+    /// See [`placement_group`](crate::placement_group).
+    pub fn placement_group(
+        &self,
+        bundles: Vec<Bundle>,
+        strategy: PlacementStrategy,
+    ) -> Result<PlacementGroup> {
+        self.check_running()?;
+        let scheduler = self.engine().local().scheduler();
+        let capacity = scheduler.capacity();
+        if bundles.is_empty() {
+            return Err(Error::InvalidArgument {
+                call: "placement_group",
+                reason: "a placement group needs at least one bundle".to_string(),
+            });
+        }
+        let mut demands = Vec::with_capacity(bundles.len());
+        for (i, bundle) in bundles.iter().enumerate() {
+            let demand = capacity.demand(
+                &format!("bundle {i} of a placement group"),
+                bundle.num_cpus,
+                &bundle.resources,
+            )?;
+            if demand == Demand::default() {
+                return Err(Error::InvalidArgument {
+                    call: "placement_group",
+                    reason: format!("bundle {i} is empty: give it CPUs or a resource"),
+                });
+            }
+            demands.push(demand);
+        }
+        if strategy == PlacementStrategy::StrictSpread && bundles.len() > 1 {
+            return Err(unschedulable(format!(
+                "StrictSpread puts each of its {} bundles on a node of its own; this runtime is \
+                 one node",
+                bundles.len()
+            )));
+        }
+        if !Group::total_of(&demands).fits_in(&capacity.total()) {
+            return Err(unschedulable(format!(
+                "its {} bundles together ask for more than the runtime has (see \
+                 `cluster_resources()`); on one node, every strategy needs them all at once",
+                bundles.len()
+            )));
+        }
+        let id = NEXT_GROUP.fetch_add(1, Ordering::Relaxed);
+        let group = Group::new(scheduler, id, demands);
+        scheduler.reserve(&group)?;
+        Ok(PlacementGroup {
+            group,
+            runtime: self.clone(),
+            strategy,
+            bundles: bundles.into(),
+        })
+    }
+
+    /// See [`remove_placement_group`](crate::remove_placement_group).
+    pub fn remove_placement_group(&self, pg: &PlacementGroup) -> Result<()> {
+        self.check_running()?;
+        if pg.group.is_removed() {
+            return Ok(());
+        }
+        let err = unschedulable(format!("placement group {} was removed", pg.group.id));
+        self.engine().local().scheduler().remove(&pg.group, &err);
+        Ok(())
+    }
+}

@@ -1,0 +1,339 @@
+//! [`Queue`]: Ray's `ray.util.queue.Queue`, a bounded FIFO queue in an
+//! actor.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use tokio::sync::Notify;
+
+use crate::actor::{Actor, ActorHandle, ActorRead, ActorRef};
+use crate::api::actor_options::ActorOptions;
+use crate::error::{Error, Result};
+use crate::object::store::Store;
+use crate::object::timer::Timer;
+use crate::object::Object;
+use crate::runtime::{global, Runtime};
+use crate::sync::lock;
+use crate::task::args::IntoArg;
+use crate::task::returns::One;
+
+/// How many calls the queue's actor runs at once: every blocked `get` and
+/// `put` is one (Ray's default for an async actor).
+const QUEUE_CONCURRENCY: usize = 1000;
+
+/// A FIFO queue of `T`s that lives in an actor: any task, actor or thread
+/// holding a copy of the handle puts and gets, blocking (or waiting at
+/// most a timeout) while the queue is full or empty. Ray's
+/// `ray.util.queue.Queue`.
+///
+/// The handle is `Clone`, `Serialize` and `Deserialize`: pass it to tasks
+/// and actors like an actor handle (it is one: [`kill`](crate::kill) or
+/// [`shutdown`](Self::shutdown) stops the queue, and the queue stops by
+/// itself when its last handle is dropped). Items are moved through the
+/// actor's calls, not serialized.
+///
+/// Each call (`put`, `get`, `size`) is an actor call: the calls of one
+/// caller take effect in the order made, and a blocked `get` never holds up
+/// a `put` (the actor runs up to 1000 calls at once).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use rustyray::util::Queue;
+/// use rustyray::Error;
+///
+/// #[rustyray::remote]
+/// fn consumer(queue: Queue<u32>) -> Vec<u32> {
+///     let mut got = Vec::new();
+///     // Until the queue stays empty for 100 ms.
+///     while let Ok(item) = queue.get_timeout(Duration::from_millis(100)) {
+///         got.push(item);
+///     }
+///     got
+/// }
+///
+/// # let _rt = rustyray::init(rustyray::Config::default())?;
+/// let queue = Queue::new(100)?;
+/// for i in 0..10 {
+///     queue.put(i)?;
+/// }
+/// assert_eq!(consumer::remote(queue.clone())?.get()?, (0..10).collect::<Vec<_>>());
+/// assert!(matches!(queue.get_timeout(Duration::ZERO), Err(Error::Timeout { .. })));
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+pub struct Queue<T> {
+    actor: ActorRef<QueueActor<T>>,
+    maxsize: usize,
+}
+
+/// The actor behind a [`Queue`]; reached only through it.
+#[doc(hidden)]
+pub struct QueueActor<T> {
+    items: Mutex<VecDeque<T>>,
+    /// 0: no bound.
+    maxsize: usize,
+    /// Wakes a `get` when an item arrives.
+    not_empty: Notify,
+    /// Wakes a `put` when an item leaves.
+    not_full: Notify,
+    /// For timers on the runtime's executor.
+    store: Arc<Store>,
+}
+
+impl<T: Object> Actor for QueueActor<T> {
+    type Handle = Queue<T>;
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue {
+            actor: self.actor.clone(),
+            maxsize: self.maxsize,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("actor", &self.actor)
+            .field("maxsize", &self.maxsize)
+            .finish()
+    }
+}
+
+impl<T: Object> ActorHandle for Queue<T> {
+    type Actor = QueueActor<T>;
+
+    fn actor_ref(&self) -> &ActorRef<QueueActor<T>> {
+        &self.actor
+    }
+
+    fn from_actor_ref(actor: ActorRef<QueueActor<T>>) -> Self {
+        // Only a queue's own handles are made from its actor, and they
+        // carry the bound: this one does not know it.
+        Queue { actor, maxsize: 0 }
+    }
+}
+
+impl<T: Object> Serialize for Queue<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        (&self.actor, self.maxsize).serialize(serializer)
+    }
+}
+
+impl<'de, T: Object> Deserialize<'de> for Queue<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let (actor, maxsize) = <(ActorRef<QueueActor<T>>, usize)>::deserialize(deserializer)?;
+        Ok(Queue { actor, maxsize })
+    }
+}
+
+/// What a timed call of the queue's actor returns.
+#[derive(Serialize, Deserialize)]
+enum Outcome<T> {
+    Done(T),
+    TimedOut,
+}
+
+impl<T: Object> Queue<T> {
+    /// A queue of at most `maxsize` items (0: no bound), in a new actor of
+    /// the current runtime.
+    pub fn new(maxsize: usize) -> Result<Self> {
+        Self::create(maxsize, &global()?)
+    }
+
+    /// [`new`](Self::new) in `runtime` instead of the current one.
+    pub fn new_on(maxsize: usize, runtime: &Runtime) -> Result<Self> {
+        Self::create(maxsize, runtime)
+    }
+
+    fn create(maxsize: usize, runtime: &Runtime) -> Result<Self> {
+        runtime.check_running()?;
+        let store = Arc::clone(runtime.engine().local().store());
+        let options = ActorOptions::default()
+            .max_concurrency(QUEUE_CONCURRENCY)
+            .on(runtime);
+        let actor = ActorRef::__create(options, "Queue.new", (), move |()| {
+            Ok(QueueActor {
+                items: Mutex::new(VecDeque::new()),
+                maxsize,
+                not_empty: Notify::new(),
+                not_full: Notify::new(),
+                store: Arc::clone(&store),
+            })
+        })?;
+        Ok(Queue { actor, maxsize })
+    }
+
+    /// The bound given at creation (0: none).
+    pub fn maxsize(&self) -> usize {
+        self.maxsize
+    }
+
+    /// Adds `item` at the back, waiting while the queue is full.
+    pub fn put(&self, item: T) -> Result<()> {
+        self.put_with(item, None)
+    }
+
+    /// Adds `item` at the back, waiting at most `timeout` while the queue
+    /// is full: [`Error::Timeout`] then, and the item is dropped.
+    /// `Duration::ZERO` is Ray's `put_nowait`.
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<()> {
+        self.put_with(item, Some(timeout))
+    }
+
+    fn put_with(&self, item: T, timeout: Option<Duration>) -> Result<()> {
+        let r = self
+            .actor
+            .__call_async::<_, One<Outcome<()>>, ActorRead<QueueActor<T>>, _, _>(
+                "Queue.put",
+                (
+                    IntoArg::<T>::into_arg(item),
+                    IntoArg::<Option<Duration>>::into_arg(timeout),
+                ),
+                |queue: ActorRead<QueueActor<T>>, (item, timeout)| async move {
+                    Ok(One(queue.put(item, timeout).await))
+                },
+            )?;
+        match r.get()? {
+            Outcome::Done(()) => Ok(()),
+            Outcome::TimedOut => Err(timed_out("Queue::put: room in the full queue", timeout)),
+        }
+    }
+
+    /// Removes the item at the front, waiting while the queue is empty.
+    pub fn get(&self) -> Result<T> {
+        self.get_with(None)
+    }
+
+    /// Removes the item at the front, waiting at most `timeout` while the
+    /// queue is empty: [`Error::Timeout`] then. `Duration::ZERO` is Ray's
+    /// `get_nowait`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        self.get_with(Some(timeout))
+    }
+
+    fn get_with(&self, timeout: Option<Duration>) -> Result<T> {
+        let r = self
+            .actor
+            .__call_async::<_, One<Outcome<T>>, ActorRead<QueueActor<T>>, _, _>(
+                "Queue.get",
+                (IntoArg::<Option<Duration>>::into_arg(timeout),),
+                |queue: ActorRead<QueueActor<T>>, (timeout,)| async move {
+                    Ok(One(queue.get(timeout).await))
+                },
+            )?;
+        match r.get()? {
+            Outcome::Done(item) => Ok(item),
+            Outcome::TimedOut => Err(timed_out("Queue::get: an item in the empty queue", timeout)),
+        }
+    }
+
+    /// How many items the queue holds now.
+    pub fn size(&self) -> Result<usize> {
+        let r = self.actor.__call_ref::<_, One<usize>, _>(
+            "Queue.size",
+            (),
+            |queue: &QueueActor<T>, ()| Ok(One(lock(&queue.items).len())),
+        )?;
+        r.get()
+    }
+
+    /// Whether the queue holds no item now.
+    pub fn empty(&self) -> Result<bool> {
+        Ok(self.size()? == 0)
+    }
+
+    /// Whether the queue holds `maxsize` items now (never, without a
+    /// bound).
+    pub fn full(&self) -> Result<bool> {
+        Ok(self.maxsize > 0 && self.size()? >= self.maxsize)
+    }
+
+    /// Stops the queue's actor: its items are dropped, waiting and later
+    /// calls fail with [`Error::ActorDied`]. Ray's `Queue.shutdown`.
+    pub fn shutdown(&self) {
+        self.actor.kill();
+    }
+}
+
+fn timed_out(what: &str, timeout: Option<Duration>) -> Error {
+    Error::Timeout {
+        what: what.to_string(),
+        timeout: timeout.unwrap_or_default(),
+    }
+}
+
+impl<T: Send> QueueActor<T> {
+    async fn put(&self, item: T, timeout: Option<Duration>) -> Outcome<()> {
+        let mut timer = timeout.map(|t| Timer::after(&self.store, t));
+        loop {
+            let notified = self.not_full.notified();
+            let mut notified = pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut items = lock(&self.items);
+                if self.maxsize == 0 || items.len() < self.maxsize {
+                    items.push_back(item);
+                    drop(items);
+                    self.not_empty.notify_one();
+                    return Outcome::Done(());
+                }
+            }
+            if timeout == Some(Duration::ZERO) || !Self::wait(notified, &mut timer).await {
+                // Timed out: a wake-up meant for this put goes to the next.
+                self.pass_on(&self.not_full, |n| self.maxsize == 0 || n < self.maxsize);
+                return Outcome::TimedOut;
+            }
+        }
+    }
+
+    async fn get(&self, timeout: Option<Duration>) -> Outcome<T> {
+        let mut timer = timeout.map(|t| Timer::after(&self.store, t));
+        loop {
+            let notified = self.not_empty.notified();
+            let mut notified = pin!(notified);
+            notified.as_mut().enable();
+            if let Some(item) = lock(&self.items).pop_front() {
+                self.not_full.notify_one();
+                return Outcome::Done(item);
+            }
+            if timeout == Some(Duration::ZERO) || !Self::wait(notified, &mut timer).await {
+                self.pass_on(&self.not_empty, |n| n > 0);
+                return Outcome::TimedOut;
+            }
+        }
+    }
+
+    /// Waits for an enabled `notified`, or the timer.
+    async fn wait(
+        mut notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+        timer: &mut Option<Timer>,
+    ) -> bool {
+        poll_fn(|cx| {
+            if notified.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(true);
+            }
+            match timer.as_mut().map(|t| t.poll_expired(cx)) {
+                Some(true) => Poll::Ready(false),
+                _ => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// A call that gives up may have taken a wake-up another waiter needs:
+    /// passes one on while the condition (on the item count) holds.
+    fn pass_on(&self, notify: &Notify, holds: impl Fn(usize) -> bool) {
+        if holds(lock(&self.items).len()) {
+            notify.notify_one();
+        }
+    }
+}
