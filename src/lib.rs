@@ -89,6 +89,7 @@ pub use api::actor_options::ActorOptions;
 pub use api::registry;
 pub use api::task_options::TaskOptions;
 pub use api::{cancel, get, get_actor, get_all, get_timeout, kill, put, put_bytes, wait};
+pub use api::{exit_actor, get_actor_in, kill_with, KillOptions};
 pub use error::{Error, Result};
 pub use object::{
     get_all_async, wait_async, Codec, MemoryStats, Object, ObjectId, ObjectRef, ReadyPending,
@@ -117,7 +118,12 @@ pub mod __private {
         note = "put `#[rustyray::actor]` on the `impl {Self} {{ .. }}` block too: it turns its \
                 constructors into `{Self}::remote(..)` and its methods into the handle's"
     )]
-    pub trait ActorMethods {}
+    pub trait ActorMethods {
+        /// The class defaults written on the `impl`.
+        const __CLASS: ActorClass = ActorClass::__new();
+    }
+    pub use crate::actor::method::MethodInfo;
+    pub use crate::api::actor_class::ActorClass;
     pub use crate::api::registry::{Call, CreateCall, Created, Entry, MethodCall, Submitted};
     pub use crate::api::submit::run_async;
     pub use crate::task::args::{ArgList, ValueList};

@@ -6,8 +6,10 @@
 //! refs and handles it is given (which know their runtime); each has a twin
 //! method on [`Runtime`](crate::Runtime) for an explicit context.
 
+pub(crate) mod actor_class;
 pub(crate) mod actor_options;
 pub(crate) mod actors;
+pub(crate) mod lifecycle;
 pub mod registry;
 pub(crate) mod submit;
 pub(crate) mod task_options;
@@ -19,6 +21,7 @@ use crate::object::{Object, ObjectRef, ReadyPending};
 use crate::runtime::global;
 
 pub use actors::{get_actor, kill};
+pub use lifecycle::{exit_actor, get_actor_in, kill_with, KillOptions};
 
 /// Stores `value` in the current runtime and returns a ref to it.
 ///

@@ -93,9 +93,10 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
     );
     let options_doc = format!(
         "Options for creating a `{name}` actor: the setters of \
-         [`ActorOptions`]({doc_krate}::ActorOptions) (`name`, `get_if_exists`, `max_restarts`, \
-         `max_task_retries`, `max_concurrency`, `num_cpus`, `resource`, `on`), then \
-         `.remote(..)` with a constructor's arguments."
+         [`ActorOptions`]({doc_krate}::ActorOptions) (`name`, `namespace`, `get_if_exists`, \
+         `max_restarts`, `max_task_retries`, `max_concurrency`, `concurrency_group`, `num_cpus`, \
+         `resource`, `on`), then `.remote(..)` with a constructor's arguments. Unset options \
+         take the class defaults of `#[rustyray::actor(..)]` on the `impl`."
     );
 
     quote! {
@@ -308,13 +309,18 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
         )
         .map(|(cfgs, by_name)| quote!(#(#cfgs)* const _: () = { #by_name };));
     let actor_name = &a.name;
+    let class = &a.class;
+    let any_async = a.methods.iter().any(|m| m.is_async);
 
     quote! {
         #item
 
         #(#cfgs)*
         #items_macro! {
-            impl #krate::__private::ActorMethods for #actor {}
+            impl #krate::__private::ActorMethods for #actor {
+                const __CLASS: #krate::__private::ActorClass =
+                    #krate::__private::ActorClass::__new() #(#class)* .any_async(#any_async);
+            }
 
             #[allow(dead_code, deprecated, clippy::too_many_arguments)]
             impl #actor {
@@ -592,6 +598,7 @@ fn call(a: &ActorImpl, m: &Method) -> Generated {
     // reported at the type as written.
     let turbofish = tys.iter().chain(&ret_tys);
 
+    let info = method_info(krate, m, &call_name);
     let helper_ident = format_ident!("__rustyray_call_{}", m.ident, span = Span::call_site());
     let helper = quote! {
         fn #helper_ident<
@@ -605,7 +612,7 @@ fn call(a: &ActorImpl, m: &Method) -> Generated {
         where
             #bounds
         {
-            __call.#submit(#call_name, __body)
+            __call.#submit(#info, __body)
         }
     };
     let typed = quote! {
@@ -644,6 +651,25 @@ fn call(a: &ActorImpl, m: &Method) -> Generated {
         typed,
         by_name,
     }
+}
+
+/// The call's name, or its `MethodInfo` when `#[method(..)]` says more
+/// (built in a constant).
+fn method_info(krate: &Path, m: &Method, call_name: &str) -> TokenStream {
+    if m.concurrency_group.is_none() && m.max_retries.is_none() && m.retry_exceptions.is_none() {
+        return quote!(#call_name);
+    }
+    let group = m.concurrency_group.iter();
+    let max_retries = m.max_retries.iter();
+    let retry_exceptions = m.retry_exceptions.iter();
+    quote! {{
+        const __RUSTYRAY_METHOD: #krate::__private::MethodInfo =
+            #krate::__private::MethodInfo::__new(#call_name)
+                #(.group(#group))*
+                #(.max_retries(#max_retries))*
+                #(.retry_exceptions(#retry_exceptions))*;
+        __RUSTYRAY_METHOD
+    }}
 }
 
 /// What one constructor or method generates: a helper with the user's
