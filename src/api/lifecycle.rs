@@ -94,9 +94,9 @@ pub fn kill_with<H: ActorHandle>(handle: &H, options: KillOptions) -> Result<()>
 ///         Job
 ///     }
 ///
-///     fn finish(&self) -> &'static str {
+///     fn finish(&self) -> String {
 ///         rustyray::exit_actor();
-///         "bye"
+///         "bye".to_string()
 ///     }
 /// }
 ///
