@@ -99,7 +99,7 @@ pub use runtime::{
     RuntimeId,
 };
 pub use task::args::{Arg, IntoArg};
-pub use task::{context, ActorId, Context, TaskId};
+pub use task::{context, ActorId, Context, ObjectRefStream, TaskId};
 
 pub use rustyray_macros::{actor, main, remote, test};
 
@@ -126,6 +126,12 @@ pub mod __private {
     pub use crate::api::actor_class::ActorClass;
     pub use crate::api::registry::{Call, CreateCall, Created, Entry, MethodCall, Submitted};
     pub use crate::api::submit::run_async;
+    pub use futures_core::Stream;
+
+    /// The error of a streaming generator called by name.
+    pub fn streaming_by_name(function: &str) -> crate::Error {
+        crate::task::stream::by_name_error(function)
+    }
     pub use crate::task::args::{ArgList, ValueList};
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
     pub use core::result::Result::{Err, Ok};

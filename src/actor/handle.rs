@@ -427,6 +427,11 @@ impl<A: Actor> ActorRef<A> {
         self.mailbox().die("it was killed".to_string());
     }
 
+    /// The object store of the actor's runtime.
+    pub(crate) fn __store(&self) -> &Arc<crate::object::store::Store> {
+        self.mailbox().scheduler.store()
+    }
+
     /// Kills the instance and restarts the actor while restarts remain.
     pub(crate) fn kill_and_restart(&self) {
         self.inner.core.kill_and_restart();

@@ -11,6 +11,7 @@ pub(crate) mod actor_options;
 pub(crate) mod actors;
 pub(crate) mod lifecycle;
 pub mod registry;
+pub(crate) mod streaming;
 pub(crate) mod submit;
 pub(crate) mod task_options;
 

@@ -411,6 +411,7 @@ fn output(
     Output {
         error_span: fallible.then(|| error_span(&ty)),
         returns,
+        stream_item: None,
     }
 }
 
