@@ -308,3 +308,84 @@ fn drain_keep(stream: &mut ObjectRefStream<u32>) -> (Vec<u32>, Option<Error>) {
     }
     (values, None)
 }
+
+/// An actor with streaming methods: sync `&self`, sync `&mut self`, async.
+#[rustyray::actor]
+struct Feed {
+    base: u32,
+    served: u32,
+}
+
+#[rustyray::actor]
+impl Feed {
+    fn new(base: u32) -> Self {
+        Feed { base, served: 0 }
+    }
+
+    #[method(streaming)]
+    fn events(&self, n: u32) -> impl Iterator<Item = u32> + Send + 'static {
+        let base = self.base;
+        (0..n).map(move |i| base + i)
+    }
+
+    /// Counts the streams it served; fails at `fail_at`.
+    #[method(streaming)]
+    fn checked(
+        &mut self,
+        fail_at: u32,
+    ) -> impl Iterator<Item = std::result::Result<u32, String>> + Send + 'static {
+        self.served += 1;
+        (0..4).map(move |i| {
+            if i == fail_at {
+                Err(format!("event {i} failed"))
+            } else {
+                Ok(i)
+            }
+        })
+    }
+
+    #[method(streaming)]
+    async fn ticks(&self, n: u32) -> impl futures::Stream<Item = u32> + Send + 'static {
+        tokio::task::yield_now().await;
+        futures::stream::iter((0..n).map(|i| i * 2))
+    }
+
+    fn served(&self) -> u32 {
+        self.served
+    }
+}
+
+#[test]
+fn actor_methods_stream_in_order_with_the_actors_state() -> Result<()> {
+    let _rt = rustyray::init(Config::default().num_cpus(2))?;
+    let feed = Feed::remote(100)?;
+    assert_eq!(drain(feed.events(3)?), vec![100, 101, 102]);
+    assert_eq!(drain(feed.ticks(4)?), vec![0, 2, 4, 6]);
+    let mut failing = feed.checked(2)?;
+    let (values, err) = drain_keep(&mut failing);
+    assert_eq!(values, vec![0, 1]);
+    match err {
+        Some(Error::TaskFailed { task, message, .. }) => {
+            assert_eq!(task, "Feed.checked");
+            assert_eq!(message, "event 2 failed");
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    assert_eq!(drain(feed.checked(9)?), vec![0, 1, 2, 3]);
+    assert_eq!(get(&feed.served()?)?, 2);
+    Ok(())
+}
+
+#[test]
+fn a_streaming_method_of_a_killed_actor_ends_with_actor_died() -> Result<()> {
+    let _rt = rustyray::init(Config::default().num_cpus(2))?;
+    let feed = Feed::remote(0)?;
+    rustyray::kill(&feed)?;
+    let mut stream = feed.events(3)?;
+    match stream.next() {
+        Some(Err(Error::ActorDied { .. })) => {}
+        other => panic!("expected ActorDied, got {other:?}"),
+    }
+    assert!(stream.next().is_none());
+    Ok(())
+}

@@ -272,12 +272,17 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
     let methods = a.methods.iter().map(|m| {
         let (vis, ident, attrs) = (&m.vis, &m.ident, &m.attrs);
         let params = params(krate, &m.args);
-        let refs = ref_type(krate, &m.output.returns);
+        let streaming = m.output.stream_item.is_some();
+        let refs = match streaming {
+            true => crate::remote::expand::stream_type(krate, &m.output.returns),
+            false => ref_type(krate, &m.output.returns),
+        };
         let doc = format!(
             "Submits `{}.{}` to the actor; returns at once with {}.",
             a.name,
             ident,
             match m.output.returns {
+                _ if streaming => "the stream of refs to the items it yields",
                 Returns::One(_) => "a ref to its result",
                 Returns::Many(_) => "a ref to each element of its result",
             }
@@ -494,6 +499,9 @@ fn create(a: &ActorImpl, c: &Constructor) -> Generated {
 /// The body of a handle method: submits the argument tuple and a closure
 /// that runs the method on the state and converts its result.
 fn call(a: &ActorImpl, m: &Method) -> Generated {
+    if let Some(item) = &m.output.stream_item {
+        return call_streaming(a, m, item);
+    }
     let (actor, handle, method, krate) = (&a.actor, &a.handle, &m.ident, &a.krate);
     let method_name = m.ident.to_string();
     let call_name = format!("{}.{}", a.name, m.ident);
@@ -637,6 +645,130 @@ fn call(a: &ActorImpl, m: &Method) -> Generated {
                 #closure,
             )
             .and_then(#krate::__private::Submitted::by_name)
+        }
+        #krate::__private::inventory::submit! {
+            #krate::__private::Entry::Method(#krate::registry::Method::__new(
+                __RUSTYRAY_ACTOR,
+                #method_name,
+                #helper_ident,
+            ))
+        }
+    };
+    Generated {
+        helper,
+        typed,
+        by_name,
+    }
+}
+
+/// The body of a streaming method's handle method: submits the call with
+/// a closure that runs the method to get its iterator (or stream) and the
+/// item conversion. Streaming methods cannot be called by name: the
+/// registry's entry says so.
+fn call_streaming(a: &ActorImpl, m: &Method, item: &Type) -> Generated {
+    let (actor, method, krate) = (&a.actor, &m.ident, &a.krate);
+    let method_name = m.ident.to_string();
+    let call_name = format!("{}.{}", a.name, m.ident);
+    let names: Vec<&Ident> = m.args.iter().map(|arg| &arg.name).collect();
+    let tys: Vec<&Type> = m.args.iter().map(|arg| &arg.ty).collect();
+    let (bindings, arg_params) = bindings(&m.args);
+    let ret = match &m.output.returns {
+        Returns::One(ty) => ty.clone(),
+        Returns::Many(_) => syn::parse_quote!(()),
+    };
+    let state = Ident::new("__actor", Span::mixed_site());
+    let user_error = quote!(#krate::__private::UserError);
+    let arg_tuple = quote!((#(#arg_params,)*));
+    let (submit, params, bounds, infer, closure) = match (m.is_async, m.receiver) {
+        (false, receiver) => {
+            let (submit, state_ty) = match receiver {
+                Receiver::Ref => (quote!(call_streaming_ref), quote!(&#actor)),
+                Receiver::Mut => (quote!(call_streaming_mut), quote!(&mut #actor)),
+            };
+            (
+                submit,
+                quote!(I, X, C),
+                quote! {
+                    __F: ::core::ops::Fn(#state_ty, #arg_tuple) -> I
+                        + ::core::marker::Send + ::core::marker::Sync + 'static,
+                    I: ::core::iter::IntoIterator<Item = X>,
+                },
+                quote!(_, _, _),
+                quote! {
+                    |#state: #state_ty, (#(#bindings,)*): (#(#tys,)*)|
+                        <#actor>::#method(#state, #(#bindings),*)
+                },
+            )
+        }
+        (true, receiver) => {
+            let (state_ty, state_pat, reborrow) = match receiver {
+                Receiver::Ref => (
+                    quote!(#krate::__private::ActorRead<#actor>),
+                    quote!(#state),
+                    quote!(&*#state),
+                ),
+                Receiver::Mut => (
+                    quote!(#krate::__private::ActorWrite<#actor>),
+                    quote!(mut #state),
+                    quote!(&mut *#state),
+                ),
+            };
+            (
+                quote!(call_streaming_async),
+                quote!(G, Fut, S, X, C),
+                quote! {
+                    G: #krate::actor::Access<#actor>,
+                    __F: ::core::ops::Fn(G, #arg_tuple) -> Fut + ::core::clone::Clone
+                        + ::core::marker::Send + ::core::marker::Sync + 'static,
+                    Fut: ::core::future::Future<Output = S> + ::core::marker::Send + 'static,
+                    S: #krate::__private::Stream<Item = X> + ::core::marker::Send + 'static,
+                    X: ::core::marker::Send + 'static,
+                },
+                quote!(#state_ty, _, _, _, _),
+                quote! {
+                    |#state_pat: #state_ty, (#(#bindings,)*): (#(#tys,)*)| async move {
+                        <#actor>::#method(#reborrow, #(#bindings),*).await
+                    }
+                },
+            )
+        }
+    };
+    let convert = crate::remote::expand::stream_convert(krate, item, m.output.error_span);
+    let info = method_info(krate, m, &call_name);
+    let helper_ident = format_ident!("__rustyray_call_{}", m.ident, span = Span::call_site());
+    let helper = quote! {
+        fn #helper_ident<
+            #(#arg_params: #krate::Object,)* __R0: #krate::Object, __F, #params
+        >(
+            __call: #krate::__private::MethodCall<'_, #actor, (#(#krate::Arg<#arg_params>,)*)>,
+            __body: __F,
+            __convert: C,
+        ) -> #krate::Result<#krate::ObjectRefStream<__R0>>
+        where
+            #bounds
+            C: ::core::ops::Fn(X) -> ::core::result::Result<__R0, #user_error>
+                + ::core::marker::Send + ::core::marker::Sync + 'static,
+        {
+            __call.#submit(#info, __body, __convert)
+        }
+    };
+    let typed = quote! {
+        Self::#helper_ident::<#(#tys,)* #ret, _, #infer>(
+            #krate::__private::MethodCall::Typed(
+                #krate::ActorHandle::actor_ref(self),
+                (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
+            ),
+            #closure,
+            #convert,
+        )
+    };
+    let by_name = quote! {
+        fn #helper_ident(
+            _: &#krate::registry::AnyActor,
+            _: #krate::Codec,
+            _: &[u8],
+        ) -> #krate::Result<#krate::registry::EncodedRefs> {
+            #krate::__private::Err(#krate::__private::streaming_by_name(#call_name))
         }
         #krate::__private::inventory::submit! {
             #krate::__private::Entry::Method(#krate::registry::Method::__new(

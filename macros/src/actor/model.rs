@@ -295,9 +295,19 @@ impl Method {
         settings: &Settings,
         actor: &Path,
     ) -> Self {
-        if let Some(span) = settings.streaming {
-            cx.error_at(span, "`#[method(streaming)]` is not supported yet");
-        }
+        let output = match settings.streaming {
+            Some(span) => {
+                if settings.num_returns.is_some() {
+                    cx.error_at(
+                        span,
+                        "a streaming method makes one object per item: it takes no \
+                         `num_returns`",
+                    );
+                }
+                crate::remote::streaming_output(cx, &f.sig, f.sig.asyncness.is_some())
+            }
+            None => output(cx, &f.sig.output, settings.num_returns, actor),
+        };
         Method {
             ident: f.sig.ident.clone(),
             vis: f.vis.clone(),
@@ -305,7 +315,7 @@ impl Method {
             receiver,
             is_async: f.sig.asyncness.is_some(),
             args: arguments(cx, &f.sig, Position::MethodArgument, actor),
-            output: output(cx, &f.sig.output, settings.num_returns, actor),
+            output,
             concurrency_group: settings.concurrency_group.clone(),
             max_retries: settings.max_retries.clone(),
             retry_exceptions: settings.retry_exceptions.clone(),
