@@ -223,3 +223,47 @@ fn the_default_namespace_is_default() -> Result<()> {
     assert_eq!(get_all_within(&calls)?, vec![1, 2]);
     Ok(())
 }
+
+/// An async actor: the same from async methods.
+#[rustyray::actor]
+struct Session {
+    n: i64,
+}
+
+#[rustyray::actor]
+impl Session {
+    fn new() -> Self {
+        Session { n: 0 }
+    }
+
+    async fn incr(&mut self) -> i64 {
+        tokio::task::yield_now().await;
+        self.n += 1;
+        self.n
+    }
+
+    async fn close(&self) -> i64 {
+        tokio::task::yield_now().await;
+        rustyray::exit_actor();
+        self.n
+    }
+
+    async fn me(&self) -> bool {
+        tokio::task::yield_now().await;
+        let me = rustyray::context().current_actor::<Session>();
+        me.is_some_and(|h| Some(h.id()) == rustyray::context().actor_id())
+    }
+}
+
+#[test]
+fn exit_actor_and_current_actor_work_in_async_methods() -> Result<()> {
+    let _rt = rustyray::init(Config::default().num_cpus(2))?;
+    let session = Session::options().max_concurrency(1).remote()?;
+    assert!(get(&session.me()?)?);
+    assert_eq!(get(&session.incr()?)?, 1);
+    let close = session.close()?;
+    let after = session.incr()?;
+    assert_eq!(get(&close)?, 1);
+    assert_eq!(died(get(&after)), "it called `exit_actor()`");
+    Ok(())
+}

@@ -305,7 +305,11 @@ pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   a method of the same name and visibility taking each argument as a
 ///   value, an `ObjectRef<T>` or a `&ObjectRef<T>`, and returning
 ///   `rustyray::Result<ObjectRef<T>>` at once. `&mut self` calls run alone;
-///   `&self` calls may overlap when `max_concurrency > 1`. A `Result<T, E>`
+///   `&self` calls may overlap when `max_concurrency > 1`. An async `&mut
+///   self` method holds the state exclusively across every `.await` until
+///   it returns, so every other call of the actor, in any concurrency
+///   group, waits for it: use `&self` (with a `Mutex` or atomics inside)
+///   for methods that await while other calls should run. A `Result<T, E>`
 ///   return works as with `#[rustyray::remote]`: `Err(e)` fails that call
 ///   with `Error::TaskFailed` (task `"Counter.method"`, message
 ///   `e.to_string()`); a panic crashes the actor (restarted while
