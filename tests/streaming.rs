@@ -389,3 +389,21 @@ fn a_streaming_method_of_a_killed_actor_ends_with_actor_died() -> Result<()> {
     assert!(stream.next().is_none());
     Ok(())
 }
+
+/// Sums a generator's items from inside a task.
+#[rustyray::remote]
+fn sum_of_numbers(n: u32) -> rustyray::Result<u32> {
+    let mut sum = 0;
+    for item in numbers::options().generator_backpressure(1).remote(n)? {
+        sum += item?.get()?;
+    }
+    Ok(sum)
+}
+
+#[test]
+fn a_task_consuming_a_stream_lends_its_cpu_to_the_producer() -> Result<()> {
+    // One CPU: the consumer task holds it, and lends it while it waits.
+    let _rt = rustyray::init(Config::default().num_cpus(1))?;
+    assert_eq!(get(&sum_of_numbers::remote(6)?)?, 15);
+    Ok(())
+}
