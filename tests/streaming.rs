@@ -353,6 +353,15 @@ impl Feed {
     fn served(&self) -> u32 {
         self.served
     }
+
+    /// Never ends on its own; at most two items ahead of its consumer.
+    #[method(streaming, generator_backpressure = 2)]
+    fn endless(&self, probe_key: u64) -> impl Iterator<Item = u64> + Send + 'static {
+        let signal = DropSignal(probe(probe_key));
+        (0..).inspect(move |_| {
+            let _ = &signal;
+        })
+    }
 }
 
 #[test]
@@ -405,5 +414,34 @@ fn a_task_consuming_a_stream_lends_its_cpu_to_the_producer() -> Result<()> {
     // One CPU: the consumer task holds it, and lends it while it waits.
     let _rt = rustyray::init(Config::default().num_cpus(1))?;
     assert_eq!(get(&sum_of_numbers::remote(6)?)?, 15);
+    Ok(())
+}
+
+#[test]
+fn cancelling_a_streaming_actor_call_stops_it_and_frees_the_actor() -> Result<()> {
+    let _rt = rustyray::init(Config::default().num_cpus(2))?;
+    let probe = TestProbe::new();
+    let feed = Feed::remote(0)?;
+    let mut stream = feed.endless(probe.key)?;
+    for expected in 0..3 {
+        assert_eq!(get(&stream.next().expect("an item")?)?, expected);
+    }
+    rustyray::cancel(stream.task_ref())?;
+    let mut next = 3;
+    let end = loop {
+        match stream.next() {
+            Some(Ok(item)) => {
+                assert_eq!(get(&item)?, next);
+                next += 1;
+            }
+            Some(Err(err)) => break err,
+            None => panic!("the stream ended without the cancel"),
+        }
+    };
+    assert!(matches!(end, Error::Cancelled { .. }), "{end:?}");
+    assert!(next <= 5, "{next} items: more than the backpressure allows");
+    assert!(probe.dropped.wait_for(1));
+    // The actor serves its next call.
+    assert_eq!(drain(feed.events(2)?), vec![0, 1]);
     Ok(())
 }

@@ -326,6 +326,7 @@ pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
 /// #[method(retry_exceptions = true)]    // retry its `Err`s too
 /// #[method(streaming)]                  // a generator: the handle method returns
 ///                                       // an `ObjectRefStream<T>` (see `remote`)
+/// #[method(streaming, generator_backpressure = 4)]  // paused 4 items ahead
 /// ```
 ///
 /// A streaming method returns `impl Iterator<Item = T> + Send + 'static`

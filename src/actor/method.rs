@@ -6,7 +6,8 @@
 //! in a constant, so an ordinary call (no settings) carries only its name.
 
 /// The per-method settings of an actor method: `#[method(concurrency_group
-/// = "io", max_retries = 2, retry_exceptions = true)]`.
+/// = "io", max_retries = 2, retry_exceptions = true)]`, and a streaming
+/// method's `generator_backpressure = n`.
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug)]
 pub struct MethodInfo {
@@ -18,6 +19,9 @@ pub struct MethodInfo {
     pub(crate) max_retries: Option<u32>,
     /// Whether an `Err` or a panic of the method is retried too.
     pub(crate) retry_exceptions: bool,
+    /// A streaming method's backpressure: items yielded ahead of the
+    /// consumer before it pauses.
+    pub(crate) generator_backpressure: Option<usize>,
 }
 
 impl MethodInfo {
@@ -28,6 +32,7 @@ impl MethodInfo {
             group: None,
             max_retries: None,
             retry_exceptions: false,
+            generator_backpressure: None,
         }
     }
 
@@ -46,6 +51,12 @@ impl MethodInfo {
     /// Whether an `Err` (or a panic) is retried too.
     pub const fn retry_exceptions(mut self, yes: bool) -> Self {
         self.retry_exceptions = yes;
+        self
+    }
+
+    /// A streaming method pauses `n` items ahead of its consumer.
+    pub const fn generator_backpressure(mut self, n: usize) -> Self {
+        self.generator_backpressure = Some(n);
         self
     }
 }

@@ -109,7 +109,7 @@ where
         let MethodCall::Typed(handle, args) = self else {
             return Err(by_name_error(method.name));
         };
-        let channel = Channel::new(Arc::clone(handle.store()), None);
+        let channel = Channel::new(Arc::clone(handle.store()), method.generator_backpressure);
         let sink = Arc::clone(&channel);
         let task = handle.__call_ref::<Ar, One<()>, _>(method, args, move |actor, values| {
             sink.drive(f(actor, values), &convert)
@@ -135,7 +135,7 @@ where
         let MethodCall::Typed(handle, args) = self else {
             return Err(by_name_error(method.name));
         };
-        let channel = Channel::new(Arc::clone(handle.store()), None);
+        let channel = Channel::new(Arc::clone(handle.store()), method.generator_backpressure);
         let sink = Arc::clone(&channel);
         let task = handle.__call_mut::<Ar, One<()>, _>(method, args, move |actor, values| {
             sink.drive(f(actor, values), &convert)
@@ -164,7 +164,7 @@ where
         let MethodCall::Typed(handle, args) = self else {
             return Err(by_name_error(method.name));
         };
-        let channel = Channel::new(Arc::clone(handle.store()), None);
+        let channel = Channel::new(Arc::clone(handle.store()), method.generator_backpressure);
         let sink = Arc::clone(&channel);
         let convert = Arc::new(convert);
         let task =

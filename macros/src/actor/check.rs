@@ -189,6 +189,10 @@ fn call_setting(settings: &Settings) -> Option<proc_macro2::Span> {
         .as_ref()
         .map(|g| g.span())
         .or(settings.streaming)
+        .or(settings
+            .generator_backpressure
+            .as_ref()
+            .map(|(_, span)| *span))
         .or(settings.max_retries.as_ref().map(|t| t.span()))
         .or(settings.retry_exceptions.as_ref().map(|t| t.span()))
 }

@@ -788,18 +788,24 @@ fn call_streaming(a: &ActorImpl, m: &Method, item: &Type) -> Generated {
 /// The call's name, or its `MethodInfo` when `#[method(..)]` says more
 /// (built in a constant).
 fn method_info(krate: &Path, m: &Method, call_name: &str) -> TokenStream {
-    if m.concurrency_group.is_none() && m.max_retries.is_none() && m.retry_exceptions.is_none() {
+    if m.concurrency_group.is_none()
+        && m.max_retries.is_none()
+        && m.retry_exceptions.is_none()
+        && m.generator_backpressure.is_none()
+    {
         return quote!(#call_name);
     }
     let group = m.concurrency_group.iter();
     let max_retries = m.max_retries.iter();
     let retry_exceptions = m.retry_exceptions.iter();
+    let backpressure = m.generator_backpressure.iter();
     quote! {{
         const __RUSTYRAY_METHOD: #krate::__private::MethodInfo =
             #krate::__private::MethodInfo::__new(#call_name)
                 #(.group(#group))*
                 #(.max_retries(#max_retries))*
-                #(.retry_exceptions(#retry_exceptions))*;
+                #(.retry_exceptions(#retry_exceptions))*
+                #(.generator_backpressure(#backpressure))*;
         __RUSTYRAY_METHOD
     }}
 }

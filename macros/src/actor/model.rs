@@ -123,6 +123,8 @@ pub struct Method {
     pub max_retries: Option<TokenStream>,
     /// `#[method(retry_exceptions = ..)]`, a `bool` literal.
     pub retry_exceptions: Option<TokenStream>,
+    /// `#[method(streaming, generator_backpressure = n)]`, a `usize` literal.
+    pub generator_backpressure: Option<TokenStream>,
 }
 
 /// How a method borrows the actor's state.
@@ -306,7 +308,16 @@ impl Method {
                 }
                 crate::remote::streaming_output(cx, &f.sig, f.sig.asyncness.is_some())
             }
-            None => output(cx, &f.sig.output, settings.num_returns, actor),
+            None => {
+                if let Some((_, span)) = settings.generator_backpressure {
+                    cx.error_at(
+                        span,
+                        "`generator_backpressure` is for a streaming method: \
+                         `#[method(streaming, generator_backpressure = 4)]`",
+                    );
+                }
+                output(cx, &f.sig.output, settings.num_returns, actor)
+            }
         };
         Method {
             ident: f.sig.ident.clone(),
@@ -319,6 +330,7 @@ impl Method {
             concurrency_group: settings.concurrency_group.clone(),
             max_retries: settings.max_retries.clone(),
             retry_exceptions: settings.retry_exceptions.clone(),
+            generator_backpressure: settings.generator_backpressure.clone().map(|(n, _)| n),
         }
     }
 }

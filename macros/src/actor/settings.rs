@@ -29,7 +29,8 @@ use crate::remote::MAX_RETURNS;
 
 const SETTINGS_USAGE: &str = "expected `#[method(local)]`, `#[method(num_returns = 2)]`, \
      `#[method(concurrency_group = \"io\")]`, `#[method(max_retries = 2)]`, \
-     `#[method(retry_exceptions = true)]` or `#[method(streaming)]` on an actor method";
+     `#[method(retry_exceptions = true)]` or `#[method(streaming, generator_backpressure = 4)]` \
+     on an actor method";
 
 /// The settings a method may carry, for "did you mean" hints.
 const SETTING_KEYS: &[&str] = &[
@@ -39,6 +40,7 @@ const SETTING_KEYS: &[&str] = &[
     "max_retries",
     "retry_exceptions",
     "streaming",
+    "generator_backpressure",
 ];
 
 const ARGUMENTS_MSG: &str = "#[rustyray::actor] takes `crate = \"..\"` (a renamed dependency) \
@@ -216,6 +218,8 @@ pub struct Settings {
     /// `streaming`: the method returns an iterator (or a stream), each item
     /// an object.
     pub streaming: Option<Span>,
+    /// `generator_backpressure = n` (with `streaming`), a `usize` literal.
+    pub generator_backpressure: Option<(TokenStream, Span)>,
 }
 
 /// Removes the `#[rustyray(..)]` settings from one item of the `impl` and
@@ -313,6 +317,18 @@ fn read_setting(cx: &Ctxt, meta: &Meta, settings: &mut Settings) {
                 "expected `retry_exceptions = true` or `retry_exceptions = false`",
             ),
         },
+        "generator_backpressure" => {
+            if let Some((n, span)) = integer(
+                cx,
+                meta,
+                "generator_backpressure = 4",
+                1.0,
+                f64::from(u32::MAX),
+            ) {
+                let n = syn::LitInt::new(&format!("{}usize", n as u64), span);
+                settings.generator_backpressure = Some((quote!(#n), meta.key.span()));
+            }
+        }
         "streaming" => match meta.value {
             Value::Flag => settings.streaming = Some(meta.key.span()),
             _ => cx.error_spanned_by(meta.spanned(), "expected `#[method(streaming)]`"),
