@@ -99,6 +99,7 @@ pub use api::{
     get_mixed, get_timeout, kill, placement_group, put, put_bytes, remove_placement_group, wait,
     wait_mixed,
 };
+pub use api::{exit_actor, get_actor_in, kill_with, KillOptions};
 pub use error::{Error, Result};
 pub use object::{
     get_all_async, wait_async, AnyRef, Codec, MemoryStats, Object, ObjectId, ObjectRef,
@@ -109,7 +110,7 @@ pub use runtime::{
     RuntimeId,
 };
 pub use task::args::{Arg, IntoArg};
-pub use task::{context, ActorId, Context, TaskId};
+pub use task::{context, ActorId, Context, ObjectRefStream, TaskId};
 
 pub use rustyray_macros::{actor, main, remote, test};
 
@@ -128,9 +129,20 @@ pub mod __private {
         note = "put `#[rustyray::actor]` on the `impl {Self} {{ .. }}` block too: it turns its \
                 constructors into `{Self}::remote(..)` and its methods into the handle's"
     )]
-    pub trait ActorMethods {}
+    pub trait ActorMethods {
+        /// The class defaults written on the `impl`.
+        const __CLASS: ActorClass = ActorClass::__new();
+    }
+    pub use crate::actor::method::MethodInfo;
+    pub use crate::api::actor_class::ActorClass;
     pub use crate::api::registry::{Call, CreateCall, Created, Entry, MethodCall, Submitted};
     pub use crate::api::submit::run_async;
+    pub use futures_core::Stream;
+
+    /// The error of a streaming generator called by name.
+    pub fn streaming_by_name(function: &str) -> crate::Error {
+        crate::task::stream::by_name_error(function)
+    }
     pub use crate::task::args::{ArgList, ValueList};
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
     pub use crate::task::split::{split, Split};

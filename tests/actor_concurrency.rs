@@ -255,9 +255,11 @@ fn async_calls_overlap_exactly_up_to_max_concurrency() -> Result<()> {
 }
 
 #[rustyray::test]
-fn async_calls_never_overlap_by_default() -> Result<()> {
+fn async_calls_never_overlap_with_max_concurrency_one() -> Result<()> {
+    // (An actor with an async method runs up to 1000 calls at once by
+    // default, as in Ray: see `tests/actor_options.rs`.)
     let overlap = TestOverlap::with(Overlap::new(1));
-    let p = Probe::remote(overlap.key)?;
+    let p = Probe::options().max_concurrency(1).remote(overlap.key)?;
     let calls: Vec<ObjectRef<()>> = (0..50).map(|_| p.linger()).collect::<Result<_>>()?;
     get_all_within(&calls)?;
     assert_eq!(overlap.max(), 1);

@@ -176,7 +176,9 @@ fn calls_run_in_submission_order_when_arguments_become_ready_in_reverse() -> Res
 
 #[rustyray::test]
 fn sync_and_async_methods_run_in_submission_order() -> Result<()> {
-    let c = Counter::remote(0)?;
+    // One call at a time: an actor with async methods runs up to 1000 of
+    // its async calls at once by default (Ray's), in no set order.
+    let c = Counter::options().max_concurrency(1).remote(0)?;
     let mut refs = Vec::new();
     let mut expected = Vec::new();
     let mut n = 0;

@@ -115,6 +115,31 @@ use crate::ctxt::Ctxt;
 /// Values may be literals or expressions (`num_cpus = CPUS`); literals are
 /// checked at compile time.
 ///
+/// # Streaming generators
+///
+/// `#[rustyray::remote(streaming)]` (Ray's `num_returns="streaming"`) on a
+/// function returning `impl Iterator<Item = T> + Send + 'static`, or an
+/// `async fn` returning `impl futures::Stream<Item = T> + Send + 'static`:
+/// `f::remote(..)` returns a `rustyray::ObjectRefStream<T>` at once, and
+/// each item becomes an object as soon as it is yielded. Items of type
+/// `Result<T, E>` give an `ObjectRefStream<T>`; an `Err` (or a panic) ends
+/// the stream with `Error::TaskFailed`. `f::options().generator_backpressure(n)`
+/// pauses the producer `n` items ahead of the consumer.
+///
+/// ```
+/// #[rustyray::remote(streaming)]
+/// fn countdown(n: u32) -> impl Iterator<Item = u32> + Send + 'static {
+///     (0..n).rev()
+/// }
+///
+/// # let _rt = rustyray::init(rustyray::Config::default().num_cpus(2))?;
+/// let items: Vec<u32> = countdown::remote(3)?
+///     .map(|r| r?.get())
+///     .collect::<rustyray::Result<_>>()?;
+/// assert_eq!(items, vec![2, 1, 0]);
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+///
 /// # A renamed dependency
 ///
 /// The generated code names the runtime crate `::rustyray`. If Cargo.toml
@@ -259,8 +284,9 @@ pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
 /// struct's visibility: `Clone + Send + Sync + Debug`, `Serialize +
 /// Deserialize` (pass it to tasks and other actors), `.id()`; and
 /// `Counter::options()`, a builder with the setters of
-/// `rustyray::ActorOptions` (`name`, `get_if_exists`, `max_restarts`,
-/// `max_task_retries`, `max_concurrency`, `num_cpus`, `resource`, `on`).
+/// `rustyray::ActorOptions` (`name`, `namespace`, `get_if_exists`,
+/// `max_restarts`, `max_task_retries`, `max_concurrency`,
+/// `concurrency_group`, `num_cpus`, `resource`, `on`).
 ///
 /// # On the `impl` block
 ///
@@ -279,22 +305,58 @@ pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   a method of the same name and visibility taking each argument as a
 ///   value, an `ObjectRef<T>` or a `&ObjectRef<T>`, and returning
 ///   `rustyray::Result<ObjectRef<T>>` at once. `&mut self` calls run alone;
-///   `&self` calls may overlap when `max_concurrency > 1`. A `Result<T, E>`
+///   `&self` calls may overlap when `max_concurrency > 1`. An async `&mut
+///   self` method holds the state exclusively across every `.await` until
+///   it returns, so every other call of the actor, in any concurrency
+///   group, waits for it: use `&self` (with a `Mutex` or atomics inside)
+///   for methods that await while other calls should run. A `Result<T, E>`
 ///   return works as with `#[rustyray::remote]`: `Err(e)` fails that call
 ///   with `Error::TaskFailed` (task `"Counter.method"`, message
 ///   `e.to_string()`); a panic crashes the actor (restarted while
 ///   `max_restarts` allow).
 ///
-/// Per-method settings, written on the method and removed by the macro:
+/// Per-method settings, written on the method (Ray's `@ray.method`) and
+/// removed by the macro; `#[rustyray(..)]` is the same attribute:
 ///
 /// ```text
-/// #[rustyray(local)]            // no handle method: a local helper only
-/// #[rustyray(num_returns = 2)]  // split a 2-tuple result into 2 refs
+/// #[method(local)]                      // no handle method: a local helper only
+/// #[method(num_returns = 2)]            // split a 2-tuple result into 2 refs
+/// #[method(concurrency_group = "io")]   // run in that group's lane
+/// #[method(max_retries = 2)]            // instead of the actor's max_task_retries
+/// #[method(retry_exceptions = true)]    // retry its `Err`s too
+/// #[method(streaming)]                  // a generator: the handle method returns
+///                                       // an `ObjectRefStream<T>` (see `remote`)
+/// #[method(streaming, generator_backpressure = 4)]  // paused 4 items ahead
 /// ```
+///
+/// A streaming method returns `impl Iterator<Item = T> + Send + 'static`
+/// (sync) or `impl futures::Stream<Item = T> + Send + 'static` (async). A
+/// sync one holds the actor's state (shared for `&self`, exclusive for
+/// `&mut self`) until its last item; an async one only while it makes its
+/// stream.
+///
+/// # Class options
+///
+/// On the `impl`, the attribute takes the defaults of
+/// `Counter::options()`, which its setters override:
+///
+/// ```text
+/// #[rustyray::actor(
+///     max_restarts = 2,                       // -1: no limit
+///     max_task_retries = 1,
+///     max_concurrency = 4,                    // the default group's limit
+///     num_cpus = 1.0,                         // held for the actor's lifetime
+///     concurrency_groups(io = 2, compute = 4) // lanes with their own limits
+/// )]
+/// impl Counter { .. }
+/// ```
+///
+/// Without `max_concurrency`, an actor with an async method runs up to 1000
+/// async calls at once (Ray's default), one otherwise.
 ///
 /// # A renamed dependency
 ///
-/// The attribute takes one option: `crate = "my_ray"` when Cargo.toml
+/// The attribute also takes `crate = "my_ray"` when Cargo.toml
 /// renames the dependency (`my_ray = { package = "rustyray", .. }`; see
 /// [`remote`](macro@remote#a-renamed-dependency)). The struct's and the
 /// `impl`'s expansions do not see each other, so write it on both:
@@ -307,8 +369,8 @@ pub fn remote(args: TokenStream, item: TokenStream) -> TokenStream {
 /// impl Counter { .. }
 /// ```
 ///
-/// Any other argument is an error: an actor's options (name, restarts,
-/// concurrency, resources) are set when creating it, with
+/// Class options (above) go on the `impl` only; the others (name,
+/// namespace, resources) are set when creating an actor, with
 /// `Counter::options()`.
 ///
 /// # Rules

@@ -193,3 +193,28 @@ pub fn argument_names(typed: &[&PatType], avoid: Option<&Ident>) -> Vec<Ident> {
         })
         .collect()
 }
+
+/// The item type `X` of a streaming generator's result, `impl Iterator<Item
+/// = X> + ..` (`trait_name` = `"Iterator"`) or `impl Stream<Item = X> + ..`
+/// (`"Stream"`, any path ending so, such as `futures::Stream`).
+pub fn stream_item<'a>(ty: &'a Type, trait_name: &str) -> Option<&'a Type> {
+    let Type::ImplTrait(impl_trait) = strip_group(ty) else {
+        return None;
+    };
+    impl_trait.bounds.iter().find_map(|bound| {
+        let TypeParamBound::Trait(bound) = bound else {
+            return None;
+        };
+        let last = bound.path.segments.last()?;
+        if last.ident != trait_name {
+            return None;
+        }
+        let PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            GenericArgument::AssocType(assoc) if assoc.ident == "Item" => Some(&assoc.ty),
+            _ => None,
+        })
+    })
+}

@@ -125,15 +125,16 @@ impl<A: Send + Sync + 'static> Access<A> for ActorWrite<A> {
     }
 }
 
-fn user_failure(task: &Task, err: UserError) -> Failure {
-    // An `Err` fails this call only and is not retried.
+fn user_failure(task: &Task, err: UserError, retry: bool) -> Failure {
+    // An `Err` fails this call only; it is retried only when its method
+    // says `retry_exceptions`.
     Failure {
         error: Error::TaskFailed {
             task: task.name.to_string(),
             message: err.message,
             cause: err.cause,
         },
-        retryable: false,
+        retryable: retry,
     }
 }
 
@@ -348,13 +349,38 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         if let Err(panic) = catch(|| drop((current, incarnation))) {
             tracing::warn!(actor = %self.mailbox.label, "dropping a crashed instance {panic}");
         }
+        // The mailbox learns of the crash before the caller does: a call
+        // submitted once the caller saw the failure waits for the restart.
+        self.mailbox.crashed(Some(task), &failure.error);
         let attempt = context::with_running(|r| r.map_or(0, |r| r.attempt));
         if !task.may_retry(&failure, attempt) {
             task.fail(failure.error.clone());
         }
-        self.mailbox.crashed(task, &failure.error);
         self.restart(panic);
         failure
+    }
+
+    /// `kill_with(.., no_restart(false))`: the live instance is dropped as
+    /// if it crashed, and the actor restarts while restarts remain (or
+    /// dies). Calls running on it fail with `ActorDied` unless they may be
+    /// retried. Nothing happens while it is starting or dead.
+    pub(crate) fn kill_and_restart(self: &Arc<Self>) {
+        let current = {
+            let mut life = lock(&self.life);
+            match &*life {
+                Life::Alive(incarnation) => {
+                    incarnation.crashed.store(true, Ordering::Release);
+                    std::mem::replace(&mut *life, Life::Starting)
+                }
+                _ => return,
+            }
+        };
+        if let Err(panic) = catch(|| drop(current)) {
+            tracing::warn!(actor = %self.mailbox.label, "dropping a killed instance {panic}");
+        }
+        let cause = "was killed";
+        self.mailbox.crashed(None, &self.mailbox.died(cause));
+        self.restart(cause.to_string());
     }
 
     /// Runs the constructor again on a task of its own (a sync constructor
@@ -389,6 +415,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         task: &Arc<Task>,
         incarnation: Arc<Incarnation<A>>,
         result: CallResult<R>,
+        retry_user: bool,
     ) -> Outcome {
         match result {
             Err(panic) => Err(self.crashed(task, incarnation, panic)),
@@ -398,12 +425,17 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 ret.complete(&task.outputs);
                 Ok(())
             }
-            Ok(Err(err)) => Err(user_failure(task, err)),
+            Ok(Err(err)) => Err(user_failure(task, err, retry_user)),
         }
     }
 
     /// A sync `&self` method call.
-    pub(crate) fn call_ref<Ar, R, F>(self: &Arc<Self>, mut args: Ar, f: F) -> impl Body
+    pub(crate) fn call_ref<Ar, R, F>(
+        self: &Arc<Self>,
+        mut args: Ar,
+        retry_user: bool,
+        f: F,
+    ) -> impl Body
     where
         Ar: ArgList,
         R: TaskReturn,
@@ -424,12 +456,17 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 }
                 catch(|| f(&state, values))
             };
-            core.conclude(task, incarnation, result)
+            core.conclude(task, incarnation, result, retry_user)
         })
     }
 
     /// A sync `&mut self` method call.
-    pub(crate) fn call_mut<Ar, R, F>(self: &Arc<Self>, mut args: Ar, f: F) -> impl Body
+    pub(crate) fn call_mut<Ar, R, F>(
+        self: &Arc<Self>,
+        mut args: Ar,
+        retry_user: bool,
+        f: F,
+    ) -> impl Body
     where
         Ar: ArgList,
         R: TaskReturn,
@@ -449,13 +486,18 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 }
                 catch(|| f(&mut state, values))
             };
-            core.conclude(task, incarnation, result)
+            core.conclude(task, incarnation, result, retry_user)
         })
     }
 
     /// An async method call, with shared (`G` = [`ActorRead`]) or exclusive
     /// ([`ActorWrite`]) access held across its `.await`s.
-    pub(crate) fn call_async<Ar, R, G, F, Fut>(self: &Arc<Self>, mut args: Ar, f: F) -> impl Body
+    pub(crate) fn call_async<Ar, R, G, F, Fut>(
+        self: &Arc<Self>,
+        mut args: Ar,
+        retry_user: bool,
+        f: F,
+    ) -> impl Body
     where
         Ar: ArgList,
         R: TaskReturn,
@@ -477,7 +519,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 let result = catch_future(f(guard, values))
                     .await
                     .map_err(|p| panic_message(&*p));
-                core.conclude(&task, incarnation, result)
+                core.conclude(&task, incarnation, result, retry_user)
             }
         })
     }

@@ -10,7 +10,8 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::actor::core::{Access, ActorCore};
-use crate::actor::mailbox::{Construction, Mailbox};
+use crate::actor::mailbox::{Construction, Lanes, Mailbox};
+use crate::actor::method::MethodInfo;
 use crate::actor::registry::{current_table, ActorTable, Registered};
 use crate::error::{Error, Result};
 use crate::object::handoff::{self, Handoff};
@@ -94,15 +95,37 @@ fn failed<R: TaskReturn>(scheduler: &Scheduler, err: Error) -> R::Refs {
     R::refs(&outputs)
 }
 
+/// A call in a concurrency group the actor does not have.
+fn unknown_group(mailbox: &Mailbox, method: &str, group: &str) -> Error {
+    let groups = mailbox.group_names();
+    Error::InvalidConfig {
+        field: "concurrency_group",
+        reason: format!(
+            "`{method}` runs in the concurrency group `{group}`, but {} has {}: declare it in \
+             `#[rustyray::actor(concurrency_groups({group} = 1))]` or with \
+             `options().concurrency_group(\"{group}\", 1)`",
+            mailbox.label,
+            if groups.is_empty() {
+                "none".to_string()
+            } else {
+                format!("only {}", groups.join(", "))
+            }
+        ),
+    }
+}
+
 /// How a local actor is made: the actor layer's part of its options.
 pub(crate) struct ActorSpec {
     /// The constructor, `Counter.new`: the creation task's name.
     pub(crate) constructor: &'static str,
     pub(crate) name: Option<String>,
+    /// The namespace its name lives in.
+    pub(crate) namespace: String,
     pub(crate) get_if_exists: bool,
     pub(crate) max_restarts: i64,
     pub(crate) max_task_retries: u32,
-    pub(crate) max_concurrency: usize,
+    /// Its default lane's limit and its concurrency groups.
+    pub(crate) lanes: Lanes,
     /// What the actor holds for its lifetime.
     pub(crate) demand: Demand,
 }
@@ -150,10 +173,11 @@ impl<A: Actor> ActorRef<A> {
             table.next_id(),
             short_name,
             spec.name.clone(),
+            spec.namespace.clone(),
             spec.constructor,
             Arc::clone(scheduler),
             Arc::downgrade(table),
-            spec.max_concurrency,
+            spec.lanes,
         );
         let core = ActorCore::<A>::new(
             Arc::clone(&mailbox),
@@ -193,9 +217,9 @@ impl<A: Actor> ActorRef<A> {
         Ok(handle)
     }
 
-    /// The live actor in `table` with this name, as an `A`.
-    pub(crate) fn by_name(table: &ActorTable, name: &str) -> Result<Self> {
-        let (core, found) = table.by_name(name)?;
+    /// The live actor in `table` with this name in `namespace`, as an `A`.
+    pub(crate) fn by_name(table: &ActorTable, name: &str, namespace: &str) -> Result<Self> {
+        let (core, found) = table.by_name(name, namespace)?;
         Self::from_any(core, found).map_err(|reason| Error::ActorNotFound {
             name: name.to_string(),
             reason,
@@ -204,18 +228,27 @@ impl<A: Actor> ActorRef<A> {
 
     fn call<Ar: ArgList, R: TaskReturn, B: Body>(
         &self,
-        method: &'static str,
+        method: MethodInfo,
         args: Ar,
         body: impl FnOnce(&Arc<ActorCore<A>>, Ar) -> B,
     ) -> Result<R::Refs> {
         let mailbox = self.mailbox();
         let scheduler = &mailbox.scheduler;
         scheduler.check_open()?;
-        let seq = match mailbox.assign_seq() {
+        let lane = match method.group {
+            None => 0,
+            Some(group) => mailbox
+                .group_lane(group)
+                .ok_or_else(|| unknown_group(mailbox, method.name, group))?,
+        };
+        let seq = match mailbox.assign_seq(lane) {
             Ok(seq) => seq,
             Err(dead) => return Ok(failed::<R>(scheduler, dead)),
         };
-        let max_retries = self.inner.core.max_task_retries();
+        let max_retries = method
+            .max_retries
+            .unwrap_or_else(|| self.inner.core.max_task_retries());
+        let method = method.name;
         let spec = TaskSpec {
             name: TaskName::Function(method),
             demand: Demand::default(),
@@ -250,24 +283,42 @@ impl<A: Actor> ActorRef<A> {
 
     /// Calls a sync `&self` method.
     #[doc(hidden)]
-    pub fn __call_ref<Ar, R, F>(&self, method: &'static str, args: Ar, f: F) -> Result<R::Refs>
+    pub fn __call_ref<Ar, R, F>(
+        &self,
+        method: impl Into<MethodInfo>,
+        args: Ar,
+        f: F,
+    ) -> Result<R::Refs>
     where
         Ar: ArgList,
         R: TaskReturn,
         F: Fn(&A, Ar::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
     {
-        self.call::<Ar, R, _>(method, args, |core, args| core.call_ref(args, f))
+        let method = method.into();
+        let retry_user = method.retry_exceptions;
+        self.call::<Ar, R, _>(method, args, |core, args| {
+            core.call_ref(args, retry_user, f)
+        })
     }
 
     /// Calls a sync `&mut self` method.
     #[doc(hidden)]
-    pub fn __call_mut<Ar, R, F>(&self, method: &'static str, args: Ar, f: F) -> Result<R::Refs>
+    pub fn __call_mut<Ar, R, F>(
+        &self,
+        method: impl Into<MethodInfo>,
+        args: Ar,
+        f: F,
+    ) -> Result<R::Refs>
     where
         Ar: ArgList,
         R: TaskReturn,
         F: Fn(&mut A, Ar::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
     {
-        self.call::<Ar, R, _>(method, args, |core, args| core.call_mut(args, f))
+        let method = method.into();
+        let retry_user = method.retry_exceptions;
+        self.call::<Ar, R, _>(method, args, |core, args| {
+            core.call_mut(args, retry_user, f)
+        })
     }
 
     /// Calls an async method, holding the state as `G`:
@@ -276,7 +327,7 @@ impl<A: Actor> ActorRef<A> {
     #[doc(hidden)]
     pub fn __call_async<Ar, R, G, F, Fut>(
         &self,
-        method: &'static str,
+        method: impl Into<MethodInfo>,
         args: Ar,
         f: F,
     ) -> Result<R::Refs>
@@ -287,7 +338,11 @@ impl<A: Actor> ActorRef<A> {
         F: Fn(G, Ar::Values) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<R, UserError>> + Send + 'static,
     {
-        self.call::<Ar, R, _>(method, args, |core, args| core.call_async(args, f))
+        let method = method.into();
+        let retry_user = method.retry_exceptions;
+        self.call::<Ar, R, _>(method, args, |core, args| {
+            core.call_async(args, retry_user, f)
+        })
     }
 }
 
@@ -381,5 +436,21 @@ impl<A: Actor> ActorRef<A> {
                 mailbox.die(cause.to_string());
             }
         })
+    }
+
+    /// The object store of the actor's runtime.
+    pub(crate) fn __store(&self) -> &Arc<crate::object::store::Store> {
+        self.mailbox().scheduler.store()
+    }
+
+    /// Kills the instance and restarts the actor while restarts remain.
+    pub(crate) fn kill_and_restart(&self) {
+        self.inner.core.kill_and_restart();
+    }
+
+    /// The handle of the actor with this id in the current runtime.
+    pub(crate) fn current(id: ActorId) -> Option<Self> {
+        let (core, found) = current_table()?.by_id(id)?;
+        Self::from_any(core, found).ok()
     }
 }

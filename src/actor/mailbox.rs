@@ -1,13 +1,18 @@
 //! [`Mailbox`]: the order and concurrency of one actor's calls, and its
 //! life and death.
 //!
-//! Every call gets a sequence number when it is submitted. Calls reach the
-//! mailbox when their arguments are ready, possibly out of order; the
-//! mailbox starts them strictly by sequence number, at most
-//! `max_concurrency` at a time, so calls run in submission order even when
-//! a later call's arguments were ready first. A call that ends without
-//! running (a failed dependency, `cancel`) leaves a tombstone so it does not
-//! hold up the ones behind it.
+//! Calls run in *lanes*: lane 0 is the actor's default, with
+//! `max_concurrency`; each concurrency group (`concurrency_groups(io = 2)`)
+//! is a lane of its own with its own limit. Lanes share nothing but the
+//! actor's life: a call waiting in one lane never holds up another.
+//!
+//! Every call gets a sequence number in its lane when it is submitted (the
+//! lane in its top bits, see [`lane_of`]). Calls reach the mailbox when
+//! their arguments are ready, possibly out of order; each lane starts them
+//! strictly by sequence number, at most its limit at a time, so a lane's
+//! calls start in submission order even when a later call's arguments were
+//! ready first. A call that ends without running (a failed dependency,
+//! `cancel`) leaves a tombstone so it does not hold up the ones behind it.
 //!
 //! Started calls go to the same runners as tasks (worker threads for sync
 //! methods, the executor for async ones). The mailbox is not generic: the
@@ -51,18 +56,52 @@ enum Turn {
     Skipped,
 }
 
-struct State {
-    status: Status,
+/// One lane: the calls of the default group or of one concurrency group.
+struct Lane {
+    /// How many of its calls may run at once.
+    limit: usize,
+    /// How many of them may be sync calls (each on a thread of its own).
+    sync_limit: usize,
+    sync_running: usize,
     next_seq: u64,
     next_start: u64,
     /// `turns[i]` is call `next_start + i`.
     turns: VecDeque<Turn>,
     running: Vec<(u64, Arc<Task>)>,
+}
+
+/// Bits of a call's `seq` that number it in its lane; the lane is above.
+const LANE_SHIFT: u32 = 48;
+const SEQ_MASK: u64 = (1 << LANE_SHIFT) - 1;
+
+/// The lane of call `seq`, and its number in that lane.
+pub(crate) fn lane_of(seq: u64) -> (usize, u64) {
+    ((seq >> LANE_SHIFT) as usize, seq & SEQ_MASK)
+}
+
+/// The lanes of an actor: the default one's limit, and each concurrency
+/// group's name and limit.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Lanes {
+    pub(crate) max_concurrency: usize,
+    /// How many sync calls of the default lane may run at once (below
+    /// `max_concurrency` when that is the async default).
+    pub(crate) sync_concurrency: usize,
+    pub(crate) groups: Vec<(String, usize)>,
+}
+
+struct State {
+    status: Status,
+    /// Lane 0 is the default; lane `i + 1` is the group `groups[i]`.
+    lanes: Vec<Lane>,
     /// Calls submitted and not finished.
     unfinished: usize,
     /// Live handle groups (each decoded handle is one; clones share one).
     handles: usize,
     named: bool,
+    /// Set by `exit_actor()`: no call starts any more, and the actor dies
+    /// when a running call ends.
+    exiting: bool,
     /// Resources held for the actor's lifetime, once granted.
     held: Option<Demand>,
 }
@@ -70,6 +109,8 @@ struct State {
 pub(crate) struct Mailbox {
     pub(crate) id: ActorId,
     pub(crate) name: Option<String>,
+    /// The namespace of its name.
+    pub(crate) namespace: String,
     /// `Type(id)` or the name: how errors show the actor.
     pub(crate) label: String,
     /// The name of its creation task (`Counter.new`), which restarts take.
@@ -77,7 +118,8 @@ pub(crate) struct Mailbox {
     pub(crate) scheduler: Arc<Scheduler>,
     /// The runtime's actors, which this one leaves when it dies.
     table: Weak<ActorTable>,
-    max_concurrency: usize,
+    /// The names of the concurrency groups, lane `i + 1` for `groups[i]`.
+    groups: Vec<String>,
     restarted: AtomicBool,
     state: Mutex<State>,
     instance: Mutex<Option<Weak<dyn Instance>>>,
@@ -90,10 +132,22 @@ struct Started {
     rest: Vec<Arc<Task>>,
 }
 
-impl State {
-    /// Sets the turn of call `seq`; `false` when the call has left already
-    /// (its turn passed, or was skipped: a call ends at most once, so a
-    /// skipped turn is never taken back).
+impl Lane {
+    fn new(limit: usize, sync_limit: usize) -> Lane {
+        Lane {
+            limit: limit.max(1),
+            sync_limit: sync_limit.clamp(1, limit.max(1)),
+            sync_running: 0,
+            next_seq: 1,
+            next_start: 1,
+            turns: VecDeque::new(),
+            running: Vec::new(),
+        }
+    }
+
+    /// Sets the turn of call `seq` (its number in this lane); `false` when
+    /// the call has left already (its turn passed, or was skipped: a call
+    /// ends at most once, so a skipped turn is never taken back).
     fn set_turn(&mut self, seq: u64, turn: Turn) -> bool {
         let Some(i) = seq.checked_sub(self.next_start) else {
             return false; // its turn has passed
@@ -110,39 +164,58 @@ impl State {
     }
 }
 
+impl State {
+    /// Sets the turn of call `seq` (lane and number) in its lane.
+    fn set_turn(&mut self, seq: u64, turn: Turn) -> bool {
+        let (lane, n) = lane_of(seq);
+        match self.lanes.get_mut(lane) {
+            Some(lane) => lane.set_turn(n, turn),
+            None => false,
+        }
+    }
+}
+
 impl Mailbox {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: ActorId,
         type_name: &str,
         name: Option<String>,
+        namespace: String,
         constructor_name: &'static str,
         scheduler: Arc<Scheduler>,
         table: Weak<ActorTable>,
-        max_concurrency: usize,
+        lanes: Lanes,
     ) -> Arc<Mailbox> {
         let label = match &name {
             Some(name) => format!("{type_name} `{name}` ({id})"),
             None => format!("{type_name} ({id})"),
         };
         let named = name.is_some();
+        let mut state_lanes = vec![Lane::new(lanes.max_concurrency, lanes.sync_concurrency)];
+        state_lanes.extend(
+            lanes
+                .groups
+                .iter()
+                .map(|&(_, limit)| Lane::new(limit, limit)),
+        );
         Arc::new(Mailbox {
             id,
             name,
+            namespace,
             label,
             constructor_name,
             scheduler,
             table,
-            max_concurrency,
+            groups: lanes.groups.into_iter().map(|(name, _)| name).collect(),
             restarted: AtomicBool::new(false),
             state: Mutex::new(State {
                 status: Status::Creating,
-                next_seq: 1,
-                next_start: 1,
-                turns: VecDeque::new(),
-                running: Vec::new(),
+                lanes: state_lanes,
                 unfinished: 0,
                 handles: 0,
                 named,
+                exiting: false,
                 held: None,
             }),
             instance: Mutex::new(None),
@@ -198,16 +271,30 @@ impl Mailbox {
             && state.unfinished == 0
     }
 
-    /// Numbers a new call; the actor's death cause when it is dead.
-    pub(crate) fn assign_seq(&self) -> Result<u64, Error> {
+    /// The lane of the concurrency group `group`, if the actor has one.
+    pub(crate) fn group_lane(&self, group: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g == group).map(|i| i + 1)
+    }
+
+    /// The names of the actor's concurrency groups.
+    pub(crate) fn group_names(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// Numbers a new call in `lane` (0: the default one; see
+    /// [`group_lane`](Self::group_lane)); the actor's death cause when it
+    /// is dead.
+    pub(crate) fn assign_seq(&self, lane: usize) -> Result<u64, Error> {
         let mut state = lock(&self.state);
         if let Status::Dead(cause) = &state.status {
             return Err(self.died(cause.clone()));
         }
-        let seq = state.next_seq;
-        state.next_seq += 1;
+        let state = &mut *state;
         state.unfinished += 1;
-        Ok(seq)
+        let lane_state = &mut state.lanes[lane];
+        let n = lane_state.next_seq;
+        lane_state.next_seq += 1;
+        Ok(((lane as u64) << LANE_SHIFT) | n)
     }
 
     /// The actor holds `demand` from now until it dies; `false` (and
@@ -223,14 +310,16 @@ impl Mailbox {
 
     /// The constructor succeeded (first, or after a crash): calls may start.
     pub(crate) fn open(&self) {
-        let stop = {
+        let (stop, exiting) = {
             let mut state = lock(&self.state);
             if matches!(state.status, Status::Creating | Status::Restarting) {
                 state.status = Status::Alive;
             }
-            Self::idle_and_unreachable(&state)
+            (Self::idle_and_unreachable(&state), state.exiting)
         };
-        if stop {
+        if exiting {
+            self.die("its constructor called `exit_actor()`".to_string());
+        } else if stop {
             self.die("every handle to it was dropped".to_string());
         } else {
             self.pump();
@@ -256,7 +345,9 @@ impl Mailbox {
                 // turn stays skipped.
                 _ => {
                     state.set_turn(seq, Turn::Ready(task));
-                    Ok(self.take_turns(&mut state))
+                    let mut started = Started::default();
+                    Self::take_turns(&mut state, lane_of(seq).0, &mut started);
+                    Ok(started)
                 }
             }
         };
@@ -269,35 +360,50 @@ impl Mailbox {
         }
     }
 
-    /// Starts the calls whose turn it is.
+    /// Starts the calls whose turn it is, in every lane.
     fn pump(&self) {
-        let turn = self.take_turns(&mut lock(&self.state));
-        self.start(turn);
+        let mut started = Started::default();
+        {
+            let mut state = lock(&self.state);
+            for lane in 0..state.lanes.len() {
+                Self::take_turns(&mut state, lane, &mut started);
+            }
+        }
+        self.start(started);
     }
 
-    /// Takes, in order, the calls whose turn it is and that fit under
-    /// `max_concurrency`, marking them running.
-    fn take_turns(&self, state: &mut State) -> Started {
-        let mut started = Started::default();
-        if !matches!(state.status, Status::Alive) {
-            return started;
+    /// Takes, in order, the calls of `lane` whose turn it is and that fit
+    /// under its limit, marking them running.
+    fn take_turns(state: &mut State, lane: usize, started: &mut Started) {
+        if !matches!(state.status, Status::Alive) || state.exiting {
+            return;
         }
-        while state.running.len() < self.max_concurrency {
-            match state.turns.front() {
-                Some(Turn::Ready(_) | Turn::Skipped) => {}
+        let Some(lane) = state.lanes.get_mut(lane) else {
+            return;
+        };
+        while lane.running.len() < lane.limit {
+            match lane.turns.front() {
+                Some(Turn::Ready(task)) => {
+                    if !task.is_async() && lane.sync_running >= lane.sync_limit {
+                        break;
+                    }
+                }
+                Some(Turn::Skipped) => {}
                 Some(Turn::Waiting(_)) | None => break,
             }
-            let seq = state.next_start;
-            state.next_start += 1;
-            if let Some(Turn::Ready(task)) = state.turns.pop_front() {
-                state.running.push((seq, Arc::clone(&task)));
+            let n = lane.next_start;
+            lane.next_start += 1;
+            if let Some(Turn::Ready(task)) = lane.turns.pop_front() {
+                if !task.is_async() {
+                    lane.sync_running += 1;
+                }
+                lane.running.push((n, Arc::clone(&task)));
                 match started.first {
                     None => started.first = Some(task),
                     Some(_) => started.rest.push(task),
                 }
             }
         }
-        started
     }
 
     fn start(&self, started: Started) {
@@ -310,22 +416,29 @@ impl Mailbox {
     /// The instance crashed in the call `crashing`: no call starts until a
     /// new one stands, and the calls running on the crashed one that will
     /// not be retried fail now with `err`.
-    pub(crate) fn crashed(&self, crashing: &Arc<Task>, err: &Error) {
+    pub(crate) fn crashed(&self, crashing: Option<&Arc<Task>>, err: &Error) {
         let doomed: Vec<Arc<Task>> = {
             let mut state = lock(&self.state);
             if matches!(state.status, Status::Alive) {
                 state.status = Status::Restarting;
             }
             state
-                .running
+                .lanes
                 .iter()
-                .filter(|(_, t)| !Arc::ptr_eq(t, crashing) && t.max_retries == 0)
+                .flat_map(|lane| &lane.running)
+                .filter(|(_, t)| !crashing.is_some_and(|c| Arc::ptr_eq(t, c)) && t.max_retries == 0)
                 .map(|(_, t)| Arc::clone(t))
                 .collect()
         };
         for task in doomed {
             task.stop(err.clone());
         }
+    }
+
+    /// `exit_actor()` in a running call: no other call starts, and the actor
+    /// dies (for good) when a running call ends.
+    pub(crate) fn exit(&self) {
+        lock(&self.state).exiting = true;
     }
 
     /// A call numbered `seq` could not be submitted: its turn is skipped.
@@ -338,21 +451,32 @@ impl Mailbox {
         let (stop, started) = {
             let mut state = lock(&self.state);
             state.unfinished -= 1;
-            if let Some(i) = state.running.iter().position(|(s, _)| *s == seq) {
-                state.running.swap_remove(i);
-            } else if seq >= state.next_start {
-                state.set_turn(seq, Turn::Skipped);
+            let (lane_index, n) = lane_of(seq);
+            if let Some(lane) = state.lanes.get_mut(lane_index) {
+                if let Some(i) = lane.running.iter().position(|(s, _)| *s == n) {
+                    let (_, task) = lane.running.swap_remove(i);
+                    if !task.is_async() {
+                        lane.sync_running -= 1;
+                    }
+                } else if n >= lane.next_start {
+                    lane.set_turn(n, Turn::Skipped);
+                }
             }
-            let stop = Self::idle_and_unreachable(&state);
-            let started = if stop {
-                Started::default()
+            let stop = if state.exiting {
+                Some("it called `exit_actor()`")
+            } else if Self::idle_and_unreachable(&state) {
+                Some("every handle to it was dropped")
             } else {
-                self.take_turns(&mut state)
+                None
             };
+            let mut started = Started::default();
+            if stop.is_none() {
+                Self::take_turns(&mut state, lane_index, &mut started);
+            }
             (stop, started)
         };
-        if stop {
-            self.die("every handle to it was dropped".to_string());
+        if let Some(cause) = stop {
+            self.die(cause.to_string());
         } else {
             self.start(started);
         }
@@ -367,15 +491,21 @@ impl Mailbox {
                 return;
             }
             state.status = Status::Dead(cause.clone());
-            let waiting: Vec<Arc<Task>> = std::mem::take(&mut state.turns)
-                .into_iter()
+            let waiting: Vec<Arc<Task>> = state
+                .lanes
+                .iter_mut()
+                .flat_map(|lane| std::mem::take(&mut lane.turns))
                 .filter_map(|turn| match turn {
                     Turn::Ready(task) | Turn::Waiting(Some(task)) => Some(task),
                     _ => None,
                 })
                 .collect();
-            let running: Vec<Arc<Task>> =
-                state.running.iter().map(|(_, t)| Arc::clone(t)).collect();
+            let running: Vec<Arc<Task>> = state
+                .lanes
+                .iter()
+                .flat_map(|lane| &lane.running)
+                .map(|(_, t)| Arc::clone(t))
+                .collect();
             (waiting, running, state.held.take())
         };
         for task in running {
@@ -393,7 +523,7 @@ impl Mailbox {
             instance.destroy();
         }
         if let Some(table) = self.table.upgrade() {
-            table.forget(self.id, self.name.as_deref());
+            table.forget(self.id, self.name.as_deref(), &self.namespace);
         }
     }
 }
@@ -413,6 +543,10 @@ impl Place for Mailbox {
         self.finished_call(task.seq);
     }
 
+    fn is_actor_call(&self) -> bool {
+        true
+    }
+
     fn actor(&self) -> Option<&dyn ActorView> {
         Some(self)
     }
@@ -429,6 +563,14 @@ impl ActorView for Mailbox {
 
     fn was_restarted(&self) -> bool {
         Mailbox::was_restarted(self)
+    }
+
+    fn exit(&self) {
+        Mailbox::exit(self);
+    }
+
+    fn held(&self) -> Option<Demand> {
+        lock(&self.state).held.clone()
     }
 }
 

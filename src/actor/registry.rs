@@ -20,7 +20,8 @@ struct Entry {
 #[derive(Default)]
 struct Tables {
     by_id: HashMap<ActorId, Entry>,
-    by_name: HashMap<String, ActorId>,
+    /// By (namespace, name).
+    by_name: HashMap<(String, String), ActorId>,
     next: u64,
     closed: bool,
 }
@@ -94,7 +95,8 @@ impl ActorTable {
             return Err(shut_down());
         }
         if let Some(name) = &mailbox.name {
-            if let Some(id) = tables.by_name.get(name) {
+            let key = (mailbox.namespace.clone(), name.clone());
+            if let Some(id) = tables.by_name.get(&key) {
                 let existing = &tables.by_id[id];
                 if get_if_exists && existing.type_name == type_name {
                     return Ok(Registered::Existing(Arc::clone(&existing.core)));
@@ -104,7 +106,7 @@ impl ActorTable {
                     existing: existing.type_name.to_string(),
                 });
             }
-            tables.by_name.insert(name.clone(), mailbox.id);
+            tables.by_name.insert(key, mailbox.id);
         }
         tables.by_id.insert(
             mailbox.id,
@@ -117,17 +119,23 @@ impl ActorTable {
         Ok(Registered::New)
     }
 
-    /// The actor named `name`, as its `Arc<ActorCore<_>>`.
-    pub(crate) fn by_name(&self, name: &str) -> Result<(Arc<dyn Any + Send + Sync>, &'static str)> {
+    /// The actor named `name` in `namespace`, as its `Arc<ActorCore<_>>`.
+    pub(crate) fn by_name(
+        &self,
+        name: &str,
+        namespace: &str,
+    ) -> Result<(Arc<dyn Any + Send + Sync>, &'static str)> {
         let tables = self.lock();
         tables
             .by_name
-            .get(name)
+            .get(&(namespace.to_string(), name.to_string()))
             .and_then(|id| tables.by_id.get(id))
             .map(|e| (Arc::clone(&e.core), e.type_name))
             .ok_or_else(|| Error::ActorNotFound {
                 name: name.to_string(),
-                reason: "no live actor has this name in this runtime".to_string(),
+                reason: format!(
+                    "no live actor has this name in the namespace `{namespace}` of this runtime"
+                ),
             })
     }
 
@@ -141,12 +149,13 @@ impl ActorTable {
     }
 
     /// A dead actor leaves the table.
-    pub(crate) fn forget(&self, id: ActorId, name: Option<&str>) {
+    pub(crate) fn forget(&self, id: ActorId, name: Option<&str>, namespace: &str) {
         let removed = {
             let mut tables = self.lock();
             if let Some(name) = name {
-                if tables.by_name.get(name) == Some(&id) {
-                    tables.by_name.remove(name);
+                let key = (namespace.to_string(), name.to_string());
+                if tables.by_name.get(&key) == Some(&id) {
+                    tables.by_name.remove(&key);
                 }
             }
             tables.by_id.remove(&id)

@@ -38,30 +38,38 @@ use crate::runtime::Runtime;
 /// assert_eq!(counter.incr(5)?.get()?, 5);
 /// # Ok::<(), rustyray::Error>(())
 /// ```
+///
+/// A setting left unset takes the class default written on the actor's
+/// `impl` (`#[rustyray::actor(max_restarts = 2, ..)]`), else Ray's default.
 #[derive(Clone, Debug)]
 pub struct ActorOptions {
     pub(crate) name: Option<String>,
+    pub(crate) namespace: Option<String>,
     pub(crate) get_if_exists: bool,
-    pub(crate) max_restarts: i64,
-    pub(crate) max_task_retries: u32,
-    pub(crate) max_concurrency: usize,
-    pub(crate) num_cpus: f64,
+    pub(crate) max_restarts: Option<i64>,
+    pub(crate) max_task_retries: Option<u32>,
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) num_cpus: Option<f64>,
+    pub(crate) concurrency_groups: Vec<(String, usize)>,
     pub(crate) resources: Vec<(String, f64)>,
     pub(crate) runtime: Option<Runtime>,
     pub(crate) placement: Option<(PlacementGroup, Option<usize>)>,
 }
 
 impl Default for ActorOptions {
-    /// Ray's defaults: unnamed, no restarts, no call retries, one call at a
-    /// time, no CPUs held.
+    /// Nothing set: the class defaults, else Ray's (unnamed, no restarts,
+    /// no call retries, one call at a time, or 1000 for an actor with an
+    /// async method, no CPUs held).
     fn default() -> Self {
         ActorOptions {
             name: None,
+            namespace: None,
             get_if_exists: false,
-            max_restarts: 0,
-            max_task_retries: 0,
-            max_concurrency: 1,
-            num_cpus: 0.0,
+            max_restarts: None,
+            max_task_retries: None,
+            max_concurrency: None,
+            num_cpus: None,
+            concurrency_groups: Vec::new(),
             resources: Vec::new(),
             runtime: None,
             placement: None,
@@ -78,6 +86,14 @@ impl ActorOptions {
         self
     }
 
+    /// The namespace the name lives in (default: the runtime's,
+    /// [`Config::namespace`](crate::Config::namespace)); found with
+    /// [`get_actor_in`](crate::get_actor_in).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
     /// With a name: return the existing actor of that name (of the same
     /// type) instead of failing.
     pub fn get_if_exists(mut self, yes: bool) -> Self {
@@ -88,7 +104,7 @@ impl ActorOptions {
     /// How many times the actor is restarted after a panic (its constructor
     /// re-run with the same arguments); `-1` for no limit. Default 0.
     pub fn max_restarts(mut self, n: i64) -> Self {
-        self.max_restarts = n;
+        self.max_restarts = Some(n);
         self
     }
 
@@ -96,20 +112,36 @@ impl ActorOptions {
     /// restarted actor. Default 0: such calls fail with
     /// [`Error::ActorDied`](crate::Error::ActorDied).
     pub fn max_task_retries(mut self, n: u32) -> Self {
-        self.max_task_retries = n;
+        self.max_task_retries = Some(n);
         self
     }
 
-    /// How many calls may run at once (default 1): async methods interleave
-    /// at `.await`s, sync `&self` methods run on several threads.
+    /// How many calls of its default group may run at once (default 1, or
+    /// 1000 for an actor with an async method, as in Ray): async methods
+    /// interleave at `.await`s, sync methods run on at most `n` threads at
+    /// once.
     pub fn max_concurrency(mut self, n: usize) -> Self {
-        self.max_concurrency = n.max(1);
+        self.max_concurrency = Some(n.max(1));
+        self
+    }
+
+    /// A concurrency group of at most `n` calls at once, or a new limit
+    /// for one the class declares: methods marked
+    /// `#[method(concurrency_group = "name")]` run in it, apart from the
+    /// other groups' calls.
+    pub fn concurrency_group(mut self, name: impl Into<String>, n: usize) -> Self {
+        let name = name.into();
+        let n = n.max(1);
+        match self.concurrency_groups.iter_mut().find(|(g, _)| *g == name) {
+            Some(group) => group.1 = n,
+            None => self.concurrency_groups.push((name, n)),
+        }
         self
     }
 
     /// CPUs the actor holds for its lifetime (default 0).
     pub fn num_cpus(mut self, n: impl Into<f64>) -> Self {
-        self.num_cpus = n.into();
+        self.num_cpus = Some(n.into());
         self
     }
 
@@ -151,6 +183,21 @@ macro_rules! __actor_options_methods {
         /// See `ActorOptions::name`.
         pub fn name(self, name: impl ::core::convert::Into<::std::string::String>) -> Self {
             Self(self.0.name(name))
+        }
+        /// See `ActorOptions::namespace`.
+        pub fn namespace(
+            self,
+            namespace: impl ::core::convert::Into<::std::string::String>,
+        ) -> Self {
+            Self(self.0.namespace(namespace))
+        }
+        /// See `ActorOptions::concurrency_group`.
+        pub fn concurrency_group(
+            self,
+            name: impl ::core::convert::Into<::std::string::String>,
+            n: usize,
+        ) -> Self {
+            Self(self.0.concurrency_group(name, n))
         }
         /// See `ActorOptions::get_if_exists`.
         pub fn get_if_exists(self, yes: bool) -> Self {

@@ -2,6 +2,7 @@
 //! finding one by name, killing one.
 
 use crate::actor::handle::{Actor, ActorHandle, ActorRef};
+use crate::api::actor_class::ActorClass;
 use crate::api::actor_options::ActorOptions;
 use crate::backend::{Backend, CreateSpec};
 use crate::error::{Error, Result};
@@ -14,6 +15,7 @@ impl<A: Actor> ActorRef<A> {
     #[doc(hidden)]
     pub fn __create<Ar, F>(
         options: ActorOptions,
+        class: &ActorClass,
         constructor: &'static str,
         args: Ar,
         ctor: F,
@@ -36,14 +38,22 @@ impl<A: Actor> ActorRef<A> {
                 reason: "needs a name to look up: set `.name(..)` too".to_string(),
             });
         }
+        let resolved = options.resolve(class);
+        let namespace = match &options.namespace {
+            Some(namespace) => namespace.clone(),
+            None => runtime.namespace().to_string(),
+        };
         let spec = CreateSpec {
             constructor,
             name: options.name.clone(),
+            namespace,
             get_if_exists: options.get_if_exists,
-            max_restarts: options.max_restarts,
-            max_task_retries: options.max_task_retries,
-            max_concurrency: options.max_concurrency,
-            num_cpus: options.num_cpus,
+            max_restarts: resolved.max_restarts,
+            max_task_retries: resolved.max_task_retries,
+            max_concurrency: resolved.max_concurrency,
+            sync_concurrency: resolved.sync_concurrency,
+            concurrency_groups: resolved.concurrency_groups,
+            num_cpus: resolved.num_cpus,
             resources: &options.resources,
             placement: options.placement.as_ref().map(|(pg, b)| (&pg.group, *b)),
         };

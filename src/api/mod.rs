@@ -6,13 +6,16 @@
 //! refs and handles it is given (which know their runtime); each has a twin
 //! method on [`Runtime`](crate::Runtime) for an explicit context.
 
+pub(crate) mod actor_class;
 pub(crate) mod actor_options;
 pub(crate) mod actors;
 pub(crate) mod cancel;
+pub(crate) mod lifecycle;
 pub(crate) mod mixed;
 pub(crate) mod placement;
 pub mod registry;
 pub(crate) mod resources;
+pub(crate) mod streaming;
 pub(crate) mod submit;
 pub(crate) mod task_options;
 
@@ -24,6 +27,7 @@ use crate::runtime::global;
 
 pub use actors::{get_actor, kill};
 pub use cancel::cancel_with;
+pub use lifecycle::{exit_actor, get_actor_in, kill_with, KillOptions};
 pub use mixed::{get_mixed, wait_mixed};
 pub use placement::{placement_group, remove_placement_group};
 pub use resources::{available_resources, cluster_resources};

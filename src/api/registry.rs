@@ -36,6 +36,8 @@ use std::sync::{Arc, OnceLock};
 
 use crate::actor::core::Access;
 use crate::actor::handle::{Actor, ActorRef};
+use crate::actor::method::MethodInfo;
+use crate::api::actor_class::ActorClass;
 use crate::api::actor_options::ActorOptions;
 use crate::api::submit::{submit_async, submit_sync};
 use crate::api::task_options::TaskOptions;
@@ -468,6 +470,7 @@ where
 /// A constructor's entry: decodes, then creates the actor as a typed call.
 fn create_by_name<A, V, F>(
     options: ActorOptions,
+    class: &ActorClass,
     (actor, constructor): (&'static str, &'static str),
     codec: Codec,
     args: &[u8],
@@ -481,7 +484,7 @@ where
     let runtime = runtime_of(&options.runtime)?;
     let values: V = decode(&runtime, codec, args)?;
     let options = options.on(&runtime);
-    let handle = ActorRef::<A>::__create(options, constructor, values.into_args(), ctor)?;
+    let handle = ActorRef::<A>::__create(options, class, constructor, values.into_args(), ctor)?;
     Ok(AnyActor {
         actor,
         id: handle.id(),
@@ -493,7 +496,7 @@ where
 /// A sync `&self` method's entry.
 fn call_ref_by_name<A, V, R, F>(
     actor: &AnyActor,
-    method: &'static str,
+    method: MethodInfo,
     codec: Codec,
     args: &[u8],
     f: F,
@@ -514,7 +517,7 @@ where
 /// A sync `&mut self` method's entry.
 fn call_mut_by_name<A, V, R, F>(
     actor: &AnyActor,
-    method: &'static str,
+    method: MethodInfo,
     codec: Codec,
     args: &[u8],
     f: F,
@@ -535,7 +538,7 @@ where
 /// An async method's entry, holding the state as `G`.
 fn call_async_by_name<A, V, R, G, F, Fut>(
     actor: &AnyActor,
-    method: &'static str,
+    method: MethodInfo,
     codec: Codec,
     args: &[u8],
     f: F,
@@ -677,17 +680,23 @@ where
     /// Creates the actor with `ctor`, named `constructor` (`Counter.new`).
     pub fn create<A, F>(self, constructor: &'static str, ctor: F) -> Result<Created<A>>
     where
-        A: Actor,
+        A: Actor + crate::__private::ActorMethods,
         F: Fn(Ar::Values) -> std::result::Result<A, UserError> + Send + Sync + 'static,
     {
         match self {
             CreateCall::Typed(options, args) => {
-                ActorRef::__create(options, constructor, args, ctor).map(Created::Typed)
+                ActorRef::__create(options, &A::__CLASS, constructor, args, ctor)
+                    .map(Created::Typed)
             }
-            CreateCall::ByName(options, actor, codec, args) => {
-                create_by_name(options, (actor, constructor), codec, args, ctor)
-                    .map(Created::ByName)
-            }
+            CreateCall::ByName(options, actor, codec, args) => create_by_name(
+                options,
+                &A::__CLASS,
+                (actor, constructor),
+                codec,
+                args,
+                ctor,
+            )
+            .map(Created::ByName),
         }
     }
 }
@@ -707,7 +716,7 @@ where
     Ar::Values: ValueList<Args = Ar>,
 {
     /// Calls a sync `&self` method, named `method` (`Counter.get`).
-    pub fn call_ref<R, F>(self, method: &'static str, f: F) -> Result<Submitted<R::Refs>>
+    pub fn call_ref<R, F>(self, method: impl Into<MethodInfo>, f: F) -> Result<Submitted<R::Refs>>
     where
         R: TaskReturn,
         F: Fn(&A, Ar::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
@@ -717,13 +726,13 @@ where
                 handle.__call_ref(method, args, f).map(Submitted::Typed)
             }
             MethodCall::ByName(actor, codec, args) => {
-                call_ref_by_name(actor, method, codec, args, f).map(Submitted::ByName)
+                call_ref_by_name(actor, method.into(), codec, args, f).map(Submitted::ByName)
             }
         }
     }
 
     /// Calls a sync `&mut self` method.
-    pub fn call_mut<R, F>(self, method: &'static str, f: F) -> Result<Submitted<R::Refs>>
+    pub fn call_mut<R, F>(self, method: impl Into<MethodInfo>, f: F) -> Result<Submitted<R::Refs>>
     where
         R: TaskReturn,
         F: Fn(&mut A, Ar::Values) -> std::result::Result<R, UserError> + Send + Sync + 'static,
@@ -733,13 +742,17 @@ where
                 handle.__call_mut(method, args, f).map(Submitted::Typed)
             }
             MethodCall::ByName(actor, codec, args) => {
-                call_mut_by_name(actor, method, codec, args, f).map(Submitted::ByName)
+                call_mut_by_name(actor, method.into(), codec, args, f).map(Submitted::ByName)
             }
         }
     }
 
     /// Calls an async method, holding the state as `G`.
-    pub fn call_async<R, G, F, Fut>(self, method: &'static str, f: F) -> Result<Submitted<R::Refs>>
+    pub fn call_async<R, G, F, Fut>(
+        self,
+        method: impl Into<MethodInfo>,
+        f: F,
+    ) -> Result<Submitted<R::Refs>>
     where
         R: TaskReturn,
         G: Access<A>,
@@ -751,7 +764,7 @@ where
                 handle.__call_async(method, args, f).map(Submitted::Typed)
             }
             MethodCall::ByName(actor, codec, args) => {
-                call_async_by_name(actor, method, codec, args, f).map(Submitted::ByName)
+                call_async_by_name(actor, method.into(), codec, args, f).map(Submitted::ByName)
             }
         }
     }

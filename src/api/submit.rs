@@ -17,7 +17,7 @@ use crate::task::task::Body;
 
 /// The runtime a call goes to: the one named with `.on(..)`, else the
 /// current one.
-fn target_runtime(options: &TaskOptions) -> Result<Runtime> {
+pub(crate) fn target_runtime(options: &TaskOptions) -> Result<Runtime> {
     let runtime = match &options.runtime {
         Some(rt) => rt.clone(),
         None => global()?,

@@ -20,6 +20,7 @@ pub struct TaskOptions {
     pub(crate) resources: Vec<(String, f64)>,
     pub(crate) max_retries: u32,
     pub(crate) retry_exceptions: bool,
+    pub(crate) generator_backpressure: Option<usize>,
     pub(crate) runtime: Option<Runtime>,
     pub(crate) placement: Option<(PlacementGroup, Option<usize>)>,
     /// Objects the call makes, when not its function's own count: set by
@@ -40,6 +41,7 @@ impl TaskOptions {
             resources: Vec::new(),
             max_retries: 3,
             retry_exceptions: false,
+            generator_backpressure: None,
             runtime: None,
             placement: None,
             num_returns: None,
@@ -78,6 +80,15 @@ impl TaskOptions {
     /// Whether an `Err` or a panic is retried (up to `max_retries`).
     pub fn retry_exceptions(mut self, yes: bool) -> Self {
         self.retry_exceptions = yes;
+        self
+    }
+
+    /// For a streaming generator (`#[remote(streaming)]`): the producer
+    /// pauses while `n` items (at least 1) it yielded are not yet taken
+    /// from its [`ObjectRefStream`](crate::ObjectRefStream). Default: no
+    /// limit. No effect on other functions.
+    pub fn generator_backpressure(mut self, n: usize) -> Self {
+        self.generator_backpressure = Some(n.max(1));
         self
     }
 
@@ -169,6 +180,10 @@ macro_rules! __task_options_methods {
             bundle: ::core::option::Option<usize>,
         ) -> Self {
             Self(self.0.placement_group(pg, bundle))
+        }
+        /// See `TaskOptions::generator_backpressure`.
+        pub fn generator_backpressure(self, n: usize) -> Self {
+            Self(self.0.generator_backpressure(n))
         }
         /// The options as a plain `TaskOptions`.
         pub fn into_options(self) -> $crate::TaskOptions {

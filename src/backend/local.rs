@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::actor::handle::{Actor, ActorRef, ActorSpec};
+use crate::actor::mailbox::Lanes;
 use crate::actor::registry::ActorTable;
 use crate::backend::{Backend, CallSpec, CreateSpec};
 use crate::error::Result;
@@ -195,10 +196,15 @@ impl Backend for LocalBackend {
         let spec = ActorSpec {
             constructor: spec.constructor,
             name: spec.name,
+            namespace: spec.namespace,
             get_if_exists: spec.get_if_exists,
             max_restarts: spec.max_restarts,
             max_task_retries: spec.max_task_retries,
-            max_concurrency: spec.max_concurrency,
+            lanes: Lanes {
+                max_concurrency: spec.max_concurrency,
+                sync_concurrency: spec.sync_concurrency,
+                groups: spec.concurrency_groups,
+            },
             demand,
         };
         let actor = ActorRef::create(&self.scheduler, &self.actors, spec, args, ctor)?;
@@ -208,9 +214,9 @@ impl Backend for LocalBackend {
         Ok(actor)
     }
 
-    fn get_actor<A: Actor>(&self, name: &str) -> Result<ActorRef<A>> {
+    fn get_actor<A: Actor>(&self, name: &str, namespace: &str) -> Result<ActorRef<A>> {
         self.store.check_open()?;
-        ActorRef::by_name(&self.actors, name)
+        ActorRef::by_name(&self.actors, name, namespace)
     }
 
     fn memory(&self) -> MemoryStats {

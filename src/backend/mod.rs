@@ -59,10 +59,16 @@ pub(crate) struct CreateSpec<'a> {
     /// The constructor's stable name (`Counter.new`).
     pub(crate) constructor: &'static str,
     pub(crate) name: Option<String>,
+    /// The namespace of its name.
+    pub(crate) namespace: String,
     pub(crate) get_if_exists: bool,
     pub(crate) max_restarts: i64,
     pub(crate) max_task_retries: u32,
     pub(crate) max_concurrency: usize,
+    /// How many sync calls of its default group run at once.
+    pub(crate) sync_concurrency: usize,
+    /// Its concurrency groups: name and limit.
+    pub(crate) concurrency_groups: Vec<(String, usize)>,
     pub(crate) num_cpus: f64,
     pub(crate) resources: &'a [(String, f64)],
     /// The placement group and bundle (`None`: any) it runs in.
@@ -109,8 +115,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
         Ar: ArgList,
         F: Fn(Ar::Values) -> std::result::Result<A, UserError> + Send + Sync + 'static;
 
-    /// The live actor named `name`, as an `A`.
-    fn get_actor<A: Actor>(&self, name: &str) -> Result<ActorRef<A>>;
+    /// The live actor named `name` in `namespace`, as an `A`.
+    fn get_actor<A: Actor>(&self, name: &str, namespace: &str) -> Result<ActorRef<A>>;
 
     /// What the object store holds now.
     fn memory(&self) -> MemoryStats;

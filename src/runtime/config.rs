@@ -39,6 +39,7 @@ pub struct Config {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) zero_cpu_task_threads: Option<usize>,
     pub(crate) worker_stack_size: Option<usize>,
+    pub(crate) namespace: Option<String>,
 }
 
 impl Default for Config {
@@ -56,6 +57,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             zero_cpu_task_threads: None,
             worker_stack_size: None,
+            namespace: None,
         }
     }
 }
@@ -121,6 +123,17 @@ impl Config {
     /// ```
     pub fn tokio_handle(mut self, handle: tokio::runtime::Handle) -> Self {
         self.tokio_handle = Some(handle);
+        self
+    }
+
+    /// The namespace of named actors created without
+    /// [`ActorOptions::namespace`](crate::ActorOptions::namespace), and
+    /// where [`get_actor`](crate::get_actor) looks (default:
+    /// [`DEFAULT_NAMESPACE`](crate::runtime::DEFAULT_NAMESPACE)). Names are
+    /// unique within a namespace; [`get_actor_in`](crate::get_actor_in)
+    /// looks in another one.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
         self
     }
 

@@ -274,9 +274,24 @@ impl Runtime {
 
     /// See [`get_actor`](crate::get_actor).
     pub fn get_actor<A: Actor>(&self, name: &str) -> Result<A::Handle> {
+        self.get_actor_in::<A>(name, self.namespace())
+    }
+
+    /// See [`get_actor_in`](crate::get_actor_in).
+    pub fn get_actor_in<A: Actor>(&self, name: &str, namespace: &str) -> Result<A::Handle> {
         self.check_running()?;
-        let actor: ActorRef<A> = self.inner.engine.local().get_actor(name)?;
+        let actor: ActorRef<A> = self.inner.engine.local().get_actor(name, namespace)?;
         Ok(A::Handle::from_actor_ref(actor))
+    }
+
+    /// The namespace of this runtime's named actors when they name none
+    /// ([`Config::namespace`](crate::Config::namespace)).
+    pub fn namespace(&self) -> &str {
+        self.inner
+            .config
+            .namespace
+            .as_deref()
+            .unwrap_or(super::DEFAULT_NAMESPACE)
     }
 
     /// See [`kill`](crate::kill).

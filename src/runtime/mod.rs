@@ -39,3 +39,8 @@ pub use config::Config;
 pub use context::tokio_thread_start;
 pub use handle::{global, init, is_initialized, EnterGuard, Runtime, RuntimeGuard};
 pub use scope::Scoped;
+
+/// The namespace of named actors when neither
+/// [`Config::namespace`] nor
+/// [`ActorOptions::namespace`](crate::ActorOptions::namespace) names one.
+pub const DEFAULT_NAMESPACE: &str = "default";

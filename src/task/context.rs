@@ -4,10 +4,12 @@
 //! it is set in a scoped thread-local, so reading the context costs no
 //! allocation and no lock, and code outside any task reads driver values.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::task::id::{ActorId, TaskId};
 use crate::task::place::ActorView;
+use crate::task::resources::show;
 use crate::task::task::Task;
 
 /// The task attempt running on this thread.
@@ -91,9 +93,37 @@ impl Context {
         self.actor().is_some_and(|a| a.was_restarted())
     }
 
-    fn actor(&self) -> Option<&dyn ActorView> {
+    pub(crate) fn actor(&self) -> Option<&dyn ActorView> {
         let (task, _) = self.running.as_ref()?;
         task.place.as_ref()?.actor()
+    }
+
+    /// The resources the running task holds (`"CPU"` and custom names,
+    /// those above 0): an actor call's are its actor's, what it holds for
+    /// its lifetime. Empty outside a task.
+    pub fn assigned_resources(&self) -> HashMap<String, f64> {
+        let Some((task, _)) = self.running.as_ref() else {
+            return HashMap::new();
+        };
+        let held;
+        let demand = match self.actor().and_then(|a| a.held()) {
+            Some(actor) if task.place.as_ref().is_some_and(|p| p.is_actor_call()) => {
+                held = actor;
+                &held
+            }
+            _ => &task.demand,
+        };
+        let names = &task.scheduler.capacity().names;
+        let mut assigned = HashMap::new();
+        if demand.cpu > 0 {
+            assigned.insert("CPU".to_string(), show(demand.cpu));
+        }
+        for &(index, amount) in &demand.custom {
+            if let Some(name) = names.get(index) {
+                assigned.insert(name.clone(), show(amount));
+            }
+        }
+        assigned
     }
 
     /// Whether the task was cancelled (or its runtime is shutting down): a

@@ -20,6 +20,9 @@
 //! task's output runs the task itself if it has not started (`help.rs`, installed as the object store's hooks
 //! by the runtime).
 //!
+//! A streaming generator (`stream.rs`) is a task like any other whose
+//! body pushes each item it yields to the caller's `ObjectRefStream`.
+//!
 //! Tasks and actor calls share this one path: one scheduler, one way
 //! arguments are resolved and results stored. The actor layer only adds a
 //! place.
@@ -44,8 +47,10 @@ pub(crate) mod run;
 pub(crate) mod scheduler;
 pub(crate) mod spec;
 pub(crate) mod split;
+pub(crate) mod stream;
 #[allow(clippy::module_inception)]
 pub(crate) mod task;
 
 pub use context::{context, Context};
 pub use id::{ActorId, TaskId};
+pub use stream::ObjectRefStream;

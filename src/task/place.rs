@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::task::id::ActorId;
+use crate::task::resources::Demand;
 use crate::task::task::Task;
 
 /// Somewhere other than the pool that tasks run.
@@ -39,6 +40,12 @@ pub(crate) trait Place: Send + Sync + 'static {
 
     /// The actor the task belongs to, for [`context()`](crate::context).
     fn actor(&self) -> Option<&dyn ActorView>;
+
+    /// Whether the task is a call of its actor (not its construction),
+    /// holding what its actor holds.
+    fn is_actor_call(&self) -> bool {
+        false
+    }
 }
 
 /// What a task knows of its actor.
@@ -46,4 +53,8 @@ pub(crate) trait ActorView: Send + Sync {
     fn id(&self) -> ActorId;
     fn name(&self) -> Option<&str>;
     fn was_restarted(&self) -> bool;
+    /// `exit_actor()`: the actor stops after the running call, for good.
+    fn exit(&self);
+    /// What the actor holds for its lifetime, once granted.
+    fn held(&self) -> Option<Demand>;
 }

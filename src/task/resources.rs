@@ -21,7 +21,8 @@ pub(crate) fn to_units(amount: f64) -> Option<i64> {
         .then(|| (amount * UNITS).round() as i64)
 }
 
-fn show(units: i64) -> f64 {
+/// An amount in units, as the `f64` a user wrote.
+pub(crate) fn show(units: i64) -> f64 {
     units as f64 / UNITS
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tokio::sync::Notify;
 
 use crate::actor::{Actor, ActorHandle, ActorRead, ActorRef};
+use crate::api::actor_class::ActorClass;
 use crate::api::actor_options::ActorOptions;
 use crate::error::{Error, Result};
 use crate::object::store::Store;
@@ -160,7 +161,8 @@ impl<T: Object> Queue<T> {
         let options = ActorOptions::default()
             .max_concurrency(QUEUE_CONCURRENCY)
             .on(runtime);
-        let actor = ActorRef::__create(options, "Queue.new", (), move |()| {
+        let class = ActorClass::__new().any_async(true);
+        let actor = ActorRef::__create(options, &class, "Queue.new", (), move |()| {
             Ok(QueueActor {
                 items: Mutex::new(VecDeque::new()),
                 maxsize,

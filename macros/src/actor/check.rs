@@ -172,7 +172,29 @@ pub fn local_settings(cx: &Ctxt, settings: &Settings) {
             "`num_returns` has no effect on a `#[rustyray(local)]` function: it \
              gets no handle method",
         );
+    } else if let Some(span) = call_setting(settings) {
+        cx.error_at(
+            span,
+            "this setting has no effect on a `#[method(local)]` function: it gets no handle \
+             method",
+        );
     }
+}
+
+/// Where a setting about calls (other than `num_returns`) was written.
+fn call_setting(settings: &Settings) -> Option<proc_macro2::Span> {
+    use syn::spanned::Spanned;
+    settings
+        .concurrency_group
+        .as_ref()
+        .map(|g| g.span())
+        .or(settings.streaming)
+        .or(settings
+            .generator_backpressure
+            .as_ref()
+            .map(|(_, span)| *span))
+        .or(settings.max_retries.as_ref().map(|t| t.span()))
+        .or(settings.retry_exceptions.as_ref().map(|t| t.span()))
 }
 
 /// A constructor carries no `num_returns` (it makes the actor, not
@@ -183,6 +205,12 @@ pub fn constructor_settings(cx: &Ctxt, settings: &Settings) {
             span,
             "`num_returns` goes on a method; a constructor makes the \
              actor, not objects",
+        );
+    } else if let Some(span) = call_setting(settings) {
+        cx.error_at(
+            span,
+            "this setting goes on a method; a constructor's options are the actor's \
+             (`#[rustyray::actor(..)]` on the `impl`, or `Counter::options()`)",
         );
     }
 }

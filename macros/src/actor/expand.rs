@@ -93,9 +93,10 @@ fn expand_struct(s: &ActorStruct) -> TokenStream {
     );
     let options_doc = format!(
         "Options for creating a `{name}` actor: the setters of \
-         [`ActorOptions`]({doc_krate}::ActorOptions) (`name`, `get_if_exists`, `max_restarts`, \
-         `max_task_retries`, `max_concurrency`, `num_cpus`, `resource`, `on`), then \
-         `.remote(..)` with a constructor's arguments."
+         [`ActorOptions`]({doc_krate}::ActorOptions) (`name`, `namespace`, `get_if_exists`, \
+         `max_restarts`, `max_task_retries`, `max_concurrency`, `concurrency_group`, `num_cpus`, \
+         `resource`, `on`), then `.remote(..)` with a constructor's arguments. Unset options \
+         take the class defaults of `#[rustyray::actor(..)]` on the `impl`."
     );
 
     quote! {
@@ -271,12 +272,17 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
     let methods = a.methods.iter().map(|m| {
         let (vis, ident, attrs) = (&m.vis, &m.ident, &m.attrs);
         let params = params(krate, &m.args);
-        let refs = ref_type(krate, &m.output.returns);
+        let streaming = m.output.stream_item.is_some();
+        let refs = match streaming {
+            true => crate::remote::expand::stream_type(krate, &m.output.returns),
+            false => ref_type(krate, &m.output.returns),
+        };
         let doc = format!(
             "Submits `{}.{}` to the actor; returns at once with {}.",
             a.name,
             ident,
             match m.output.returns {
+                _ if streaming => "the stream of refs to the items it yields",
                 Returns::One(_) => "a ref to its result",
                 Returns::Many(_) => "a ref to each element of its result",
             }
@@ -308,13 +314,18 @@ fn expand_impl(a: &ActorImpl) -> TokenStream {
         )
         .map(|(cfgs, by_name)| quote!(#(#cfgs)* const _: () = { #by_name };));
     let actor_name = &a.name;
+    let class = &a.class;
+    let any_async = a.methods.iter().any(|m| m.is_async);
 
     quote! {
         #item
 
         #(#cfgs)*
         #items_macro! {
-            impl #krate::__private::ActorMethods for #actor {}
+            impl #krate::__private::ActorMethods for #actor {
+                const __CLASS: #krate::__private::ActorClass =
+                    #krate::__private::ActorClass::__new() #(#class)* .any_async(#any_async);
+            }
 
             #[allow(dead_code, deprecated, clippy::too_many_arguments)]
             impl #actor {
@@ -488,6 +499,9 @@ fn create(a: &ActorImpl, c: &Constructor) -> Generated {
 /// The body of a handle method: submits the argument tuple and a closure
 /// that runs the method on the state and converts its result.
 fn call(a: &ActorImpl, m: &Method) -> Generated {
+    if let Some(item) = &m.output.stream_item {
+        return call_streaming(a, m, item);
+    }
     let (actor, handle, method, krate) = (&a.actor, &a.handle, &m.ident, &a.krate);
     let method_name = m.ident.to_string();
     let call_name = format!("{}.{}", a.name, m.ident);
@@ -592,6 +606,7 @@ fn call(a: &ActorImpl, m: &Method) -> Generated {
     // reported at the type as written.
     let turbofish = tys.iter().chain(&ret_tys);
 
+    let info = method_info(krate, m, &call_name);
     let helper_ident = format_ident!("__rustyray_call_{}", m.ident, span = Span::call_site());
     let helper = quote! {
         fn #helper_ident<
@@ -605,7 +620,7 @@ fn call(a: &ActorImpl, m: &Method) -> Generated {
         where
             #bounds
         {
-            __call.#submit(#call_name, __body)
+            __call.#submit(#info, __body)
         }
     };
     let typed = quote! {
@@ -644,6 +659,155 @@ fn call(a: &ActorImpl, m: &Method) -> Generated {
         typed,
         by_name,
     }
+}
+
+/// The body of a streaming method's handle method: submits the call with
+/// a closure that runs the method to get its iterator (or stream) and the
+/// item conversion. Streaming methods cannot be called by name: the
+/// registry's entry says so.
+fn call_streaming(a: &ActorImpl, m: &Method, item: &Type) -> Generated {
+    let (actor, method, krate) = (&a.actor, &m.ident, &a.krate);
+    let method_name = m.ident.to_string();
+    let call_name = format!("{}.{}", a.name, m.ident);
+    let names: Vec<&Ident> = m.args.iter().map(|arg| &arg.name).collect();
+    let tys: Vec<&Type> = m.args.iter().map(|arg| &arg.ty).collect();
+    let (bindings, arg_params) = bindings(&m.args);
+    let ret = match &m.output.returns {
+        Returns::One(ty) => ty.clone(),
+        Returns::Many(_) => syn::parse_quote!(()),
+    };
+    let state = Ident::new("__actor", Span::mixed_site());
+    let user_error = quote!(#krate::__private::UserError);
+    let arg_tuple = quote!((#(#arg_params,)*));
+    let (submit, params, bounds, infer, closure) = match (m.is_async, m.receiver) {
+        (false, receiver) => {
+            let (submit, state_ty) = match receiver {
+                Receiver::Ref => (quote!(call_streaming_ref), quote!(&#actor)),
+                Receiver::Mut => (quote!(call_streaming_mut), quote!(&mut #actor)),
+            };
+            (
+                submit,
+                quote!(I, X, C),
+                quote! {
+                    __F: ::core::ops::Fn(#state_ty, #arg_tuple) -> I
+                        + ::core::marker::Send + ::core::marker::Sync + 'static,
+                    I: ::core::iter::IntoIterator<Item = X>,
+                },
+                quote!(_, _, _),
+                quote! {
+                    |#state: #state_ty, (#(#bindings,)*): (#(#tys,)*)|
+                        <#actor>::#method(#state, #(#bindings),*)
+                },
+            )
+        }
+        (true, receiver) => {
+            let (state_ty, state_pat, reborrow) = match receiver {
+                Receiver::Ref => (
+                    quote!(#krate::__private::ActorRead<#actor>),
+                    quote!(#state),
+                    quote!(&*#state),
+                ),
+                Receiver::Mut => (
+                    quote!(#krate::__private::ActorWrite<#actor>),
+                    quote!(mut #state),
+                    quote!(&mut *#state),
+                ),
+            };
+            (
+                quote!(call_streaming_async),
+                quote!(G, Fut, S, X, C),
+                quote! {
+                    G: #krate::actor::Access<#actor>,
+                    __F: ::core::ops::Fn(G, #arg_tuple) -> Fut + ::core::clone::Clone
+                        + ::core::marker::Send + ::core::marker::Sync + 'static,
+                    Fut: ::core::future::Future<Output = S> + ::core::marker::Send + 'static,
+                    S: #krate::__private::Stream<Item = X> + ::core::marker::Send + 'static,
+                    X: ::core::marker::Send + 'static,
+                },
+                quote!(#state_ty, _, _, _, _),
+                quote! {
+                    |#state_pat: #state_ty, (#(#bindings,)*): (#(#tys,)*)| async move {
+                        <#actor>::#method(#reborrow, #(#bindings),*).await
+                    }
+                },
+            )
+        }
+    };
+    let convert = crate::remote::expand::stream_convert(krate, item, m.output.error_span);
+    let info = method_info(krate, m, &call_name);
+    let helper_ident = format_ident!("__rustyray_call_{}", m.ident, span = Span::call_site());
+    let helper = quote! {
+        fn #helper_ident<
+            #(#arg_params: #krate::Object,)* __R0: #krate::Object, __F, #params
+        >(
+            __call: #krate::__private::MethodCall<'_, #actor, (#(#krate::Arg<#arg_params>,)*)>,
+            __body: __F,
+            __convert: C,
+        ) -> #krate::Result<#krate::ObjectRefStream<__R0>>
+        where
+            #bounds
+            C: ::core::ops::Fn(X) -> ::core::result::Result<__R0, #user_error>
+                + ::core::marker::Send + ::core::marker::Sync + 'static,
+        {
+            __call.#submit(#info, __body, __convert)
+        }
+    };
+    let typed = quote! {
+        Self::#helper_ident::<#(#tys,)* #ret, _, #infer>(
+            #krate::__private::MethodCall::Typed(
+                #krate::ActorHandle::actor_ref(self),
+                (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
+            ),
+            #closure,
+            #convert,
+        )
+    };
+    let by_name = quote! {
+        fn #helper_ident(
+            _: &#krate::registry::AnyActor,
+            _: #krate::Codec,
+            _: &[u8],
+        ) -> #krate::Result<#krate::registry::EncodedRefs> {
+            #krate::__private::Err(#krate::__private::streaming_by_name(#call_name))
+        }
+        #krate::__private::inventory::submit! {
+            #krate::__private::Entry::Method(#krate::registry::Method::__new(
+                __RUSTYRAY_ACTOR,
+                #method_name,
+                #helper_ident,
+            ))
+        }
+    };
+    Generated {
+        helper,
+        typed,
+        by_name,
+    }
+}
+
+/// The call's name, or its `MethodInfo` when `#[method(..)]` says more
+/// (built in a constant).
+fn method_info(krate: &Path, m: &Method, call_name: &str) -> TokenStream {
+    if m.concurrency_group.is_none()
+        && m.max_retries.is_none()
+        && m.retry_exceptions.is_none()
+        && m.generator_backpressure.is_none()
+    {
+        return quote!(#call_name);
+    }
+    let group = m.concurrency_group.iter();
+    let max_retries = m.max_retries.iter();
+    let retry_exceptions = m.retry_exceptions.iter();
+    let backpressure = m.generator_backpressure.iter();
+    quote! {{
+        const __RUSTYRAY_METHOD: #krate::__private::MethodInfo =
+            #krate::__private::MethodInfo::__new(#call_name)
+                #(.group(#group))*
+                #(.max_retries(#max_retries))*
+                #(.retry_exceptions(#retry_exceptions))*
+                #(.generator_backpressure(#backpressure))*;
+        __RUSTYRAY_METHOD
+    }}
 }
 
 /// What one constructor or method generates: a helper with the user's

@@ -20,7 +20,7 @@ use syn::{
     Type, Visibility,
 };
 
-use super::settings::{self, take_settings, Settings};
+use super::settings::{self, take_settings, ClassOptions, Settings};
 use super::types::{self, Position};
 use super::{check, names};
 use crate::ctxt::Ctxt;
@@ -74,6 +74,8 @@ pub struct ActorImpl {
     pub constructors: Vec<Constructor>,
     /// The methods that get a handle method, in order.
     pub methods: Vec<Method>,
+    /// The class defaults of the attribute, as `ActorClass` setter calls.
+    pub class: Vec<TokenStream>,
     /// The runtime crate's path: `::rustyray`, or the attribute's
     /// `crate = ".."` (see [`crate::krate`]).
     pub krate: Path,
@@ -115,6 +117,14 @@ pub struct Method {
     pub args: Vec<Argument>,
     /// How its result becomes objects (`Self` spelled out).
     pub output: Output,
+    /// `#[method(concurrency_group = "io")]`.
+    pub concurrency_group: Option<syn::LitStr>,
+    /// `#[method(max_retries = N)]`, a `u32` literal.
+    pub max_retries: Option<TokenStream>,
+    /// `#[method(retry_exceptions = ..)]`, a `bool` literal.
+    pub retry_exceptions: Option<TokenStream>,
+    /// `#[method(streaming, generator_backpressure = n)]`, a `usize` literal.
+    pub generator_backpressure: Option<TokenStream>,
 }
 
 /// How a method borrows the actor's state.
@@ -138,7 +148,7 @@ impl ActorItem {
         args: TokenStream,
         item: TokenStream,
     ) -> (Option<ActorItem>, TokenStream) {
-        let krate = settings::attribute(cx, args);
+        let (krate, class) = settings::attribute(cx, args);
         let parsed = match syn::parse2::<Item>(item.clone()) {
             Ok(parsed) => parsed,
             Err(err) => {
@@ -149,12 +159,19 @@ impl ActorItem {
         check::item_kind(cx, &parsed);
         match parsed {
             Item::Struct(item) => {
+                if let Some(span) = class.first {
+                    cx.error_at(
+                        span,
+                        "class options go on the actor's `impl` block: \
+                         `#[rustyray::actor(max_restarts = 2)] impl Counter { .. }`",
+                    );
+                }
                 let model = ActorStruct::from_ast(cx, item, krate);
                 let fallback = model.item.to_token_stream();
                 (Some(ActorItem::Struct(model)), fallback)
             }
             Item::Impl(mut item) => {
-                let model = ActorImpl::from_ast(cx, &mut item, krate.clone());
+                let model = ActorImpl::from_ast(cx, &mut item, krate.clone(), class);
                 let mut fallback = item.to_token_stream();
                 if item.generics.params.is_empty() && item.trait_.is_none() {
                     let self_ty = &item.self_ty;
@@ -187,7 +204,12 @@ impl ActorImpl {
     /// Checks the `impl` block, removing the `#[rustyray(..)]` settings
     /// from `item` as it reads them; errors go into `cx`. `None` when the
     /// block is not an inherent `impl` of a named type.
-    fn from_ast(cx: &Ctxt, item: &mut ItemImpl, krate: Path) -> Option<ActorImpl> {
+    fn from_ast(
+        cx: &Ctxt,
+        item: &mut ItemImpl,
+        krate: Path,
+        class: ClassOptions,
+    ) -> Option<ActorImpl> {
         let settings: Vec<Settings> = item
             .items
             .iter_mut()
@@ -245,6 +267,7 @@ impl ActorImpl {
             items_macro,
             constructors,
             methods,
+            class: class.setters,
             krate,
             item: item.clone(),
         })
@@ -274,6 +297,28 @@ impl Method {
         settings: &Settings,
         actor: &Path,
     ) -> Self {
+        let output = match settings.streaming {
+            Some(span) => {
+                if settings.num_returns.is_some() {
+                    cx.error_at(
+                        span,
+                        "a streaming method makes one object per item: it takes no \
+                         `num_returns`",
+                    );
+                }
+                crate::remote::streaming_output(cx, &f.sig, f.sig.asyncness.is_some())
+            }
+            None => {
+                if let Some((_, span)) = settings.generator_backpressure {
+                    cx.error_at(
+                        span,
+                        "`generator_backpressure` is for a streaming method: \
+                         `#[method(streaming, generator_backpressure = 4)]`",
+                    );
+                }
+                output(cx, &f.sig.output, settings.num_returns, actor)
+            }
+        };
         Method {
             ident: f.sig.ident.clone(),
             vis: f.vis.clone(),
@@ -281,7 +326,11 @@ impl Method {
             receiver,
             is_async: f.sig.asyncness.is_some(),
             args: arguments(cx, &f.sig, Position::MethodArgument, actor),
-            output: output(cx, &f.sig.output, settings.num_returns, actor),
+            output,
+            concurrency_group: settings.concurrency_group.clone(),
+            max_retries: settings.max_retries.clone(),
+            retry_exceptions: settings.retry_exceptions.clone(),
+            generator_backpressure: settings.generator_backpressure.clone().map(|(n, _)| n),
         }
     }
 }
@@ -384,6 +433,7 @@ fn output(
     Output {
         error_span: fallible.then(|| error_span(&ty)),
         returns,
+        stream_item: None,
     }
 }
 

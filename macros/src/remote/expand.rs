@@ -119,13 +119,19 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         })
         .collect();
     let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
-    let refs = ref_type(krate, &f.output.returns);
+    let refs = match f.output.stream_item {
+        Some(_) => stream_type(krate, &f.output.returns),
+        None => ref_type(krate, &f.output.returns),
+    };
     let options = option_calls(f);
     let Submission {
         helper,
         remote: submit,
         by_name,
-    } = submit(f);
+    } = match f.output.stream_item {
+        Some(_) => submit_streaming(f),
+        None => submit(f),
+    };
     let split = super::split::expand(f);
 
     // No intra-doc link to the function here: this doc is resolved in the
@@ -231,6 +237,125 @@ fn ref_type(krate: &Path, returns: &Returns) -> TokenStream {
     match returns {
         Returns::One(ty) => quote!(#krate::ObjectRef<#ty>),
         Returns::Many(tys) => quote!((#(#krate::ObjectRef<#tys>,)*)),
+    }
+}
+
+/// What a streaming generator's caller gets: `ObjectRefStream<T>`.
+pub fn stream_type(krate: &Path, returns: &Returns) -> TokenStream {
+    match returns {
+        Returns::One(ty) => quote!(#krate::ObjectRefStream<#ty>),
+        Returns::Many(_) => quote!(()),
+    }
+}
+
+/// The closure converting a streaming generator's item (`item`, as
+/// written) into its value or a `UserError` ending the stream.
+pub fn stream_convert(krate: &Path, item: &Type, error_span: Option<Span>) -> TokenStream {
+    let binding = Ident::new("__item", Span::mixed_site());
+    match error_span {
+        Some(span) => {
+            let span = Span::call_site().located_at(span);
+            let krate_at = crate::krate::at(krate, span);
+            let to_user_error =
+                quote_spanned!(span=> |__err| #krate_at::__private::user_error(__err));
+            quote!(|#binding: #item| #binding.map_err(#to_user_error))
+        }
+        None => quote!(|#binding: #item| #krate::__private::Ok(#binding)),
+    }
+}
+
+/// The submission of a streaming generator: a helper bounded like
+/// [`submit`]'s, over the iterator (or future and stream) the function
+/// returns and the item conversion. Generators cannot be called by name:
+/// the registry's entry says so.
+fn submit_streaming(f: &RemoteFn) -> Submission {
+    let (ident, krate) = (&f.ident, &f.krate);
+    let name = f.name();
+    let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
+    let tys: Vec<&Type> = f.args.iter().map(|arg| &arg.ty).collect();
+    let bindings: Vec<Ident> = (0..f.args.len())
+        .map(|i| Ident::new(&format!("__arg{i}"), Span::mixed_site()))
+        .collect();
+    let arg_params: Vec<Ident> = (0..f.args.len()).map(|i| format_ident!("A{i}")).collect();
+    let ret = match &f.output.returns {
+        Returns::One(ty) => ty.clone(),
+        Returns::Many(_) => syn::parse_quote!(()),
+    };
+    let Some(item) = &f.output.stream_item else {
+        unreachable!("submit_streaming is for generators")
+    };
+    let user_error = quote!(#krate::__private::UserError);
+    let (params, bounds, method, infer, body) = if f.is_async {
+        (
+            quote!(Fut, S, X, C),
+            quote! {
+                F: ::core::ops::Fn((#(#arg_params,)*)) -> Fut
+                    + ::core::marker::Send + ::core::marker::Sync + 'static,
+                Fut: ::core::future::Future<Output = S> + ::core::marker::Send + 'static,
+                S: #krate::__private::Stream<Item = X> + ::core::marker::Send + 'static,
+                X: ::core::marker::Send + 'static,
+            },
+            quote!(submit_streaming_async),
+            quote!(_, _, _, _, _),
+            quote!(|(#(#bindings,)*): (#(#tys,)*)| async move { #ident(#(#bindings),*).await }),
+        )
+    } else {
+        (
+            quote!(I, X, C),
+            quote! {
+                F: ::core::ops::Fn((#(#arg_params,)*)) -> I
+                    + ::core::marker::Send + ::core::marker::Sync + 'static,
+                I: ::core::iter::IntoIterator<Item = X>,
+            },
+            quote!(submit_streaming),
+            quote!(_, _, _, _),
+            quote!(|(#(#bindings,)*): (#(#tys,)*)| #ident(#(#bindings),*)),
+        )
+    };
+    let convert = stream_convert(krate, item, f.output.error_span);
+    let helper = quote! {
+        fn __rustyray_submit<#(#arg_params: #krate::Object,)* R0: #krate::Object, F, #params>(
+            __call: #krate::__private::Call<'_, (#(#krate::Arg<#arg_params>,)*)>,
+            __body: F,
+            __convert: C,
+        ) -> #krate::Result<#krate::ObjectRefStream<R0>>
+        where
+            #bounds
+            C: ::core::ops::Fn(X) -> ::core::result::Result<R0, #user_error>
+                + ::core::marker::Send + ::core::marker::Sync + 'static,
+        {
+            __call.#method(
+                ::core::concat!(::core::module_path!(), "::", #name),
+                __body,
+                __convert,
+            )
+        }
+    };
+    let remote = quote! {
+        Self::__rustyray_submit::<#(#tys,)* #ret, #infer>(
+            #krate::__private::Call::Typed(
+                self.0,
+                (#(#krate::IntoArg::<#tys>::into_arg(#names),)*),
+            ),
+            #body,
+            #convert,
+        )
+    };
+    let by_name = quote! {
+        fn __rustyray_by_name(
+            _: #krate::TaskOptions,
+            _: #krate::Codec,
+            _: &[u8],
+        ) -> #krate::Result<#krate::registry::EncodedRefs> {
+            #krate::__private::Err(#krate::__private::streaming_by_name(
+                ::core::concat!(::core::module_path!(), "::", #name),
+            ))
+        }
+    };
+    Submission {
+        helper,
+        remote,
+        by_name,
     }
 }
 

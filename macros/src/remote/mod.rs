@@ -65,7 +65,7 @@ const LIFETIME_MSG: &str = "#[rustyray::remote] functions cannot borrow: argumen
 
 const VALID_OPTIONS: &str = "valid options: `num_cpus = 1.0`, `max_retries = 3`, \
      `retry_exceptions = true`, `num_returns = 2`, `name = \"..\"`, `resources(gpu = 1.0)`, \
-     `crate = \"..\"`";
+     `streaming`, `crate = \"..\"`";
 
 /// The option keys, for "did you mean" hints.
 const OPTION_KEYS: &[&str] = &[
@@ -75,6 +75,7 @@ const OPTION_KEYS: &[&str] = &[
     "num_returns",
     "name",
     "resources",
+    "streaming",
     "crate",
 ];
 
@@ -119,6 +120,9 @@ pub struct Output {
     pub error_span: Option<Span>,
     /// The value (the `Ok` type of a `Result`) and how it is split.
     pub returns: Returns,
+    /// For a streaming generator: the item type as written (`Result<T, E>`
+    /// or `T`); `returns` is then `One(T)` and `error_span` `E`'s.
+    pub stream_item: Option<Type>,
 }
 
 /// One object, or a tuple split into several (`num_returns = N`).
@@ -145,6 +149,9 @@ pub struct Options {
     pub resources: Vec<(LitStr, TokenStream)>,
     /// `num_returns = N`.
     pub num_returns: Option<usize>,
+    /// `streaming`: a generator, each item of its iterator (or stream) an
+    /// object.
+    pub streaming: Option<Span>,
     /// `crate = "my_ray"`: not a task option, the path the expansion names
     /// the runtime crate by.
     pub krate: Option<Path>,
@@ -184,7 +191,19 @@ impl RemoteFn {
         check_signature(cx, &item.sig);
         crate::dropped_guard::check(cx, &item.block);
         let args = arguments(cx, &item.sig);
-        let output = output(cx, &item.sig.output, options.num_returns);
+        let output = match options.streaming {
+            Some(span) => {
+                if options.num_returns.is_some() {
+                    cx.error_at(
+                        span,
+                        "a streaming generator makes one object per item: it takes no \
+                         `num_returns`",
+                    );
+                }
+                streaming_output(cx, &item.sig, item.sig.asyncness.is_some())
+            }
+            None => output(cx, &item.sig.output, options.num_returns),
+        };
 
         Some(RemoteFn {
             krate: options
@@ -241,6 +260,10 @@ impl Options {
                 }
                 "name" => options.name = attr::string(cx, meta, "name = \"my-task\""),
                 "num_returns" => options.num_returns = num_returns(cx, meta),
+                "streaming" => match meta.value {
+                    Value::Flag => options.streaming = Some(meta.key.span()),
+                    _ => cx.error_spanned_by(meta.spanned(), "expected `streaming` alone"),
+                },
                 "resources" | "resource" => resources(cx, meta, &mut options.resources),
                 "crate" => options.krate = crate::krate::from_meta(cx, meta),
                 other if attr::is_gpu_key(other) => cx.error_at(
@@ -474,6 +497,77 @@ fn output(cx: &Ctxt, output: &ReturnType, num_returns: Option<usize>) -> Output 
     Output {
         error_span: fallible.then(|| err_type(&ty).map_or_else(|| ty.span(), |e| e.span())),
         returns,
+        stream_item: None,
+    }
+}
+
+/// A streaming generator's result: `impl Iterator<Item = X> + Send +
+/// 'static` (sync) or `impl Stream<Item = X> + Send + 'static` (async); `X`
+/// is an object, or `Result<T, E>` whose `Err` ends the stream.
+pub fn streaming_output(cx: &Ctxt, sig: &syn::Signature, is_async: bool) -> Output {
+    let (trait_name, example) = if is_async {
+        ("Stream", "impl futures::Stream<Item = T> + Send + 'static")
+    } else {
+        ("Iterator", "impl Iterator<Item = T> + Send + 'static")
+    };
+    let unit: Type = syn::parse_quote!(());
+    let found = match &sig.output {
+        ReturnType::Type(_, ty) => crate::types::stream_item(ty, trait_name).map(|item| (ty, item)),
+        ReturnType::Default => None,
+    };
+    let Some((ty, item)) = found else {
+        let msg = format!(
+            "a streaming generator returns `{example}`: each item becomes an object as soon as \
+             it is yielded"
+        );
+        match &sig.output {
+            ReturnType::Type(_, ty) => cx.error_spanned_by(ty, msg),
+            ReturnType::Default => cx.error_spanned_by(&sig.ident, msg),
+        }
+        return Output {
+            error_span: None,
+            returns: Returns::One(unit),
+            stream_item: None,
+        };
+    };
+    if let Type::ImplTrait(impl_trait) = &**ty {
+        let bounded = |name: &str| {
+            impl_trait.bounds.iter().any(|b| match b {
+                syn::TypeParamBound::Trait(t) => t.path.is_ident(name),
+                syn::TypeParamBound::Lifetime(lt) => lt.ident == name,
+                _ => false,
+            })
+        };
+        if !bounded("Send") || !bounded("static") {
+            cx.error_spanned_by(
+                ty,
+                format!(
+                    "a streaming generator's items are produced on a worker, after the call \
+                     returns: write `{example}`"
+                ),
+            );
+        }
+    }
+    check_owned(cx, item, Position::Result);
+    let (error_span, value) = match ok_type(item) {
+        Some(Ok(value)) => (
+            Some(err_type(item).map_or_else(|| item.span(), |e| e.span())),
+            value.clone(),
+        ),
+        Some(Err(())) => {
+            cx.error_spanned_by(
+                item,
+                "#[rustyray::remote] cannot see the success type of this `Result`; \
+                 write it out as `Result<T, E>`",
+            );
+            (None, item.clone())
+        }
+        None => (None, item.clone()),
+    };
+    Output {
+        error_span,
+        returns: Returns::One(value),
+        stream_item: Some(item.clone()),
     }
 }
 
