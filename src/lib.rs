@@ -86,6 +86,10 @@ pub mod task;
 
 pub use actor::{Actor, ActorHandle, ActorRef};
 pub use api::actor_options::ActorOptions;
+#[cfg(feature = "ray")]
+pub use api::ray;
+#[cfg(feature = "ray")]
+pub use api::ray::init;
 pub use api::registry;
 pub use api::task_options::TaskOptions;
 pub use api::{cancel, get, get_actor, get_all, get_timeout, kill, put, put_bytes, wait};
@@ -93,8 +97,10 @@ pub use error::{Error, Result};
 pub use object::{
     get_all_async, wait_async, Codec, MemoryStats, Object, ObjectId, ObjectRef, ReadyPending,
 };
+#[cfg(not(feature = "ray"))]
+pub use runtime::init;
 pub use runtime::{
-    global, init, is_initialized, tokio_thread_start, Config, EnterGuard, Runtime, RuntimeGuard,
+    global, is_initialized, tokio_thread_start, Config, EnterGuard, Runtime, RuntimeGuard,
     RuntimeId,
 };
 pub use task::args::{Arg, IntoArg};

@@ -41,6 +41,10 @@ fn submit<A: ArgList, R: TaskReturn, B: Body>(
         max_retries: options.max_retries,
         retry_exceptions: options.retry_exceptions,
     };
+    #[cfg(feature = "ray")]
+    if let Some(ray) = runtime.ray() {
+        return ray.submit::<A, R>(runtime.engine().local().store(), call, args);
+    }
     runtime.engine().local().submit::<A, R, B>(call, args, body)
 }
 

@@ -1,0 +1,275 @@
+# RustyRay's bridge to Ray: run by the driver's embedded interpreter (see
+# `bridge.rs`), and, pickled by value with the functions below, in Ray's
+# worker processes, where it starts the program itself in worker mode and
+# speaks the framed protocol of `protocol.rs` with it over a Unix socket.
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import types
+
+import ray
+
+
+def _pack(parts):
+    out = [struct.pack("<I", len(parts))]
+    for part in parts:
+        if isinstance(part, str):
+            part = part.encode()
+        out.append(struct.pack("<I", len(part)))
+        out.append(part)
+    body = b"".join(out)
+    return struct.pack("<I", len(body)) + body
+
+
+def _recv_exact(conn, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv(conn):
+    head = _recv_exact(conn, 4)
+    if head is None:
+        return None
+    (n,) = struct.unpack("<I", head)
+    body = _recv_exact(conn, n)
+    if body is None:
+        return None
+    (count,) = struct.unpack_from("<I", body, 0)
+    off = 4
+    parts = []
+    for _ in range(count):
+        (m,) = struct.unpack_from("<I", body, off)
+        off += 4
+        parts.append(body[off : off + m])
+        off += m
+    return parts
+
+
+class RustError(Exception):
+    """A call that failed in the Rust program: `kind` is how RustyRay names
+    the failure (`task_failed`, `actor_died`, ...), `message` its text."""
+
+    rustyray = True
+
+    def __init__(self, kind, task, message):
+        super().__init__(kind, task, message)
+        self.kind = kind
+        self.task = task
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
+class _Child:
+    """The program, started in worker mode by this Ray worker process."""
+
+    def __init__(self, command, env):
+        folder = tempfile.mkdtemp(prefix="rustyray-")
+        path = os.path.join(folder, "worker.sock")
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+        server.settimeout(0.05)
+        full = dict(os.environ)
+        full.update(env)
+        full["RUSTYRAY_WORKER_SOCKET"] = path
+        full["RUSTYRAY_RAY_NODE_ID"] = ray.get_runtime_context().get_node_id()
+        self.command = command
+        self.proc = subprocess.Popen(command, env=full, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        try:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                    break
+                except socket.timeout:
+                    if self.proc.poll() is not None:
+                        raise RuntimeError(
+                            f"RustyRay: the worker-mode program {command!r} exited with "
+                            f"{self.proc.returncode} before it connected (does it call "
+                            "rustyray::init, or #[rustyray::main], before anything else?)"
+                        )
+                    if time.monotonic() > deadline:
+                        self.proc.kill()
+                        raise RuntimeError(
+                            f"RustyRay: the worker-mode program {command!r} did not connect "
+                            "within 120 s"
+                        )
+        finally:
+            server.close()
+            os.unlink(path)
+            os.rmdir(folder)
+        conn.settimeout(None)
+        self.conn = conn
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def request(self, parts):
+        self.conn.sendall(_pack(parts))
+        reply = _recv(self.conn)
+        if reply is None:
+            code = self.proc.wait()
+            # The program died (a crash, an abort): this Ray worker goes with
+            # it, so that Ray sees a worker failure and applies its retries
+            # and restarts.
+            sys.stderr.write(
+                f"RustyRay: the worker-mode program {self.command[0]} died (exit status "
+                f"{code}) while it ran a call; ending this Ray worker\n"
+            )
+            sys.stderr.flush()
+            os._exit(1)
+        return reply
+
+
+def _state():
+    state = sys.modules.get("_rustyray_worker_state")
+    if state is None:
+        state = types.ModuleType("_rustyray_worker_state")
+        state.child = None
+        sys.modules["_rustyray_worker_state"] = state
+    return state
+
+
+def _outcome(reply, num_returns):
+    kind = reply[0].decode()
+    if kind == "ok":
+        values = reply[1:]
+        return values[0] if num_returns == 1 else tuple(values)
+    raise RustError(reply[1].decode(), reply[2].decode(), reply[3].decode())
+
+
+def run_task(command, env, function, num_returns, *args):
+    """The trampoline of every RustyRay task: runs `function` in this
+    worker's worker-mode program, on the encoded arguments."""
+    state = _state()
+    if state.child is None or not state.child.alive():
+        state.child = _Child(command, env)
+    reply = state.child.request(["call", function] + list(args))
+    return _outcome(reply, num_returns)
+
+
+class RustActor:
+    """The trampoline of every RustyRay actor: holds a worker-mode program
+    of its own, which holds the actor."""
+
+    def __init__(self, command, env, actor, constructor, *args):
+        self.actor = actor
+        self.child = _Child(command, env)
+        reply = self.child.request(["create", actor, constructor] + list(args))
+        _outcome(reply, 0)
+
+    def type_name(self):
+        return self.actor
+
+    def call(self, method, num_returns, *args):
+        reply = self.child.request(["method", method] + list(args))
+        return _outcome(reply, num_returns)
+
+
+# Driver side.
+
+_remote_task = None
+_remote_actor = None
+
+
+def init(address, namespace):
+    global _remote_task, _remote_actor
+    kwargs = {"namespace": namespace, "log_to_driver": True}
+    if address != "local":
+        kwargs["address"] = address
+    ray.init(**kwargs)
+    _remote_task = ray.remote(run_task)
+    _remote_actor = ray.remote(RustActor)
+    return ray.get_runtime_context().get_node_id()
+
+
+def shutdown():
+    ray.shutdown()
+
+
+def _classify(error):
+    cause = getattr(error, "cause", None)
+    if getattr(cause, "rustyray", False):
+        return (cause.kind, cause.task, cause.message)
+    exceptions = ray.exceptions
+    if isinstance(error, exceptions.TaskCancelledError):
+        return ("cancelled", "", str(error))
+    if isinstance(error, (exceptions.ActorDiedError, exceptions.ActorUnavailableError)):
+        return ("actor_died", "", str(error))
+    if isinstance(error, exceptions.ObjectLostError):
+        return ("object_lost", "", str(error))
+    return ("task_failed", "", str(error))
+
+
+def _watch(refs, complete):
+    for index, ref in enumerate(refs):
+
+        def done(future, index=index):
+            try:
+                value = future.result()
+            except BaseException as error:  # noqa: BLE001: every failure is the ref's
+                kind, task, message = _classify(error)
+                complete(index, kind, task, message, b"")
+                return
+            complete(index, "ok", "", "", value)
+
+        ref.future().add_done_callback(done)
+
+
+def submit(command, env, function, name, num_returns, options, args, complete):
+    """Submits one task; `complete(index, kind, task, message, value)` runs
+    once per result. Returns the refs."""
+    refs = _remote_task.options(num_returns=num_returns, name=name, **options).remote(
+        command, env, function, num_returns, *args
+    )
+    if num_returns == 1:
+        refs = [refs]
+    else:
+        refs = list(refs)
+    _watch(refs, complete)
+    return refs
+
+
+def put(value):
+    return ray.put(value)
+
+
+def cancel(ref):
+    try:
+        ray.cancel(ref, force=True)
+    except Exception:  # noqa: BLE001: a finished task cannot be cancelled
+        pass
+
+
+def create_actor(command, env, actor, constructor, options, args):
+    return _remote_actor.options(**options).remote(command, env, actor, constructor, *args)
+
+
+def call_actor(handle, method, num_returns, args, complete):
+    refs = handle.call.options(num_returns=num_returns).remote(method, num_returns, *args)
+    if num_returns == 1:
+        refs = [refs]
+    else:
+        refs = list(refs)
+    _watch(refs, complete)
+    return refs
+
+
+def get_actor(name):
+    handle = ray.get_actor(name)
+    return handle, ray.get(handle.type_name.remote())
+
+
+def kill(handle, no_restart):
+    ray.kill(handle, no_restart=no_restart)

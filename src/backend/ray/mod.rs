@@ -1,0 +1,358 @@
+//! [`RayBackend`]: the engine that runs a program's tasks on a Ray 2.60
+//! cluster (cargo feature `ray`; [`Config::ray`](crate::Config::ray)).
+//!
+//! # Design
+//!
+//! Ray's stable surface is its Python API, so the driver embeds Python
+//! (`pyo3`) and drives it (`bridge.rs`: one thread owns the interpreter,
+//! `ray.init` and `ray.shutdown`; the runtimes of a process share that one
+//! connection). A task is submitted by its registered name through a Python
+//! `@ray.remote` trampoline (`bridge.py`), its arguments encoded with the
+//! codec one by one (a ref argument passes as Ray's own ref, which Ray
+//! resolves where the task runs); its results live in Ray's object store as
+//! encoded bytes.
+//!
+//! Worker side (design (a) of the issue): the trampoline, in a Ray worker
+//! process, starts the program's own binary in worker mode (the re-exec of
+//! Python's multiprocessing "spawn") as a long-lived child, and runs each
+//! call there over a framed protocol on a Unix socket (`protocol.rs`,
+//! `worker.rs`). The user adds no build step and ships nothing by hand on
+//! one machine (the binary's path is the same); a panic in user code
+//! becomes the call's error with its message; a child that dies (an abort,
+//! a crash) takes its Ray worker with it, so Ray's retries and restarts
+//! apply.
+//!
+//! On the driver an `ObjectRef<T>` stays what it is locally (a cell of the
+//! runtime's store), paired in a table with Ray's ref to the same object:
+//! when Ray completes a result, a callback stores its bytes in the cell
+//! (decoded as `T` when read), so `get`, `wait`, `.await` and `get_all`
+//! work unchanged; passing the ref to another task passes Ray's ref.
+
+mod bridge;
+pub(crate) mod protocol;
+pub(crate) mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyTuple};
+
+use crate::backend::CallSpec;
+use crate::error::{Error, Result};
+use crate::object::cell::{ObjectCell, Producer};
+use crate::object::store::Store;
+use crate::object::value::Value;
+use crate::object::{Codec, Object, ObjectId, ObjectRef};
+use crate::sync::lock;
+use crate::task::args::{ArgList, RayArg, RayArgKind};
+use crate::task::returns::{Outputs, TaskReturn};
+
+pub(crate) use bridge::node_id;
+
+/// Arguments that make a test binary (libtest's harness) run only the test
+/// that started the driver, whose `init` then enters worker mode.
+fn worker_args() -> Vec<String> {
+    if let Ok(args) = std::env::var("RUSTYRAY_WORKER_ARGS") {
+        return args.split_whitespace().map(str::to_string).collect();
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let in_deps = exe
+        .parent()
+        .and_then(|dir| dir.file_name())
+        .is_some_and(|name| name == "deps");
+    let thread = std::thread::current();
+    match thread.name() {
+        Some(test) if in_deps && test != "main" => vec![
+            test.to_string(),
+            "--exact".into(),
+            "--nocapture".into(),
+            "--test-threads=1".into(),
+            "-q".into(),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// The engine of a runtime on a Ray cluster: the bridge, this runtime's
+/// table of Ray refs, and the command that starts the program in worker
+/// mode.
+pub(crate) struct RayBackend {
+    bridge: Arc<bridge::Bridge>,
+    refs: Mutex<Refs>,
+    command: Vec<String>,
+    released: AtomicBool,
+}
+
+/// Ray's ref to each object of this runtime that Ray has.
+#[derive(Default)]
+struct Refs {
+    by_id: HashMap<ObjectId, (Weak<ObjectCell>, Py<PyAny>)>,
+    /// The table's size after the last sweep of freed objects.
+    swept: usize,
+}
+
+impl Refs {
+    fn insert(&mut self, cell: &Arc<ObjectCell>, ray_ref: Py<PyAny>) {
+        self.by_id
+            .insert(cell.id(), (Arc::downgrade(cell), ray_ref));
+        if self.by_id.len() > 2 * self.swept.max(64) {
+            self.by_id.retain(|_, (cell, _)| cell.strong_count() > 0);
+            self.swept = self.by_id.len();
+        }
+    }
+}
+
+impl RayBackend {
+    /// Connects (or joins this process's connection) to the cluster at
+    /// `address`.
+    pub(crate) fn connect(address: &str) -> Result<RayBackend> {
+        let bridge = bridge::connect(address)?;
+        let exe = std::env::current_exe().map_err(|err| Error::InvalidConfig {
+            field: "ray",
+            reason: format!("the program's own path is unknown ({err}): Ray workers run it"),
+        })?;
+        let mut command = vec![exe.to_string_lossy().into_owned()];
+        command.extend(worker_args());
+        Ok(RayBackend {
+            bridge,
+            refs: Mutex::new(Refs::default()),
+            command,
+            released: AtomicBool::new(false),
+        })
+    }
+
+    /// Stores `value` in Ray's object store (and in the runtime's, where
+    /// the driver reads it).
+    pub(crate) fn put<T: Object>(&self, store: &Arc<Store>, value: T) -> Result<ObjectRef<T>> {
+        let bytes = Codec::Postcard.encode(&value)?;
+        let cell = store.put(Value::new(value))?;
+        Python::attach(|py| -> Result<()> {
+            let ns = self.bridge.ns.bind(py);
+            let ray_ref = bridge::call(ns, "put", (PyBytes::new(py, &bytes),))?;
+            lock(&self.refs).insert(&cell, ray_ref.unbind());
+            Ok(())
+        })?;
+        Ok(ObjectRef::from_cell(cell))
+    }
+
+    /// Submits one call of a remote function by its registered name.
+    pub(crate) fn submit<A: ArgList, R: TaskReturn>(
+        &self,
+        store: &Arc<Store>,
+        call: CallSpec<'_>,
+        mut args: A,
+    ) -> Result<R::Refs> {
+        store.check_open()?;
+        let args = args.ray_args()?;
+        let task_name = call.task_name().to_string();
+        let producer = Arc::new(RayTask {
+            name: task_name.clone(),
+            cells: Mutex::new(Vec::new()),
+            ray_ref: Mutex::new(None),
+            bridge: Arc::clone(&self.bridge),
+        });
+        let weak: Weak<dyn Producer> = Arc::downgrade(&producer) as Weak<dyn Producer>;
+        let cells: Vec<Arc<ObjectCell>> = (0..R::COUNT)
+            .map(|_| store.pending(weak.clone(), false))
+            .collect();
+        *lock(&producer.cells) = cells.iter().map(Arc::downgrade).collect();
+        Python::attach(|py| -> Result<()> {
+            let ns = self.bridge.ns.bind(py);
+            let py_args = self.py_args(py, &args)?;
+            let options = PyDict::new(py);
+            let resources = PyDict::new(py);
+            let set = || -> PyResult<()> {
+                options.set_item("num_cpus", call.num_cpus)?;
+                options.set_item("max_retries", call.max_retries)?;
+                options.set_item("retry_exceptions", call.retry_exceptions)?;
+                for (name, amount) in call.resources {
+                    resources.set_item(name, amount)?;
+                }
+                if !call.resources.is_empty() {
+                    options.set_item("resources", &resources)?;
+                }
+                Ok(())
+            };
+            set().map_err(|e| bridge::py_error("options", e))?;
+            let complete = completer(py, &cells, &task_name, Some(Arc::clone(&producer)))?;
+            let refs = bridge::call(
+                ns,
+                "submit",
+                (
+                    self.command.clone(),
+                    PyDict::new(py),
+                    call.function,
+                    task_name.as_str(),
+                    R::COUNT,
+                    options,
+                    py_args,
+                    complete,
+                ),
+            )?;
+            let refs: Vec<Bound<'_, PyAny>> =
+                refs.extract().map_err(|e| bridge::py_error("submit", e))?;
+            if let Some(first) = refs.first() {
+                *lock(&producer.ray_ref) = Some(first.clone().unbind());
+            }
+            let mut table = lock(&self.refs);
+            for (cell, ray_ref) in cells.iter().zip(refs) {
+                table.insert(cell, ray_ref.unbind());
+            }
+            Ok(())
+        })?;
+        Ok(R::refs(&Outputs::new(cells.into_iter())))
+    }
+
+    /// The arguments as Ray takes them: bytes, or Ray's refs.
+    fn py_args<'py>(&self, py: Python<'py>, args: &[RayArg]) -> Result<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for arg in args {
+            let item = match &arg.0 {
+                RayArgKind::Bytes(bytes) => PyBytes::new(py, bytes).into_any(),
+                RayArgKind::Ref(cell) => match lock(&self.refs).by_id.get(&cell.id()) {
+                    Some((_, ray_ref)) => ray_ref.bind(py).clone(),
+                    None => PyBytes::new(py, &local_bytes(cell)?).into_any(),
+                },
+            };
+            list.append(item)
+                .map_err(|e| bridge::py_error("arguments", e))?;
+        }
+        Ok(list)
+    }
+
+    /// The runtime shuts down: its refs go, and the connection when it was
+    /// the last runtime on it.
+    pub(crate) fn shutdown(&self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let refs = std::mem::take(&mut lock(&self.refs).by_id);
+        Python::attach(|_| drop(refs));
+        bridge::release();
+    }
+}
+
+impl Drop for RayBackend {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A ref the driver made that Ray does not have (a ref of another
+/// runtime): its value, encoded, once complete.
+fn local_bytes(cell: &Arc<ObjectCell>) -> Result<Vec<u8>> {
+    match cell.try_get() {
+        Some(Ok(crate::object::value::Stored::Memory(value))) => value.encode(),
+        Some(Ok(crate::object::value::Stored::Disk(_))) | None => Err(Error::InvalidArgument {
+            call: "remote",
+            reason: format!(
+                "object {} is not in Ray's object store (a ref of another runtime?)",
+                cell.id()
+            ),
+        }),
+        Some(Err(err)) => Err(err),
+    }
+}
+
+/// The Python callable that completes `cells` as Ray completes their
+/// objects: `complete(index, kind, task, message, value)`.
+fn completer<'py>(
+    py: Python<'py>,
+    cells: &[Arc<ObjectCell>],
+    task: &str,
+    producer: Option<Arc<RayTask>>,
+) -> Result<Bound<'py, PyCFunction>> {
+    let cells: Vec<Arc<ObjectCell>> = cells.to_vec();
+    let task = task.to_string();
+    PyCFunction::new_closure(
+        py,
+        None,
+        None,
+        move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+            let _keep = &producer;
+            let (index, kind, who, message, value): (
+                usize,
+                String,
+                String,
+                String,
+                Bound<'_, PyAny>,
+            ) = args.extract()?;
+            let Some(cell) = cells.get(index) else {
+                return Ok(());
+            };
+            let result = match kind.as_str() {
+                "ok" => match value.cast::<PyBytes>() {
+                    Ok(bytes) => Ok(Value::encoded(bytes.as_bytes().to_vec())),
+                    Err(_) => Err(Error::Serialization(format!(
+                        "Ray returned a `{}` for a result of `{task}`, not bytes",
+                        value.get_type()
+                    ))),
+                },
+                other => Err(error_of(other, &task, who, message)),
+            };
+            cell.complete(result);
+            Ok(())
+        },
+    )
+    .map_err(|e| bridge::py_error("callback", e))
+}
+
+/// The error a failure reported by Ray (or by the worker) is.
+fn error_of(kind: &str, task: &str, who: String, message: String) -> Error {
+    let task = if who.is_empty() {
+        task.to_string()
+    } else {
+        who
+    };
+    match kind {
+        "cancelled" => Error::Cancelled { task },
+        "actor_died" => Error::ActorDied {
+            actor: task,
+            cause: message,
+        },
+        "object_lost" => Error::ObjectLost {
+            object: task,
+            reason: message,
+        },
+        _ => Error::TaskFailed {
+            task,
+            message,
+            cause: None,
+        },
+    }
+}
+
+/// A submitted Ray task, as its results' producer: cancel reaches Ray.
+struct RayTask {
+    name: String,
+    cells: Mutex<Vec<Weak<ObjectCell>>>,
+    ray_ref: Mutex<Option<Py<PyAny>>>,
+    bridge: Arc<bridge::Bridge>,
+}
+
+impl Producer for RayTask {
+    fn cancel(self: Arc<Self>) {
+        // The refs complete at once, as locally; Ray then stops the task
+        // (forcibly: a trampoline waiting for its worker cannot be
+        // interrupted).
+        for cell in lock(&self.cells).iter().filter_map(Weak::upgrade) {
+            cell.complete(Err(Error::Cancelled {
+                task: self.name.clone(),
+            }));
+        }
+        let ray_ref = lock(&self.ray_ref).take();
+        if let Some(ray_ref) = ray_ref {
+            Python::attach(|py| {
+                if let Err(err) = bridge::call(self.bridge.ns.bind(py), "cancel", (ray_ref,)) {
+                    tracing::warn!("ray.cancel: {err}");
+                }
+            });
+        }
+    }
+
+    fn help(self: Arc<Self>) -> bool {
+        false
+    }
+}

@@ -1,0 +1,201 @@
+//! The Ray cluster backend against a real Ray 2.60 cluster: two nodes on
+//! loopback, started by `.ci/ray-cluster-tests` (which sets
+//! `RUSTYRAY_RAY_ADDRESS`). Run that script, not this file alone.
+//!
+//! Each test starts a runtime on the cluster; the runtimes of this process
+//! share its one Ray connection. Ray runs each task in a worker process
+//! that starts this test binary again in worker mode, running the same
+//! test, whose `init` serves the worker's calls.
+#![cfg(feature = "ray")]
+
+use std::time::Duration;
+
+use rustyray::{Config, Error, RuntimeGuard};
+
+fn address() -> String {
+    std::env::var("RUSTYRAY_RAY_ADDRESS").unwrap_or_else(|_| "auto".to_string())
+}
+
+fn cluster() -> RuntimeGuard {
+    match rustyray::init(Config::default().ray(address())) {
+        Ok(guard) => guard,
+        Err(err) => panic!("cannot join the test cluster at {}: {err}", address()),
+    }
+}
+
+#[rustyray::remote]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[rustyray::remote]
+fn where_am_i() -> String {
+    rustyray::ray::node_id().unwrap_or_default()
+}
+
+#[rustyray::remote]
+fn sum(values: Vec<u32>) -> (u64, String) {
+    let total = values.iter().map(|&v| u64::from(v)).sum();
+    (total, rustyray::ray::node_id().unwrap_or_default())
+}
+
+#[rustyray::remote]
+fn numbers(n: u32) -> Vec<u32> {
+    (1..=n).collect()
+}
+
+#[rustyray::remote]
+fn boom(what: String) -> i64 {
+    panic!("boom: {what}")
+}
+
+#[rustyray::remote(num_returns = 2)]
+fn split(s: String) -> (String, usize) {
+    let n = s.len();
+    (s.to_uppercase(), n)
+}
+
+#[rustyray::remote(max_retries = 2)]
+fn abort_once(marker: String) -> u32 {
+    if !std::path::Path::new(&marker).exists() {
+        std::fs::write(&marker, b"first attempt").expect("write the marker");
+        std::process::abort();
+    }
+    7
+}
+
+#[rustyray::remote(num_cpus = 0)]
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[rustyray::remote]
+async fn add_async(a: i64, b: i64) -> i64 {
+    tokio::task::yield_now().await;
+    a + b
+}
+
+#[test]
+fn tasks_and_dependencies_run_in_ray_workers() {
+    let _rt = cluster();
+    let a = add::remote(1, 2).unwrap();
+    let b = add::remote(&a, 10).unwrap();
+    assert_eq!(b.get().unwrap(), 13);
+    assert_eq!(a.get().unwrap(), 3);
+    assert_eq!(add_async::remote(20, 22).unwrap().get().unwrap(), 42);
+    let (upper, len) = split::remote("ray").unwrap();
+    assert_eq!(
+        (upper.get().unwrap(), len.get().unwrap()),
+        ("RAY".to_string(), 3)
+    );
+}
+
+#[test]
+fn a_task_pinned_to_node2_runs_on_another_node() {
+    let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    let there = where_am_i::options()
+        .resource("node2", 1.0)
+        .remote()
+        .unwrap()
+        .get()
+        .unwrap();
+    let here = where_am_i::options()
+        .resource("head", 1.0)
+        .remote()
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(here, driver);
+    assert_ne!(there, driver);
+    assert_eq!(there.len(), driver.len());
+}
+
+#[test]
+fn objects_cross_nodes() {
+    let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    // Put by the driver (on the head node), read on node 2.
+    let put = rustyray::put(vec![1u32, 2, 3, 4]).unwrap();
+    let (total, node) = sum::options()
+        .resource("node2", 1.0)
+        .remote(&put)
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(total, 10);
+    assert_ne!(node, driver);
+    // Made on node 2, read on the head node.
+    let made = numbers::options()
+        .resource("node2", 1.0)
+        .remote(100)
+        .unwrap();
+    let (total, node) = sum::options()
+        .resource("head", 1.0)
+        .remote(&made)
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(total, 5050);
+    assert_eq!(node, driver);
+    assert_eq!(made.get().unwrap(), (1..=100).collect::<Vec<u32>>());
+}
+
+#[test]
+fn a_panic_is_task_failed_with_its_message() {
+    let local = {
+        let _rt = rustyray::init(Config::default()).unwrap();
+        boom::remote("here").unwrap().get().unwrap_err()
+    };
+    let _rt = cluster();
+    let remote = boom::remote("here").unwrap().get().unwrap_err();
+    match &remote {
+        Error::TaskFailed { task, message, .. } => {
+            assert_eq!(task, concat!(module_path!(), "::boom"));
+            assert_eq!(message, "panicked: boom: here");
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    assert_eq!(remote.to_string(), local.to_string());
+}
+
+#[test]
+fn max_retries_retries_after_the_worker_process_dies() {
+    let _rt = cluster();
+    let dir = std::env::temp_dir().join(format!("rustyray-ray-abort-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("attempted");
+    let _ = std::fs::remove_file(&marker);
+    let r = abort_once::remote(marker.to_string_lossy().into_owned()).unwrap();
+    assert_eq!(r.get_timeout(Duration::from_secs(120)).unwrap(), 7);
+    assert_eq!(std::fs::read(&marker).unwrap(), b"first attempt");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn wait_and_cancel_behave_as_locally() {
+    let _rt = cluster();
+    let fast = nap::remote(0).unwrap();
+    let slow = nap::remote(60_000).unwrap();
+    let (ready, pending) = rustyray::wait(
+        &[slow.clone(), fast.clone()],
+        1,
+        Some(Duration::from_secs(60)),
+    )
+    .unwrap();
+    assert_eq!((ready, pending), (vec![fast.clone()], vec![slow.clone()]));
+    assert_eq!(fast.get().unwrap(), 0);
+    rustyray::cancel(&slow).unwrap();
+    match slow.get() {
+        Err(Error::Cancelled { task }) => assert_eq!(task, concat!(module_path!(), "::nap")),
+        other => panic!("expected Cancelled, got {other:?}"),
+    }
+    // A timeout leaves the task running.
+    let later = nap::remote(2_000).unwrap();
+    assert!(matches!(
+        later.get_timeout(Duration::from_millis(1)),
+        Err(Error::Timeout { .. })
+    ));
+    assert_eq!(later.get().unwrap(), 2_000);
+}
