@@ -199,3 +199,87 @@ fn wait_and_cancel_behave_as_locally() {
     ));
     assert_eq!(later.get().unwrap(), 2_000);
 }
+
+#[rustyray::actor]
+struct Counter {
+    n: i64,
+}
+
+#[rustyray::actor]
+impl Counter {
+    fn new(start: i64) -> Self {
+        Counter { n: start }
+    }
+
+    fn incr(&mut self, by: i64) -> i64 {
+        self.n += by;
+        self.n
+    }
+
+    fn node(&self) -> String {
+        rustyray::ray::node_id().unwrap_or_default()
+    }
+
+    fn crash(&self) -> i64 {
+        std::process::abort()
+    }
+
+    fn fail(&self, why: String) -> Result<i64, String> {
+        Err(why)
+    }
+}
+
+#[test]
+fn an_actor_on_node2_keeps_state_in_order() {
+    let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    let counter = Counter::options()
+        .resource("node2", 1.0)
+        .remote(10)
+        .unwrap();
+    let calls: Vec<_> = (1..=5).map(|by| counter.incr(by).unwrap()).collect();
+    assert_eq!(rustyray::get_all(&calls).unwrap(), vec![11, 13, 16, 20, 25]);
+    let node = counter.node().unwrap().get().unwrap();
+    assert_ne!(node, driver);
+    // A call's application error is TaskFailed with its message.
+    match counter.fail("no".to_string()).unwrap().get() {
+        Err(Error::TaskFailed { message, .. }) => assert_eq!(message, "no"),
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    // Refs pass between the actor and tasks.
+    let total = add::remote(&calls[4], 5).unwrap();
+    assert_eq!(total.get().unwrap(), 30);
+}
+
+#[test]
+fn named_actors_are_found_and_killed() {
+    let _rt = cluster();
+    let name = format!("counter-{}", std::process::id());
+    let counter = Counter::options().name(name.as_str()).remote(0).unwrap();
+    assert_eq!(counter.incr(1).unwrap().get().unwrap(), 1);
+    let found: CounterHandle = rustyray::get_actor::<Counter>(&name).unwrap();
+    assert_eq!(found.incr(1).unwrap().get().unwrap(), 2);
+    assert!(matches!(
+        rustyray::get_actor::<Counter>("no-such-actor"),
+        Err(Error::ActorNotFound { .. })
+    ));
+    rustyray::kill(&found).unwrap();
+    match counter.incr(1).unwrap().get() {
+        Err(Error::ActorDied { .. }) => {}
+        other => panic!("expected ActorDied, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_actor_restarts_after_its_process_dies() {
+    let _rt = cluster();
+    let counter = Counter::options().max_restarts(1).remote(100).unwrap();
+    assert_eq!(counter.incr(1).unwrap().get().unwrap(), 101);
+    match counter.crash().unwrap().get() {
+        Err(Error::ActorDied { .. }) => {}
+        other => panic!("expected ActorDied, got {other:?}"),
+    }
+    // The restarted actor ran its constructor again.
+    let after = counter.incr(1).unwrap();
+    assert_eq!(after.get_timeout(Duration::from_secs(120)).unwrap(), 101);
+}

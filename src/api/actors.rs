@@ -43,6 +43,10 @@ impl<A: Actor> ActorRef<A> {
             num_cpus: options.num_cpus,
             resources: &options.resources,
         };
+        #[cfg(feature = "ray")]
+        if let Some(ray) = runtime.ray() {
+            return ray.create_actor::<A, Ar>(runtime.engine().local(), spec, args);
+        }
         runtime.engine().local().create_actor(spec, args, ctor)
     }
 }

@@ -299,6 +299,11 @@ impl Runtime {
     /// See [`get_actor`](crate::get_actor).
     pub fn get_actor<A: Actor>(&self, name: &str) -> Result<A::Handle> {
         self.check_running()?;
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.ray() {
+            let actor = ray.get_actor::<A>(self.inner.engine.local(), name)?;
+            return Ok(A::Handle::from_actor_ref(actor));
+        }
         let actor: ActorRef<A> = self.inner.engine.local().get_actor(name)?;
         Ok(A::Handle::from_actor_ref(actor))
     }

@@ -39,7 +39,11 @@ use std::sync::{Arc, Mutex, Weak};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyTuple};
 
-use crate::backend::CallSpec;
+use std::any::type_name;
+
+use crate::actor::handle::{Actor, ActorRef, RemoteActor};
+use crate::backend::local::LocalBackend;
+use crate::backend::{Backend, CallSpec, CreateSpec};
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
 use crate::object::store::Store;
@@ -79,10 +83,15 @@ fn worker_args() -> Vec<String> {
 /// table of Ray refs, and the command that starts the program in worker
 /// mode.
 pub(crate) struct RayBackend {
+    shared: Arc<Shared>,
+    released: AtomicBool,
+}
+
+/// What the engine and its actors' handles share.
+struct Shared {
     bridge: Arc<bridge::Bridge>,
     refs: Mutex<Refs>,
     command: Vec<String>,
-    released: AtomicBool,
 }
 
 /// Ray's ref to each object of this runtime that Ray has.
@@ -109,16 +118,26 @@ impl RayBackend {
     /// `address`.
     pub(crate) fn connect(address: &str) -> Result<RayBackend> {
         let bridge = bridge::connect(address)?;
-        let exe = std::env::current_exe().map_err(|err| Error::InvalidConfig {
-            field: "ray",
-            reason: format!("the program's own path is unknown ({err}): Ray workers run it"),
-        })?;
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(err) => {
+                bridge::release();
+                return Err(Error::InvalidConfig {
+                    field: "ray",
+                    reason: format!(
+                        "the program's own path is unknown ({err}): Ray workers run it"
+                    ),
+                });
+            }
+        };
         let mut command = vec![exe.to_string_lossy().into_owned()];
         command.extend(worker_args());
         Ok(RayBackend {
-            bridge,
-            refs: Mutex::new(Refs::default()),
-            command,
+            shared: Arc::new(Shared {
+                bridge,
+                refs: Mutex::new(Refs::default()),
+                command,
+            }),
             released: AtomicBool::new(false),
         })
     }
@@ -129,9 +148,9 @@ impl RayBackend {
         let bytes = Codec::Postcard.encode(&value)?;
         let cell = store.put(Value::new(value))?;
         Python::attach(|py| -> Result<()> {
-            let ns = self.bridge.ns.bind(py);
+            let ns = self.shared.bridge.ns.bind(py);
             let ray_ref = bridge::call(ns, "put", (PyBytes::new(py, &bytes),))?;
-            lock(&self.refs).insert(&cell, ray_ref.unbind());
+            lock(&self.shared.refs).insert(&cell, ray_ref.unbind());
             Ok(())
         })?;
         Ok(ObjectRef::from_cell(cell))
@@ -147,64 +166,171 @@ impl RayBackend {
         store.check_open()?;
         let args = args.ray_args()?;
         let task_name = call.task_name().to_string();
-        let producer = Arc::new(RayTask {
-            name: task_name.clone(),
-            cells: Mutex::new(Vec::new()),
-            ray_ref: Mutex::new(None),
-            bridge: Arc::clone(&self.bridge),
-        });
-        let weak: Weak<dyn Producer> = Arc::downgrade(&producer) as Weak<dyn Producer>;
-        let cells: Vec<Arc<ObjectCell>> = (0..R::COUNT)
-            .map(|_| store.pending(weak.clone(), false))
-            .collect();
-        *lock(&producer.cells) = cells.iter().map(Arc::downgrade).collect();
-        Python::attach(|py| -> Result<()> {
-            let ns = self.bridge.ns.bind(py);
-            let py_args = self.py_args(py, &args)?;
+        let shared = &self.shared;
+        let cells = shared.results(store, R::COUNT, &task_name, |py, complete| {
+            let ns = shared.bridge.ns.bind(py);
             let options = PyDict::new(py);
-            let resources = PyDict::new(py);
             let set = || -> PyResult<()> {
                 options.set_item("num_cpus", call.num_cpus)?;
                 options.set_item("max_retries", call.max_retries)?;
                 options.set_item("retry_exceptions", call.retry_exceptions)?;
-                for (name, amount) in call.resources {
-                    resources.set_item(name, amount)?;
-                }
                 if !call.resources.is_empty() {
-                    options.set_item("resources", &resources)?;
+                    options.set_item("resources", resources(py, call.resources)?)?;
                 }
                 Ok(())
             };
             set().map_err(|e| bridge::py_error("options", e))?;
-            let complete = completer(py, &cells, &task_name, Some(Arc::clone(&producer)))?;
-            let refs = bridge::call(
+            bridge::call(
                 ns,
                 "submit",
                 (
-                    self.command.clone(),
+                    shared.command.clone(),
                     PyDict::new(py),
                     call.function,
                     task_name.as_str(),
                     R::COUNT,
                     options,
-                    py_args,
+                    shared.py_args(py, &args)?,
                     complete,
                 ),
-            )?;
-            let refs: Vec<Bound<'_, PyAny>> =
-                refs.extract().map_err(|e| bridge::py_error("submit", e))?;
-            if let Some(first) = refs.first() {
-                *lock(&producer.ray_ref) = Some(first.clone().unbind());
-            }
-            let mut table = lock(&self.refs);
-            for (cell, ray_ref) in cells.iter().zip(refs) {
-                table.insert(cell, ray_ref.unbind());
-            }
-            Ok(())
+            )
         })?;
         Ok(R::refs(&Outputs::new(cells.into_iter())))
     }
 
+    /// Creates a Ray actor holding an `A` made by the constructor `spec`
+    /// names, in a worker-mode program of its own.
+    pub(crate) fn create_actor<A: Actor, Ar: ArgList>(
+        &self,
+        local: &LocalBackend,
+        spec: CreateSpec<'_>,
+        mut args: Ar,
+    ) -> Result<ActorRef<A>> {
+        local.check_open()?;
+        let args = args.ray_args()?;
+        let constructor = spec
+            .constructor
+            .rsplit('.')
+            .next()
+            .unwrap_or(spec.constructor);
+        let shared = &self.shared;
+        let handle = Python::attach(|py| -> Result<Py<PyAny>> {
+            let options = PyDict::new(py);
+            let set = || -> PyResult<()> {
+                options.set_item("num_cpus", spec.num_cpus)?;
+                options.set_item("max_restarts", spec.max_restarts)?;
+                options.set_item("max_task_retries", spec.max_task_retries)?;
+                if let Some(name) = &spec.name {
+                    options.set_item("name", name)?;
+                    options.set_item("get_if_exists", spec.get_if_exists)?;
+                }
+                if !spec.resources.is_empty() {
+                    options.set_item("resources", resources(py, spec.resources)?)?;
+                }
+                Ok(())
+            };
+            set().map_err(|e| bridge::py_error("options", e))?;
+            let handle = bridge::call(
+                shared.bridge.ns.bind(py),
+                "create_actor",
+                (
+                    shared.command.clone(),
+                    PyDict::new(py),
+                    type_name::<A>(),
+                    constructor,
+                    options,
+                    shared.py_args(py, &args)?,
+                ),
+            )?;
+            Ok(handle.unbind())
+        })?;
+        Ok(self.handle(local, spec.name, spec.constructor, handle))
+    }
+
+    /// The handle of a Ray actor.
+    fn handle<A: Actor>(
+        &self,
+        local: &LocalBackend,
+        name: Option<String>,
+        constructor: &'static str,
+        handle: Py<PyAny>,
+    ) -> ActorRef<A> {
+        let label = match &name {
+            Some(name) => format!("{} `{name}`", short_name::<A>()),
+            None => short_name::<A>().to_string(),
+        };
+        let remote = Arc::new(RayActor {
+            shared: Arc::clone(&self.shared),
+            store: Arc::clone(local.store()),
+            handle,
+            label,
+        });
+        ActorRef::remote(local.scheduler(), local.actors(), name, constructor, remote)
+    }
+
+    /// The live Ray actor named `name`, when it holds an `A`.
+    pub(crate) fn get_actor<A: Actor>(
+        &self,
+        local: &LocalBackend,
+        name: &str,
+    ) -> Result<ActorRef<A>> {
+        let not_found = |reason: String| Error::ActorNotFound {
+            name: name.to_string(),
+            reason,
+        };
+        let handle = Python::attach(|py| -> Result<Py<PyAny>> {
+            let found = bridge::call(self.shared.bridge.ns.bind(py), "get_actor", (name,))
+                .map_err(|err| match err {
+                    Error::TaskFailed { message, .. } => not_found(message),
+                    other => other,
+                })?;
+            let (handle, actor): (Bound<'_, PyAny>, String) = found
+                .extract()
+                .map_err(|e| bridge::py_error("get_actor", e))?;
+            if actor != type_name::<A>() {
+                return Err(not_found(format!(
+                    "it is a `{actor}`, not a `{}`",
+                    type_name::<A>()
+                )));
+            }
+            Ok(handle.unbind())
+        })?;
+        Ok(self.handle(local, Some(name.to_string()), "get_actor", handle))
+    }
+
+    /// The runtime shuts down: its refs go, and the connection when it was
+    /// the last runtime on it.
+    pub(crate) fn shutdown(&self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let refs = std::mem::take(&mut lock(&self.shared.refs).by_id);
+        Python::attach(|_| drop(refs));
+        bridge::release();
+    }
+}
+
+impl Drop for RayBackend {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn short_name<A>() -> &'static str {
+    let name = type_name::<A>();
+    name.rsplit("::").next().unwrap_or(name)
+}
+
+/// Custom resources as Ray takes them.
+fn resources<'py>(py: Python<'py>, amounts: &[(String, f64)]) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, amount) in amounts {
+        dict.set_item(name, amount)?;
+    }
+    Ok(dict)
+}
+
+impl Shared {
     /// The arguments as Ray takes them: bytes, or Ray's refs.
     fn py_args<'py>(&self, py: Python<'py>, args: &[RayArg]) -> Result<Bound<'py, PyList>> {
         let list = PyList::empty(py);
@@ -222,21 +348,89 @@ impl RayBackend {
         Ok(list)
     }
 
-    /// The runtime shuts down: its refs go, and the connection when it was
-    /// the last runtime on it.
-    pub(crate) fn shutdown(&self) {
-        if self.released.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let refs = std::mem::take(&mut lock(&self.refs).by_id);
-        Python::attach(|_| drop(refs));
-        bridge::release();
+    /// The `count` result cells of a call named `name` that `submit` makes
+    /// with the completer it is given (returning Ray's refs), each paired
+    /// with its Ray ref.
+    fn results(
+        &self,
+        store: &Arc<Store>,
+        count: usize,
+        name: &str,
+        submit: impl for<'py> FnOnce(Python<'py>, Bound<'py, PyCFunction>) -> Result<Bound<'py, PyAny>>,
+    ) -> Result<Vec<Arc<ObjectCell>>> {
+        let producer = Arc::new(RayTask {
+            name: name.to_string(),
+            cells: Mutex::new(Vec::new()),
+            ray_ref: Mutex::new(None),
+            bridge: Arc::clone(&self.bridge),
+        });
+        let weak: Weak<dyn Producer> = Arc::downgrade(&producer) as Weak<dyn Producer>;
+        let cells: Vec<Arc<ObjectCell>> = (0..count)
+            .map(|_| store.pending(weak.clone(), false))
+            .collect();
+        *lock(&producer.cells) = cells.iter().map(Arc::downgrade).collect();
+        Python::attach(|py| -> Result<()> {
+            let complete = completer(py, &cells, name, Arc::clone(&producer))?;
+            let refs = submit(py, complete)?;
+            let refs: Vec<Bound<'_, PyAny>> =
+                refs.extract().map_err(|e| bridge::py_error("submit", e))?;
+            if let Some(first) = refs.first() {
+                *lock(&producer.ray_ref) = Some(first.clone().unbind());
+            }
+            let mut table = lock(&self.refs);
+            for (cell, ray_ref) in cells.iter().zip(refs) {
+                table.insert(cell, ray_ref.unbind());
+            }
+            Ok(())
+        })?;
+        Ok(cells)
     }
 }
 
-impl Drop for RayBackend {
-    fn drop(&mut self) {
-        self.shutdown();
+/// A Ray actor, as its handles reach it.
+struct RayActor {
+    shared: Arc<Shared>,
+    store: Arc<Store>,
+    handle: Py<PyAny>,
+    label: String,
+}
+
+impl RemoteActor for RayActor {
+    fn call(
+        &self,
+        method: &'static str,
+        args: Vec<RayArg>,
+        outputs: usize,
+    ) -> Result<Vec<Arc<ObjectCell>>> {
+        self.store.check_open()?;
+        let name = method.rsplit('.').next().unwrap_or(method);
+        let shared = &self.shared;
+        shared.results(&self.store, outputs, &self.label, |py, complete| {
+            bridge::call(
+                shared.bridge.ns.bind(py),
+                "call_actor",
+                (
+                    self.handle.bind(py),
+                    name,
+                    outputs,
+                    shared.py_args(py, &args)?,
+                    complete,
+                ),
+            )
+        })
+    }
+
+    fn kill(&self) {
+        Python::attach(|py| {
+            let killed = bridge::call(
+                self.shared.bridge.ns.bind(py),
+                "kill",
+                (self.handle.bind(py), true),
+            );
+            if let Err(err) = killed {
+                tracing::warn!("ray.kill: {err}");
+            }
+        });
     }
 }
 
@@ -262,7 +456,7 @@ fn completer<'py>(
     py: Python<'py>,
     cells: &[Arc<ObjectCell>],
     task: &str,
-    producer: Option<Arc<RayTask>>,
+    producer: Arc<RayTask>,
 ) -> Result<Bound<'py, PyCFunction>> {
     let cells: Vec<Arc<ObjectCell>> = cells.to_vec();
     let task = task.to_string();
