@@ -81,5 +81,19 @@ fn main() -> rustyray::Result<()> {
         .collect::<rustyray::Result<Vec<_>>>()?;
     assert_eq!(rustyray::get_all(&calls)?, vec![2, 4, 6]);
     println!("counter: {:?}", rustyray::get_all(&calls)?);
+
+    // Round trips, for comparison with Ray's own from Python.
+    let n = 200;
+    let started = std::time::Instant::now();
+    for i in 0..n {
+        add::remote(i, 1)?.get()?;
+    }
+    let task = started.elapsed() / n as u32;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        counter.incr(1)?.get()?;
+    }
+    let call = started.elapsed() / n as u32;
+    println!("sync task round trip {task:?}, sync actor call round trip {call:?} ({n} each)");
     Ok(())
 }
