@@ -220,8 +220,13 @@ impl Counter {
         rustyray::ray::node_id().unwrap_or_default()
     }
 
-    fn crash(&self) -> i64 {
-        std::process::abort()
+    /// Kills the actor's process on the first call (`marker` missing).
+    fn crash_once(&self, marker: String) -> i64 {
+        if !std::path::Path::new(&marker).exists() {
+            std::fs::write(&marker, b"crashed").expect("write the marker");
+            std::process::abort();
+        }
+        self.n
     }
 
     fn fail(&self, why: String) -> Result<i64, String> {
@@ -273,13 +278,23 @@ fn named_actors_are_found_and_killed() {
 #[test]
 fn an_actor_restarts_after_its_process_dies() {
     let _rt = cluster();
-    let counter = Counter::options().max_restarts(1).remote(100).unwrap();
+    let dir = std::env::temp_dir().join(format!("rustyray-ray-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("crashed");
+    let _ = std::fs::remove_file(&marker);
+    let counter = Counter::options()
+        .max_restarts(1)
+        .max_task_retries(1)
+        .remote(100)
+        .unwrap();
     assert_eq!(counter.incr(1).unwrap().get().unwrap(), 101);
-    match counter.crash().unwrap().get() {
-        Err(Error::ActorDied { .. }) => {}
-        other => panic!("expected ActorDied, got {other:?}"),
-    }
-    // The restarted actor ran its constructor again.
-    let after = counter.incr(1).unwrap();
-    assert_eq!(after.get_timeout(Duration::from_secs(120)).unwrap(), 101);
+    // The call kills the actor's process; Ray restarts the actor (its
+    // constructor runs again) and retries the call there.
+    let crashed = counter
+        .crash_once(marker.to_string_lossy().into_owned())
+        .unwrap();
+    assert_eq!(crashed.get_timeout(Duration::from_secs(120)).unwrap(), 100);
+    assert_eq!(std::fs::read(&marker).unwrap(), b"crashed");
+    assert_eq!(counter.incr(1).unwrap().get().unwrap(), 101);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -55,8 +55,13 @@ use crate::task::returns::{Outputs, TaskReturn};
 
 pub(crate) use bridge::node_id;
 
-/// Arguments that make a test binary (libtest's harness) run only the test
-/// that started the driver, whose `init` then enters worker mode.
+/// The arguments a Ray worker starts the program with: none for a
+/// program (its `main` calls `init` first), and, for a test binary in
+/// `target/*/deps` (libtest's harness), those that run only the test that
+/// started the driver, whose `init` then enters worker mode: the test
+/// thread's name, or, on the main thread (one test per process, as
+/// nextest runs them), the driver's own arguments. `RUSTYRAY_WORKER_ARGS`
+/// (split on whitespace) overrides both.
 fn worker_args() -> Vec<String> {
     if let Ok(args) = std::env::var("RUSTYRAY_WORKER_ARGS") {
         return args.split_whitespace().map(str::to_string).collect();
@@ -66,16 +71,18 @@ fn worker_args() -> Vec<String> {
         .parent()
         .and_then(|dir| dir.file_name())
         .is_some_and(|name| name == "deps");
-    let thread = std::thread::current();
-    match thread.name() {
-        Some(test) if in_deps && test != "main" => vec![
+    if !in_deps {
+        return Vec::new();
+    }
+    match std::thread::current().name() {
+        Some(test) if test != "main" => vec![
             test.to_string(),
             "--exact".into(),
             "--nocapture".into(),
             "--test-threads=1".into(),
             "-q".into(),
         ],
-        _ => Vec::new(),
+        _ => std::env::args().skip(1).collect(),
     }
 }
 
