@@ -185,6 +185,7 @@ _remote_actor = None
 
 def init(address, namespace):
     global _remote_task, _remote_actor
+    _variants.clear()
     kwargs = {"namespace": namespace, "log_to_driver": True}
     if address != "local":
         kwargs["address"] = address
@@ -227,10 +228,26 @@ def _watch(refs, complete):
         ref.future().add_done_callback(done)
 
 
+# The trampoline with each set of options it was called with: Ray's
+# `.options(..)` costs more than a small task's submission.
+_variants = {}
+
+
+def _variant(num_returns, name, options):
+    key = (num_returns, name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    remote = _variants.get(key)
+    if remote is None:
+        remote = _remote_task.options(num_returns=num_returns, name=name, **options)
+        if len(_variants) > 4096:
+            _variants.clear()
+        _variants[key] = remote
+    return remote
+
+
 def submit(command, env, function, name, num_returns, options, args, complete):
     """Submits one task; `complete(index, kind, task, message, value)` runs
     once per result. Returns the refs."""
-    refs = _remote_task.options(num_returns=num_returns, name=name, **options).remote(
+    refs = _variant(num_returns, name, options).remote(
         command, env, function, num_returns, *args
     )
     if num_returns == 1:
@@ -257,7 +274,8 @@ def create_actor(command, env, actor, constructor, options, args):
 
 
 def call_actor(handle, method, num_returns, args, complete):
-    refs = handle.call.options(num_returns=num_returns).remote(method, num_returns, *args)
+    call = handle.call if num_returns == 1 else handle.call.options(num_returns=num_returns)
+    refs = call.remote(method, num_returns, *args)
     if num_returns == 1:
         refs = [refs]
     else:
