@@ -55,8 +55,9 @@ use crate::task::returns::{Outputs, TaskReturn};
 
 pub(crate) use bridge::node_id;
 
-/// The arguments a Ray worker starts the program with: none for a
-/// program (its `main` calls `init` first), and, for a test binary in
+/// The arguments a Ray worker starts the program with: the driver's own
+/// (the re-exec of multiprocessing's "spawn": `main` reaches the same
+/// `init` first), and, for a test binary in
 /// `target/*/deps` (libtest's harness), those that run only the test that
 /// started the driver, whose `init` then enters worker mode: the test
 /// thread's name, or, on the main thread (one test per process, as
@@ -72,7 +73,7 @@ fn worker_args() -> Vec<String> {
         .and_then(|dir| dir.file_name())
         .is_some_and(|name| name == "deps");
     if !in_deps {
-        return Vec::new();
+        return std::env::args().skip(1).collect();
     }
     match std::thread::current().name() {
         Some(test) if test != "main" => vec![
