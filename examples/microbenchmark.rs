@@ -454,7 +454,12 @@ fn ray_rows(bench: &mut Bench, address: &str) -> Result<()> {
     let mut row = |name: &str, multiplier: f64, work: &mut dyn FnMut()| {
         if let Some((mean, std)) = bench.measure(name, multiplier, work) {
             let ray = ray_figure(name)
-                .map(|r| format!("  | Ray 2.60: {r:.2}  | Ray's cost x{:.2}", r / mean))
+                .map(|r| {
+                    format!(
+                        "  | Ray 2.60: {r:.2}  | cost per call x{:.2} Ray's",
+                        r / mean
+                    )
+                })
                 .unwrap_or_default();
             println!("{name} per second {mean:.2} +- {std:.2}{ray}");
         }

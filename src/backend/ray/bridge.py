@@ -73,7 +73,7 @@ class RustError(Exception):
 class _Child:
     """The program, started in worker mode by this Ray worker process."""
 
-    def __init__(self, command, env):
+    def __init__(self, command):
         folder = tempfile.mkdtemp(prefix="rustyray-")
         path = os.path.join(folder, "worker.sock")
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -81,7 +81,6 @@ class _Child:
         server.listen(1)
         server.settimeout(0.05)
         full = dict(os.environ)
-        full.update(env)
         full["RUSTYRAY_WORKER_SOCKET"] = path
         full["RUSTYRAY_RAY_NODE_ID"] = ray.get_runtime_context().get_node_id()
         self.command = command
@@ -149,12 +148,12 @@ def _outcome(reply, num_returns):
     raise RustError(reply[1].decode(), reply[2].decode(), reply[3].decode())
 
 
-def run_task(command, env, function, num_returns, *args):
+def run_task(command, function, num_returns, *args):
     """The trampoline of every RustyRay task: runs `function` in this
     worker's worker-mode program, on the encoded arguments."""
     state = _state()
     if state.child is None or not state.child.alive():
-        state.child = _Child(command, env)
+        state.child = _Child(command)
     reply = state.child.request(["call", function] + list(args))
     return _outcome(reply, num_returns)
 
@@ -163,9 +162,9 @@ class RustActor:
     """The trampoline of every RustyRay actor: holds a worker-mode program
     of its own, which holds the actor."""
 
-    def __init__(self, command, env, actor, constructor, *args):
+    def __init__(self, command, actor, constructor, *args):
         self.actor = actor
-        self.child = _Child(command, env)
+        self.child = _Child(command)
         reply = self.child.request(["create", actor, constructor] + list(args))
         _outcome(reply, 0)
 
@@ -185,7 +184,6 @@ _remote_actor = None
 
 def init(address, namespace):
     global _remote_task, _remote_actor
-    _variants.clear()
     kwargs = {"namespace": namespace, "log_to_driver": True}
     if address != "local":
         kwargs["address"] = address
@@ -213,49 +211,17 @@ def _classify(error):
     return ("task_failed", "", str(error))
 
 
-def _watch(refs, complete):
-    for index, ref in enumerate(refs):
-
-        def done(future, index=index):
-            try:
-                value = future.result()
-            except BaseException as error:  # noqa: BLE001: every failure is the ref's
-                kind, task, message = _classify(error)
-                complete(index, kind, task, message, b"")
-                return
-            complete(index, "ok", "", "", value)
-
-        ref.future().add_done_callback(done)
+def variant(num_returns, name, options):
+    """The trampoline's `remote` with these options (the caller caches it:
+    Ray's `.options(..)` costs more than a small task's submission)."""
+    return _remote_task.options(num_returns=num_returns, name=name, **options).remote
 
 
-# The trampoline with each set of options it was called with: Ray's
-# `.options(..)` costs more than a small task's submission.
-_variants = {}
-
-
-def _variant(num_returns, name, options):
-    key = (num_returns, name, tuple(sorted((k, repr(v)) for k, v in options.items())))
-    remote = _variants.get(key)
-    if remote is None:
-        remote = _remote_task.options(num_returns=num_returns, name=name, **options)
-        if len(_variants) > 4096:
-            _variants.clear()
-        _variants[key] = remote
-    return remote
-
-
-def submit(command, env, function, name, num_returns, options, args, complete):
-    """Submits one task; `complete(index, kind, task, message, value)` runs
-    once per result. Returns the refs."""
-    refs = _variant(num_returns, name, options).remote(
-        command, env, function, num_returns, *args
-    )
+def actor_method(handle, num_returns):
+    """An actor handle's `remote` for calls with `num_returns` results."""
     if num_returns == 1:
-        refs = [refs]
-    else:
-        refs = list(refs)
-    _watch(refs, complete)
-    return refs
+        return handle.call.remote
+    return handle.call.options(num_returns=num_returns).remote
 
 
 def put(value):
@@ -269,19 +235,8 @@ def cancel(ref):
         pass
 
 
-def create_actor(command, env, actor, constructor, options, args):
-    return _remote_actor.options(**options).remote(command, env, actor, constructor, *args)
-
-
-def call_actor(handle, method, num_returns, args, complete):
-    call = handle.call if num_returns == 1 else handle.call.options(num_returns=num_returns)
-    refs = call.remote(method, num_returns, *args)
-    if num_returns == 1:
-        refs = [refs]
-    else:
-        refs = list(refs)
-    _watch(refs, complete)
-    return refs
+def create_actor(command, actor, constructor, options, args):
+    return _remote_actor.options(**options).remote(command, actor, constructor, *args)
 
 
 def get_actor(name):

@@ -164,17 +164,22 @@ fn run(commands: Receiver<Command>) {
     }
 }
 
+/// The bridge module's item `name`.
+pub(crate) fn call_item<'py>(ns: &Bound<'py, PyDict>, name: &str) -> Result<Bound<'py, PyAny>> {
+    ns.get_item(name)
+        .map_err(|e| py_error(name, e))?
+        .ok_or_else(|| invalid(format!("the Ray bridge has no `{name}`")))
+}
+
 /// Calls the bridge module's function `name`.
 pub(crate) fn call<'py>(
     ns: &Bound<'py, PyDict>,
     name: &str,
     args: impl pyo3::call::PyCallArgs<'py>,
 ) -> Result<Bound<'py, PyAny>> {
-    let function = ns
-        .get_item(name)
-        .map_err(|e| py_error(name, e))?
-        .ok_or_else(|| invalid(format!("the Ray bridge has no `{name}`")))?;
-    function.call1(args).map_err(|e| py_error(name, e))
+    call_item(ns, name)?
+        .call1(args)
+        .map_err(|e| py_error(name, e))
 }
 
 /// A Python exception, as an error.

@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyString, PyTuple};
 
 use std::any::type_name;
 
@@ -100,6 +100,11 @@ struct Shared {
     bridge: Arc<bridge::Bridge>,
     refs: Mutex<Refs>,
     command: Vec<String>,
+    /// `command` as Python holds it, made on first use.
+    py_command: std::sync::OnceLock<Py<PyAny>>,
+    /// The trampoline's `remote` for each set of options used so far
+    /// (Ray's `.options(..)` costs more than a small task's submission).
+    variants: Mutex<HashMap<String, Py<PyAny>>>,
 }
 
 /// Ray's ref to each object of this runtime that Ray has.
@@ -145,6 +150,8 @@ impl RayBackend {
                 bridge,
                 refs: Mutex::new(Refs::default()),
                 command,
+                py_command: std::sync::OnceLock::new(),
+                variants: Mutex::new(HashMap::new()),
             }),
             released: AtomicBool::new(false),
         })
@@ -175,33 +182,21 @@ impl RayBackend {
         let args = args.ray_args()?;
         let task_name = call.task_name().to_string();
         let shared = &self.shared;
-        let cells = shared.results(store, R::COUNT, &task_name, |py, complete| {
-            let ns = shared.bridge.ns.bind(py);
-            let options = PyDict::new(py);
-            let set = || -> PyResult<()> {
-                options.set_item("num_cpus", call.num_cpus)?;
-                options.set_item("max_retries", call.max_retries)?;
-                options.set_item("retry_exceptions", call.retry_exceptions)?;
-                if !call.resources.is_empty() {
-                    options.set_item("resources", resources(py, call.resources)?)?;
-                }
-                Ok(())
-            };
-            set().map_err(|e| bridge::py_error("options", e))?;
-            bridge::call(
-                ns,
-                "submit",
-                (
-                    shared.command.clone(),
-                    PyDict::new(py),
-                    call.function,
-                    task_name.as_str(),
-                    R::COUNT,
-                    options,
-                    shared.py_args(py, &args)?,
-                    complete,
-                ),
-            )
+        let cells = shared.results(store, R::COUNT, &task_name, |py| {
+            let remote = shared.variant(py, &call, &task_name, R::COUNT)?;
+            let mut items = vec![
+                shared.py_command(py),
+                PyString::new(py, call.function).into_any(),
+                R::COUNT
+                    .into_pyobject(py)
+                    .map_or_else(|never| match never {}, |n| n.into_any()),
+            ];
+            shared.push_args(py, &args, &mut items)?;
+            let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("submit", e))?;
+            remote
+                .bind(py)
+                .call1(items)
+                .map_err(|e| bridge::py_error("submit", e))
         })?;
         Ok(R::refs(&Outputs::new(cells.into_iter())))
     }
@@ -242,8 +237,7 @@ impl RayBackend {
                 shared.bridge.ns.bind(py),
                 "create_actor",
                 (
-                    shared.command.clone(),
-                    PyDict::new(py),
+                    shared.py_command(py),
                     type_name::<A>(),
                     constructor,
                     options,
@@ -339,32 +333,89 @@ fn resources<'py>(py: Python<'py>, amounts: &[(String, f64)]) -> PyResult<Bound<
 }
 
 impl Shared {
-    /// The arguments as Ray takes them: bytes, or Ray's refs.
-    fn py_args<'py>(&self, py: Python<'py>, args: &[RayArg]) -> Result<Bound<'py, PyList>> {
-        let list = PyList::empty(py);
+    /// The program's command, as Python holds it.
+    fn py_command<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.py_command
+            .get_or_init(|| {
+                PyTuple::new(py, &self.command)
+                    .map(|t| t.into_any().unbind())
+                    .unwrap_or_else(|_| py.None())
+            })
+            .bind(py)
+            .clone()
+    }
+
+    /// The trampoline's `remote` with `call`'s options.
+    fn variant(
+        &self,
+        py: Python<'_>,
+        call: &CallSpec<'_>,
+        name: &str,
+        count: usize,
+    ) -> Result<Py<PyAny>> {
+        let key = format!(
+            "{count}\0{}\0{name}\0{}\0{}\0{}\0{:?}",
+            call.function, call.num_cpus, call.max_retries, call.retry_exceptions, call.resources
+        );
+        if let Some(remote) = lock(&self.variants).get(&key) {
+            return Ok(remote.clone_ref(py));
+        }
+        let options = PyDict::new(py);
+        let set = || -> PyResult<()> {
+            options.set_item("num_cpus", call.num_cpus)?;
+            options.set_item("max_retries", call.max_retries)?;
+            options.set_item("retry_exceptions", call.retry_exceptions)?;
+            if !call.resources.is_empty() {
+                options.set_item("resources", resources(py, call.resources)?)?;
+            }
+            Ok(())
+        };
+        set().map_err(|e| bridge::py_error("options", e))?;
+        let ns = self.bridge.ns.bind(py);
+        let remote = bridge::call(ns, "variant", (count, name, options))?.unbind();
+        let mut variants = lock(&self.variants);
+        if variants.len() >= 4096 {
+            variants.clear();
+        }
+        variants.insert(key, remote.clone_ref(py));
+        Ok(remote)
+    }
+
+    /// Appends the arguments as Ray takes them: bytes, or Ray's refs.
+    fn push_args<'py>(
+        &self,
+        py: Python<'py>,
+        args: &[RayArg],
+        items: &mut Vec<Bound<'py, PyAny>>,
+    ) -> Result<()> {
         for arg in args {
-            let item = match &arg.0 {
+            items.push(match &arg.0 {
                 RayArgKind::Bytes(bytes) => PyBytes::new(py, bytes).into_any(),
                 RayArgKind::Ref(cell) => match lock(&self.refs).by_id.get(&cell.id()) {
                     Some((_, ray_ref)) => ray_ref.bind(py).clone(),
                     None => PyBytes::new(py, &local_bytes(cell)?).into_any(),
                 },
-            };
-            list.append(item)
-                .map_err(|e| bridge::py_error("arguments", e))?;
+            });
         }
-        Ok(list)
+        Ok(())
+    }
+
+    /// The arguments as a Python list.
+    fn py_args<'py>(&self, py: Python<'py>, args: &[RayArg]) -> Result<Bound<'py, PyList>> {
+        let mut items = Vec::with_capacity(args.len());
+        self.push_args(py, args, &mut items)?;
+        PyList::new(py, items).map_err(|e| bridge::py_error("arguments", e))
     }
 
     /// The `count` result cells of a call named `name` that `submit` makes
-    /// with the completer it is given (returning Ray's refs), each paired
-    /// with its Ray ref.
+    /// (returning Ray's ref, or a list of `count` refs), each completed
+    /// when Ray completes its object and paired with its Ray ref.
     fn results(
         &self,
         store: &Arc<Store>,
         count: usize,
         name: &str,
-        submit: impl for<'py> FnOnce(Python<'py>, Bound<'py, PyCFunction>) -> Result<Bound<'py, PyAny>>,
+        submit: impl for<'py> FnOnce(Python<'py>) -> Result<Bound<'py, PyAny>>,
     ) -> Result<Vec<Arc<ObjectCell>>> {
         let producer = Arc::new(RayTask {
             name: name.to_string(),
@@ -378,10 +429,21 @@ impl Shared {
             .collect();
         *lock(&producer.cells) = cells.iter().map(Arc::downgrade).collect();
         Python::attach(|py| -> Result<()> {
-            let complete = completer(py, &cells, name, Arc::clone(&producer))?;
-            let refs = submit(py, complete)?;
-            let refs: Vec<Bound<'_, PyAny>> =
-                refs.extract().map_err(|e| bridge::py_error("submit", e))?;
+            let submitted = submit(py)?;
+            let refs: Vec<Bound<'_, PyAny>> = if count == 1 {
+                vec![submitted]
+            } else {
+                submitted
+                    .extract()
+                    .map_err(|e| bridge::py_error("submit", e))?
+            };
+            let classify = bridge::call_item(self.bridge.ns.bind(py), "_classify")?;
+            for (cell, ray_ref) in cells.iter().zip(&refs) {
+                let complete = completer(py, cell, name, &producer, &classify)?;
+                ray_ref
+                    .call_method1("_on_completed", (complete,))
+                    .map_err(|e| bridge::py_error("_on_completed", e))?;
+            }
             if let Some(first) = refs.first() {
                 *lock(&producer.ray_ref) = Some(first.clone().unbind());
             }
@@ -413,18 +475,21 @@ impl RemoteActor for RayActor {
         self.store.check_open()?;
         let name = method.rsplit('.').next().unwrap_or(method);
         let shared = &self.shared;
-        shared.results(&self.store, outputs, &self.label, |py, complete| {
-            bridge::call(
+        shared.results(&self.store, outputs, &self.label, |py| {
+            let remote = bridge::call(
                 shared.bridge.ns.bind(py),
-                "call_actor",
-                (
-                    self.handle.bind(py),
-                    name,
-                    outputs,
-                    shared.py_args(py, &args)?,
-                    complete,
-                ),
-            )
+                "actor_method",
+                (self.handle.bind(py), outputs),
+            )?;
+            let mut items = vec![
+                PyString::new(py, name).into_any(),
+                outputs
+                    .into_pyobject(py)
+                    .map_or_else(|never| match never {}, |n| n.into_any()),
+            ];
+            shared.push_args(py, &args, &mut items)?;
+            let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("call", e))?;
+            remote.call1(items).map_err(|e| bridge::py_error("call", e))
         })
     }
 
@@ -458,41 +523,34 @@ fn local_bytes(cell: &Arc<ObjectCell>) -> Result<Vec<u8>> {
     }
 }
 
-/// The Python callable that completes `cells` as Ray completes their
-/// objects: `complete(index, kind, task, message, value)`.
+/// The Python callable that completes `cell` when Ray completes its
+/// object (`ObjectRef._on_completed`): with the bytes, or with the error
+/// the exception is (`classify` names it).
 fn completer<'py>(
     py: Python<'py>,
-    cells: &[Arc<ObjectCell>],
+    cell: &Arc<ObjectCell>,
     task: &str,
-    producer: Arc<RayTask>,
+    producer: &Arc<RayTask>,
+    classify: &Bound<'py, PyAny>,
 ) -> Result<Bound<'py, PyCFunction>> {
-    let cells: Vec<Arc<ObjectCell>> = cells.to_vec();
+    let cell = Arc::clone(cell);
     let task = task.to_string();
+    let producer = Arc::clone(producer);
+    let classify = classify.clone().unbind();
     PyCFunction::new_closure(
         py,
         None,
         None,
         move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
             let _keep = &producer;
-            let (index, kind, who, message, value): (
-                usize,
-                String,
-                String,
-                String,
-                Bound<'_, PyAny>,
-            ) = args.extract()?;
-            let Some(cell) = cells.get(index) else {
-                return Ok(());
-            };
-            let result = match kind.as_str() {
-                "ok" => match value.cast::<PyBytes>() {
-                    Ok(bytes) => Ok(Value::encoded(bytes.as_bytes().to_vec())),
-                    Err(_) => Err(Error::Serialization(format!(
-                        "Ray returned a `{}` for a result of `{task}`, not bytes",
-                        value.get_type()
-                    ))),
-                },
-                other => Err(error_of(other, &task, who, message)),
+            let value = args.get_item(0)?;
+            let result = match value.cast::<PyBytes>() {
+                Ok(bytes) => Ok(Value::encoded(bytes.as_bytes().to_vec())),
+                Err(_) => {
+                    let (kind, who, message): (String, String, String) =
+                        classify.bind(args.py()).call1((value,))?.extract()?;
+                    Err(error_of(&kind, &task, who, message))
+                }
             };
             cell.complete(result);
             Ok(())
