@@ -256,6 +256,43 @@ fn an_actor_on_node2_keeps_state_in_order() {
     assert_eq!(total.get().unwrap(), 30);
 }
 
+/// Meets other calls: `n` calls of `meet` wait for each other (up to 60 s).
+#[rustyray::actor]
+struct Rendezvous {
+    arrived: std::sync::Mutex<u32>,
+    changed: std::sync::Condvar,
+}
+
+#[rustyray::actor]
+impl Rendezvous {
+    fn new() -> Self {
+        Rendezvous {
+            arrived: std::sync::Mutex::new(0),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Whether `n` calls were here at once.
+    fn meet(&self, n: u32) -> bool {
+        let mut arrived = self.arrived.lock().expect("the lock");
+        *arrived += 1;
+        self.changed.notify_all();
+        let (arrived, timeout) = self
+            .changed
+            .wait_timeout_while(arrived, Duration::from_secs(60), |a| *a < n)
+            .expect("the lock");
+        !timeout.timed_out() && *arrived >= n
+    }
+}
+
+#[test]
+fn an_actor_with_max_concurrency_runs_calls_at_once() {
+    let _rt = cluster();
+    let actor = Rendezvous::options().max_concurrency(3).remote().unwrap();
+    let calls: Vec<_> = (0..3).map(|_| actor.meet(3).unwrap()).collect();
+    assert_eq!(rustyray::get_all(&calls).unwrap(), vec![true, true, true]);
+}
+
 #[test]
 fn named_actors_are_found_and_killed() {
     let _rt = cluster();

@@ -12,7 +12,7 @@
 
 use crate::api::registry;
 use crate::backend::ray::protocol::Failure;
-use crate::backend::ray::worker::{self, Dispatch, NODE_VAR};
+use crate::backend::ray::worker::{self, Dispatch, Submitted, NODE_VAR};
 use crate::error::{Error, Result};
 use crate::object::Codec;
 use crate::registry::AnyActor;
@@ -64,25 +64,21 @@ fn failed(err: Error) -> Failure {
     worker::failure(&err)
 }
 
-/// Every result of a call, encoded.
-fn results(refs: registry::EncodedRefs) -> std::result::Result<Vec<Vec<u8>>, Failure> {
-    refs.iter().map(|r| r.get().map_err(failed)).collect()
-}
-
 impl Dispatch for Worker {
-    fn call(&mut self, function: &str, args: &[u8]) -> std::result::Result<Vec<Vec<u8>>, Failure> {
+    fn call(&mut self, function: &str, args: &[u8]) -> Submitted {
         let function = registry::function(function).map_err(failed)?;
-        results(function.remote(Codec::Postcard, args).map_err(failed)?)
+        function.remote(Codec::Postcard, args).map_err(failed)
     }
 
     fn create(
         &mut self,
         actor: &str,
         constructor: &str,
+        max_concurrency: usize,
         args: &[u8],
     ) -> std::result::Result<(), Failure> {
         let constructor = registry::constructor(actor, constructor).map_err(failed)?;
-        let options = crate::ActorOptions::default();
+        let options = crate::ActorOptions::default().max_concurrency(max_concurrency);
         self.actor = Some(
             constructor
                 .remote(options, Codec::Postcard, args)
@@ -91,12 +87,12 @@ impl Dispatch for Worker {
         Ok(())
     }
 
-    fn method(&mut self, method: &str, args: &[u8]) -> std::result::Result<Vec<Vec<u8>>, Failure> {
+    fn method(&mut self, method: &str, args: &[u8]) -> Submitted {
         let actor = self.actor.as_ref().ok_or_else(|| Failure {
             kind: "actor_died",
             task: String::new(),
             message: "this Ray worker holds no actor".into(),
         })?;
-        results(actor.call(method, Codec::Postcard, args).map_err(failed)?)
+        actor.call(method, Codec::Postcard, args).map_err(failed)
     }
 }

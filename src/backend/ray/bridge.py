@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 
@@ -115,20 +116,53 @@ class _Child:
         return self.proc.poll() is None
 
     def request(self, parts):
+        """Sends one request and waits for its reply (one call at a time)."""
         self.conn.sendall(_pack(parts))
         reply = _recv(self.conn)
         if reply is None:
-            code = self.proc.wait()
-            # The program died (a crash, an abort): this Ray worker goes with
-            # it, so that Ray sees a worker failure and applies its retries
-            # and restarts.
-            sys.stderr.write(
-                f"RustyRay: the worker-mode program {self.command[0]} died (exit status "
-                f"{code}) while it ran a call; ending this Ray worker\n"
-            )
-            sys.stderr.flush()
-            os._exit(1)
+            self.died()
         return reply
+
+    def died(self):
+        code = self.proc.wait()
+        # The program died (a crash, an abort): this Ray worker goes with
+        # it, so that Ray sees a worker failure and applies its retries and
+        # restarts.
+        sys.stderr.write(
+            f"RustyRay: the worker-mode program {self.command[0]} died (exit status "
+            f"{code}) while it ran a call; ending this Ray worker\n"
+        )
+        sys.stderr.flush()
+        os._exit(1)
+
+    def concurrent(self):
+        """Lets several threads make requests at once: each carries an id,
+        and a reader thread hands each reply to its caller."""
+        self.send_lock = threading.Lock()
+        self.pending = {}
+        self.next_id = 0
+        reader = threading.Thread(target=self._read, name="rustyray-replies", daemon=True)
+        reader.start()
+
+    def _read(self):
+        while True:
+            reply = _recv(self.conn)
+            if reply is None:
+                self.died()
+            slot = self.pending.pop(reply[1], None)
+            if slot is not None:
+                slot[1] = [reply[0]] + reply[2:]
+                slot[0].set()
+
+    def request_concurrent(self, kind, parts):
+        slot = [threading.Event(), None]
+        with self.send_lock:
+            self.next_id += 1
+            key = str(self.next_id).encode()
+            self.pending[key] = slot
+            self.conn.sendall(_pack([kind, key] + parts))
+        slot[0].wait()
+        return slot[1]
 
 
 def _state():
@@ -162,17 +196,23 @@ class RustActor:
     """The trampoline of every RustyRay actor: holds a worker-mode program
     of its own, which holds the actor."""
 
-    def __init__(self, command, actor, constructor, *args):
+    def __init__(self, command, actor, constructor, concurrency, *args):
         self.actor = actor
         self.child = _Child(command)
-        reply = self.child.request(["create", actor, constructor] + list(args))
+        reply = self.child.request(["create", actor, constructor, str(concurrency)] + list(args))
         _outcome(reply, 0)
+        self.concurrent = concurrency > 1
+        if self.concurrent:
+            self.child.concurrent()
 
     def type_name(self):
         return self.actor
 
     def call(self, method, num_returns, *args):
-        reply = self.child.request(["method", method] + list(args))
+        if self.concurrent:
+            reply = self.child.request_concurrent("cmethod", [method] + list(args))
+        else:
+            reply = self.child.request(["method", method] + list(args))
         return _outcome(reply, num_returns)
 
 
@@ -236,7 +276,9 @@ def cancel(ref):
 
 
 def create_actor(command, actor, constructor, options, args):
-    return _remote_actor.options(**options).remote(command, actor, constructor, *args)
+    return _remote_actor.options(**options).remote(
+        command, actor, constructor, options.get("max_concurrency", 1), *args
+    )
 
 
 def get_actor(name):

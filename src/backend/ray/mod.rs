@@ -223,6 +223,12 @@ impl RayBackend {
                 options.set_item("num_cpus", spec.num_cpus)?;
                 options.set_item("max_restarts", spec.max_restarts)?;
                 options.set_item("max_task_retries", spec.max_task_retries)?;
+                // Ray runs a threaded actor's calls on a pool of this many
+                // threads, made up front: async actors (1000 by default)
+                // get a smaller one.
+                if spec.max_concurrency > 1 {
+                    options.set_item("max_concurrency", spec.max_concurrency.min(64))?;
+                }
                 if let Some(name) = &spec.name {
                     options.set_item("name", name)?;
                     options.set_item("get_if_exists", spec.get_if_exists)?;

@@ -6,10 +6,14 @@
 //! The first part names the message:
 //!
 //! - `call`, function, encoded arguments… → `ok`, encoded results…
-//! - `create`, actor, constructor, encoded arguments… → `ok`
+//! - `create`, actor, constructor, max concurrency, encoded arguments… →
+//!   `ok`
 //! - `method`, method, encoded arguments… → `ok`, encoded results…
+//! - `cmethod`, id, method, encoded arguments… → `ok`, id, encoded
+//!   results… (an actor with `max_concurrency` above 1: replies come in
+//!   any order, under their request's id)
 //!
-//! and a failure of any is `err`, kind, task, message (see
+//! and a failure of any is `err`, (id,) kind, task, message (see
 //! [`Failure`]).
 
 use std::io::{self, Read, Write};

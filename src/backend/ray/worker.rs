@@ -10,9 +10,15 @@
 
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::protocol::{read_frame, write_frame, Failure};
 use crate::error::Error;
+use crate::object::ObjectRef;
+use crate::sync::lock;
+
+/// The refs to a call's results, each encoded.
+pub(crate) type Submitted = Result<Vec<ObjectRef<Vec<u8>>>, Failure>;
 
 /// The environment variable naming the trampoline's socket.
 pub(crate) const SOCKET_VAR: &str = "RUSTYRAY_WORKER_SOCKET";
@@ -26,13 +32,20 @@ static SERVING: AtomicBool = AtomicBool::new(false);
 
 /// What a worker runs: the registry's calls, provided by the API layer.
 pub(crate) trait Dispatch {
-    /// Runs the remote function `function` on `args` (its argument tuple,
-    /// encoded); its results, encoded.
-    fn call(&mut self, function: &str, args: &[u8]) -> Result<Vec<Vec<u8>>, Failure>;
-    /// Creates this worker's actor with its constructor `constructor`.
-    fn create(&mut self, actor: &str, constructor: &str, args: &[u8]) -> Result<(), Failure>;
-    /// Calls a method of this worker's actor.
-    fn method(&mut self, method: &str, args: &[u8]) -> Result<Vec<Vec<u8>>, Failure>;
+    /// Submits the remote function `function` on `args` (its argument
+    /// tuple, encoded).
+    fn call(&mut self, function: &str, args: &[u8]) -> Submitted;
+    /// Creates this worker's actor with its constructor `constructor`,
+    /// running up to `max_concurrency` calls at once.
+    fn create(
+        &mut self,
+        actor: &str,
+        constructor: &str,
+        max_concurrency: usize,
+        args: &[u8],
+    ) -> Result<(), Failure>;
+    /// Submits a call of a method of this worker's actor.
+    fn method(&mut self, method: &str, args: &[u8]) -> Submitted;
 }
 
 /// The trampoline's socket, when this process was started in worker mode
@@ -89,7 +102,7 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
             return 1;
         }
     };
-    let mut writer = stream;
+    let writer = Arc::new(Mutex::new(stream));
     loop {
         let parts = match read_frame(&mut reader) {
             Ok(Some(parts)) => parts,
@@ -99,50 +112,98 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
                 return 1;
             }
         };
-        let reply = handle(&parts, dispatch);
-        let written = match &reply {
-            Ok(results) => {
-                let mut frame: Vec<&[u8]> = vec![b"ok"];
-                frame.extend(results.iter().map(Vec::as_slice));
-                write_frame(&mut writer, &frame)
+        if parts.first().is_some_and(|kind| kind == b"cmethod") {
+            // A call of an actor with `max_concurrency` above 1: submitted
+            // here, in the order received, and answered (under its id) by
+            // a thread of its own when done, so later calls run meanwhile.
+            let id = parts.get(1).cloned().unwrap_or_default();
+            let submitted = handle(&parts[..1], &parts[2..], dispatch);
+            let writer = Arc::clone(&writer);
+            let answer = move || {
+                let reply = submitted.and_then(results);
+                if let Err(err) = write_reply(&writer, Some(&id), &reply) {
+                    eprintln!("rustyray worker: {err}");
+                    std::process::exit(1);
+                }
+            };
+            if let Err(err) = std::thread::Builder::new()
+                .name("rustyray-ray-call".into())
+                .spawn(answer)
+            {
+                eprintln!("rustyray worker: {err}");
+                return 1;
             }
-            Err(f) => write_frame(
-                &mut writer,
-                &[
-                    b"err",
-                    f.kind.as_bytes(),
-                    f.task.as_bytes(),
-                    f.message.as_bytes(),
-                ],
-            ),
-        };
-        if let Err(err) = written {
+            continue;
+        }
+        let reply = handle(
+            &parts[..parts.len().min(1)],
+            parts.get(1..).unwrap_or_default(),
+            dispatch,
+        )
+        .and_then(results);
+        if let Err(err) = write_reply(&writer, None, &reply) {
             eprintln!("rustyray worker: {err}");
             return 1;
         }
     }
 }
 
-fn handle(parts: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Result<Vec<Vec<u8>>, Failure> {
+/// Every result of a call, encoded, once complete.
+fn results(refs: Vec<ObjectRef<Vec<u8>>>) -> Result<Vec<Vec<u8>>, Failure> {
+    refs.iter()
+        .map(|r| r.get().map_err(|err| failure(&err)))
+        .collect()
+}
+
+fn write_reply(
+    writer: &Mutex<UnixStream>,
+    id: Option<&[u8]>,
+    reply: &Result<Vec<Vec<u8>>, Failure>,
+) -> std::io::Result<()> {
+    let mut frame: Vec<&[u8]> = Vec::new();
+    match reply {
+        Ok(results) => {
+            frame.push(b"ok");
+            frame.extend(id);
+            frame.extend(results.iter().map(Vec::as_slice));
+        }
+        Err(f) => {
+            frame.push(b"err");
+            frame.extend(id);
+            frame.extend([f.kind.as_bytes(), f.task.as_bytes(), f.message.as_bytes()]);
+        }
+    }
+    write_frame(&mut *lock(writer), &frame)
+}
+
+/// Submits the request `kind` (`call`, `create`, `method`, `cmethod`) with
+/// the rest of its parts `rest`.
+fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Submitted {
     let text = |i: usize| {
-        parts
-            .get(i)
+        rest.get(i)
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .unwrap_or_default()
     };
     // A tuple's encoding is its elements' encodings, in order: the
     // arguments, each encoded on its own, concatenate into it.
-    let args = |from: usize| parts.get(from..).unwrap_or_default().concat();
-    match text(0).as_str() {
-        "call" => dispatch.call(&text(1), &args(2)),
-        "create" => dispatch
-            .create(&text(1), &text(2), &args(3))
-            .map(|()| Vec::new()),
-        "method" => dispatch.method(&text(1), &args(2)),
+    let args = |from: usize| rest.get(from..).unwrap_or_default().concat();
+    let kind = kind.first().map(Vec::as_slice).unwrap_or_default();
+    match kind {
+        b"call" => dispatch.call(&text(0), &args(1)),
+        b"create" => {
+            let max_concurrency = text(2).parse().unwrap_or(1);
+            dispatch
+                .create(&text(0), &text(1), max_concurrency, &args(3))
+                .map(|()| Vec::new())
+        }
+        b"method" | b"cmethod" => dispatch.method(&text(0), &args(1)),
         other => Err(Failure {
             kind: "task_failed",
             task: String::new(),
-            message: format!("RustyRay worker protocol: unknown message {other:?}"),
+            message: format!(
+                "RustyRay worker protocol: unknown message {:?}",
+                String::from_utf8_lossy(other)
+            ),
         }),
     }
 }
