@@ -87,6 +87,8 @@ pub mod task;
 pub use actor::{Actor, ActorHandle, ActorRef};
 pub use api::actor_options::ActorOptions;
 #[cfg(feature = "ray")]
+pub use api::python;
+#[cfg(feature = "ray")]
 pub use api::ray;
 #[cfg(feature = "ray")]
 pub use api::ray::init;

@@ -335,3 +335,47 @@ fn an_actor_restarts_after_its_process_dies() {
     assert_eq!(counter.incr(1).unwrap().get().unwrap(), 101);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn python_functions_are_called_with_msgpack_values() {
+    let _rt = cluster();
+    let hypot = rustyray::python::function("math", "hypot");
+    assert_eq!(hypot.remote::<f64>((3.0, 4.0)).unwrap().get().unwrap(), 5.0);
+    let joined = rustyray::python::function("operator", "add")
+        .remote::<String>(("ab", "cd"))
+        .unwrap();
+    assert_eq!(joined.get().unwrap(), "abcd");
+    let sorted = rustyray::python::function("builtins", "sorted")
+        .remote::<Vec<i64>>((vec![3, 1, 2],))
+        .unwrap();
+    assert_eq!(sorted.get().unwrap(), vec![1, 2, 3]);
+    // A Python result feeds a Rust task once complete.
+    let product = rustyray::python::function("operator", "mul")
+        .remote::<i64>((6, 7))
+        .unwrap();
+    assert_eq!(product.get().unwrap(), 42);
+    assert_eq!(add::remote(&product, 1).unwrap().get().unwrap(), 43);
+    match rustyray::python::function("math", "sqrt")
+        .remote::<f64>((-1.0,))
+        .unwrap()
+        .get()
+    {
+        Err(Error::TaskFailed { task, message, .. }) => {
+            assert_eq!(task, "math.sqrt");
+            assert_eq!(message, "ValueError: math domain error");
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn python_functions_need_a_runtime_on_ray() {
+    let _rt = rustyray::init(Config::default()).unwrap();
+    match rustyray::python::function("math", "hypot").remote::<f64>((3.0, 4.0)) {
+        Err(Error::InvalidArgument { reason, .. }) => assert_eq!(
+            reason,
+            "the current runtime does not run on Ray: start it with `Config::default().ray(..)`"
+        ),
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+}

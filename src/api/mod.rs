@@ -9,6 +9,8 @@
 pub(crate) mod actor_options;
 pub(crate) mod actors;
 #[cfg(feature = "ray")]
+pub mod python;
+#[cfg(feature = "ray")]
 pub mod ray;
 pub mod registry;
 pub(crate) mod submit;

@@ -216,10 +216,22 @@ class RustActor:
         return _outcome(reply, num_returns)
 
 
+def python_call(module, name, packed):
+    """Calls a Python function for RustyRay: arguments and result as
+    MessagePack."""
+    import importlib
+
+    import msgpack
+
+    function = getattr(importlib.import_module(module), name)
+    return msgpack.packb(function(*msgpack.unpackb(packed)), use_bin_type=True)
+
+
 # Driver side.
 
 _remote_task = None
 _remote_actor = None
+_remote_python = None
 
 
 def init(address, namespace):
@@ -230,6 +242,8 @@ def init(address, namespace):
     ray.init(**kwargs)
     _remote_task = ray.remote(run_task)
     _remote_actor = ray.remote(RustActor)
+    global _remote_python
+    _remote_python = ray.remote(python_call)
     return ray.get_runtime_context().get_node_id()
 
 
@@ -248,7 +262,14 @@ def _classify(error):
         return ("actor_died", "", str(error))
     if isinstance(error, exceptions.ObjectLostError):
         return ("object_lost", "", str(error))
+    if cause is not None and not isinstance(cause, exceptions.RayError):
+        # A Python function's own exception.
+        return ("task_failed", "", f"{type(cause).__name__}: {cause}")
     return ("task_failed", "", str(error))
+
+
+def call_python(module, name, packed):
+    return _remote_python.options(name=f"{module}.{name}").remote(module, name, packed)
 
 
 def variant(num_returns, name, options):

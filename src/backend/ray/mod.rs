@@ -306,6 +306,35 @@ impl RayBackend {
         Ok(self.handle(local, Some(name.to_string()), "get_actor", handle))
     }
 
+    /// Calls the Python function `module.name` with `args` (a MessagePack
+    /// array) as a Ray task; its result decoded as an `R`.
+    pub(crate) fn call_python<R: Object>(
+        &self,
+        store: &Arc<Store>,
+        module: &str,
+        name: &str,
+        args: &[u8],
+    ) -> Result<ObjectRef<R>> {
+        store.check_open()?;
+        let task = format!("{module}.{name}");
+        let shared = &self.shared;
+        let cells = shared.results_as(store, 1, &task, msgpack::<R>, false, |py| {
+            bridge::call(
+                shared.bridge.ns.bind(py),
+                "call_python",
+                (module, name, PyBytes::new(py, args)),
+            )
+        })?;
+        let cell = cells
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::InvalidArgument {
+                call: "python::Function::remote",
+                reason: "Ray returned no ref".into(),
+            })?;
+        Ok(ObjectRef::from_cell(cell))
+    }
+
     /// The runtime shuts down: its refs go, and the connection when it was
     /// the last runtime on it.
     pub(crate) fn shutdown(&self) {
@@ -423,6 +452,21 @@ impl Shared {
         name: &str,
         submit: impl for<'py> FnOnce(Python<'py>) -> Result<Bound<'py, PyAny>>,
     ) -> Result<Vec<Arc<ObjectCell>>> {
+        self.results_as(store, count, name, encoded, true, submit)
+    }
+
+    /// [`results`](Self::results) whose bytes become values by `decode`;
+    /// paired with their Ray refs only if `register` (refs whose bytes a
+    /// Rust task could read as its argument).
+    fn results_as(
+        &self,
+        store: &Arc<Store>,
+        count: usize,
+        name: &str,
+        decode: Decode,
+        register: bool,
+        submit: impl for<'py> FnOnce(Python<'py>) -> Result<Bound<'py, PyAny>>,
+    ) -> Result<Vec<Arc<ObjectCell>>> {
         let producer = Arc::new(RayTask {
             name: name.to_string(),
             cells: Mutex::new(Vec::new()),
@@ -445,13 +489,16 @@ impl Shared {
             };
             let classify = bridge::call_item(self.bridge.ns.bind(py), "_classify")?;
             for (cell, ray_ref) in cells.iter().zip(&refs) {
-                let complete = completer(py, cell, name, &producer, &classify)?;
+                let complete = completer(py, cell, name, &producer, &classify, decode)?;
                 ray_ref
                     .call_method1("_on_completed", (complete,))
                     .map_err(|e| bridge::py_error("_on_completed", e))?;
             }
             if let Some(first) = refs.first() {
                 *lock(&producer.ray_ref) = Some(first.clone().unbind());
+            }
+            if !register {
+                return Ok(());
             }
             let mut table = lock(&self.refs);
             for (cell, ray_ref) in cells.iter().zip(refs) {
@@ -538,6 +585,7 @@ fn completer<'py>(
     task: &str,
     producer: &Arc<RayTask>,
     classify: &Bound<'py, PyAny>,
+    decode: Decode,
 ) -> Result<Bound<'py, PyCFunction>> {
     let cell = Arc::clone(cell);
     let task = task.to_string();
@@ -551,7 +599,7 @@ fn completer<'py>(
             let _keep = &producer;
             let value = args.get_item(0)?;
             let result = match value.cast::<PyBytes>() {
-                Ok(bytes) => Ok(Value::encoded(bytes.as_bytes().to_vec())),
+                Ok(bytes) => decode(bytes.as_bytes()),
                 Err(_) => {
                     let (kind, who, message): (String, String, String) =
                         classify.bind(args.py()).call1((value,))?.extract()?;
@@ -563,6 +611,26 @@ fn completer<'py>(
         },
     )
     .map_err(|e| bridge::py_error("callback", e))
+}
+
+/// How a result's bytes become its value.
+type Decode = fn(&[u8]) -> Result<Value>;
+
+/// A Rust result: postcard bytes, decoded as the type a reader asks for.
+fn encoded(bytes: &[u8]) -> Result<Value> {
+    Ok(Value::encoded(bytes.to_vec()))
+}
+
+/// A Python function's result: MessagePack, decoded as an `R` now.
+fn msgpack<R: Object>(bytes: &[u8]) -> Result<Value> {
+    rmp_serde::from_slice::<R>(bytes)
+        .map(Value::new)
+        .map_err(|err| {
+            Error::Serialization(format!(
+                "a Python function's result does not decode as `{}`: {err}",
+                type_name::<R>()
+            ))
+        })
 }
 
 /// The error a failure reported by Ray (or by the worker) is.
