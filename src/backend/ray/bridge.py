@@ -71,6 +71,18 @@ class RustError(Exception):
         return self.message
 
 
+def _die_with_parent():
+    """In the child, before exec: killed when this Ray worker dies, even in
+    the middle of a call (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))
+    except Exception:  # noqa: BLE001: elsewhere the socket's end does it
+        pass
+
+
 class _Child:
     """The program, started in worker mode by this Ray worker process."""
 
@@ -85,7 +97,9 @@ class _Child:
         full["RUSTYRAY_WORKER_SOCKET"] = path
         full["RUSTYRAY_RAY_NODE_ID"] = ray.get_runtime_context().get_node_id()
         self.command = command
-        self.proc = subprocess.Popen(command, env=full, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            command, env=full, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
         deadline = time.monotonic() + 120
         try:
             while True:
