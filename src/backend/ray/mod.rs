@@ -27,6 +27,21 @@
 //! when Ray completes a result, a callback stores its bytes in the cell
 //! (decoded as `T` when read), so `get`, `wait`, `.await` and `get_all`
 //! work unchanged; passing the ref to another task passes Ray's ref.
+//! (Ray's objects are released when the runtime's table finds their cells
+//! freed: it sweeps as it grows, so Ray may hold up to twice the live
+//! objects a while.)
+//!
+//! Actors: a Python actor class trampoline holds a worker-mode child of
+//! its own, which holds the Rust actor (created through the registry's
+//! constructor); the driver's handle is an `ActorRef` whose calls go to
+//! the Ray actor ([`RemoteActor`]). Ray orders the calls, restarts the
+//! actor (its child's death ends the Ray worker) and finds it by name. An
+//! actor with `max_concurrency` above 1 gets Ray's threads (up to 64) and
+//! the protocol's calls with ids, so its calls run at once in the child.
+//!
+//! Submitting is the per-call hot path: Ray's `.options(..)` is made once
+//! per set of options (cached here), and results are completed through
+//! `ObjectRef._on_completed`, with no Python future per result.
 
 mod bridge;
 pub(crate) mod protocol;
