@@ -7,7 +7,12 @@
 //! cargo run --release --example microbenchmark -- --quick   # every row in under a minute
 //! cargo run --release --example microbenchmark -- actor     # rows whose name contains "actor"
 //! cargo run --release --example microbenchmark -- busy fire-and-forget  # containing either
+//! cargo run --release --features ray --example microbenchmark -- --ray[=HOST:PORT]  # on Ray
 //! ```
+//!
+//! `--ray` runs a few rows on a Ray cluster instead (`"auto"` unless an
+//! address follows `=`; see the README's "Outgrow one machine"), next to
+//! Ray 2.60's own figures for them.
 //!
 //! Timing (from Ray's `ray_microbenchmark_helpers.py`): warm up by calling
 //! the workload for 1 s, then 4 runs, each calling it in steps of
@@ -439,6 +444,50 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 // -------------------------------------------------------------------- rows
 
+/// Ray's rows for tasks and actor calls, on a Ray cluster: each call
+/// crosses Ray and a worker-mode process of this program. (In a Ray
+/// worker, `init` below serves the worker's calls and never returns.)
+#[cfg(feature = "ray")]
+fn ray_rows(bench: &mut Bench, address: &str) -> Result<()> {
+    let _rt = rustyray::init(Config::default().ray(address))?;
+    println!("RustyRay microbenchmark on the Ray cluster at {address}");
+    let mut row = |name: &str, multiplier: f64, work: &mut dyn FnMut()| {
+        if let Some((mean, std)) = bench.measure(name, multiplier, work) {
+            let ray = ray_figure(name)
+                .map(|r| {
+                    format!(
+                        "  | Ray 2.60: {r:.2}  | cost per call x{:.2} Ray's",
+                        r / mean
+                    )
+                })
+                .unwrap_or_default();
+            println!("{name} per second {mean:.2} +- {std:.2}{ray}");
+        }
+    };
+    row("single client tasks sync", 1.0, &mut || {
+        if let Ok(r) = small_value::remote() {
+            drop(black_box(rustyray::get(&r)));
+        }
+    });
+    row("single client tasks async", 1000.0, &mut || {
+        let refs: Vec<_> = (0..1000)
+            .filter_map(|_| small_value::remote().ok())
+            .collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    let actor = Actor::remote()?;
+    row("1:1 actor calls sync", 1.0, &mut || {
+        if let Ok(r) = actor.small_value() {
+            drop(black_box(rustyray::get(&r)));
+        }
+    });
+    row("1:1 actor calls async", 1000.0, &mut || {
+        let refs: Vec<_> = (0..1000).filter_map(|_| actor.small_value().ok()).collect();
+        drop(black_box(rustyray::get_all(&refs)));
+    });
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -460,6 +509,16 @@ fn main() -> Result<()> {
             runs: 4,
         }
     };
+    #[cfg(feature = "ray")]
+    if let Some(ray) = args.iter().find(|a| a.starts_with("--ray")) {
+        let address = ray.strip_prefix("--ray=").unwrap_or("auto").to_string();
+        let mut bench = Bench {
+            timing,
+            filter,
+            results: Vec::new(),
+        };
+        return ray_rows(&mut bench, &address);
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Ray's `n_cpu`: half the cores.
     let n_cpu = (cores / 2).max(1);

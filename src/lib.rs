@@ -92,6 +92,12 @@ pub use api::actor_options::ActorOptions;
 pub use api::cancel::CancelOptions;
 pub use api::mixed::RefTuple;
 pub use api::placement::{Bundle, PlacementGroup, PlacementStrategy};
+#[cfg(feature = "ray")]
+pub use api::python;
+#[cfg(feature = "ray")]
+pub use api::ray;
+#[cfg(feature = "ray")]
+pub use api::ray::init;
 pub use api::registry;
 pub use api::task_options::TaskOptions;
 pub use api::{
@@ -105,8 +111,10 @@ pub use object::{
     get_all_async, wait_async, AnyRef, Codec, MemoryStats, Object, ObjectId, ObjectRef,
     ReadyPending,
 };
+#[cfg(not(feature = "ray"))]
+pub use runtime::init;
 pub use runtime::{
-    global, init, is_initialized, tokio_thread_start, Config, EnterGuard, Runtime, RuntimeGuard,
+    global, is_initialized, tokio_thread_start, Config, EnterGuard, Runtime, RuntimeGuard,
     RuntimeId,
 };
 pub use task::args::{Arg, IntoArg};

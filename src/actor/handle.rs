@@ -67,6 +67,27 @@ pub struct ActorRef<A> {
 /// One live registration of a handle with its actor's mailbox.
 struct Registration<A> {
     core: Arc<ActorCore<A>>,
+    /// Where the actor lives when not here (a Ray actor): its calls go
+    /// there, and the local core is only its identity.
+    #[cfg(feature = "ray")]
+    remote: Option<Arc<dyn RemoteActor>>,
+}
+
+/// An actor that lives in another process (a Ray actor, feature `ray`),
+/// as the engine that made it reaches it.
+#[cfg(feature = "ray")]
+pub(crate) trait RemoteActor: Send + Sync {
+    /// Submits a call of `method` (`Counter.incr`); the cells of its
+    /// `outputs` results.
+    fn call(
+        &self,
+        method: &'static str,
+        args: Vec<crate::task::args::RayArg>,
+        outputs: usize,
+    ) -> Result<Vec<Arc<crate::object::cell::ObjectCell>>>;
+
+    /// Kills the actor.
+    fn kill(&self);
 }
 
 impl<A> Drop for Registration<A> {
@@ -134,7 +155,48 @@ impl<A: Actor> ActorRef<A> {
     fn register(core: Arc<ActorCore<A>>) -> Self {
         core.mailbox.handle_added();
         ActorRef {
-            inner: Arc::new(Registration { core }),
+            inner: Arc::new(Registration {
+                core,
+                #[cfg(feature = "ray")]
+                remote: None,
+            }),
+        }
+    }
+
+    /// A handle to an actor living elsewhere (see [`RemoteActor`]), with an
+    /// id of `table`'s.
+    #[cfg(feature = "ray")]
+    pub(crate) fn remote(
+        scheduler: &Arc<Scheduler>,
+        table: &Arc<ActorTable>,
+        name: Option<String>,
+        namespace: String,
+        constructor: &'static str,
+        remote: Arc<dyn RemoteActor>,
+    ) -> Self {
+        let type_name = type_name::<A>();
+        let short_name = type_name.rsplit("::").next().unwrap_or(type_name);
+        let mailbox = Mailbox::new(
+            table.next_id(),
+            short_name,
+            name,
+            namespace,
+            constructor,
+            Arc::clone(scheduler),
+            Arc::downgrade(table),
+            Lanes {
+                max_concurrency: 1,
+                sync_concurrency: 1,
+                groups: Vec::new(),
+            },
+        );
+        let core = ActorCore::<A>::new(mailbox, 0, 0);
+        core.mailbox.handle_added();
+        ActorRef {
+            inner: Arc::new(Registration {
+                core,
+                remote: Some(remote),
+            }),
         }
     }
 
@@ -232,6 +294,12 @@ impl<A: Actor> ActorRef<A> {
         args: Ar,
         body: impl FnOnce(&Arc<ActorCore<A>>, Ar) -> B,
     ) -> Result<R::Refs> {
+        #[cfg(feature = "ray")]
+        if let Some(remote) = &self.inner.remote {
+            let mut args = args;
+            let cells = remote.call(method.name, args.ray_args()?, R::COUNT)?;
+            return Ok(R::refs(&Outputs::new(cells.into_iter())));
+        }
         let mailbox = self.mailbox();
         let scheduler = &mailbox.scheduler;
         scheduler.check_open()?;
@@ -424,6 +492,11 @@ impl<'de, A: Actor> Deserialize<'de> for ActorRef<A> {
 
 impl<A: Actor> ActorRef<A> {
     pub(crate) fn kill(&self) {
+        #[cfg(feature = "ray")]
+        if let Some(remote) = &self.inner.remote {
+            remote.kill();
+            return;
+        }
         self.mailbox().die("it was killed".to_string());
     }
 

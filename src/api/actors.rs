@@ -57,6 +57,10 @@ impl<A: Actor> ActorRef<A> {
             resources: &options.resources,
             placement: options.placement.as_ref().map(|(pg, b)| (&pg.group, *b)),
         };
+        #[cfg(feature = "ray")]
+        if let Some(ray) = runtime.ray() {
+            return ray.create_actor::<A, Ar>(runtime.engine().local(), spec, args);
+        }
         runtime.engine().local().create_actor(spec, args, ctor)
     }
 }

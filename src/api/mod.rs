@@ -13,6 +13,10 @@ pub(crate) mod cancel;
 pub(crate) mod lifecycle;
 pub(crate) mod mixed;
 pub(crate) mod placement;
+#[cfg(feature = "ray")]
+pub mod python;
+#[cfg(feature = "ray")]
+pub mod ray;
 pub mod registry;
 pub(crate) mod resources;
 pub(crate) mod streaming;

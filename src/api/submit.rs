@@ -46,6 +46,10 @@ fn submit<A: ArgList, R: TaskReturn, B: Body>(
         placement: options.placement.as_ref().map(|(pg, b)| (&pg.group, *b)),
         num_returns: options.num_returns,
     };
+    #[cfg(feature = "ray")]
+    if let Some(ray) = runtime.ray() {
+        return ray.submit::<A, R>(runtime.engine().local().store(), call, args);
+    }
     runtime.engine().local().submit::<A, R, B>(call, args, body)
 }
 

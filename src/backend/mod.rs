@@ -23,6 +23,8 @@
 //! virtual call and no boxing.
 
 pub(crate) mod local;
+#[cfg(feature = "ray")]
+pub(crate) mod ray;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -195,6 +195,45 @@ impl<T: Object> Erased for Typed<T> {
     }
 }
 
+/// A value as its encoded bytes (see [`Value::encoded`]): it has no type
+/// of its own, so every read decodes it.
+#[cfg(feature = "ray")]
+struct Raw {
+    unencodable: AtomicBool,
+    bytes: Vec<u8>,
+}
+
+#[cfg(feature = "ray")]
+impl Erased for Raw {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn encode(&self) -> Result<Vec<u8>> {
+        Ok(self.bytes.clone())
+    }
+
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    fn is_plain(&self) -> bool {
+        false
+    }
+
+    fn type_name(&self) -> &'static str {
+        "encoded bytes"
+    }
+
+    fn unencodable(&self) -> &AtomicBool {
+        &self.unencodable
+    }
+}
+
 impl Value {
     /// Takes `value` in. Its size is measured by encoding it into a counter
     /// (inside `catch`): a value whose `Serialize` fails or panics counts
@@ -220,6 +259,16 @@ impl Value {
             size,
             unencodable: AtomicBool::new(false),
             value,
+        })))
+    }
+
+    /// A value that arrived encoded (from a Ray worker): kept as its
+    /// postcard bytes, decoded as the type a reader asks for.
+    #[cfg(feature = "ray")]
+    pub(crate) fn encoded(bytes: Vec<u8>) -> Value {
+        Value(Repr::Shared(Arc::new(Raw {
+            unencodable: AtomicBool::new(false),
+            bytes,
         })))
     }
 

@@ -40,6 +40,8 @@ pub struct Config {
     pub(crate) zero_cpu_task_threads: Option<usize>,
     pub(crate) worker_stack_size: Option<usize>,
     pub(crate) namespace: Option<String>,
+    /// The Ray cluster to run on (`Config::ray`), if any.
+    pub(crate) ray: Option<String>,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             zero_cpu_task_threads: None,
             worker_stack_size: None,
             namespace: None,
+            ray: None,
         }
     }
 }
@@ -170,6 +173,20 @@ impl Config {
         self
     }
 
+    /// Runs the program on a Ray cluster (cargo feature `ray`): `"auto"`
+    /// joins the cluster started on this machine with `ray start`,
+    /// `"HOST:PORT"` the one at that address, and `"local"` starts a private
+    /// one for this process. Tasks then run in Ray worker processes, objects
+    /// live in Ray's object store and actors are Ray actors (see the
+    /// README's "Outgrow one machine").
+    ///
+    /// Without the feature, [`init`](crate::init) refuses it with
+    /// [`Error::InvalidConfig`] naming the feature.
+    pub fn ray(mut self, address: impl Into<String>) -> Self {
+        self.ray = Some(address.into());
+        self
+    }
+
     /// How many threads an executor of RustyRay's own runs: one per CPU,
     /// but no more than the machine has cores (`num_cpus` may count
     /// virtual CPUs for scheduling).
@@ -238,6 +255,9 @@ impl Config {
         if self.worker_stack_size == Some(0) {
             return invalid("worker_stack_size", "must be at least 1 byte");
         }
+        if let Some(address) = &self.ray {
+            validate_ray(address)?;
+        }
         Ok(())
     }
 }
@@ -254,6 +274,38 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("zero_cpu_task_threads", &self.zero_cpu_threads())
             .field("worker_stack_size", &self.worker_stack_size)
+            .field("ray", &self.ray)
             .finish()
+    }
+}
+
+/// Checks a [`Config::ray`] address: `"auto"`, `"local"` or `HOST:PORT`,
+/// and the feature that runs it.
+fn validate_ray(address: &str) -> Result<()> {
+    let port = address
+        .rsplit_once(':')
+        .map(|(host, port)| (host, port.parse::<u16>()));
+    let well_formed = matches!(address, "auto" | "local")
+        || matches!(port, Some((host, Ok(port))) if !host.is_empty() && port != 0);
+    if !well_formed {
+        return Err(Error::InvalidConfig {
+            field: "ray",
+            reason: format!(
+                "= {address:?}: must be \"auto\", \"local\" or \"HOST:PORT\" (as `ray start` \
+                 prints it)"
+            ),
+        });
+    }
+    if cfg!(feature = "ray") {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig {
+            field: "ray",
+            reason: format!(
+                "= {address:?}: running on a Ray cluster needs RustyRay's cargo feature `ray` \
+                 (`rustyray = {{ version = \"0.1\", features = [\"ray\"] }}`) and Ray \
+                 itself (`pip install ray==2.60.0`)"
+            ),
+        })
     }
 }

@@ -51,6 +51,9 @@ struct Inner {
     config: Config,
     shut_down: AtomicBool,
     engine: Engine,
+    /// The Ray cluster this runtime runs its tasks on (`Config::ray`).
+    #[cfg(feature = "ray")]
+    ray: Option<crate::backend::ray::RayBackend>,
 }
 
 /// The engine a runtime drives (see [`crate::backend`]).
@@ -94,6 +97,11 @@ impl Runtime {
             zero_cpu_threads: config.zero_cpu_threads(),
             stack_size: config.worker_stack_size,
         };
+        #[cfg(feature = "ray")]
+        let ray = match &config.ray {
+            Some(address) => Some(crate::backend::ray::RayBackend::connect(address)?),
+            None => None,
+        };
         let inner = Arc::new_cyclic(|weak| {
             let engine = LocalBackend::new(local, hooks::thread_start(WeakRuntime(weak.clone())));
             Inner {
@@ -102,6 +110,8 @@ impl Runtime {
                 config,
                 shut_down: AtomicBool::new(false),
                 engine: Engine::Local(engine),
+                #[cfg(feature = "ray")]
+                ray,
             }
         });
         let runtime = Runtime { inner };
@@ -131,6 +141,12 @@ impl Runtime {
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// The Ray engine, when the runtime runs on a cluster.
+    #[cfg(feature = "ray")]
+    pub(crate) fn ray(&self) -> Option<&crate::backend::ray::RayBackend> {
+        self.inner.ray.as_ref()
     }
 
     pub(crate) fn executor(&self) -> &Executor {
@@ -200,11 +216,19 @@ impl Runtime {
 
     /// See [`put`](crate::put).
     pub fn put<T: Object>(&self, value: T) -> Result<ObjectRef<T>> {
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.ray() {
+            return ray.put(self.inner.engine.local().store(), value);
+        }
         self.inner.engine.local().put(value)
     }
 
     /// See [`put_bytes`](crate::put_bytes).
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<ObjectRef<Vec<u8>>> {
+        #[cfg(feature = "ray")]
+        if self.ray().is_some() {
+            return self.put(bytes.to_vec());
+        }
         self.inner.engine.local().put_bytes(bytes)
     }
 
@@ -280,6 +304,11 @@ impl Runtime {
     /// See [`get_actor_in`](crate::get_actor_in).
     pub fn get_actor_in<A: Actor>(&self, name: &str, namespace: &str) -> Result<A::Handle> {
         self.check_running()?;
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.ray() {
+            let actor = ray.get_actor::<A>(self.inner.engine.local(), name, namespace)?;
+            return Ok(A::Handle::from_actor_ref(actor));
+        }
         let actor: ActorRef<A> = self.inner.engine.local().get_actor(name, namespace)?;
         Ok(A::Handle::from_actor_ref(actor))
     }
@@ -319,6 +348,10 @@ impl Runtime {
             self.inner.config.shutdown_timeout
         };
         self.inner.engine.local().shutdown(deadline_after(timeout));
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.ray() {
+            ray.shutdown();
+        }
     }
 
     pub(crate) fn check_running(&self) -> Result<()> {

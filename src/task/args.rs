@@ -53,6 +53,36 @@ impl<T: Object> Arg<T> {
     }
 }
 
+/// One argument as a Ray task receives it: its encoded value, or the ref
+/// Ray resolves (feature `ray`).
+#[cfg(feature = "ray")]
+#[doc(hidden)]
+pub struct RayArg(pub(crate) RayArgKind);
+
+/// What a [`RayArg`] is.
+#[cfg(feature = "ray")]
+pub(crate) enum RayArgKind {
+    Bytes(Vec<u8>),
+    Ref(Arc<ObjectCell>),
+}
+
+#[cfg(feature = "ray")]
+impl<T: Object> Arg<T> {
+    fn ray_arg(&mut self) -> Result<RayArg> {
+        match &mut self.0 {
+            Inner::Value(value) => match value.as_ref() {
+                Some(value) => crate::object::Codec::Postcard
+                    .encode(value)
+                    .map(|bytes| RayArg(RayArgKind::Bytes(bytes))),
+                None => Err(Error::serialization(
+                    "a by-value task argument was consumed twice",
+                )),
+            },
+            Inner::Ref(r) => Ok(RayArg(RayArgKind::Ref(Arc::clone(&r.cell)))),
+        }
+    }
+}
+
 /// What a remote function accepts for an argument of type `T`: the value,
 /// an `ObjectRef<T>`, or a `&ObjectRef<T>` (and a `&str` for a `String`).
 ///
@@ -127,6 +157,9 @@ pub trait ArgList: Send + 'static {
     fn make_reusable(&mut self, store: &Keep<'_>) -> Result<()>;
     /// The values for one attempt.
     fn take(&mut self) -> Result<Self::Values>;
+    /// Each argument as a Ray task receives it.
+    #[cfg(feature = "ray")]
+    fn ray_args(&mut self) -> Result<Vec<RayArg>>;
 }
 
 macro_rules! arg_list {
@@ -153,6 +186,13 @@ macro_rules! arg_list {
                 #[allow(non_snake_case)]
                 let ($($name,)*) = self;
                 Ok(($($name.take()?,)*))
+            }
+
+            #[cfg(feature = "ray")]
+            fn ray_args(&mut self) -> Result<Vec<RayArg>> {
+                #[allow(non_snake_case)]
+                let ($($name,)*) = self;
+                Ok(vec![$($name.ray_arg()?),*])
             }
         }
 

@@ -1,0 +1,98 @@
+//! Running on a Ray cluster (cargo feature `ray`): see
+//! [`Config::ray`](crate::Config::ray) and the README's "Outgrow one
+//! machine".
+//!
+//! A program runs unchanged: its `#[remote]` functions run in Ray worker
+//! processes, on any node, as the program's own binary started in *worker
+//! mode* by a Python trampoline in each Ray worker. [`init`](crate::init)
+//! (and so `#[rustyray::main]`) enters worker mode when the trampoline
+//! started the process: call it before anything else in `main`. In a test
+//! binary, the test that started the driver is run again in each worker
+//! (libtest's `--exact`), and its `init` enters worker mode there.
+
+use crate::api::registry;
+use crate::backend::ray::protocol::Failure;
+use crate::backend::ray::worker::{self, Dispatch, Submitted, NODE_VAR};
+use crate::error::{Error, Result};
+use crate::object::Codec;
+use crate::registry::AnyActor;
+use crate::runtime::{Config, RuntimeGuard};
+
+/// Starts a runtime and installs it as the calling thread's current one
+/// (see [`runtime::init`](crate::runtime::init)); in a process that a Ray
+/// worker started in worker mode, serves that worker's calls instead and
+/// ends the process when the worker does.
+pub fn init(config: Config) -> Result<RuntimeGuard> {
+    if let Some(socket) = worker::asked() {
+        serve(&socket);
+    }
+    crate::runtime::init(config)
+}
+
+/// The Ray node this process runs on: a Ray worker's (in worker mode) or
+/// the driver's (while a runtime is connected to a cluster); `None`
+/// otherwise. Ray's hex node id, as `ray.get_runtime_context().get_node_id()`
+/// gives it.
+pub fn node_id() -> Option<String> {
+    std::env::var(NODE_VAR)
+        .ok()
+        .or_else(crate::backend::ray::node_id)
+}
+
+/// Serves a Ray worker's calls in a local runtime of this process.
+fn serve(socket: &str) -> ! {
+    let runtime = match crate::runtime::init(Config::default().name("rustyray-ray-worker")) {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("rustyray worker: {err}");
+            std::process::exit(1)
+        }
+    };
+    let mut dispatch = Worker {
+        _runtime: runtime,
+        actor: None,
+    };
+    worker::serve(socket, &mut dispatch)
+}
+
+struct Worker {
+    _runtime: RuntimeGuard,
+    actor: Option<AnyActor>,
+}
+
+fn failed(err: Error) -> Failure {
+    worker::failure(&err)
+}
+
+impl Dispatch for Worker {
+    fn call(&mut self, function: &str, args: &[u8]) -> Submitted {
+        let function = registry::function(function).map_err(failed)?;
+        function.remote(Codec::Postcard, args).map_err(failed)
+    }
+
+    fn create(
+        &mut self,
+        actor: &str,
+        constructor: &str,
+        max_concurrency: usize,
+        args: &[u8],
+    ) -> std::result::Result<(), Failure> {
+        let constructor = registry::constructor(actor, constructor).map_err(failed)?;
+        let options = crate::ActorOptions::default().max_concurrency(max_concurrency);
+        self.actor = Some(
+            constructor
+                .remote(options, Codec::Postcard, args)
+                .map_err(failed)?,
+        );
+        Ok(())
+    }
+
+    fn method(&mut self, method: &str, args: &[u8]) -> Submitted {
+        let actor = self.actor.as_ref().ok_or_else(|| Failure {
+            kind: "actor_died",
+            task: String::new(),
+            message: "this Ray worker holds no actor".into(),
+        })?;
+        actor.call(method, Codec::Postcard, args).map_err(failed)
+    }
+}

@@ -1,0 +1,325 @@
+# RustyRay's bridge to Ray: run by the driver's embedded interpreter (see
+# `bridge.rs`), and, pickled by value with the functions below, in Ray's
+# worker processes, where it starts the program itself in worker mode and
+# speaks the framed protocol of `protocol.rs` with it over a Unix socket.
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+
+import ray
+
+
+def _pack(parts):
+    out = [struct.pack("<I", len(parts))]
+    for part in parts:
+        if isinstance(part, str):
+            part = part.encode()
+        out.append(struct.pack("<I", len(part)))
+        out.append(part)
+    body = b"".join(out)
+    return struct.pack("<I", len(body)) + body
+
+
+def _recv_exact(conn, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv(conn):
+    head = _recv_exact(conn, 4)
+    if head is None:
+        return None
+    (n,) = struct.unpack("<I", head)
+    body = _recv_exact(conn, n)
+    if body is None:
+        return None
+    (count,) = struct.unpack_from("<I", body, 0)
+    off = 4
+    parts = []
+    for _ in range(count):
+        (m,) = struct.unpack_from("<I", body, off)
+        off += 4
+        parts.append(body[off : off + m])
+        off += m
+    return parts
+
+
+class RustError(Exception):
+    """A call that failed in the Rust program: `kind` is how RustyRay names
+    the failure (`task_failed`, `actor_died`, ...), `message` its text."""
+
+    rustyray = True
+
+    def __init__(self, kind, task, message):
+        super().__init__(kind, task, message)
+        self.kind = kind
+        self.task = task
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+
+def _die_with_parent():
+    """In the child, before exec: killed when this Ray worker dies, even in
+    the middle of a call (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))
+    except Exception:  # noqa: BLE001: elsewhere the socket's end does it
+        pass
+
+
+class _Child:
+    """The program, started in worker mode by this Ray worker process."""
+
+    def __init__(self, command):
+        folder = tempfile.mkdtemp(prefix="rustyray-")
+        path = os.path.join(folder, "worker.sock")
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+        server.settimeout(0.05)
+        full = dict(os.environ)
+        full["RUSTYRAY_WORKER_SOCKET"] = path
+        full["RUSTYRAY_RAY_NODE_ID"] = ray.get_runtime_context().get_node_id()
+        self.command = command
+        self.proc = subprocess.Popen(
+            command, env=full, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
+        deadline = time.monotonic() + 120
+        try:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                    break
+                except socket.timeout:
+                    if self.proc.poll() is not None:
+                        raise RuntimeError(
+                            f"RustyRay: the worker-mode program {command!r} exited with "
+                            f"{self.proc.returncode} before it connected (does it call "
+                            "rustyray::init, or #[rustyray::main], before anything else?)"
+                        )
+                    if time.monotonic() > deadline:
+                        self.proc.kill()
+                        raise RuntimeError(
+                            f"RustyRay: the worker-mode program {command!r} did not connect "
+                            "within 120 s"
+                        )
+        finally:
+            server.close()
+            os.unlink(path)
+            os.rmdir(folder)
+        conn.settimeout(None)
+        self.conn = conn
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def request(self, parts):
+        """Sends one request and waits for its reply (one call at a time)."""
+        self.conn.sendall(_pack(parts))
+        reply = _recv(self.conn)
+        if reply is None:
+            self.died()
+        return reply
+
+    def died(self):
+        code = self.proc.wait()
+        # The program died (a crash, an abort): this Ray worker goes with
+        # it, so that Ray sees a worker failure and applies its retries and
+        # restarts.
+        sys.stderr.write(
+            f"RustyRay: the worker-mode program {self.command[0]} died (exit status "
+            f"{code}) while it ran a call; ending this Ray worker\n"
+        )
+        sys.stderr.flush()
+        os._exit(1)
+
+    def concurrent(self):
+        """Lets several threads make requests at once: each carries an id,
+        and a reader thread hands each reply to its caller."""
+        self.send_lock = threading.Lock()
+        self.pending = {}
+        self.next_id = 0
+        reader = threading.Thread(target=self._read, name="rustyray-replies", daemon=True)
+        reader.start()
+
+    def _read(self):
+        while True:
+            reply = _recv(self.conn)
+            if reply is None:
+                self.died()
+            slot = self.pending.pop(reply[1], None)
+            if slot is not None:
+                slot[1] = [reply[0]] + reply[2:]
+                slot[0].set()
+
+    def request_concurrent(self, kind, parts):
+        slot = [threading.Event(), None]
+        with self.send_lock:
+            self.next_id += 1
+            key = str(self.next_id).encode()
+            self.pending[key] = slot
+            self.conn.sendall(_pack([kind, key] + parts))
+        slot[0].wait()
+        return slot[1]
+
+
+def _state():
+    state = sys.modules.get("_rustyray_worker_state")
+    if state is None:
+        state = types.ModuleType("_rustyray_worker_state")
+        state.child = None
+        sys.modules["_rustyray_worker_state"] = state
+    return state
+
+
+def _outcome(reply, num_returns):
+    kind = reply[0].decode()
+    if kind == "ok":
+        values = reply[1:]
+        return values[0] if num_returns == 1 else tuple(values)
+    raise RustError(reply[1].decode(), reply[2].decode(), reply[3].decode())
+
+
+def run_task(command, function, num_returns, *args):
+    """The trampoline of every RustyRay task: runs `function` in this
+    worker's worker-mode program, on the encoded arguments."""
+    state = _state()
+    if state.child is None or not state.child.alive():
+        state.child = _Child(command)
+    reply = state.child.request(["call", function] + list(args))
+    return _outcome(reply, num_returns)
+
+
+class RustActor:
+    """The trampoline of every RustyRay actor: holds a worker-mode program
+    of its own, which holds the actor."""
+
+    def __init__(self, command, actor, constructor, concurrency, *args):
+        self.actor = actor
+        self.child = _Child(command)
+        reply = self.child.request(["create", actor, constructor, str(concurrency)] + list(args))
+        _outcome(reply, 0)
+        self.concurrent = concurrency > 1
+        if self.concurrent:
+            self.child.concurrent()
+
+    def type_name(self):
+        return self.actor
+
+    def call(self, method, num_returns, *args):
+        if self.concurrent:
+            reply = self.child.request_concurrent("cmethod", [method] + list(args))
+        else:
+            reply = self.child.request(["method", method] + list(args))
+        return _outcome(reply, num_returns)
+
+
+def python_call(module, name, packed):
+    """Calls a Python function for RustyRay: arguments and result as
+    MessagePack."""
+    import importlib
+
+    import msgpack
+
+    function = getattr(importlib.import_module(module), name)
+    return msgpack.packb(function(*msgpack.unpackb(packed)), use_bin_type=True)
+
+
+# Driver side.
+
+_remote_task = None
+_remote_actor = None
+_remote_python = None
+
+
+def init(address, namespace):
+    global _remote_task, _remote_actor
+    kwargs = {"namespace": namespace, "log_to_driver": True}
+    if address != "local":
+        kwargs["address"] = address
+    ray.init(**kwargs)
+    _remote_task = ray.remote(run_task)
+    _remote_actor = ray.remote(RustActor)
+    global _remote_python
+    _remote_python = ray.remote(python_call)
+    return ray.get_runtime_context().get_node_id()
+
+
+def shutdown():
+    ray.shutdown()
+
+
+def _classify(error):
+    cause = getattr(error, "cause", None)
+    if getattr(cause, "rustyray", False):
+        return (cause.kind, cause.task, cause.message)
+    exceptions = ray.exceptions
+    if isinstance(error, exceptions.TaskCancelledError):
+        return ("cancelled", "", str(error))
+    if isinstance(error, (exceptions.ActorDiedError, exceptions.ActorUnavailableError)):
+        return ("actor_died", "", str(error))
+    if isinstance(error, exceptions.ObjectLostError):
+        return ("object_lost", "", str(error))
+    if cause is not None and not isinstance(cause, exceptions.RayError):
+        # A Python function's own exception.
+        return ("task_failed", "", f"{type(cause).__name__}: {cause}")
+    return ("task_failed", "", str(error))
+
+
+def call_python(module, name, packed):
+    return _remote_python.options(name=f"{module}.{name}").remote(module, name, packed)
+
+
+def variant(num_returns, name, options):
+    """The trampoline's `remote` with these options (the caller caches it:
+    Ray's `.options(..)` costs more than a small task's submission)."""
+    return _remote_task.options(num_returns=num_returns, name=name, **options).remote
+
+
+def actor_method(handle, num_returns):
+    """An actor handle's `remote` for calls with `num_returns` results."""
+    if num_returns == 1:
+        return handle.call.remote
+    return handle.call.options(num_returns=num_returns).remote
+
+
+def put(value):
+    return ray.put(value)
+
+
+def cancel(ref):
+    try:
+        ray.cancel(ref, force=True)
+    except Exception:  # noqa: BLE001: a finished task cannot be cancelled
+        pass
+
+
+def create_actor(command, actor, constructor, options, args):
+    return _remote_actor.options(**options).remote(
+        command, actor, constructor, options.get("max_concurrency", 1), *args
+    )
+
+
+def get_actor(name, namespace):
+    handle = ray.get_actor(name, namespace=namespace)
+    return handle, ray.get(handle.type_name.remote())
+
+
+def kill(handle, no_restart):
+    ray.kill(handle, no_restart=no_restart)

@@ -1,0 +1,304 @@
+//! The process's one connection to Ray: a thread that owns the embedded
+//! Python interpreter, `ray.init` and `ray.shutdown`.
+//!
+//! Ray requires `ray.init` on the thread that initialized the interpreter
+//! (its signal handlers), and allows one connection per process: so the
+//! first runtime configured with [`Config::ray`](crate::Config::ray) starts
+//! this thread, which initializes Python, imports Ray from the virtualenv
+//! and connects; later runtimes share the connection; when the last one
+//! shuts down the thread calls `ray.shutdown` (a process that exits while
+//! connected crashes in Ray's core worker). Every other Python call (submit,
+//! put, cancel) attaches to the interpreter from the caller's own thread.
+
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::error::{Error, Result};
+use crate::sync::lock;
+
+/// The Ray version this build speaks.
+pub(crate) const RAY_VERSION: &str = "2.60.0";
+
+/// How long connecting may take (`"local"` starts a cluster).
+const INIT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long `ray.shutdown` may take.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A live connection: the bridge module's namespace and the driver's node.
+pub(crate) struct Bridge {
+    pub(crate) ns: Py<PyDict>,
+    pub(crate) node_id: String,
+    pub(crate) address: String,
+}
+
+enum Command {
+    Init(String, Sender<Result<Arc<Bridge>>>),
+    Shutdown(Sender<()>),
+}
+
+#[derive(Default)]
+struct Shared {
+    thread: Option<Sender<Command>>,
+    users: usize,
+    bridge: Option<Arc<Bridge>>,
+}
+
+static SHARED: Mutex<Shared> = Mutex::new(Shared {
+    thread: None,
+    users: 0,
+    bridge: None,
+});
+
+fn invalid(reason: String) -> Error {
+    Error::InvalidConfig {
+        field: "ray",
+        reason,
+    }
+}
+
+/// The connection to `address`, made now unless another runtime holds it.
+pub(crate) fn connect(address: &str) -> Result<Arc<Bridge>> {
+    let mut shared = lock(&SHARED);
+    if let Some(bridge) = &shared.bridge {
+        if bridge.address != address {
+            return Err(invalid(format!(
+                "= {address:?}: this process is connected to the Ray cluster {:?} (one Ray \
+                 connection per process, shared by its runtimes)",
+                bridge.address
+            )));
+        }
+        let bridge = Arc::clone(bridge);
+        shared.users += 1;
+        return Ok(bridge);
+    }
+    let thread = match &shared.thread {
+        Some(thread) => thread.clone(),
+        None => {
+            let (tx, rx) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("rustyray-ray".into())
+                .spawn(move || run(rx))
+                .map_err(|err| invalid(format!("its thread could not start: {err}")))?;
+            shared.thread = Some(tx.clone());
+            tx
+        }
+    };
+    let (reply, answer) = mpsc::channel();
+    let gone = || invalid("the Ray bridge thread is gone".into());
+    thread
+        .send(Command::Init(address.to_string(), reply))
+        .map_err(|_| gone())?;
+    let bridge = answer.recv_timeout(INIT_TIMEOUT).map_err(|_| {
+        invalid(format!(
+            "= {address:?}: connecting to Ray took more than {INIT_TIMEOUT:?}"
+        ))
+    })??;
+    shared.users = 1;
+    shared.bridge = Some(Arc::clone(&bridge));
+    Ok(bridge)
+}
+
+/// A runtime is done with the connection; the last one closes it.
+pub(crate) fn release() {
+    let mut shared = lock(&SHARED);
+    shared.users = shared.users.saturating_sub(1);
+    if shared.users > 0 || shared.bridge.is_none() {
+        return;
+    }
+    shared.bridge = None;
+    if let Some(thread) = &shared.thread {
+        let (reply, answer) = mpsc::channel();
+        if thread.send(Command::Shutdown(reply)).is_ok()
+            && answer.recv_timeout(SHUTDOWN_TIMEOUT).is_err()
+        {
+            tracing::error!("ray.shutdown did not finish within {SHUTDOWN_TIMEOUT:?}");
+        }
+    }
+}
+
+/// The node this process runs on, while connected.
+pub(crate) fn node_id() -> Option<String> {
+    lock(&SHARED).bridge.as_ref().map(|b| b.node_id.clone())
+}
+
+/// The bridge thread: initializes Python, then connects and disconnects as
+/// asked.
+fn run(commands: Receiver<Command>) {
+    let setup = Python::attach(|py| setup(py).map(|ns| ns.unbind()));
+    for command in commands {
+        match command {
+            Command::Init(address, reply) => {
+                let result = match &setup {
+                    Ok(ns) => Python::attach(|py| {
+                        let ns = ns.bind(py);
+                        let node_id: String = call(ns, "init", (address.as_str(), "rustyray"))
+                            .and_then(|id| id.extract().map_err(|e| py_error("ray.init", e)))?;
+                        Ok(Arc::new(Bridge {
+                            ns: ns.clone().unbind(),
+                            node_id,
+                            address,
+                        }))
+                    }),
+                    Err(err) => Err(err.clone()),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Shutdown(reply) => {
+                if let Ok(ns) = &setup {
+                    Python::attach(|py| {
+                        if let Err(err) = call(ns.bind(py), "shutdown", ()) {
+                            tracing::error!("{err}");
+                        }
+                    });
+                }
+                let _ = reply.send(());
+            }
+        }
+    }
+}
+
+/// The bridge module's item `name`.
+pub(crate) fn call_item<'py>(ns: &Bound<'py, PyDict>, name: &str) -> Result<Bound<'py, PyAny>> {
+    ns.get_item(name)
+        .map_err(|e| py_error(name, e))?
+        .ok_or_else(|| invalid(format!("the Ray bridge has no `{name}`")))
+}
+
+/// Calls the bridge module's function `name`.
+pub(crate) fn call<'py>(
+    ns: &Bound<'py, PyDict>,
+    name: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> Result<Bound<'py, PyAny>> {
+    call_item(ns, name)?
+        .call1(args)
+        .map_err(|e| py_error(name, e))
+}
+
+/// A Python exception, as an error.
+pub(crate) fn py_error(what: &str, err: PyErr) -> Error {
+    Python::attach(|py| Error::TaskFailed {
+        task: format!("ray bridge `{what}`"),
+        message: err.value(py).to_string(),
+        cause: None,
+    })
+}
+
+/// The Python that has Ray: `RUSTYRAY_PYTHON`, else the active
+/// virtualenv's, else `python3`.
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("RUSTYRAY_PYTHON") {
+        return python.into();
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
+        return PathBuf::from(venv).join("bin").join("python");
+    }
+    PathBuf::from("python3")
+}
+
+fn install_hint(python: &std::path::Path) -> String {
+    format!(
+        "RustyRay needs Ray {RAY_VERSION} for {}: `pip install ray=={RAY_VERSION}` in a \
+         virtualenv, activate it (or set RUSTYRAY_PYTHON to its python)",
+        python.display()
+    )
+}
+
+/// Initializes the embedded interpreter as the virtualenv's Python, imports
+/// Ray (checking its version) and loads the bridge module.
+fn setup(py: Python<'_>) -> Result<Bound<'_, PyDict>> {
+    let python = python();
+    // The virtualenv's prefix, version and site-packages, asked of its own
+    // Python: the embedded one is the system's libpython.
+    let probe = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import sys, site; print('%d.%d.%d' % sys.version_info[:3]); \
+             print('\\n'.join(site.getsitepackages()))",
+        ])
+        .output()
+        .map_err(|err| {
+            invalid(format!(
+                "Python not found ({err}); {}",
+                install_hint(&python)
+            ))
+        })?;
+    if !probe.status.success() {
+        return Err(invalid(format!(
+            "{} failed: {}; {}",
+            python.display(),
+            String::from_utf8_lossy(&probe.stderr).trim(),
+            install_hint(&python)
+        )));
+    }
+    let stdout = String::from_utf8_lossy(&probe.stdout).into_owned();
+    let mut lines = stdout.lines();
+    let version = lines.next().unwrap_or_default().to_string();
+    let site_dirs: Vec<String> = lines.map(str::to_string).collect();
+    let sys = py.import("sys").map_err(|e| py_error("import sys", e))?;
+    let embedded: String = py
+        .eval(
+            c"'%d.%d.%d' % __import__('sys').version_info[:3]",
+            None,
+            None,
+        )
+        .and_then(|v| v.extract())
+        .map_err(|e| py_error("sys.version_info", e))?;
+    // Ray refuses a driver whose Python differs from its workers' by even
+    // a patch version.
+    if embedded != version {
+        return Err(invalid(format!(
+            "{} is Python {version}, but this program embeds Python {embedded} (its \
+             libpython): make the virtualenv with that Python (`python{} -m venv`), or set \
+             RUSTYRAY_PYTHON to one",
+            python.display(),
+            embedded
+                .rsplit_once('.')
+                .map_or(embedded.as_str(), |(minor, _)| minor),
+        )));
+    }
+    let prepare = || -> PyResult<()> {
+        sys.setattr("executable", python.to_string_lossy().as_ref())?;
+        sys.setattr("argv", vec!["rustyray"])?;
+        let site = py.import("site")?;
+        for dir in &site_dirs {
+            site.call_method1("addsitedir", (dir.as_str(),))?;
+        }
+        Ok(())
+    };
+    prepare().map_err(|e| py_error("site", e))?;
+    let ray = py.import("ray").map_err(|e| {
+        invalid(format!(
+            "{}; {}",
+            py_error("import ray", e),
+            install_hint(&python)
+        ))
+    })?;
+    let found: String = ray
+        .getattr("__version__")
+        .and_then(|v| v.extract())
+        .map_err(|e| py_error("ray.__version__", e))?;
+    if found != RAY_VERSION {
+        return Err(invalid(format!(
+            "found Ray {found}; {}",
+            install_hint(&python)
+        )));
+    }
+    let ns = PyDict::new(py);
+    let load = || -> PyResult<()> {
+        ns.set_item("__name__", "rustyray_bridge")?;
+        ns.set_item("__builtins__", py.import("builtins")?)?;
+        let code = CString::new(include_str!("bridge.py"))
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        py.run(&code, Some(&ns), None)
+    };
+    load().map_err(|e| py_error("bridge.py", e))?;
+    Ok(ns)
+}

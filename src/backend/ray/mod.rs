@@ -1,0 +1,727 @@
+//! [`RayBackend`]: the engine that runs a program's tasks on a Ray 2.60
+//! cluster (cargo feature `ray`; [`Config::ray`](crate::Config::ray)).
+//!
+//! # Design
+//!
+//! Ray's stable surface is its Python API, so the driver embeds Python
+//! (`pyo3`) and drives it (`bridge.rs`: one thread owns the interpreter,
+//! `ray.init` and `ray.shutdown`; the runtimes of a process share that one
+//! connection). A task is submitted by its registered name through a Python
+//! `@ray.remote` trampoline (`bridge.py`), its arguments encoded with the
+//! codec one by one (a ref argument passes as Ray's own ref, which Ray
+//! resolves where the task runs); its results live in Ray's object store as
+//! encoded bytes.
+//!
+//! Worker side (design (a) of the issue): the trampoline, in a Ray worker
+//! process, starts the program's own binary in worker mode (the re-exec of
+//! Python's multiprocessing "spawn") as a long-lived child, and runs each
+//! call there over a framed protocol on a Unix socket (`protocol.rs`,
+//! `worker.rs`). The user adds no build step and ships nothing by hand on
+//! one machine (the binary's path is the same); a panic in user code
+//! becomes the call's error with its message; a child that dies (an abort,
+//! a crash) takes its Ray worker with it, so Ray's retries and restarts
+//! apply.
+//!
+//! On the driver an `ObjectRef<T>` stays what it is locally (a cell of the
+//! runtime's store), paired in a table with Ray's ref to the same object:
+//! when Ray completes a result, a callback stores its bytes in the cell
+//! (decoded as `T` when read), so `get`, `wait`, `.await` and `get_all`
+//! work unchanged; passing the ref to another task passes Ray's ref.
+//! (Ray's objects are released when the runtime's table finds their cells
+//! freed: it sweeps as it grows, so Ray may hold up to twice the live
+//! objects a while.)
+//!
+//! Actors: a Python actor class trampoline holds a worker-mode child of
+//! its own, which holds the Rust actor (created through the registry's
+//! constructor); the driver's handle is an `ActorRef` whose calls go to
+//! the Ray actor ([`RemoteActor`]). Ray orders the calls, restarts the
+//! actor (its child's death ends the Ray worker) and finds it by name. An
+//! actor with `max_concurrency` above 1 gets Ray's threads (up to 64) and
+//! the protocol's calls with ids, so its calls run at once in the child.
+//!
+//! Submitting is the per-call hot path: Ray's `.options(..)` is made once
+//! per set of options (cached here), and results are completed through
+//! `ObjectRef._on_completed`, with no Python future per result.
+
+mod bridge;
+pub(crate) mod protocol;
+pub(crate) mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyString, PyTuple};
+
+use std::any::type_name;
+
+use crate::actor::handle::{Actor, ActorRef, RemoteActor};
+use crate::backend::local::LocalBackend;
+use crate::backend::{Backend, CallSpec, CreateSpec};
+use crate::error::{Error, Result};
+use crate::object::cell::{ObjectCell, Producer};
+use crate::object::store::Store;
+use crate::object::value::Value;
+use crate::object::{Codec, Object, ObjectId, ObjectRef};
+use crate::sync::lock;
+use crate::task::args::{ArgList, RayArg, RayArgKind};
+use crate::task::returns::{Outputs, TaskReturn};
+
+pub(crate) use bridge::node_id;
+
+/// The arguments a Ray worker starts the program with: the driver's own
+/// (the re-exec of multiprocessing's "spawn": `main` reaches the same
+/// `init` first), and, for a test binary in
+/// `target/*/deps` (libtest's harness), those that run only the test that
+/// started the driver, whose `init` then enters worker mode: the test
+/// thread's name, or, on the main thread (one test per process, as
+/// nextest runs them), the driver's own arguments. `RUSTYRAY_WORKER_ARGS`
+/// (split on whitespace) overrides both.
+fn worker_args() -> Vec<String> {
+    if let Ok(args) = std::env::var("RUSTYRAY_WORKER_ARGS") {
+        return args.split_whitespace().map(str::to_string).collect();
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let in_deps = exe
+        .parent()
+        .and_then(|dir| dir.file_name())
+        .is_some_and(|name| name == "deps");
+    if !in_deps {
+        return std::env::args().skip(1).collect();
+    }
+    match std::thread::current().name() {
+        Some(test) if test != "main" => vec![
+            test.to_string(),
+            "--exact".into(),
+            "--nocapture".into(),
+            "--test-threads=1".into(),
+            "-q".into(),
+        ],
+        _ => std::env::args().skip(1).collect(),
+    }
+}
+
+/// The engine of a runtime on a Ray cluster: the bridge, this runtime's
+/// table of Ray refs, and the command that starts the program in worker
+/// mode.
+pub(crate) struct RayBackend {
+    shared: Arc<Shared>,
+    released: AtomicBool,
+}
+
+/// What the engine and its actors' handles share.
+struct Shared {
+    bridge: Arc<bridge::Bridge>,
+    refs: Mutex<Refs>,
+    command: Vec<String>,
+    /// `command` as Python holds it, made on first use.
+    py_command: std::sync::OnceLock<Py<PyAny>>,
+    /// The trampoline's `remote` for each set of options used so far
+    /// (Ray's `.options(..)` costs more than a small task's submission).
+    variants: Mutex<HashMap<String, Py<PyAny>>>,
+}
+
+/// Ray's ref to each object of this runtime that Ray has.
+#[derive(Default)]
+struct Refs {
+    by_id: HashMap<ObjectId, (Weak<ObjectCell>, Py<PyAny>)>,
+    /// The table's size after the last sweep of freed objects.
+    swept: usize,
+}
+
+impl Refs {
+    fn insert(&mut self, cell: &Arc<ObjectCell>, ray_ref: Py<PyAny>) {
+        self.by_id
+            .insert(cell.id(), (Arc::downgrade(cell), ray_ref));
+        if self.by_id.len() > 2 * self.swept.max(64) {
+            self.by_id.retain(|_, (cell, _)| cell.strong_count() > 0);
+            self.swept = self.by_id.len();
+        }
+    }
+}
+
+impl RayBackend {
+    /// Connects (or joins this process's connection) to the cluster at
+    /// `address`.
+    pub(crate) fn connect(address: &str) -> Result<RayBackend> {
+        let bridge = bridge::connect(address)?;
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(err) => {
+                bridge::release();
+                return Err(Error::InvalidConfig {
+                    field: "ray",
+                    reason: format!(
+                        "the program's own path is unknown ({err}): Ray workers run it"
+                    ),
+                });
+            }
+        };
+        let mut command = vec![exe.to_string_lossy().into_owned()];
+        command.extend(worker_args());
+        Ok(RayBackend {
+            shared: Arc::new(Shared {
+                bridge,
+                refs: Mutex::new(Refs::default()),
+                command,
+                py_command: std::sync::OnceLock::new(),
+                variants: Mutex::new(HashMap::new()),
+            }),
+            released: AtomicBool::new(false),
+        })
+    }
+
+    /// Stores `value` in Ray's object store (and in the runtime's, where
+    /// the driver reads it).
+    pub(crate) fn put<T: Object>(&self, store: &Arc<Store>, value: T) -> Result<ObjectRef<T>> {
+        let bytes = Codec::Postcard.encode(&value)?;
+        let cell = store.put(Value::new(value))?;
+        Python::attach(|py| -> Result<()> {
+            let ns = self.shared.bridge.ns.bind(py);
+            let ray_ref = bridge::call(ns, "put", (PyBytes::new(py, &bytes),))?;
+            lock(&self.shared.refs).insert(&cell, ray_ref.unbind());
+            Ok(())
+        })?;
+        Ok(ObjectRef::from_cell(cell))
+    }
+
+    /// Submits one call of a remote function by its registered name.
+    pub(crate) fn submit<A: ArgList, R: TaskReturn>(
+        &self,
+        store: &Arc<Store>,
+        call: CallSpec<'_>,
+        mut args: A,
+    ) -> Result<R::Refs> {
+        store.check_open()?;
+        let args = args.ray_args()?;
+        let task_name = call.task_name().to_string();
+        let shared = &self.shared;
+        let cells = shared.results(store, R::COUNT, &task_name, |py| {
+            let remote = shared.variant(py, &call, &task_name, R::COUNT)?;
+            let mut items = vec![
+                shared.py_command(py),
+                PyString::new(py, call.function).into_any(),
+                R::COUNT
+                    .into_pyobject(py)
+                    .map_or_else(|never| match never {}, |n| n.into_any()),
+            ];
+            shared.push_args(py, &args, &mut items)?;
+            let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("submit", e))?;
+            remote
+                .bind(py)
+                .call1(items)
+                .map_err(|e| bridge::py_error("submit", e))
+        })?;
+        Ok(R::refs(&Outputs::new(cells.into_iter())))
+    }
+
+    /// Creates a Ray actor holding an `A` made by the constructor `spec`
+    /// names, in a worker-mode program of its own.
+    pub(crate) fn create_actor<A: Actor, Ar: ArgList>(
+        &self,
+        local: &LocalBackend,
+        spec: CreateSpec<'_>,
+        mut args: Ar,
+    ) -> Result<ActorRef<A>> {
+        local.check_open()?;
+        let args = args.ray_args()?;
+        let constructor = spec
+            .constructor
+            .rsplit('.')
+            .next()
+            .unwrap_or(spec.constructor);
+        let shared = &self.shared;
+        let handle = Python::attach(|py| -> Result<Py<PyAny>> {
+            let options = PyDict::new(py);
+            let set = || -> PyResult<()> {
+                options.set_item("num_cpus", spec.num_cpus)?;
+                options.set_item("max_restarts", spec.max_restarts)?;
+                options.set_item("max_task_retries", spec.max_task_retries)?;
+                // Ray runs a threaded actor's calls on a pool of this many
+                // threads, made up front: async actors (1000 by default)
+                // get a smaller one.
+                if spec.max_concurrency > 1 {
+                    options.set_item("max_concurrency", spec.max_concurrency.min(64))?;
+                }
+                if let Some(name) = &spec.name {
+                    options.set_item("name", name)?;
+                    options.set_item("namespace", &spec.namespace)?;
+                    options.set_item("get_if_exists", spec.get_if_exists)?;
+                }
+                if !spec.resources.is_empty() {
+                    options.set_item("resources", resources(py, spec.resources)?)?;
+                }
+                Ok(())
+            };
+            set().map_err(|e| bridge::py_error("options", e))?;
+            let handle = bridge::call(
+                shared.bridge.ns.bind(py),
+                "create_actor",
+                (
+                    shared.py_command(py),
+                    type_name::<A>(),
+                    constructor,
+                    options,
+                    shared.py_args(py, &args)?,
+                ),
+            )?;
+            Ok(handle.unbind())
+        })?;
+        Ok(self.handle(local, spec.name, spec.namespace, spec.constructor, handle))
+    }
+
+    /// The handle of a Ray actor.
+    fn handle<A: Actor>(
+        &self,
+        local: &LocalBackend,
+        name: Option<String>,
+        namespace: String,
+        constructor: &'static str,
+        handle: Py<PyAny>,
+    ) -> ActorRef<A> {
+        let label = match &name {
+            Some(name) => format!("{} `{name}`", short_name::<A>()),
+            None => short_name::<A>().to_string(),
+        };
+        let remote = Arc::new(RayActor {
+            shared: Arc::clone(&self.shared),
+            store: Arc::clone(local.store()),
+            handle,
+            label,
+        });
+        ActorRef::remote(
+            local.scheduler(),
+            local.actors(),
+            name,
+            namespace,
+            constructor,
+            remote,
+        )
+    }
+
+    /// The live Ray actor named `name`, when it holds an `A`.
+    pub(crate) fn get_actor<A: Actor>(
+        &self,
+        local: &LocalBackend,
+        name: &str,
+        namespace: &str,
+    ) -> Result<ActorRef<A>> {
+        let not_found = |reason: String| Error::ActorNotFound {
+            name: name.to_string(),
+            reason,
+        };
+        let handle = Python::attach(|py| -> Result<Py<PyAny>> {
+            let found = bridge::call(
+                self.shared.bridge.ns.bind(py),
+                "get_actor",
+                (name, namespace),
+            )
+            .map_err(|err| match err {
+                Error::TaskFailed { message, .. } => not_found(message),
+                other => other,
+            })?;
+            let (handle, actor): (Bound<'_, PyAny>, String) = found
+                .extract()
+                .map_err(|e| bridge::py_error("get_actor", e))?;
+            if actor != type_name::<A>() {
+                return Err(not_found(format!(
+                    "it is a `{actor}`, not a `{}`",
+                    type_name::<A>()
+                )));
+            }
+            Ok(handle.unbind())
+        })?;
+        Ok(self.handle(
+            local,
+            Some(name.to_string()),
+            namespace.to_string(),
+            "get_actor",
+            handle,
+        ))
+    }
+
+    /// Calls the Python function `module.name` with `args` (a MessagePack
+    /// array) as a Ray task; its result decoded as an `R`.
+    pub(crate) fn call_python<R: Object>(
+        &self,
+        store: &Arc<Store>,
+        module: &str,
+        name: &str,
+        args: &[u8],
+    ) -> Result<ObjectRef<R>> {
+        store.check_open()?;
+        let task = format!("{module}.{name}");
+        let shared = &self.shared;
+        let cells = shared.results_as(store, 1, &task, msgpack::<R>, false, |py| {
+            bridge::call(
+                shared.bridge.ns.bind(py),
+                "call_python",
+                (module, name, PyBytes::new(py, args)),
+            )
+        })?;
+        let cell = cells
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::InvalidArgument {
+                call: "python::Function::remote",
+                reason: "Ray returned no ref".into(),
+            })?;
+        Ok(ObjectRef::from_cell(cell))
+    }
+
+    /// The runtime shuts down: its refs go, and the connection when it was
+    /// the last runtime on it.
+    pub(crate) fn shutdown(&self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let refs = std::mem::take(&mut lock(&self.shared.refs).by_id);
+        Python::attach(|_| drop(refs));
+        bridge::release();
+    }
+}
+
+impl Drop for RayBackend {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn short_name<A>() -> &'static str {
+    let name = type_name::<A>();
+    name.rsplit("::").next().unwrap_or(name)
+}
+
+/// Custom resources as Ray takes them.
+fn resources<'py>(py: Python<'py>, amounts: &[(String, f64)]) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, amount) in amounts {
+        dict.set_item(name, amount)?;
+    }
+    Ok(dict)
+}
+
+impl Shared {
+    /// The program's command, as Python holds it.
+    fn py_command<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.py_command
+            .get_or_init(|| {
+                PyTuple::new(py, &self.command)
+                    .map(|t| t.into_any().unbind())
+                    .unwrap_or_else(|_| py.None())
+            })
+            .bind(py)
+            .clone()
+    }
+
+    /// The trampoline's `remote` with `call`'s options.
+    fn variant(
+        &self,
+        py: Python<'_>,
+        call: &CallSpec<'_>,
+        name: &str,
+        count: usize,
+    ) -> Result<Py<PyAny>> {
+        let key = format!(
+            "{count}\0{}\0{name}\0{}\0{}\0{}\0{:?}",
+            call.function, call.num_cpus, call.max_retries, call.retry_exceptions, call.resources
+        );
+        if let Some(remote) = lock(&self.variants).get(&key) {
+            return Ok(remote.clone_ref(py));
+        }
+        let options = PyDict::new(py);
+        let set = || -> PyResult<()> {
+            options.set_item("num_cpus", call.num_cpus)?;
+            options.set_item("max_retries", call.max_retries)?;
+            options.set_item("retry_exceptions", call.retry_exceptions)?;
+            if !call.resources.is_empty() {
+                options.set_item("resources", resources(py, call.resources)?)?;
+            }
+            Ok(())
+        };
+        set().map_err(|e| bridge::py_error("options", e))?;
+        let ns = self.bridge.ns.bind(py);
+        let remote = bridge::call(ns, "variant", (count, name, options))?.unbind();
+        let mut variants = lock(&self.variants);
+        if variants.len() >= 4096 {
+            variants.clear();
+        }
+        variants.insert(key, remote.clone_ref(py));
+        Ok(remote)
+    }
+
+    /// Appends the arguments as Ray takes them: bytes, or Ray's refs.
+    fn push_args<'py>(
+        &self,
+        py: Python<'py>,
+        args: &[RayArg],
+        items: &mut Vec<Bound<'py, PyAny>>,
+    ) -> Result<()> {
+        for arg in args {
+            items.push(match &arg.0 {
+                RayArgKind::Bytes(bytes) => PyBytes::new(py, bytes).into_any(),
+                RayArgKind::Ref(cell) => match lock(&self.refs).by_id.get(&cell.id()) {
+                    Some((_, ray_ref)) => ray_ref.bind(py).clone(),
+                    None => PyBytes::new(py, &local_bytes(cell)?).into_any(),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// The arguments as a Python list.
+    fn py_args<'py>(&self, py: Python<'py>, args: &[RayArg]) -> Result<Bound<'py, PyList>> {
+        let mut items = Vec::with_capacity(args.len());
+        self.push_args(py, args, &mut items)?;
+        PyList::new(py, items).map_err(|e| bridge::py_error("arguments", e))
+    }
+
+    /// The `count` result cells of a call named `name` that `submit` makes
+    /// (returning Ray's ref, or a list of `count` refs), each completed
+    /// when Ray completes its object and paired with its Ray ref.
+    fn results(
+        &self,
+        store: &Arc<Store>,
+        count: usize,
+        name: &str,
+        submit: impl for<'py> FnOnce(Python<'py>) -> Result<Bound<'py, PyAny>>,
+    ) -> Result<Vec<Arc<ObjectCell>>> {
+        self.results_as(store, count, name, encoded, true, submit)
+    }
+
+    /// [`results`](Self::results) whose bytes become values by `decode`;
+    /// paired with their Ray refs only if `register` (refs whose bytes a
+    /// Rust task could read as its argument).
+    fn results_as(
+        &self,
+        store: &Arc<Store>,
+        count: usize,
+        name: &str,
+        decode: Decode,
+        register: bool,
+        submit: impl for<'py> FnOnce(Python<'py>) -> Result<Bound<'py, PyAny>>,
+    ) -> Result<Vec<Arc<ObjectCell>>> {
+        let producer = Arc::new(RayTask {
+            name: name.to_string(),
+            cells: Mutex::new(Vec::new()),
+            ray_ref: Mutex::new(None),
+            bridge: Arc::clone(&self.bridge),
+        });
+        let weak: Weak<dyn Producer> = Arc::downgrade(&producer) as Weak<dyn Producer>;
+        let cells: Vec<Arc<ObjectCell>> = (0..count)
+            .map(|_| store.pending(weak.clone(), false))
+            .collect();
+        *lock(&producer.cells) = cells.iter().map(Arc::downgrade).collect();
+        Python::attach(|py| -> Result<()> {
+            let submitted = submit(py)?;
+            let refs: Vec<Bound<'_, PyAny>> = if count == 1 {
+                vec![submitted]
+            } else {
+                submitted
+                    .extract()
+                    .map_err(|e| bridge::py_error("submit", e))?
+            };
+            let classify = bridge::call_item(self.bridge.ns.bind(py), "_classify")?;
+            for (cell, ray_ref) in cells.iter().zip(&refs) {
+                let complete = completer(py, cell, name, &producer, &classify, decode)?;
+                ray_ref
+                    .call_method1("_on_completed", (complete,))
+                    .map_err(|e| bridge::py_error("_on_completed", e))?;
+            }
+            if let Some(first) = refs.first() {
+                *lock(&producer.ray_ref) = Some(first.clone().unbind());
+            }
+            if !register {
+                return Ok(());
+            }
+            let mut table = lock(&self.refs);
+            for (cell, ray_ref) in cells.iter().zip(refs) {
+                table.insert(cell, ray_ref.unbind());
+            }
+            Ok(())
+        })?;
+        Ok(cells)
+    }
+}
+
+/// A Ray actor, as its handles reach it.
+struct RayActor {
+    shared: Arc<Shared>,
+    store: Arc<Store>,
+    handle: Py<PyAny>,
+    label: String,
+}
+
+impl RemoteActor for RayActor {
+    fn call(
+        &self,
+        method: &'static str,
+        args: Vec<RayArg>,
+        outputs: usize,
+    ) -> Result<Vec<Arc<ObjectCell>>> {
+        self.store.check_open()?;
+        let name = method.rsplit('.').next().unwrap_or(method);
+        let shared = &self.shared;
+        shared.results(&self.store, outputs, &self.label, |py| {
+            let remote = bridge::call(
+                shared.bridge.ns.bind(py),
+                "actor_method",
+                (self.handle.bind(py), outputs),
+            )?;
+            let mut items = vec![
+                PyString::new(py, name).into_any(),
+                outputs
+                    .into_pyobject(py)
+                    .map_or_else(|never| match never {}, |n| n.into_any()),
+            ];
+            shared.push_args(py, &args, &mut items)?;
+            let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("call", e))?;
+            remote.call1(items).map_err(|e| bridge::py_error("call", e))
+        })
+    }
+
+    fn kill(&self) {
+        Python::attach(|py| {
+            let killed = bridge::call(
+                self.shared.bridge.ns.bind(py),
+                "kill",
+                (self.handle.bind(py), true),
+            );
+            if let Err(err) = killed {
+                tracing::warn!("ray.kill: {err}");
+            }
+        });
+    }
+}
+
+/// A ref the driver made that Ray does not have (a ref of another
+/// runtime): its value, encoded, once complete.
+fn local_bytes(cell: &Arc<ObjectCell>) -> Result<Vec<u8>> {
+    match cell.try_get() {
+        Some(Ok(crate::object::value::Stored::Memory(value))) => value.encode(),
+        Some(Ok(crate::object::value::Stored::Disk(_))) | None => Err(Error::InvalidArgument {
+            call: "remote",
+            reason: format!(
+                "object {} is not in Ray's object store (a ref of another runtime?)",
+                cell.id()
+            ),
+        }),
+        Some(Err(err)) => Err(err),
+    }
+}
+
+/// The Python callable that completes `cell` when Ray completes its
+/// object (`ObjectRef._on_completed`): with the bytes, or with the error
+/// the exception is (`classify` names it).
+fn completer<'py>(
+    py: Python<'py>,
+    cell: &Arc<ObjectCell>,
+    task: &str,
+    producer: &Arc<RayTask>,
+    classify: &Bound<'py, PyAny>,
+    decode: Decode,
+) -> Result<Bound<'py, PyCFunction>> {
+    let cell = Arc::clone(cell);
+    let task = task.to_string();
+    let producer = Arc::clone(producer);
+    let classify = classify.clone().unbind();
+    PyCFunction::new_closure(
+        py,
+        None,
+        None,
+        move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+            let _keep = &producer;
+            let value = args.get_item(0)?;
+            let result = match value.cast::<PyBytes>() {
+                Ok(bytes) => decode(bytes.as_bytes()),
+                Err(_) => {
+                    let (kind, who, message): (String, String, String) =
+                        classify.bind(args.py()).call1((value,))?.extract()?;
+                    Err(error_of(&kind, &task, who, message))
+                }
+            };
+            cell.complete(result);
+            Ok(())
+        },
+    )
+    .map_err(|e| bridge::py_error("callback", e))
+}
+
+/// How a result's bytes become its value.
+type Decode = fn(&[u8]) -> Result<Value>;
+
+/// A Rust result: postcard bytes, decoded as the type a reader asks for.
+fn encoded(bytes: &[u8]) -> Result<Value> {
+    Ok(Value::encoded(bytes.to_vec()))
+}
+
+/// A Python function's result: MessagePack, decoded as an `R` now.
+fn msgpack<R: Object>(bytes: &[u8]) -> Result<Value> {
+    rmp_serde::from_slice::<R>(bytes)
+        .map(Value::new)
+        .map_err(|err| {
+            Error::Serialization(format!(
+                "a Python function's result does not decode as `{}`: {err}",
+                type_name::<R>()
+            ))
+        })
+}
+
+/// The error a failure reported by Ray (or by the worker) is.
+fn error_of(kind: &str, task: &str, who: String, message: String) -> Error {
+    let task = if who.is_empty() {
+        task.to_string()
+    } else {
+        who
+    };
+    match kind {
+        "cancelled" => Error::Cancelled { task },
+        "actor_died" => Error::ActorDied {
+            actor: task,
+            cause: message,
+        },
+        "object_lost" => Error::ObjectLost {
+            object: task,
+            reason: message,
+        },
+        _ => Error::TaskFailed {
+            task,
+            message,
+            cause: None,
+        },
+    }
+}
+
+/// A submitted Ray task, as its results' producer: cancel reaches Ray.
+struct RayTask {
+    name: String,
+    cells: Mutex<Vec<Weak<ObjectCell>>>,
+    ray_ref: Mutex<Option<Py<PyAny>>>,
+    bridge: Arc<bridge::Bridge>,
+}
+
+impl Producer for RayTask {
+    fn cancel(self: Arc<Self>) {
+        // The refs complete at once, as locally; Ray then stops the task
+        // (forcibly: a trampoline waiting for its worker cannot be
+        // interrupted).
+        for cell in lock(&self.cells).iter().filter_map(Weak::upgrade) {
+            cell.complete(Err(Error::Cancelled {
+                task: self.name.clone(),
+            }));
+        }
+        let ray_ref = lock(&self.ray_ref).take();
+        if let Some(ray_ref) = ray_ref {
+            Python::attach(|py| {
+                if let Err(err) = bridge::call(self.bridge.ns.bind(py), "cancel", (ray_ref,)) {
+                    tracing::warn!("ray.cancel: {err}");
+                }
+            });
+        }
+    }
+
+    fn help(self: Arc<Self>) -> bool {
+        false
+    }
+}

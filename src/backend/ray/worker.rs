@@ -1,0 +1,209 @@
+//! Worker mode: the program, started by a Ray worker's trampoline, serving
+//! calls by name over the framed protocol (see [`protocol`](super::protocol)).
+//!
+//! The trampoline sets `RUSTYRAY_WORKER_SOCKET` to a Unix socket it listens
+//! on; [`init`](crate::init) (and so `#[rustyray::main]`) finds it set,
+//! connects, and serves instead of returning: each call runs in a local
+//! runtime of the worker's own through the registry of functions by name,
+//! its arguments and results encoded with the codec. The process ends when
+//! the trampoline's Ray worker does (the socket closes).
+
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::protocol::{read_frame, write_frame, Failure};
+use crate::error::Error;
+use crate::object::ObjectRef;
+use crate::sync::lock;
+
+/// The refs to a call's results, each encoded.
+pub(crate) type Submitted = Result<Vec<ObjectRef<Vec<u8>>>, Failure>;
+
+/// The environment variable naming the trampoline's socket.
+pub(crate) const SOCKET_VAR: &str = "RUSTYRAY_WORKER_SOCKET";
+
+/// The environment variable naming the Ray node a worker runs on.
+pub(crate) const NODE_VAR: &str = "RUSTYRAY_RAY_NODE_ID";
+
+/// Set once this process serves: an `init` inside a served call starts
+/// an ordinary runtime.
+static SERVING: AtomicBool = AtomicBool::new(false);
+
+/// What a worker runs: the registry's calls, provided by the API layer.
+pub(crate) trait Dispatch {
+    /// Submits the remote function `function` on `args` (its argument
+    /// tuple, encoded).
+    fn call(&mut self, function: &str, args: &[u8]) -> Submitted;
+    /// Creates this worker's actor with its constructor `constructor`,
+    /// running up to `max_concurrency` calls at once.
+    fn create(
+        &mut self,
+        actor: &str,
+        constructor: &str,
+        max_concurrency: usize,
+        args: &[u8],
+    ) -> Result<(), Failure>;
+    /// Submits a call of a method of this worker's actor.
+    fn method(&mut self, method: &str, args: &[u8]) -> Submitted;
+}
+
+/// The trampoline's socket, when this process was started in worker mode
+/// and does not serve yet.
+pub(crate) fn asked() -> Option<String> {
+    let path = std::env::var(SOCKET_VAR).ok()?;
+    (!SERVING.swap(true, Ordering::AcqRel)).then_some(path)
+}
+
+/// How an error is reported to the driver.
+pub(crate) fn failure(err: &Error) -> Failure {
+    match err {
+        Error::TaskFailed { task, message, .. } => Failure {
+            kind: "task_failed",
+            task: task.clone(),
+            message: message.clone(),
+        },
+        Error::ActorDied { actor, cause } => Failure {
+            kind: "actor_died",
+            task: actor.clone(),
+            message: cause.clone(),
+        },
+        Error::Cancelled { task } => Failure {
+            kind: "cancelled",
+            task: task.clone(),
+            message: err.to_string(),
+        },
+        other => Failure {
+            kind: "task_failed",
+            task: String::new(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Connects to the trampoline at `path` and serves its calls until it goes
+/// away; then ends the process.
+pub(crate) fn serve(path: &str, dispatch: &mut dyn Dispatch) -> ! {
+    let code = match UnixStream::connect(path) {
+        Ok(stream) => serve_stream(stream, dispatch),
+        Err(err) => {
+            eprintln!("rustyray worker: cannot connect to the Ray trampoline at {path}: {err}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
+    let mut reader = match stream.try_clone() {
+        Ok(reader) => std::io::BufReader::new(reader),
+        Err(err) => {
+            eprintln!("rustyray worker: {err}");
+            return 1;
+        }
+    };
+    let writer = Arc::new(Mutex::new(stream));
+    loop {
+        let parts = match read_frame(&mut reader) {
+            Ok(Some(parts)) => parts,
+            Ok(None) => return 0,
+            Err(err) => {
+                eprintln!("rustyray worker: {err}");
+                return 1;
+            }
+        };
+        if parts.first().is_some_and(|kind| kind == b"cmethod") {
+            // A call of an actor with `max_concurrency` above 1: submitted
+            // here, in the order received, and answered (under its id) by
+            // a thread of its own when done, so later calls run meanwhile.
+            let id = parts.get(1).cloned().unwrap_or_default();
+            let submitted = handle(&parts[..1], &parts[2..], dispatch);
+            let writer = Arc::clone(&writer);
+            let answer = move || {
+                let reply = submitted.and_then(results);
+                if let Err(err) = write_reply(&writer, Some(&id), &reply) {
+                    eprintln!("rustyray worker: {err}");
+                    std::process::exit(1);
+                }
+            };
+            if let Err(err) = std::thread::Builder::new()
+                .name("rustyray-ray-call".into())
+                .spawn(answer)
+            {
+                eprintln!("rustyray worker: {err}");
+                return 1;
+            }
+            continue;
+        }
+        let reply = handle(
+            &parts[..parts.len().min(1)],
+            parts.get(1..).unwrap_or_default(),
+            dispatch,
+        )
+        .and_then(results);
+        if let Err(err) = write_reply(&writer, None, &reply) {
+            eprintln!("rustyray worker: {err}");
+            return 1;
+        }
+    }
+}
+
+/// Every result of a call, encoded, once complete.
+fn results(refs: Vec<ObjectRef<Vec<u8>>>) -> Result<Vec<Vec<u8>>, Failure> {
+    refs.iter()
+        .map(|r| r.get().map_err(|err| failure(&err)))
+        .collect()
+}
+
+fn write_reply(
+    writer: &Mutex<UnixStream>,
+    id: Option<&[u8]>,
+    reply: &Result<Vec<Vec<u8>>, Failure>,
+) -> std::io::Result<()> {
+    let mut frame: Vec<&[u8]> = Vec::new();
+    match reply {
+        Ok(results) => {
+            frame.push(b"ok");
+            frame.extend(id);
+            frame.extend(results.iter().map(Vec::as_slice));
+        }
+        Err(f) => {
+            frame.push(b"err");
+            frame.extend(id);
+            frame.extend([f.kind.as_bytes(), f.task.as_bytes(), f.message.as_bytes()]);
+        }
+    }
+    write_frame(&mut *lock(writer), &frame)
+}
+
+/// Submits the request `kind` (`call`, `create`, `method`, `cmethod`) with
+/// the rest of its parts `rest`.
+fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Submitted {
+    let text = |i: usize| {
+        rest.get(i)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default()
+    };
+    // A tuple's encoding is its elements' encodings, in order: the
+    // arguments, each encoded on its own, concatenate into it.
+    let args = |from: usize| rest.get(from..).unwrap_or_default().concat();
+    let kind = kind.first().map(Vec::as_slice).unwrap_or_default();
+    match kind {
+        b"call" => dispatch.call(&text(0), &args(1)),
+        b"create" => {
+            let max_concurrency = text(2).parse().unwrap_or(1);
+            dispatch
+                .create(&text(0), &text(1), max_concurrency, &args(3))
+                .map(|()| Vec::new())
+        }
+        b"method" | b"cmethod" => dispatch.method(&text(0), &args(1)),
+        other => Err(Failure {
+            kind: "task_failed",
+            task: String::new(),
+            message: format!(
+                "RustyRay worker protocol: unknown message {:?}",
+                String::from_utf8_lossy(other)
+            ),
+        }),
+    }
+}

@@ -1,0 +1,381 @@
+//! The Ray cluster backend against a real Ray 2.60 cluster: two nodes on
+//! loopback, started by `.ci/ray-cluster-tests` (which sets
+//! `RUSTYRAY_RAY_ADDRESS`). Run that script, not this file alone.
+//!
+//! Each test starts a runtime on the cluster; the runtimes of this process
+//! share its one Ray connection. Ray runs each task in a worker process
+//! that starts this test binary again in worker mode, running the same
+//! test, whose `init` serves the worker's calls.
+#![cfg(feature = "ray")]
+
+use std::time::Duration;
+
+use rustyray::{Config, Error, RuntimeGuard};
+
+fn address() -> String {
+    std::env::var("RUSTYRAY_RAY_ADDRESS").unwrap_or_else(|_| "auto".to_string())
+}
+
+fn cluster() -> RuntimeGuard {
+    match rustyray::init(Config::default().ray(address())) {
+        Ok(guard) => guard,
+        Err(err) => panic!("cannot join the test cluster at {}: {err}", address()),
+    }
+}
+
+#[rustyray::remote]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[rustyray::remote]
+fn where_am_i() -> String {
+    rustyray::ray::node_id().unwrap_or_default()
+}
+
+#[rustyray::remote]
+fn sum(values: Vec<u32>) -> (u64, String) {
+    let total = values.iter().map(|&v| u64::from(v)).sum();
+    (total, rustyray::ray::node_id().unwrap_or_default())
+}
+
+#[rustyray::remote]
+fn numbers(n: u32) -> Vec<u32> {
+    (1..=n).collect()
+}
+
+#[rustyray::remote]
+fn boom(what: String) -> i64 {
+    panic!("boom: {what}")
+}
+
+#[rustyray::remote(num_returns = 2)]
+fn split(s: String) -> (String, usize) {
+    let n = s.len();
+    (s.to_uppercase(), n)
+}
+
+#[rustyray::remote(max_retries = 2)]
+fn abort_once(marker: String) -> u32 {
+    if !std::path::Path::new(&marker).exists() {
+        std::fs::write(&marker, b"first attempt").expect("write the marker");
+        std::process::abort();
+    }
+    7
+}
+
+#[rustyray::remote(num_cpus = 0)]
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[rustyray::remote]
+async fn add_async(a: i64, b: i64) -> i64 {
+    tokio::task::yield_now().await;
+    a + b
+}
+
+#[test]
+fn tasks_and_dependencies_run_in_ray_workers() {
+    let _rt = cluster();
+    let a = add::remote(1, 2).unwrap();
+    let b = add::remote(&a, 10).unwrap();
+    assert_eq!(b.get().unwrap(), 13);
+    assert_eq!(a.get().unwrap(), 3);
+    assert_eq!(add_async::remote(20, 22).unwrap().get().unwrap(), 42);
+    let (upper, len) = split::remote("ray").unwrap();
+    assert_eq!(
+        (upper.get().unwrap(), len.get().unwrap()),
+        ("RAY".to_string(), 3)
+    );
+}
+
+#[test]
+fn a_task_pinned_to_node2_runs_on_another_node() {
+    let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    let there = where_am_i::options()
+        .resource("node2", 1.0)
+        .remote()
+        .unwrap()
+        .get()
+        .unwrap();
+    let here = where_am_i::options()
+        .resource("head", 1.0)
+        .remote()
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(here, driver);
+    assert_ne!(there, driver);
+    assert_eq!(there.len(), driver.len());
+}
+
+#[test]
+fn objects_cross_nodes() {
+    let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    // Put by the driver (on the head node), read on node 2.
+    let put = rustyray::put(vec![1u32, 2, 3, 4]).unwrap();
+    let (total, node) = sum::options()
+        .resource("node2", 1.0)
+        .remote(&put)
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(total, 10);
+    assert_ne!(node, driver);
+    // Made on node 2, read on the head node.
+    let made = numbers::options()
+        .resource("node2", 1.0)
+        .remote(100)
+        .unwrap();
+    let (total, node) = sum::options()
+        .resource("head", 1.0)
+        .remote(&made)
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(total, 5050);
+    assert_eq!(node, driver);
+    assert_eq!(made.get().unwrap(), (1..=100).collect::<Vec<u32>>());
+}
+
+#[test]
+fn a_panic_is_task_failed_with_its_message() {
+    let local = {
+        let _rt = rustyray::init(Config::default()).unwrap();
+        boom::remote("here").unwrap().get().unwrap_err()
+    };
+    let _rt = cluster();
+    let remote = boom::remote("here").unwrap().get().unwrap_err();
+    match &remote {
+        Error::TaskFailed { task, message, .. } => {
+            assert_eq!(task, concat!(module_path!(), "::boom"));
+            assert_eq!(message, "panicked: boom: here");
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    assert_eq!(remote.to_string(), local.to_string());
+}
+
+#[test]
+fn max_retries_retries_after_the_worker_process_dies() {
+    let _rt = cluster();
+    let dir = std::env::temp_dir().join(format!("rustyray-ray-abort-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("attempted");
+    let _ = std::fs::remove_file(&marker);
+    let r = abort_once::remote(marker.to_string_lossy().into_owned()).unwrap();
+    assert_eq!(r.get_timeout(Duration::from_secs(120)).unwrap(), 7);
+    assert_eq!(std::fs::read(&marker).unwrap(), b"first attempt");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn wait_and_cancel_behave_as_locally() {
+    let _rt = cluster();
+    let fast = nap::remote(0).unwrap();
+    let slow = nap::remote(60_000).unwrap();
+    let (ready, pending) = rustyray::wait(
+        &[slow.clone(), fast.clone()],
+        1,
+        Some(Duration::from_secs(60)),
+    )
+    .unwrap();
+    assert_eq!((ready, pending), (vec![fast.clone()], vec![slow.clone()]));
+    assert_eq!(fast.get().unwrap(), 0);
+    rustyray::cancel(&slow).unwrap();
+    match slow.get() {
+        Err(Error::Cancelled { task }) => assert_eq!(task, concat!(module_path!(), "::nap")),
+        other => panic!("expected Cancelled, got {other:?}"),
+    }
+    // A timeout leaves the task running.
+    let later = nap::remote(2_000).unwrap();
+    assert!(matches!(
+        later.get_timeout(Duration::from_millis(1)),
+        Err(Error::Timeout { .. })
+    ));
+    assert_eq!(later.get().unwrap(), 2_000);
+}
+
+#[rustyray::actor]
+struct Counter {
+    n: i64,
+}
+
+#[rustyray::actor]
+impl Counter {
+    fn new(start: i64) -> Self {
+        Counter { n: start }
+    }
+
+    fn incr(&mut self, by: i64) -> i64 {
+        self.n += by;
+        self.n
+    }
+
+    fn node(&self) -> String {
+        rustyray::ray::node_id().unwrap_or_default()
+    }
+
+    /// Kills the actor's process on the first call (`marker` missing).
+    fn crash_once(&self, marker: String) -> i64 {
+        if !std::path::Path::new(&marker).exists() {
+            std::fs::write(&marker, b"crashed").expect("write the marker");
+            std::process::abort();
+        }
+        self.n
+    }
+
+    fn fail(&self, why: String) -> Result<i64, String> {
+        Err(why)
+    }
+}
+
+#[test]
+fn an_actor_on_node2_keeps_state_in_order() {
+    let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    let counter = Counter::options()
+        .resource("node2", 1.0)
+        .remote(10)
+        .unwrap();
+    let calls: Vec<_> = (1..=5).map(|by| counter.incr(by).unwrap()).collect();
+    assert_eq!(rustyray::get_all(&calls).unwrap(), vec![11, 13, 16, 20, 25]);
+    let node = counter.node().unwrap().get().unwrap();
+    assert_ne!(node, driver);
+    // A call's application error is TaskFailed with its message.
+    match counter.fail("no".to_string()).unwrap().get() {
+        Err(Error::TaskFailed { message, .. }) => assert_eq!(message, "no"),
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    // Refs pass between the actor and tasks.
+    let total = add::remote(&calls[4], 5).unwrap();
+    assert_eq!(total.get().unwrap(), 30);
+}
+
+/// Meets other calls: `n` calls of `meet` wait for each other (up to 60 s).
+#[rustyray::actor]
+struct Rendezvous {
+    arrived: std::sync::Mutex<u32>,
+    changed: std::sync::Condvar,
+}
+
+#[rustyray::actor]
+impl Rendezvous {
+    fn new() -> Self {
+        Rendezvous {
+            arrived: std::sync::Mutex::new(0),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Whether `n` calls were here at once.
+    fn meet(&self, n: u32) -> bool {
+        let mut arrived = self.arrived.lock().expect("the lock");
+        *arrived += 1;
+        self.changed.notify_all();
+        let (arrived, timeout) = self
+            .changed
+            .wait_timeout_while(arrived, Duration::from_secs(60), |a| *a < n)
+            .expect("the lock");
+        !timeout.timed_out() && *arrived >= n
+    }
+}
+
+#[test]
+fn an_actor_with_max_concurrency_runs_calls_at_once() {
+    let _rt = cluster();
+    let actor = Rendezvous::options().max_concurrency(3).remote().unwrap();
+    let calls: Vec<_> = (0..3).map(|_| actor.meet(3).unwrap()).collect();
+    assert_eq!(rustyray::get_all(&calls).unwrap(), vec![true, true, true]);
+}
+
+#[test]
+fn named_actors_are_found_and_killed() {
+    let _rt = cluster();
+    let name = format!("counter-{}", std::process::id());
+    let counter = Counter::options().name(name.as_str()).remote(0).unwrap();
+    assert_eq!(counter.incr(1).unwrap().get().unwrap(), 1);
+    let found: CounterHandle = rustyray::get_actor::<Counter>(&name).unwrap();
+    assert_eq!(found.incr(1).unwrap().get().unwrap(), 2);
+    assert!(matches!(
+        rustyray::get_actor::<Counter>("no-such-actor"),
+        Err(Error::ActorNotFound { .. })
+    ));
+    rustyray::kill(&found).unwrap();
+    match counter.incr(1).unwrap().get() {
+        Err(Error::ActorDied { .. }) => {}
+        other => panic!("expected ActorDied, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_actor_restarts_after_its_process_dies() {
+    let _rt = cluster();
+    let dir = std::env::temp_dir().join(format!("rustyray-ray-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("crashed");
+    let _ = std::fs::remove_file(&marker);
+    let counter = Counter::options()
+        .max_restarts(1)
+        .max_task_retries(1)
+        .remote(100)
+        .unwrap();
+    assert_eq!(counter.incr(1).unwrap().get().unwrap(), 101);
+    // The call kills the actor's process; Ray restarts the actor (its
+    // constructor runs again) and retries the call there.
+    let crashed = counter
+        .crash_once(marker.to_string_lossy().into_owned())
+        .unwrap();
+    assert_eq!(crashed.get_timeout(Duration::from_secs(120)).unwrap(), 100);
+    assert_eq!(std::fs::read(&marker).unwrap(), b"crashed");
+    assert_eq!(counter.incr(1).unwrap().get().unwrap(), 101);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn python_functions_are_called_with_msgpack_values() {
+    let _rt = cluster();
+    let hypot = rustyray::python::function("math", "hypot");
+    assert_eq!(hypot.remote::<f64>((3.0, 4.0)).unwrap().get().unwrap(), 5.0);
+    let joined = rustyray::python::function("operator", "add")
+        .remote::<String>(("ab", "cd"))
+        .unwrap();
+    assert_eq!(joined.get().unwrap(), "abcd");
+    let sorted = rustyray::python::function("builtins", "sorted")
+        .remote::<Vec<i64>>((vec![3, 1, 2],))
+        .unwrap();
+    assert_eq!(sorted.get().unwrap(), vec![1, 2, 3]);
+    // A Python result feeds a Rust task once complete.
+    let product = rustyray::python::function("operator", "mul")
+        .remote::<i64>((6, 7))
+        .unwrap();
+    assert_eq!(product.get().unwrap(), 42);
+    assert_eq!(add::remote(&product, 1).unwrap().get().unwrap(), 43);
+    match rustyray::python::function("math", "sqrt")
+        .remote::<f64>((-1.0,))
+        .unwrap()
+        .get()
+    {
+        Err(Error::TaskFailed { task, message, .. }) => {
+            assert_eq!(task, "math.sqrt");
+            assert_eq!(message, "ValueError: math domain error");
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn python_functions_need_a_runtime_on_ray() {
+    let _rt = rustyray::init(Config::default()).unwrap();
+    match rustyray::python::function("math", "hypot").remote::<f64>((3.0, 4.0)) {
+        Err(Error::InvalidArgument { reason, .. }) => assert_eq!(
+            reason,
+            "the current runtime does not run on Ray: start it with `Config::default().ray(..)`"
+        ),
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+}
