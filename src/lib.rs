@@ -87,8 +87,12 @@ pub mod task;
 pub use actor::{Actor, ActorHandle, ActorRef};
 pub use api::actor_options::ActorOptions;
 pub use api::registry;
+pub use api::state;
 pub use api::task_options::TaskOptions;
-pub use api::{cancel, get, get_actor, get_all, get_timeout, kill, put, put_bytes, wait};
+pub use api::{
+    cancel, get, get_actor, get_all, get_timeout, kill, put, put_bytes, record_metrics, timeline,
+    wait,
+};
 pub use error::{Error, Result};
 pub use object::{
     get_all_async, wait_async, Codec, MemoryStats, Object, ObjectId, ObjectRef, ReadyPending,

@@ -32,6 +32,7 @@ pub(crate) mod core;
 pub(crate) mod handle;
 pub(crate) mod mailbox;
 pub(crate) mod registry;
+pub(crate) mod state;
 
 pub use self::core::{Access, ActorRead, ActorWrite};
 pub use handle::{Actor, ActorHandle, ActorRef};

@@ -39,6 +39,7 @@ pub struct Config {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) zero_cpu_task_threads: Option<usize>,
     pub(crate) worker_stack_size: Option<usize>,
+    pub(crate) max_finished_tasks: usize,
 }
 
 impl Default for Config {
@@ -56,6 +57,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             zero_cpu_task_threads: None,
             worker_stack_size: None,
+            max_finished_tasks: crate::task::history::DEFAULT_CAPACITY,
         }
     }
 }
@@ -157,6 +159,18 @@ impl Config {
         self
     }
 
+    /// How many ended tasks the runtime remembers for
+    /// [`list_tasks`](crate::state::list_tasks) and the
+    /// [`timeline`](crate::timeline) (default 10,000): the newest are kept,
+    /// the oldest forgotten, so memory stays bounded however many tasks
+    /// run (about 100 bytes a task; the threads that end tasks keep theirs
+    /// apart, up to 8 shares of `n`, and a listing shows the newest `n`).
+    /// 0 keeps none. Live tasks are always listed.
+    pub fn max_finished_tasks(mut self, n: usize) -> Self {
+        self.max_finished_tasks = n;
+        self
+    }
+
     /// How many threads an executor of RustyRay's own runs: one per CPU,
     /// but no more than the machine has cores (`num_cpus` may count
     /// virtual CPUs for scheduling).
@@ -241,6 +255,7 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("zero_cpu_task_threads", &self.zero_cpu_threads())
             .field("worker_stack_size", &self.worker_stack_size)
+            .field("max_finished_tasks", &self.max_finished_tasks)
             .finish()
     }
 }

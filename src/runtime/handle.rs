@@ -94,6 +94,7 @@ impl Runtime {
             zero_cpu_threads: config.zero_cpu_threads(),
             stack_size: config.worker_stack_size,
         };
+        let max_finished_tasks = config.max_finished_tasks;
         let inner = Arc::new_cyclic(|weak| {
             let engine = LocalBackend::new(local, hooks::thread_start(WeakRuntime(weak.clone())));
             Inner {
@@ -105,6 +106,12 @@ impl Runtime {
             }
         });
         let runtime = Runtime { inner };
+        runtime
+            .engine()
+            .local()
+            .scheduler()
+            .history()
+            .set_capacity(max_finished_tasks);
         hooks::install(&runtime);
         Ok(runtime)
     }
