@@ -203,7 +203,7 @@ impl Runtime {
             threads.entry(task.thread).or_insert_with(|| {
                 thread_name(task.thread).unwrap_or_else(|| format!("thread {}", task.thread))
             });
-            events.push(complete_event(task, pid));
+            events.push(complete_event(task, self.id(), pid));
         }
         for (tid, name) in threads {
             events.push(format!(
@@ -220,10 +220,10 @@ impl Runtime {
 
 /// The complete ("X") event of a task that ran: from its first attempt's
 /// start to its end, in microseconds since the runtime started.
-fn complete_event(task: &Ended, pid: u32) -> String {
+fn complete_event(task: &Ended, runtime: crate::RuntimeId, pid: u32) -> String {
     let start = task.started - 1;
     let dur = task.ended.saturating_sub(start);
-    let (cat, actor) = match task.actor {
+    let (cat, actor) = match task.actor(runtime) {
         Some(actor) => ("actor_call", format!(r#","actor_id":"{actor}""#)),
         None => ("task", String::new()),
     };
@@ -238,7 +238,7 @@ fn complete_event(task: &Ended, pid: u32) -> String {
         dur / 1000,
         dur % 1000,
         task.thread,
-        task.id,
+        task.id(runtime),
         task.attempt,
     );
     event

@@ -23,6 +23,7 @@ use std::time::Instant;
 use tracing::{Dispatch, Span};
 
 use crate::object::store::Store;
+use crate::object::RuntimeId;
 use crate::sync::lock;
 use crate::task::id::{ActorId, TaskId};
 use crate::task::spec::TaskName;
@@ -133,26 +134,39 @@ impl Watch {
     }
 }
 
-/// One task that left the system.
+/// One task that left the system, as the ring keeps it (small: its ids
+/// without their runtime, which is the history's).
 #[derive(Clone)]
 pub(crate) struct Ended {
-    pub(crate) id: TaskId,
+    /// The task's index in its runtime.
+    index: u64,
     pub(crate) name: TaskName,
-    pub(crate) actor: Option<ActorId>,
+    /// Its actor's index (0: none).
+    actor: u64,
     pub(crate) attempt: u32,
+    /// The thread it started on (0: it never ran).
+    pub(crate) thread: u32,
     pub(crate) failed: bool,
     /// Nanoseconds since the epoch, plus one (0: it never ran).
     pub(crate) started: u64,
     /// Nanoseconds since the epoch.
     pub(crate) ended: u64,
-    /// The thread it started on (0: it never ran).
-    pub(crate) thread: u32,
 }
 
 impl Ended {
-    fn state(&self) -> TaskState {
+    /// The task's id; `runtime` is the history's.
+    pub(crate) fn id(&self, runtime: RuntimeId) -> TaskId {
+        TaskId::new(runtime, self.index)
+    }
+
+    /// The task's actor, if any.
+    pub(crate) fn actor(&self, runtime: RuntimeId) -> Option<ActorId> {
+        (self.actor != 0).then(|| ActorId::new(runtime, self.actor))
+    }
+
+    fn state(&self, runtime: RuntimeId) -> TaskState {
         TaskState {
-            id: self.id,
+            id: self.id(runtime),
             name: self.name.to_string(),
             status: if self.failed {
                 TaskStatus::Failed
@@ -160,7 +174,7 @@ impl Ended {
                 TaskStatus::Finished
             },
             attempt: self.attempt,
-            actor: self.actor,
+            actor: self.actor(runtime),
         }
     }
 }
@@ -175,7 +189,36 @@ pub(crate) struct Counts {
 #[derive(Default)]
 struct Ring {
     ended: VecDeque<Ended>,
-    counts: HashMap<NameKey, Counts, BuildHasherDefault<AddrHasher>>,
+    /// Ended tasks by name: `names[counts[name]]`.
+    counts: HashMap<NameKey, usize, BuildHasherDefault<AddrHasher>>,
+    names: Vec<(NameKey, Counts)>,
+    /// The entry of `names` counted last: a thread usually ends tasks of
+    /// one function in a row, which then costs no lookup.
+    last: usize,
+}
+
+impl Ring {
+    /// The counts of `name`.
+    fn counts(&mut self, name: &TaskName) -> &mut Counts {
+        let key = NameKey(name.clone());
+        let hit = self.names.get(self.last).is_some_and(|(k, _)| *k == key);
+        if !hit {
+            let key = if self.names.len() >= MAX_NAMES && !self.counts.contains_key(&key) {
+                NameKey(TaskName::Function(OTHER))
+            } else {
+                key
+            };
+            self.last = match self.counts.get(&key) {
+                Some(&i) => i,
+                None => {
+                    self.names.push((NameKey(key.0.clone()), Counts::default()));
+                    self.counts.insert(key, self.names.len() - 1);
+                    self.names.len() - 1
+                }
+            };
+        }
+        &mut self.names[self.last].1
+    }
 }
 
 /// A task name as a key of the counts: a function's name by its address
@@ -235,6 +278,7 @@ impl Hasher for AddrHasher {
 /// Each shard keeps the newest `capacity` of its own; a listing merges
 /// them and keeps the newest `capacity` overall.
 pub(crate) struct History {
+    runtime: RuntimeId,
     epoch: Instant,
     capacity: AtomicUsize,
     shards: [Shard; SHARDS],
@@ -259,8 +303,9 @@ const OTHER: &str = "(other names)";
 pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 
 impl History {
-    pub(crate) fn new() -> History {
+    pub(crate) fn new(runtime: RuntimeId) -> History {
         History {
+            runtime,
             epoch: Instant::now(),
             capacity: AtomicUsize::new(DEFAULT_CAPACITY),
             shards: Default::default(),
@@ -282,23 +327,22 @@ impl History {
         let watch = &task.watch;
         let started = watch.started.load(Ordering::Relaxed);
         let entry = Ended {
-            id: task.id,
+            index: task.id.index(),
             name: task.name.clone(),
-            actor: task.place.as_ref().and_then(|p| p.actor()).map(|a| a.id()),
+            actor: match &task.place {
+                Some(place) => place.actor().map_or(0, |a| a.id().index()),
+                None => 0,
+            },
             attempt: watch.attempt(),
+            thread: watch.thread.load(Ordering::Relaxed),
             failed: watch.failed.load(Ordering::Relaxed),
             started,
             ended: self.now(),
-            thread: watch.thread.load(Ordering::Relaxed),
         };
         let shard = &self.shards[thread_tag() as usize % SHARDS];
         let old = {
             let mut ring = lock(&shard.0);
-            let mut key = NameKey(entry.name.clone());
-            if ring.counts.len() >= MAX_NAMES && !ring.counts.contains_key(&key) {
-                key = NameKey(TaskName::Function(OTHER));
-            }
-            let counts = ring.counts.entry(key).or_default();
+            let counts = ring.counts(&entry.name);
             if entry.failed {
                 counts.failed += 1;
             } else {
@@ -325,7 +369,7 @@ impl History {
             .iter()
             .flat_map(|shard| lock(&shard.0).ended.iter().cloned().collect::<Vec<_>>())
             .collect();
-        entries.sort_by_key(|e| (e.ended, e.id.index()));
+        entries.sort_by_key(|e| (e.ended, e.index));
         let capacity = self.capacity.load(Ordering::Relaxed);
         let excess = entries.len().saturating_sub(capacity);
         entries.drain(..excess);
@@ -336,7 +380,7 @@ impl History {
     pub(crate) fn counts(&self) -> Vec<(String, Counts)> {
         let mut by_name: BTreeMap<String, Counts> = BTreeMap::new();
         for shard in &self.shards {
-            for (name, counts) in lock(&shard.0).counts.iter() {
+            for (name, counts) in lock(&shard.0).names.iter() {
                 let total = by_name.entry(name.0.to_string()).or_default();
                 total.finished += counts.finished;
                 total.failed += counts.failed;
@@ -348,7 +392,11 @@ impl History {
     /// Every task of `store`'s runtime: the live ones found through their
     /// pending outputs, then those kept in the ring, ordered by id.
     pub(crate) fn list(&self, store: &Store) -> Vec<TaskState> {
-        let mut tasks: Vec<TaskState> = self.entries().iter().map(Ended::state).collect();
+        let mut tasks: Vec<TaskState> = self
+            .entries()
+            .iter()
+            .map(|e| e.state(self.runtime))
+            .collect();
         let ended: HashSet<TaskId> = tasks.iter().map(|t| t.id).collect();
         let mut seen = HashSet::new();
         for task in live_tasks(store) {

@@ -95,7 +95,7 @@ impl Scheduler {
             scope: OnceLock::new(),
             next_task: AtomicU64::new(1),
             closed: AtomicBool::new(false),
-            history: History::new(),
+            history: History::new(runtime),
         }
     }
 

@@ -233,6 +233,9 @@ pub(crate) fn attempt<R>(
     run: impl FnOnce() -> Result<R, crate::task::task::Failure>,
 ) -> Result<R, crate::task::task::Failure> {
     task.watch.attempt_starts(task.scheduler.history(), attempt);
+    if task.watch.dispatch().is_none() && !any_subscriber() {
+        return run(); // nobody listens: no span, no event
+    }
     under(task.watch.dispatch(), || {
         let span = span(task, attempt);
         let _entered = span.enter();
