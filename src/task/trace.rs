@@ -157,7 +157,9 @@ pub(crate) fn any_subscriber() -> bool {
 /// when it has none (or no subscriber exists at all).
 #[inline]
 pub(crate) fn capture() -> Option<Dispatch> {
-    if !any_subscriber() {
+    // Any level: a subscriber that keeps only warnings still gets the
+    // task's, though it wants no spans.
+    if LevelFilter::current() == LevelFilter::OFF {
         return None;
     }
     tracing::dispatcher::get_default(|d| (!d.is::<NoSubscriber>()).then(|| d.clone()))
