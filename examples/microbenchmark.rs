@@ -20,6 +20,8 @@
 //! `multiplier × calls / elapsed`; the row prints the mean and the
 //! population standard deviation. `--quick` shortens the warm-up to 0.1 s
 //! and each run to 0.25 s. Ray's 10 s pause before each row is left out.
+//! On a terminal, a progress line on stderr shows which row runs and how
+//! far it is (warm-up, run 1/4, …); piped or redirected, stderr stays quiet.
 //!
 //! After Ray's rows come floor rows (what the same work costs on bare tokio
 //! and std channels, with RustyRay's ratio to them), then rows of our own,
@@ -42,6 +44,7 @@
 //! allocator would slow every row here).
 
 use std::hint::black_box;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -225,6 +228,52 @@ struct Bench {
     /// Substrings of the rows to run (any of them); empty: every row.
     filter: Vec<String>,
     results: Vec<(String, f64)>,
+    progress: Progress,
+}
+
+/// A progress line on stderr (which row, how far into it), redrawn in
+/// place, when stderr is a terminal; nothing when it is piped or
+/// redirected, so the output stays plain.
+struct Progress {
+    shown: bool,
+    rows: usize,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            shown: std::io::stderr().is_terminal(),
+            rows: 0,
+        }
+    }
+
+    /// A row starts.
+    fn row(&mut self) {
+        self.rows += 1;
+    }
+
+    /// Shows how far the row `name` is: `done` of `total` phases (the
+    /// warm-up, then each run), the current one `phase`.
+    fn show(&self, name: &str, phase: &str, done: usize, total: usize) {
+        if !self.shown {
+            return;
+        }
+        const WIDTH: usize = 20;
+        let filled = WIDTH * done / total.max(1);
+        let bar: String = "#".repeat(filled) + &".".repeat(WIDTH - filled);
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K[row {}] [{bar}] {phase}: {name}", self.rows);
+        let _ = err.flush();
+    }
+
+    /// Clears the line before the row's result is printed.
+    fn clear(&self) {
+        if self.shown {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
 }
 
 impl Bench {
@@ -244,6 +293,9 @@ impl Bench {
         if !self.wanted(name) {
             return None;
         }
+        let runs = self.timing.runs;
+        self.progress.row();
+        self.progress.show(name, "warm-up", 0, runs + 1);
         let start = Instant::now();
         let mut warmup_calls = 0u64;
         while start.elapsed() < self.timing.warmup {
@@ -252,7 +304,9 @@ impl Bench {
         }
         let step = warmup_calls / 10 + 1;
         let mut figures = Vec::with_capacity(self.timing.runs);
-        for _ in 0..self.timing.runs {
+        for run in 0..runs {
+            let phase = format!("run {}/{runs}", run + 1);
+            self.progress.show(name, &phase, run + 1, runs + 1);
             let start = Instant::now();
             let mut calls = 0u64;
             while start.elapsed() < self.timing.run {
@@ -263,6 +317,7 @@ impl Bench {
             }
             figures.push(multiplier * calls as f64 / start.elapsed().as_secs_f64());
         }
+        self.progress.clear();
         let mean = figures.iter().sum::<f64>() / figures.len() as f64;
         let var = figures.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / figures.len() as f64;
         self.results.push((name.to_string(), mean));
@@ -516,6 +571,7 @@ fn main() -> Result<()> {
             timing,
             filter,
             results: Vec::new(),
+            progress: Progress::new(),
         };
         return ray_rows(&mut bench, &address);
     }
@@ -535,6 +591,7 @@ fn main() -> Result<()> {
         timing,
         filter,
         results: Vec::new(),
+        progress: Progress::new(),
     };
 
     let rt = rustyray::init(Config::default().num_cpus(cores))?;

@@ -168,6 +168,16 @@ pub enum Error {
         /// What is wrong with the argument.
         reason: String,
     },
+
+    /// Reading or writing a file failed (writing the
+    /// [`timeline`](crate::timeline), say).
+    #[error("{what} failed: {reason}")]
+    Io {
+        /// What was being done, with the path.
+        what: String,
+        /// The operating system's reason.
+        reason: String,
+    },
 }
 
 /// What to use in async code instead of a blocking call.

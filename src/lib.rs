@@ -99,11 +99,12 @@ pub use api::ray;
 #[cfg(feature = "ray")]
 pub use api::ray::init;
 pub use api::registry;
+pub use api::state;
 pub use api::task_options::TaskOptions;
 pub use api::{
     available_resources, cancel, cancel_with, cluster_resources, get, get_actor, get_all,
-    get_mixed, get_timeout, kill, placement_group, put, put_bytes, remove_placement_group, wait,
-    wait_mixed,
+    get_mixed, get_timeout, kill, placement_group, put, put_bytes, record_metrics,
+    remove_placement_group, timeline, wait, wait_mixed,
 };
 pub use api::{exit_actor, get_actor_in, kill_with, KillOptions};
 pub use error::{Error, Result};

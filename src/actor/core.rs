@@ -220,6 +220,13 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                         .die(format!("it {cause} with no restarts left"));
                 }
                 self.mailbox.set_restarted();
+                tracing::warn!(
+                    target: "rustyray::actor",
+                    actor = %self.mailbox.label,
+                    actor_id = %self.mailbox.id,
+                    %cause,
+                    "restarting"
+                );
             }
             let built = {
                 let mut ctor = lock(&self.constructor);

@@ -20,10 +20,11 @@
 //! [`Instance`] to destroy it when the actor dies.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::actor::registry::ActorTable;
+use crate::actor::state::ActorStatus;
 use crate::error::Error;
 use crate::sync::lock;
 use crate::task::id::ActorId;
@@ -121,6 +122,8 @@ pub(crate) struct Mailbox {
     /// The names of the concurrency groups, lane `i + 1` for `groups[i]`.
     groups: Vec<String>,
     restarted: AtomicBool,
+    /// Restarts so far (for the state API).
+    restarts: AtomicU32,
     state: Mutex<State>,
     instance: Mutex<Option<Weak<dyn Instance>>>,
 }
@@ -209,6 +212,7 @@ impl Mailbox {
             table,
             groups: lanes.groups.into_iter().map(|(name, _)| name).collect(),
             restarted: AtomicBool::new(false),
+            restarts: AtomicU32::new(0),
             state: Mutex::new(State {
                 status: Status::Creating,
                 lanes: state_lanes,
@@ -232,6 +236,21 @@ impl Mailbox {
 
     pub(crate) fn set_restarted(&self) {
         self.restarted.store(true, Ordering::Release);
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+        if let Some(table) = self.table.upgrade() {
+            table.count_restart();
+        }
+    }
+
+    /// Where the actor is in its life, and its restarts so far.
+    pub(crate) fn observe(&self) -> (ActorStatus, u32) {
+        let status = match lock(&self.state).status {
+            Status::Creating => ActorStatus::Pending,
+            Status::Alive => ActorStatus::Alive,
+            Status::Restarting => ActorStatus::Restarting,
+            Status::Dead(_) => ActorStatus::Dead,
+        };
+        (status, self.restarts.load(Ordering::Relaxed))
     }
 
     pub(crate) fn died(&self, cause: impl Into<String>) -> Error {

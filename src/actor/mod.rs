@@ -59,6 +59,7 @@ pub(crate) mod handle;
 pub(crate) mod mailbox;
 pub(crate) mod method;
 pub(crate) mod registry;
+pub(crate) mod state;
 
 pub use self::core::{Access, ActorRead, ActorWrite};
 pub use handle::{Actor, ActorHandle, ActorRef};

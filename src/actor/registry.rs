@@ -1,10 +1,12 @@
 //! [`ActorTable`]: one runtime's actors, by id and by name.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::actor::mailbox::Mailbox;
+use crate::actor::state::ActorState;
 use crate::error::{Error, Result};
 use crate::object::RuntimeId;
 use crate::sync::lock;
@@ -32,7 +34,14 @@ struct Tables {
 pub(crate) struct ActorTable {
     runtime: RuntimeId,
     tables: Mutex<Tables>,
+    /// The newest actors that died, for the state API.
+    dead: Mutex<VecDeque<ActorState>>,
+    /// Restarts of the runtime's actors so far.
+    restarts: AtomicU64,
 }
+
+/// How many dead actors a runtime keeps for the state API.
+const DEAD_KEPT: usize = 1000;
 
 /// The outcome of registering a named actor.
 pub(crate) enum Registered {
@@ -67,6 +76,8 @@ impl ActorTable {
         ActorTable {
             runtime,
             tables: Mutex::new(Tables::default()),
+            dead: Mutex::new(VecDeque::new()),
+            restarts: AtomicU64::new(0),
         }
     }
 
@@ -160,7 +171,42 @@ impl ActorTable {
             }
             tables.by_id.remove(&id)
         };
+        if let Some(entry) = &removed {
+            let state = ActorState::of(&entry.mailbox, entry.type_name);
+            let mut dead = lock(&self.dead);
+            if dead.len() >= DEAD_KEPT {
+                dead.pop_front();
+            }
+            dead.push_back(state);
+        }
         drop(removed);
+    }
+
+    /// One more restart of an actor.
+    pub(crate) fn count_restart(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Restarts of the runtime's actors so far.
+    pub(crate) fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// The live actors, then the newest dead ones, by id.
+    pub(crate) fn list(&self) -> Vec<ActorState> {
+        let live: Vec<(Arc<Mailbox>, &'static str)> = self
+            .lock()
+            .by_id
+            .values()
+            .map(|e| (Arc::clone(&e.mailbox), e.type_name))
+            .collect();
+        let mut actors: Vec<ActorState> = live
+            .iter()
+            .map(|(mailbox, type_name)| ActorState::of(mailbox, type_name))
+            .collect();
+        actors.extend(lock(&self.dead).iter().cloned());
+        actors.sort_by_key(|a| a.id.index());
+        actors
     }
 
     /// Shutdown: every actor dies; no new one is accepted.

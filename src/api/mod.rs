@@ -19,6 +19,7 @@ pub mod python;
 pub mod ray;
 pub mod registry;
 pub(crate) mod resources;
+pub mod state;
 pub(crate) mod streaming;
 pub(crate) mod submit;
 pub(crate) mod task_options;
@@ -108,6 +109,46 @@ pub fn wait<T: Object>(
     timeout: Option<Duration>,
 ) -> Result<ReadyPending<T>> {
     global()?.wait(refs, num_ready, timeout)
+}
+
+/// Writes a timeline of the current runtime's recent tasks and actor calls
+/// to `path`, as Chrome trace-event JSON (open it in Perfetto or
+/// `chrome://tracing`): Ray's `ray.timeline()`.
+///
+/// Each task that ran is one complete (`"X"`) event named after its
+/// function or method (`Actor.method`), from its first attempt's start to
+/// its end (`ts` and `dur` in microseconds since the runtime started), on
+/// the row (`tid`) of the worker thread it started on; rows carry the
+/// threads' names. The runtime keeps the newest
+/// [`Config::max_finished_tasks`](crate::Config::max_finished_tasks) ended
+/// tasks: the timeline shows those.
+///
+/// ```
+/// #[rustyray::remote]
+/// fn work() -> u32 {
+///     7
+/// }
+///
+/// let _rt = rustyray::init(rustyray::Config::default())?;
+/// work::remote()?.get()?;
+/// let path = std::env::temp_dir().join(format!("timeline-doc-{}.json", std::process::id()));
+/// rustyray::timeline(&path)?;
+/// let json = std::fs::read_to_string(&path).unwrap();
+/// assert!(json.contains(r#""ph":"X""#));
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), rustyray::Error>(())
+/// ```
+pub fn timeline(path: impl AsRef<std::path::Path>) -> Result<()> {
+    global()?.timeline(path)
+}
+
+/// Reports the current runtime's metrics through the
+/// [`metrics`](https://docs.rs/metrics) facade: see
+/// [`Runtime::record_metrics`](crate::Runtime::record_metrics) for what is
+/// reported. Call it when the exporter is scraped, or every few seconds.
+pub fn record_metrics() -> Result<()> {
+    global()?.record_metrics();
+    Ok(())
 }
 
 /// Cancels the task producing `r`: a pending task never runs, a running

@@ -20,6 +20,7 @@ use crate::object::value::{Stored, Value};
 use crate::object::{copy, Object};
 
 pub(crate) use crate::object::completion::Producer;
+use crate::object::state::ObjectLocation;
 
 /// `resident` of a cell that is not in the store's resident table.
 const NOT_RESIDENT: usize = usize::MAX;
@@ -252,6 +253,16 @@ impl ObjectCell {
         });
         self.touch();
         outcome
+    }
+
+    /// The size of the value and where it is, once complete with one (for
+    /// `list_objects`).
+    pub(crate) fn stored(&self) -> Option<(u64, ObjectLocation)> {
+        self.state.read(|state| match state {
+            Some(State::Ready(value)) => Some((value.size(), ObjectLocation::Memory)),
+            Some(State::Spilled(file)) => Some((file.size(), ObjectLocation::Disk)),
+            Some(State::Failed(_)) | None => None,
+        })
     }
 
     pub(crate) fn is_complete(&self) -> bool {

@@ -82,6 +82,12 @@ pub(crate) trait Producer: Send + Sync {
     /// the value: the producer may run on this thread now instead, if it
     /// has not started. `true` when it ran here.
     fn help(self: Arc<Self>) -> bool;
+
+    /// The producer as the layer above knows it (a task), for listing what
+    /// is live; `None` by default.
+    fn observe(self: Arc<Self>) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
 }
 
 /// Async waiters, each under the key its registrant removes it by. The

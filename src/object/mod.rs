@@ -59,6 +59,7 @@ mod recover;
 pub(crate) mod recycle;
 mod serde;
 pub(crate) mod spill;
+pub(crate) mod state;
 pub(crate) mod store;
 pub(crate) mod timer;
 pub(crate) mod value;

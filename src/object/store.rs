@@ -379,7 +379,7 @@ impl Store {
         lock(&self.resident[key % SHARDS]).remove(key / SHARDS);
     }
 
-    fn live_cells(&self) -> Vec<Arc<ObjectCell>> {
+    pub(crate) fn live_cells(&self) -> Vec<Arc<ObjectCell>> {
         self.cells
             .iter()
             .flat_map(|shard| {
@@ -417,6 +417,13 @@ impl Store {
         match written {
             Ok(file) => {
                 self.spilled_total.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    target: "rustyray::object",
+                    runtime = %self.runtime_name,
+                    object = %id,
+                    bytes = size,
+                    "spilled on arrival: no room in memory"
+                );
                 drop_caught(value);
                 Ok(State::Spilled(Arc::new(file)))
             }
@@ -599,6 +606,12 @@ impl Store {
                         }
                     }
                     self.spilled_total.fetch_add(committed, Ordering::Relaxed);
+                    tracing::debug!(
+                        target: "rustyray::object",
+                        runtime = %self.runtime_name,
+                        objects = committed,
+                        "spilled"
+                    );
                 }
                 Err(err) => result = Err(err),
             }
@@ -628,6 +641,7 @@ impl Store {
     /// One more object restored from disk.
     pub(crate) fn count_restore(&self) {
         self.restored_total.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(target: "rustyray::object", runtime = %self.runtime_name, "restored");
     }
 
     pub(crate) fn memory(&self) -> MemoryStats {

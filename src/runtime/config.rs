@@ -42,6 +42,7 @@ pub struct Config {
     pub(crate) namespace: Option<String>,
     /// The Ray cluster to run on (`Config::ray`), if any.
     pub(crate) ray: Option<String>,
+    pub(crate) max_finished_tasks: usize,
 }
 
 impl Default for Config {
@@ -61,6 +62,7 @@ impl Default for Config {
             worker_stack_size: None,
             namespace: None,
             ray: None,
+            max_finished_tasks: crate::task::history::DEFAULT_CAPACITY,
         }
     }
 }
@@ -187,6 +189,18 @@ impl Config {
         self
     }
 
+    /// How many ended tasks the runtime remembers for
+    /// [`list_tasks`](crate::state::list_tasks) and the
+    /// [`timeline`](crate::timeline) (default 10,000): the newest are kept,
+    /// the oldest forgotten, so memory stays bounded however many tasks
+    /// run (about 100 bytes a task; the threads that end tasks keep theirs
+    /// apart, up to 8 shares of `n`, and a listing shows the newest `n`).
+    /// 0 keeps none. Live tasks are always listed.
+    pub fn max_finished_tasks(mut self, n: usize) -> Self {
+        self.max_finished_tasks = n;
+        self
+    }
+
     /// How many threads an executor of RustyRay's own runs: one per CPU,
     /// but no more than the machine has cores (`num_cpus` may count
     /// virtual CPUs for scheduling).
@@ -275,6 +289,7 @@ impl fmt::Debug for Config {
             .field("zero_cpu_task_threads", &self.zero_cpu_threads())
             .field("worker_stack_size", &self.worker_stack_size)
             .field("ray", &self.ray)
+            .field("max_finished_tasks", &self.max_finished_tasks)
             .finish()
     }
 }

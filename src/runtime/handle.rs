@@ -102,6 +102,7 @@ impl Runtime {
             Some(address) => Some(crate::backend::ray::RayBackend::connect(address)?),
             None => None,
         };
+        let max_finished_tasks = config.max_finished_tasks;
         let inner = Arc::new_cyclic(|weak| {
             let engine = LocalBackend::new(local, hooks::thread_start(WeakRuntime(weak.clone())));
             Inner {
@@ -115,6 +116,12 @@ impl Runtime {
             }
         });
         let runtime = Runtime { inner };
+        runtime
+            .engine()
+            .local()
+            .scheduler()
+            .history()
+            .set_capacity(max_finished_tasks);
         hooks::install(&runtime);
         Ok(runtime)
     }

@@ -32,6 +32,7 @@ mod config;
 pub(crate) mod context;
 mod handle;
 mod hooks;
+mod observe;
 mod scope;
 
 pub use crate::object::RuntimeId;

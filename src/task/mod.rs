@@ -37,6 +37,7 @@ pub(crate) mod args;
 pub(crate) mod body;
 pub(crate) mod context;
 pub(crate) mod help;
+pub(crate) mod history;
 pub(crate) mod id;
 pub(crate) mod phase;
 pub(crate) mod place;
@@ -50,6 +51,7 @@ pub(crate) mod split;
 pub(crate) mod stream;
 #[allow(clippy::module_inception)]
 pub(crate) mod task;
+pub(crate) mod trace;
 
 pub use context::{context, Context};
 pub use id::{ActorId, TaskId};

@@ -28,6 +28,7 @@ use std::task::Waker;
 
 use crate::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use crate::sync::{lock, Mutex};
+use crate::task::history::TaskStatus;
 
 const WAITING: u8 = 0;
 const QUEUED: u8 = 1;
@@ -174,6 +175,18 @@ impl Phase {
     pub(crate) fn finish(&self) -> Option<Left> {
         let was = self.word.swap(DONE, Ordering::AcqRel);
         (was != DONE).then(|| Left::from(was))
+    }
+
+    /// Where the task is, for the state API; `None` once it left. A task
+    /// granted its resources waits for a runner (or its actor's turn): it
+    /// shows as queued.
+    pub(crate) fn observe(&self) -> Option<TaskStatus> {
+        match self.word.load(Ordering::Acquire) {
+            WAITING => Some(TaskStatus::WaitingForDependencies),
+            QUEUED | GRANTED => Some(TaskStatus::Queued),
+            RUNNING => Some(TaskStatus::Running),
+            _ => None,
+        }
     }
 
     /// Drops the kept waker (the task left).

@@ -25,6 +25,7 @@ use crate::sync::{catch, lock};
 use crate::task::context::{self, Running};
 use crate::task::returns;
 use crate::task::task::{Body, Failure, Outcome, Task};
+use crate::task::trace;
 
 fn panicked(task: &Task, message: String) -> Failure {
     Failure {
@@ -110,12 +111,17 @@ where
                 task: Arc::clone(task),
                 attempt,
             };
-            let outcome = context::enter(&running, || {
-                catch(|| body(task)).unwrap_or_else(|panic| Err(panicked(task, panic)))
+            let outcome = trace::attempt(task, attempt, || {
+                context::enter(&running, || {
+                    catch(|| body(task)).unwrap_or_else(|panic| Err(panicked(task, panic)))
+                })
             });
             match outcome {
                 Ok(()) => break,
-                Err(failure) if task.may_retry(&failure, attempt) => attempt += 1,
+                Err(failure) if task.may_retry(&failure, attempt) => {
+                    trace::retrying(task, attempt, &failure.error);
+                    attempt += 1;
+                }
                 Err(failure) => {
                     task.fail(failure.error);
                     break;
@@ -220,10 +226,11 @@ pin_project_lite::pin_project! {
 pin_project_lite::pin_project! {
     /// The future of one async task, across its attempts. `body` makes
     /// each attempt's future (`None` once the task is done); `current` is
-    /// the attempt in progress.
+    /// the attempt in progress, `span` its span (entered on every poll).
     struct AsyncRun<F, Fut> {
         running: Running,
         body: Option<F>,
+        span: tracing::Span,
         #[pin]
         current: Attempt<Fut>,
         done: bool,
@@ -246,6 +253,7 @@ impl<F, Fut> AsyncRun<F, Fut> {
         AsyncRun {
             running: Running { task, attempt: 0 },
             body: Some(body),
+            span: tracing::Span::none(),
             current: Attempt::Idle,
             done: false,
         }
@@ -289,28 +297,52 @@ where
             return finish(run);
         };
         let mut current = this.current;
-        let polled = context::enter(this.running, || {
-            catch(|| {
-                if let AttemptProj::Idle = current.as_mut().project() {
-                    current.set(Attempt::Running {
-                        future: body(&task),
-                    });
+        let (running, span) = (this.running, this.span);
+        let outcome = trace::under(task.watch.dispatch(), || {
+            let starts = matches!(current.as_mut().project(), AttemptProj::Idle);
+            if starts {
+                task.watch
+                    .attempt_starts(task.scheduler.history(), running.attempt);
+                *span = trace::span(&task, running.attempt);
+            }
+            let _entered = span.enter();
+            if starts {
+                tracing::trace!(target: trace::TARGET, "started");
+            }
+            let polled = context::enter(running, || {
+                catch(|| {
+                    if let AttemptProj::Idle = current.as_mut().project() {
+                        current.set(Attempt::Running {
+                            future: body(&task),
+                        });
+                    }
+                    match current.as_mut().project() {
+                        AttemptProj::Running { future } => future.poll(cx),
+                        AttemptProj::Idle => Poll::Ready(Ok(())),
+                    }
+                })
+            });
+            let outcome: Outcome = match polled {
+                Ok(Poll::Pending) => return None,
+                Ok(Poll::Ready(outcome)) => outcome,
+                Err(panic) => Err(panicked(&task, panic)),
+            };
+            match &outcome {
+                Ok(()) => tracing::debug!(target: trace::TARGET, "finished"),
+                Err(failure) => {
+                    tracing::debug!(target: trace::TARGET, error = %failure.error, "attempt failed")
                 }
-                match current.as_mut().project() {
-                    AttemptProj::Running { future } => future.poll(cx),
-                    AttemptProj::Idle => Poll::Ready(Ok(())),
-                }
-            })
+            }
+            Some(outcome)
         });
-        let outcome: Outcome = match polled {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(outcome)) => outcome,
-            Err(panic) => Err(panicked(&task, panic)),
+        let Some(outcome) = outcome else {
+            return Poll::Pending;
         };
         end_attempt(&task, current);
         match outcome {
             Ok(()) => return finish(run),
             Err(failure) if task.may_retry(&failure, run.running.attempt) => {
+                trace::retrying(&task, run.running.attempt, &failure.error);
                 run.as_mut().project().running.attempt += 1;
             }
             Err(failure) => {

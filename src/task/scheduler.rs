@@ -30,6 +30,7 @@ use crate::object::store::Store;
 use crate::object::RuntimeId;
 use crate::sync::lock;
 use crate::task::context;
+use crate::task::history::History;
 use crate::task::id::TaskId;
 use crate::task::placement::Group;
 use crate::task::resources::{Available, Capacity, Demand};
@@ -53,6 +54,8 @@ pub(crate) struct Scheduler {
     scope: OnceLock<Arc<dyn Scope>>,
     next_task: AtomicU64,
     closed: AtomicBool,
+    /// The tasks that ended, for the state API and the timeline.
+    history: History,
 }
 
 /// Tasks a release starts.
@@ -98,7 +101,13 @@ impl Scheduler {
             scope: OnceLock::new(),
             next_task: AtomicU64::new(1),
             closed: AtomicBool::new(false),
+            history: History::new(runtime),
         }
+    }
+
+    /// The record of the tasks that ended.
+    pub(crate) fn history(&self) -> &History {
+        &self.history
     }
 
     /// Installs the runtime's context for the tasks (once, at its start).

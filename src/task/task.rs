@@ -27,6 +27,7 @@ use crate::exec::pool::Job;
 use crate::object::cell::{ObjectCell, Producer};
 use crate::sync::lock;
 use crate::task::context;
+use crate::task::history::{TaskStatus, Watch};
 use crate::task::id::TaskId;
 use crate::task::phase::{Left, Phase, Stolen};
 use crate::task::place::Place;
@@ -35,6 +36,7 @@ use crate::task::returns::Outputs;
 use crate::task::run;
 use crate::task::scheduler::Scheduler;
 use crate::task::spec::{TaskName, TaskSpec};
+use crate::task::trace;
 
 /// How one attempt ended.
 pub(crate) type Outcome = std::result::Result<(), Failure>;
@@ -113,6 +115,8 @@ pub(crate) struct TaskCell<B: ?Sized> {
     /// The tasks and actor calls this task submitted while it ran, for a
     /// recursive cancel (untouched by a task that submits none).
     children: Mutex<Children>,
+    /// What observers see of it (see `history.rs` and `trace.rs`).
+    pub(crate) watch: Watch,
     /// How many times the task left the system (once, always).
     #[cfg(test)]
     left_count: AtomicUsize,
@@ -171,6 +175,7 @@ impl Task {
                 job: this.clone(),
                 waits: AtomicUsize::new(0),
                 children: Mutex::new(Children::default()),
+                watch: Watch::new(),
                 #[cfg(test)]
                 left_count: AtomicUsize::new(0),
                 body,
@@ -180,6 +185,7 @@ impl Task {
         // cell: a waker needs one).
         let waker = (!cell.deps.is_empty()).then(|| Waker::from(Arc::clone(&cell)));
         let task: Arc<Task> = cell;
+        tracing::trace!(target: trace::TARGET, task_id = %task.id, task = %task.name, "submitted");
         if let Some(place) = &task.place {
             // A task with dependencies may wait a while: its place must
             // know it to fail it if it goes away meanwhile. (One without is
@@ -224,6 +230,9 @@ impl Task {
             if task.phase.is_done() {
                 continue;
             }
+            trace::under(task.watch.dispatch(), || {
+                tracing::info!(target: trace::TARGET, task_id = %task.id, task = %task.name, "cancelled");
+            });
             task.stop(Error::Cancelled {
                 task: task.name.to_string(),
             });
@@ -320,6 +329,11 @@ impl Task {
         }
     }
 
+    /// Where the task is, for the state API; `None` once it left.
+    pub(crate) fn status(&self) -> Option<TaskStatus> {
+        self.phase.observe()
+    }
+
     /// Whether the task is still queued for its resources (not granted,
     /// stolen or stopped).
     pub(crate) fn is_queued(&self) -> bool {
@@ -386,6 +400,7 @@ impl Task {
 
     /// Completes every output not yet complete with `err`.
     pub(crate) fn fail(&self, err: Error) {
+        self.watch.failed();
         if let Some((last, rest)) = self.outputs.cells().split_last() {
             for out in rest {
                 out.complete(Err(err.clone()));
@@ -417,6 +432,7 @@ impl Task {
         self.phase.forget_waker();
         self.body.discard(self);
         let holds = left.held_grant && !self.keeps_resources.load(Ordering::Acquire);
+        self.scheduler.history().ended(self);
         self.scheduler.finished(self, holds);
     }
 
@@ -491,6 +507,11 @@ impl<B: Body> Producer for TaskCell<B> {
             }
             _ => false,
         }
+    }
+
+    fn observe(self: Arc<Self>) -> Option<Box<dyn std::any::Any + Send>> {
+        let task: Arc<Task> = self;
+        Some(Box::new(task))
     }
 }
 
