@@ -208,6 +208,7 @@ fn ray_figure(name: &str) -> Option<f64> {
         "single client tasks sync" => 798.8,
         "single client tasks async" => 2569.2,
         "multi client tasks async" => 2778.47,
+        "placement group create/removal" => 629.32,
         "1:1 actor calls sync" => 1627.62,
         "1:1 actor calls async" => 6812.1,
         "1:1 actor calls concurrent" => 7976.05,
@@ -785,9 +786,25 @@ fn main() -> Result<()> {
             .collect();
         drop(black_box(rustyray::get_all(&refs)));
     });
-    if bench.wanted("placement group") {
-        println!("placement group create/removal per second: not expressible (RustyRay has no placement groups yet)");
-    }
+    bench.row(
+        "placement group create/removal",
+        100.0,
+        "100 groups of one bundle of 0.001 CPU: create, wait each, remove all",
+        || {
+            let tiny = || vec![rustyray::Bundle::new().num_cpus(0.001)];
+            let groups: Vec<_> = (0..100)
+                .filter_map(|_| {
+                    rustyray::placement_group(tiny(), rustyray::PlacementStrategy::Pack).ok()
+                })
+                .collect();
+            for group in &groups {
+                drop(black_box(group.wait(Duration::from_secs(10))));
+            }
+            for group in &groups {
+                drop(black_box(rustyray::remove_placement_group(group)));
+            }
+        },
+    );
     drop(rt);
 
     // Floors: the same shapes of work on bare tokio and std channels.
