@@ -34,6 +34,8 @@ mod handle;
 mod hooks;
 mod observe;
 mod scope;
+#[cfg(test)]
+mod task_races;
 
 pub use crate::object::RuntimeId;
 pub use config::Config;

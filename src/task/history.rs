@@ -8,9 +8,8 @@
 //! attempt and start time are atomics in its own allocation. A task that
 //! leaves the system writes one [`Ended`] entry into its runtime's ring
 //! (one lock of the thread's own shard, no allocation once the ring is
-//! full), which keeps the newest
-//! [`Config::max_finished_tasks`](crate::Config::max_finished_tasks)
-//! entries and counts ended tasks by name.
+//! full), which keeps the newest `Config::max_finished_tasks` (runtime
+//! layer) entries and counts ended tasks by name.
 //!
 //! A live task whose refs were all dropped is not found until it ends.
 
