@@ -92,10 +92,22 @@ async fn scraped_metrics_equal_the_work_done() -> Result<(), Box<dyn Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(example::serve(listener, runtime.clone()));
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await?
-        .text()
-        .await?;
+    // The store's figures as one scrape saw them: results of the calls
+    // above may still be landing (or being freed) in the background, so
+    // scrape until the store reads the same before and after a scrape.
+    let mut attempts = 0;
+    let (text, memory) = loop {
+        let before = runtime.memory();
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await?
+            .text()
+            .await?;
+        let after = runtime.memory();
+        attempts += 1;
+        if before == after || attempts == 100 {
+            break (text, after);
+        }
+    };
     server.abort();
 
     let rt = ("runtime", name.as_str());
@@ -131,9 +143,7 @@ async fn scraped_metrics_equal_the_work_done() -> Result<(), Box<dyn Error>> {
     for state in ["waiting_for_dependencies", "queued", "running"] {
         assert_eq!(value(&text, "rustyray_tasks", &[rt, ("state", state)]), 0.0);
     }
-    // The store as the scrape saw it (results of the calls above may
-    // still have been landing when `memory` was read).
-    let memory = runtime.memory();
+    // The store as the scrape saw it.
     let bytes = |location| {
         value(
             &text,
