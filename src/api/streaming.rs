@@ -11,6 +11,7 @@ use crate::actor::handle::{Actor, ActorRef};
 use crate::actor::method::MethodInfo;
 use crate::api::registry::{Call, MethodCall};
 use crate::api::submit::{submit_async, submit_sync, target_runtime};
+use crate::api::task_options::TaskOptions;
 use crate::error::Result;
 use crate::object::Object;
 use crate::task::args::{ArgList, ValueList};
@@ -39,11 +40,7 @@ where
         let Call::Typed(options, args) = self else {
             return Err(by_name_error(function));
         };
-        let runtime = target_runtime(&options)?;
-        let channel = Channel::new(
-            Arc::clone(runtime.engine().local().store()),
-            options.generator_backpressure,
-        );
+        let channel = task_channel(&options)?;
         let sink = Arc::clone(&channel);
         let task = submit_sync::<Ar, One<()>, _>(options, args, move |values| {
             sink.drive(body(values), &convert)
@@ -69,11 +66,7 @@ where
         let Call::Typed(options, args) = self else {
             return Err(by_name_error(function));
         };
-        let runtime = target_runtime(&options)?;
-        let channel = Channel::new(
-            Arc::clone(runtime.engine().local().store()),
-            options.generator_backpressure,
-        );
+        let channel = task_channel(&options)?;
         let sink = Arc::clone(&channel);
         let convert = Arc::new(convert);
         let task = submit_async::<Ar, One<()>, _, _>(options, args, move |values| {
@@ -182,4 +175,12 @@ impl<A: Actor> ActorRef<A> {
     fn store(&self) -> &Arc<crate::object::store::Store> {
         self.__store()
     }
+}
+
+/// The channel of a streaming task's items, in the store of the runtime
+/// `options` submit to.
+fn task_channel<T: Object>(options: &TaskOptions) -> Result<Arc<Channel<T>>> {
+    let runtime = target_runtime(options)?;
+    let store = Arc::clone(runtime.engine().local().store());
+    Ok(Channel::new(store, options.generator_backpressure))
 }

@@ -170,6 +170,19 @@ impl<H, R: Object> ActorPool<H, R> {
         )
     }
 
+    /// Submits `f(actor, v)` for each of `values`; the ticket of the first.
+    fn submit_all<V, F>(&mut self, f: F, values: impl IntoIterator<Item = V>) -> u64
+    where
+        V: Send + 'static,
+        F: Fn(&H, V) -> Result<ObjectRef<R>> + Clone + Send + 'static,
+    {
+        let first = self.next_ticket;
+        for value in values {
+            self.submit(f.clone(), value);
+        }
+        first
+    }
+
     /// Submits `f(actor, v)` for each of `values`, then yields their
     /// results in the order of `values` (each as
     /// [`get_next`](Self::get_next) would). Results submitted before stay
@@ -183,10 +196,7 @@ impl<H, R: Object> ActorPool<H, R> {
         V: Send + 'static,
         F: Fn(&H, V) -> Result<ObjectRef<R>> + Clone + Send + 'static,
     {
-        let first = self.next_ticket;
-        for value in values {
-            self.submit(f.clone(), value);
-        }
+        let first = self.submit_all(f, values);
         let tickets = first..self.next_ticket;
         tickets.map(move |ticket| self.take_ticket(ticket, None))
     }
@@ -202,10 +212,7 @@ impl<H, R: Object> ActorPool<H, R> {
         V: Send + 'static,
         F: Fn(&H, V) -> Result<ObjectRef<R>> + Clone + Send + 'static,
     {
-        let first = self.next_ticket;
-        for value in values {
-            self.submit(f.clone(), value);
-        }
+        let first = self.submit_all(f, values);
         let mut left = self.next_ticket - first;
         std::iter::from_fn(move || {
             if left == 0 {

@@ -107,17 +107,8 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
     } = f;
     let name = f.name();
     let doc_krate = crate::krate::doc_path(krate);
-    let module = format_ident!("__rustyray_{}", name);
-    let options_ident = format_ident!("__rustyray_{}_options", name);
-
-    let params: Vec<TokenStream> = f
-        .args
-        .iter()
-        .map(|arg| {
-            let (name, ty) = (&arg.name, &arg.ty);
-            quote!(#name: impl #krate::IntoArg<#ty>)
-        })
-        .collect();
+    let (module, options_ident) = handle_idents(f);
+    let params = handle_params(f);
     let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
     let refs = match f.output.stream_item {
         Some(_) => stream_type(krate, &f.output.returns),
@@ -537,4 +528,27 @@ struct Submission {
     helper: TokenStream,
     remote: TokenStream,
     by_name: TokenStream,
+}
+
+/// The private module holding the remote handle of `f`, and the name of
+/// its options type.
+pub(super) fn handle_idents(f: &RemoteFn) -> (Ident, Ident) {
+    let name = f.name();
+    (
+        format_ident!("__rustyray_{}", name),
+        format_ident!("__rustyray_{}_options", name),
+    )
+}
+
+/// The parameters of the handle's `remote(..)`: each argument as anything
+/// that passes as its type (a value, an `ObjectRef`, a `&ObjectRef`).
+pub(super) fn handle_params(f: &RemoteFn) -> Vec<TokenStream> {
+    let krate = &f.krate;
+    f.args
+        .iter()
+        .map(|arg| {
+            let (name, ty) = (&arg.name, &arg.ty);
+            quote!(#name: impl #krate::IntoArg<#ty>)
+        })
+        .collect()
 }

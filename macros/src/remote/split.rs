@@ -58,18 +58,10 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         cfgs, ident, krate, ..
     } = f;
     let name = f.name();
-    let module = format_ident!("__rustyray_{}", name);
-    let options_ident = format_ident!("__rustyray_{}_options", name);
+    let (module, options_ident) = super::expand::handle_idents(f);
     let split_ident = format_ident!("__rustyray_{}_split", name);
 
-    let params: Vec<TokenStream> = f
-        .args
-        .iter()
-        .map(|arg| {
-            let (name, ty) = (&arg.name, &arg.ty);
-            quote!(#name: impl #krate::IntoArg<#ty>)
-        })
-        .collect();
+    let params = super::expand::handle_params(f);
     let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
     let tys: Vec<&Type> = f.args.iter().map(|arg| &arg.ty).collect();
     let bindings: Vec<Ident> = (0..f.args.len())
