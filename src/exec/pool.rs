@@ -120,31 +120,47 @@ impl Parker {
     /// Waits for a job: spins while this is the newest idle thread and its
     /// budget lasts (yielding the core between checks; see [`SpinBudget`]),
     /// then parks until given one or `timeout`; `None` on timeout.
+    ///
+    /// Each look for a job comes right after a clock read, which is noted
+    /// as the moment the job was taken (see [`job_taken_at`]).
     fn wait(&self, timeout: Duration) -> Option<Given> {
         let budget = self.budget.get();
         let start = Instant::now();
-        while self.spin.load(Ordering::Acquire) && start.elapsed() < budget {
-            if let Some(given) = self.take() {
+        let mut now = start;
+        loop {
+            if let Some(given) = self.take_at(now) {
                 return Some(given);
+            }
+            if !(self.spin.load(Ordering::Acquire) && now - start < budget) {
+                break;
             }
             for _ in 0..32 {
                 std::hint::spin_loop();
             }
             std::thread::yield_now();
+            now = Instant::now();
         }
         if !budget.is_zero() {
             self.budget.spun_in_vain();
         }
-        let parked = Instant::now();
+        let parked = now;
         let deadline = start + timeout;
         loop {
-            if let Some(given) = self.take() {
+            let now = Instant::now();
+            if let Some(given) = self.take_at(now) {
                 self.budget.slept(parked);
                 return Some(given);
             }
-            let left = deadline.checked_duration_since(Instant::now())?;
+            let left = deadline.checked_duration_since(now)?;
             std::thread::park_timeout(left);
         }
+    }
+
+    /// [`take`](Self::take), noting `now` as the moment a job was taken.
+    fn take_at(&self, now: Instant) -> Option<Given> {
+        let given = self.take()?;
+        TAKEN_AT.with(|t| t.set(Some(now)));
+        Some(given)
     }
 }
 
@@ -195,6 +211,20 @@ thread_local! {
     /// Completions of the job just run, published once this worker is
     /// ready for its next job (see [`publish_later`]).
     static LATER: RefCell<Vec<(Arc<ObjectCell>, Result<Value>)>> = const { RefCell::new(Vec::new()) };
+    /// When this worker took the job it runs, if its wait read the clock
+    /// then (see [`job_taken_at`]).
+    static TAKEN_AT: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// When this worker thread took the job it is running, if it read the
+/// clock as it took it (a job that waited for an idle thread); once per
+/// job: later calls, and calls on other threads, say `None`.
+///
+/// The clock read that the idle wait makes anyway, right before it looks
+/// for a job, so that the start of a task costs no read of its own on the
+/// way from its caller to its result.
+pub(crate) fn job_taken_at() -> Option<Instant> {
+    TAKEN_AT.with(|t| t.take())
 }
 
 /// Completes `cell` with `result` once this worker thread is ready for its
@@ -203,19 +233,21 @@ thread_local! {
 /// spinning, instead of waking a parked thread while this one finishes.
 /// At once on a thread that is not one of a pool's workers.
 pub(crate) fn publish_later(cell: Arc<ObjectCell>, result: Result<Value>) {
-    if POOL.with(|p| p.borrow().is_none()) {
+    if !on_worker() {
         cell.complete(result);
         return;
     }
     LATER.with(|later| later.borrow_mut().push((cell, result)));
 }
 
+/// Whether this thread is one of a pool's workers.
+fn on_worker() -> bool {
+    POOL.with(|p| p.borrow().is_some())
+}
+
 /// Publishes what [`publish_later`] kept.
 fn publish_now() {
-    loop {
-        let Some((cell, result)) = LATER.with(|later| later.borrow_mut().pop()) else {
-            return;
-        };
+    while let Some((cell, result)) = LATER.with(|later| later.borrow_mut().pop()) {
         cell.complete(result);
     }
 }
@@ -303,8 +335,7 @@ impl Drop for Blocked {
 /// Runs `f`, the end of a job on this worker thread, so that the first job
 /// it dispatches runs next on this thread (no hand-over to another).
 pub(crate) fn finishing(f: impl FnOnce()) {
-    let is_worker = POOL.with(|p| p.borrow().is_some());
-    if !is_worker {
+    if !on_worker() {
         return f();
     }
     ACCEPTING.with(|a| a.set(true));
@@ -436,6 +467,7 @@ fn worker_loop(shared: &Arc<Shared>, first: Arc<dyn Job>) {
     let mut job = first;
     loop {
         job.run();
+        TAKEN_AT.with(|t| t.set(None));
         // The next job: handed over while finishing, queued, or given to
         // this thread once it is idle. Results kept back by the job are
         // published once the next job is in hand or this thread is on the

@@ -342,12 +342,13 @@ impl<T> Completion<T> {
         read: impl FnOnce(&T) -> R,
     ) -> Option<R> {
         let spun = spin_until(|| self.is_complete());
-        let since = Instant::now();
+        // Read the clock only for a wait that goes on to sleep.
+        let since = (!spun).then(Instant::now);
         let mut slot = lock(&self.slot);
         loop {
             let waiters = match &mut *slot {
                 Slot::Complete(value) => {
-                    if !spun {
+                    if let Some(since) = since {
                         slept(since);
                     }
                     return Some(read(value));

@@ -128,7 +128,9 @@ thread_local! {
 pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
     BUDGET.with(|budget| {
         let limit = budget.get();
-        let start = Instant::now();
+        // The clock is read only once a first round of looks found
+        // nothing: most waits of a round trip end within it.
+        let mut start = None;
         loop {
             for _ in 0..64 {
                 if ready() {
@@ -136,7 +138,7 @@ pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
                 }
                 std::hint::spin_loop();
             }
-            let spun = start.elapsed();
+            let spun = start.get_or_insert_with(Instant::now).elapsed();
             if spun > limit {
                 budget.spun_in_vain();
                 return ready();

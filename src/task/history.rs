@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use tracing::{Dispatch, Span};
 
+use crate::exec::pool::job_taken_at;
 use crate::object::store::Store;
 use crate::object::RuntimeId;
 use crate::sync::lock;
@@ -118,7 +119,11 @@ impl Watch {
             self.attempt.store(attempt, Ordering::Relaxed);
         }
         if self.started.load(Ordering::Relaxed) == 0 {
-            self.started.store(history.now() + 1, Ordering::Relaxed);
+            // The moment its worker took it, when known: no clock read
+            // between its caller and its result.
+            let at = job_taken_at().unwrap_or_else(Instant::now);
+            self.started
+                .store(history.since_epoch(at) + 1, Ordering::Relaxed);
             self.thread.store(thread_tag(), Ordering::Relaxed);
         }
     }
@@ -317,7 +322,13 @@ impl History {
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
+        self.since_epoch(Instant::now())
+    }
+
+    /// `at` in nanoseconds since the epoch (0 before it).
+    fn since_epoch(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.epoch);
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1)
     }
 
     /// `task` left the system: its entry goes into the ring.
