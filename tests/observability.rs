@@ -553,6 +553,45 @@ fn timeline_durations_follow_the_work_done() -> Result<()> {
     Ok(())
 }
 
+#[rustyray::remote]
+fn waits_then_pauses(ms: u64) -> Result<u64> {
+    let inner = pause::remote(1)?.get()?;
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(inner + ms)
+}
+
+#[test]
+fn a_task_run_while_its_caller_waits_ends_before_its_caller_goes_on() -> Result<()> {
+    // The inner task ends, wherever it runs (on another worker, or on the
+    // outer's thread while it waits), before the outer's 200 ms pause: its
+    // end time must not be the end of the job it ran in.
+    for cpus in [1, 2] {
+        let _rt = rustyray::init(Config::default().num_cpus(cpus))?;
+        // Workers that have run a job before.
+        assert_eq!(square::remote(3)?.get()?, 9);
+        assert_eq!(waits_then_pauses::remote(200)?.get()?, 201);
+        let path = temp_path(&format!("nested-{cpus}"));
+        rustyray::timeline(&path)?;
+        let json = read_timeline(&path);
+        let span = |suffix: &str| -> (f64, f64) {
+            let event = json["traceEvents"]
+                .as_array()
+                .expect("traceEvents")
+                .iter()
+                .find(|e| e["ph"] == "X" && e["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+                .unwrap_or_else(|| panic!("an event named *{suffix}: {json}"));
+            let ts = event["ts"].as_f64().expect("ts");
+            (ts, ts + event["dur"].as_f64().expect("dur"))
+        };
+        let (outer_start, outer_end) = span("waits_then_pauses");
+        let (inner_start, inner_end) = span("::pause");
+        assert!(outer_start <= inner_start, "{json}");
+        assert!(inner_end - inner_start >= 1_000.0, "{json}");
+        assert!(inner_end <= outer_end - 200_000.0, "{json}");
+    }
+    Ok(())
+}
+
 #[test]
 fn an_unwritable_timeline_path_is_an_io_error() -> Result<()> {
     let _rt = rustyray::init(Config::default().num_cpus(1))?;

@@ -34,7 +34,7 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use crossbeam_channel::{Receiver, Sender};
 use std::thread::Thread;
@@ -66,6 +66,10 @@ pub(crate) trait Job: Send + Sync + 'static {
 /// in the thread's context); the guard it returns drops when the thread
 /// ends.
 pub(crate) type ThreadStart = Arc<dyn Fn() -> Box<dyn Any> + Send + Sync>;
+
+/// What a worker runs once the results of its job are out, before it
+/// looks for its next job.
+pub(crate) type AfterPublish = Arc<dyn Fn() + Send + Sync>;
 
 /// Jobs handed out once a lock is released: to an idle thread, or to a
 /// new one.
@@ -191,6 +195,7 @@ struct Shared {
     warned: AtomicBool,
     stack_size: Option<usize>,
     on_start: ThreadStart,
+    after_publish: OnceLock<AfterPublish>,
     exited: Condvar,
     started: AtomicUsize,
 }
@@ -214,6 +219,8 @@ thread_local! {
     /// When this worker took the job it runs, if its wait read the clock
     /// then (see [`job_taken_at`]).
     static TAKEN_AT: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The address of the job this worker runs (0: none).
+    static RUNNING: Cell<usize> = const { Cell::new(0) };
 }
 
 /// When this worker thread took the job it is running, if it read the
@@ -241,15 +248,21 @@ pub(crate) fn publish_later(cell: Arc<ObjectCell>, result: Result<Value>) {
 }
 
 /// Whether this thread is one of a pool's workers.
-fn on_worker() -> bool {
+pub(crate) fn on_worker() -> bool {
     POOL.with(|p| p.borrow().is_some())
 }
 
-/// Publishes what [`publish_later`] kept.
+/// Publishes what [`publish_later`] kept, then runs the pool's
+/// [`after_publish`](WorkerPool::after_publish) hook.
 fn publish_now() {
     while let Some((cell, result)) = LATER.with(|later| later.borrow_mut().pop()) {
         cell.complete(result);
     }
+    POOL.with(|p| {
+        if let Some(after) = p.borrow().as_ref().and_then(|s| s.after_publish.get()) {
+            after();
+        }
+    });
 }
 
 /// Publishes what is left if a worker's loop ends, however it ends.
@@ -332,6 +345,12 @@ impl Drop for Blocked {
     }
 }
 
+/// Whether this thread is a worker running the job at `job` (its address):
+/// then what the job completes goes out once it returns.
+pub(crate) fn runs_job(job: *const ()) -> bool {
+    RUNNING.with(|r| r.get()) == job as usize
+}
+
 /// Runs `f`, the end of a job on this worker thread, so that the first job
 /// it dispatches runs next on this thread (no hand-over to another).
 pub(crate) fn finishing(f: impl FnOnce()) {
@@ -362,10 +381,17 @@ impl WorkerPool {
                 warned: AtomicBool::new(false),
                 stack_size,
                 on_start,
+                after_publish: OnceLock::new(),
                 exited: Condvar::new(),
                 started: AtomicUsize::new(0),
             }),
         }
+    }
+
+    /// Sets what a worker thread runs each time the results of its job
+    /// are out (once; later calls change nothing).
+    pub(crate) fn after_publish(&self, hook: AfterPublish) {
+        let _ = self.shared.after_publish.set(hook);
     }
 
     /// Runs `job` on this (finishing) thread, an idle one, or a new one;
@@ -466,7 +492,9 @@ fn worker_loop(shared: &Arc<Shared>, first: Arc<dyn Job>) {
     let parker = Parker::new();
     let mut job = first;
     loop {
+        RUNNING.with(|r| r.set(Arc::as_ptr(&job) as *const () as usize));
         job.run();
+        RUNNING.with(|r| r.set(0));
         TAKEN_AT.with(|t| t.set(None));
         // The next job: handed over while finishing, queued, or given to
         // this thread once it is idle. Results kept back by the job are

@@ -12,7 +12,15 @@
 //! layer) entries and counts ended tasks by name.
 //!
 //! A live task whose refs were all dropped is not found until it ends.
+//!
+//! Times cost no clock read between a caller and its result: a task run by
+//! an idle worker starts when the worker took it (the clock read its wait
+//! makes anyway), and a task that is its worker's job is stamped as ending
+//! once the worker has published the job's results (the pool's
+//! `after_publish` hook). Elsewhere (async tasks, tasks run while their
+//! caller waits) the clock is read where they start and end.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -21,7 +29,7 @@ use std::time::Instant;
 
 use tracing::{Dispatch, Span};
 
-use crate::exec::pool::job_taken_at;
+use crate::exec::pool::{job_taken_at, runs_job};
 use crate::object::store::Store;
 use crate::object::RuntimeId;
 use crate::sync::lock;
@@ -332,12 +340,31 @@ impl History {
     }
 
     /// `task` left the system: its entry goes into the ring.
+    ///
+    /// When the task is the job its worker thread runs (a thread of this
+    /// history's runtime, which publishes the job's results only once it
+    /// is ready for its next job), the entry's end time is stamped then
+    /// (see [`stamp_pending`](Self::stamp_pending)): no clock read between
+    /// a caller and its result. A listing in between reads the entry as
+    /// ending at that listing.
     pub(crate) fn ended(&self, task: &Task) {
+        let index = task.id.index();
+        let own_job = runs_job(task as *const Task as *const ());
+        let ended = if own_job && STAMPS_FOR.with(|s| s.get()) == Some(self.runtime) {
+            // One entry per thread waits for its stamp (a stamp the hook
+            // missed is made now).
+            if let Some(earlier) = UNSTAMPED.with(|u| u.replace(Some(index))) {
+                self.stamp(earlier, self.now());
+            }
+            UNSTAMPED_AT
+        } else {
+            self.now()
+        };
         let capacity = self.capacity.load(Ordering::Relaxed);
         let watch = &task.watch;
         let started = watch.started.load(Ordering::Relaxed);
         let entry = Ended {
-            index: task.id.index(),
+            index,
             name: task.name.clone(),
             actor: match &task.place {
                 Some(place) => place.actor().map_or(0, |a| a.id().index()),
@@ -347,7 +374,7 @@ impl History {
             thread: watch.thread.load(Ordering::Relaxed),
             failed: watch.failed.load(Ordering::Relaxed),
             started,
-            ended: self.now(),
+            ended,
         };
         let shard = &self.shards[thread_tag() as usize % SHARDS];
         let old = {
@@ -372,12 +399,46 @@ impl History {
         drop(old);
     }
 
+    /// Run by this runtime's worker threads once the results of a job are
+    /// out: stamps the end of the entry the thread left unstamped, and
+    /// lets its next entries wait for their stamp too.
+    pub(crate) fn stamp_pending(&self) {
+        STAMPS_FOR.with(|s| s.set(Some(self.runtime)));
+        if let Some(index) = UNSTAMPED.with(|u| u.take()) {
+            self.stamp(index, self.now());
+        }
+    }
+
+    /// Stamps the entry of the task `index`, written by this thread, as
+    /// ending at `at`.
+    fn stamp(&self, index: u64, at: u64) {
+        let shard = &self.shards[thread_tag() as usize % SHARDS];
+        let mut ring = lock(&shard.0);
+        // The newest entry of this thread's shard, but for a thread that
+        // shares it.
+        if let Some(entry) = ring
+            .ended
+            .iter_mut()
+            .rev()
+            .find(|e| e.index == index && e.ended == UNSTAMPED_AT)
+        {
+            entry.ended = at;
+        }
+    }
+
     /// The newest `capacity` ended tasks kept, oldest first.
     pub(crate) fn entries(&self) -> Vec<Ended> {
+        let now = self.now();
         let mut entries: Vec<Ended> = self
             .shards
             .iter()
             .flat_map(|shard| lock(&shard.0).ended.iter().cloned().collect::<Vec<_>>())
+            .map(|mut e| {
+                if e.ended == UNSTAMPED_AT {
+                    e.ended = now;
+                }
+                e
+            })
             .collect();
         entries.sort_by_key(|e| (e.ended, e.index));
         let capacity = self.capacity.load(Ordering::Relaxed);
@@ -426,6 +487,17 @@ impl History {
         tasks.sort_by_key(|t| t.id.index());
         tasks
     }
+}
+
+/// The end time of an entry not stamped yet.
+const UNSTAMPED_AT: u64 = u64::MAX;
+
+thread_local! {
+    /// The runtime whose worker this thread is, once it has run a job:
+    /// its entries wait for their stamp (see [`History::stamp_pending`]).
+    static STAMPS_FOR: Cell<Option<RuntimeId>> = const { Cell::new(None) };
+    /// The task whose entry this thread wrote last, unstamped.
+    static UNSTAMPED: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
 /// The tasks that some pending object of `store` waits for.

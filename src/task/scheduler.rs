@@ -55,7 +55,7 @@ pub(crate) struct Scheduler {
     next_task: AtomicU64,
     closed: AtomicBool,
     /// The tasks that ended, for the state API and the timeline.
-    history: History,
+    history: Arc<History>,
 }
 
 /// Tasks a release starts.
@@ -86,6 +86,11 @@ impl Scheduler {
         pool: WorkerPool,
         executor: Executor,
     ) -> Scheduler {
+        let history = Arc::new(History::new(runtime));
+        pool.after_publish({
+            let history = Arc::clone(&history);
+            Arc::new(move || history.stamp_pending())
+        });
         Scheduler {
             runtime,
             store,
@@ -101,7 +106,7 @@ impl Scheduler {
             scope: OnceLock::new(),
             next_task: AtomicU64::new(1),
             closed: AtomicBool::new(false),
-            history: History::new(runtime),
+            history,
         }
     }
 
