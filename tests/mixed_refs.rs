@@ -5,32 +5,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Count, Keyed, Registry, TestState};
+use common::probe::{probe, TestProbe};
 use rustyray::{AnyRef, Config, Error};
 
 /// How long anything waits for a condition before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-#[derive(Default)]
-struct Probe {
-    gate: Count,
-}
-
-static PROBES: Registry<Probe> = Registry::new();
-
-impl Keyed for Probe {
-    fn registry() -> &'static Registry<Probe> {
-        &PROBES
-    }
-
-    fn release(&self) {
-        self.gate.incr();
-    }
-}
-
 #[rustyray::remote(num_cpus = 0)]
 fn slow_word(key: u64) -> String {
-    assert!(PROBES.get(key).gate.wait_for(1), "the gate never opened");
+    assert!(probe(key).gate.wait_for(1), "the gate never opened");
     "late".to_string()
 }
 
@@ -42,7 +25,7 @@ fn fails() -> Result<u64, String> {
 #[test]
 fn wait_mixed_splits_refs_of_different_types_in_input_order() {
     let _rt = rustyray::init(Config::default().num_cpus(2)).unwrap();
-    let probe = TestState::<Probe>::new();
+    let probe = TestProbe::new();
     let slow = slow_word::remote(probe.key).unwrap();
     let n = rustyray::put(1u32).unwrap();
     let v = rustyray::put(vec![1.5f64, 2.5]).unwrap();
@@ -65,7 +48,7 @@ fn wait_mixed_splits_refs_of_different_types_in_input_order() {
 #[test]
 fn get_mixed_reads_a_tuple_of_refs_and_the_first_failure_wins() {
     let _rt = rustyray::init(Config::default().num_cpus(2)).unwrap();
-    let probe = TestState::<Probe>::new();
+    let probe = TestProbe::new();
     let n = rustyray::put(3u32).unwrap();
     let s = rustyray::put("three".to_string()).unwrap();
     let b = rustyray::put(true).unwrap();

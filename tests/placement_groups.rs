@@ -10,7 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::{get, wait_until, Count, Keyed, Registry, TestState};
+use common::{
+    get,
+    probe::{probe, TestProbe},
+    wait_until,
+};
 use rustyray::{Bundle, Config, Error, PlacementStrategy};
 
 /// How long anything waits for a condition before the test gives up.
@@ -19,28 +23,10 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// How long a test lets work that must not run have to (wrongly) run.
 const BRIEFLY: Duration = Duration::from_millis(200);
 
-#[derive(Default)]
-struct Probe {
-    gate: Count,
-    started: Count,
-}
-
-static PROBES: Registry<Probe> = Registry::new();
-
-impl Keyed for Probe {
-    fn registry() -> &'static Registry<Probe> {
-        &PROBES
-    }
-
-    fn release(&self) {
-        self.gate.incr();
-    }
-}
-
 /// Starts, then holds what it was granted until the gate opens.
 #[rustyray::remote]
 fn hold(key: u64) -> u32 {
-    let probe = PROBES.get(key);
+    let probe = probe(key);
     probe.started.incr();
     assert!(probe.gate.wait_for(1), "the gate never opened");
     7
@@ -142,7 +128,7 @@ fn a_group_that_can_never_fit_is_unschedulable_at_creation() {
 #[test]
 fn tasks_in_a_bundle_draw_only_from_its_reservation() {
     let _rt = rustyray::init(Config::default().num_cpus(4)).unwrap();
-    let probe = TestState::<Probe>::new();
+    let probe = TestProbe::new();
     let pg = rustyray::placement_group(vec![cpu(1.0)], PlacementStrategy::Pack).unwrap();
     let first = hold::options()
         .placement_group(&pg, Some(0))
@@ -198,7 +184,7 @@ fn a_placement_asking_more_than_its_bundle_holds_is_refused() {
 #[test]
 fn a_group_waits_for_all_its_bundles_and_takes_none_before() {
     let _rt = rustyray::init(Config::default().num_cpus(3)).unwrap();
-    let probe = TestState::<Probe>::new();
+    let probe = TestProbe::new();
     let held = hold::remote(probe.key).unwrap();
     assert!(probe.started.wait_for(1));
     let pg = rustyray::placement_group(
@@ -301,7 +287,7 @@ fn removal_kills_the_tasks_and_actors_placed_in_the_group() {
 #[test]
 fn removing_a_waiting_group_fails_its_ready_ref_and_reserves_nothing() {
     let _rt = rustyray::init(Config::default().num_cpus(1)).unwrap();
-    let probe = TestState::<Probe>::new();
+    let probe = TestProbe::new();
     let held = hold::remote(probe.key).unwrap();
     assert!(probe.started.wait_for(1));
     let pg = rustyray::placement_group(vec![cpu(1.0)], PlacementStrategy::Pack).unwrap();

@@ -6,37 +6,22 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{get, wait_until, Count, Keyed, Registry, TestState};
+use common::{
+    get,
+    probe::{probe, TestProbe},
+    wait_until,
+};
 use rustyray::{Config, Error};
 
 /// How long anything waits for a condition before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// Tasks started, and the gate that holds them.
-#[derive(Default)]
-struct Probe {
-    gate: Count,
-    started: Count,
-}
-
-static PROBES: Registry<Probe> = Registry::new();
-
-impl Keyed for Probe {
-    fn registry() -> &'static Registry<Probe> {
-        &PROBES
-    }
-
-    fn release(&self) {
-        self.gate.incr();
-    }
-}
 
 /// Starts, then holds what it was granted until the test opens the gate
 /// (blocking on the probe, not on a ref: a task blocked in `get` would
 /// lend its CPUs back).
 #[rustyray::remote]
 fn hold(key: u64) -> u32 {
-    let probe = PROBES.get(key);
+    let probe = probe(key);
     probe.started.incr();
     assert!(probe.gate.wait_for(1), "the gate never opened");
     7
@@ -77,7 +62,7 @@ fn cluster_resources_lists_cpus_and_custom_resources() {
 #[test]
 fn available_resources_are_exact_while_tasks_hold_them() {
     let rt = rustyray::init(Config::default().num_cpus(4).resource("gpu", 2.0)).unwrap();
-    let probe = TestState::<Probe>::new();
+    let probe = TestProbe::new();
     let a = hold::options().num_cpus(1.5).remote(probe.key).unwrap();
     let b = hold::options()
         .num_cpus(0.5)

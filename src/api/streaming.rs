@@ -13,7 +13,7 @@ use crate::api::registry::{Call, MethodCall};
 use crate::api::submit::{submit_async, submit_sync, target_runtime};
 use crate::api::task_options::TaskOptions;
 use crate::error::Result;
-use crate::object::Object;
+use crate::object::{Object, ObjectRef};
 use crate::task::args::{ArgList, ValueList};
 use crate::task::returns::{One, UserError};
 use crate::task::stream::{by_name_error, Channel, ObjectRefStream};
@@ -37,15 +37,11 @@ where
         F: Fn(Ar::Values) -> I + Send + Sync + 'static,
         C: Fn(X) -> std::result::Result<T, UserError> + Send + Sync + 'static,
     {
-        let Call::Typed(options, args) = self else {
-            return Err(by_name_error(function));
-        };
-        let channel = task_channel(&options)?;
-        let sink = Arc::clone(&channel);
-        let task = submit_sync::<Ar, One<()>, _>(options, args, move |values| {
-            sink.drive(body(values), &convert)
-        })?;
-        Ok(ObjectRefStream::new(channel, task))
+        self.submit_with_channel(function, |options, args, sink| {
+            submit_sync::<Ar, One<()>, _>(options, args, move |values| {
+                sink.drive(body(values), &convert)
+            })
+        })
     }
 
     /// Submits an async generator: `body`'s future makes the stream.
@@ -63,17 +59,31 @@ where
         F: Fn(Ar::Values) -> Fut + Send + Sync + 'static,
         C: Fn(X) -> std::result::Result<T, UserError> + Send + Sync + 'static,
     {
+        self.submit_with_channel(function, |options, args, sink| {
+            let convert = Arc::new(convert);
+            submit_async::<Ar, One<()>, _, _>(options, args, move |values| {
+                let (sink, convert) = (Arc::clone(&sink), Arc::clone(&convert));
+                let stream = body(values);
+                async move { sink.drive_async(stream.await, &*convert).await }
+            })
+        })
+    }
+
+    /// A generator's stream: `submit` submits the task whose body pushes
+    /// to the channel it is given, in the store of the runtime the options
+    /// submit to.
+    fn submit_with_channel<T: Object>(
+        self,
+        function: &'static str,
+        submit: impl FnOnce(TaskOptions, Ar, Arc<Channel<T>>) -> Result<ObjectRef<()>>,
+    ) -> Result<ObjectRefStream<T>> {
         let Call::Typed(options, args) = self else {
             return Err(by_name_error(function));
         };
-        let channel = task_channel(&options)?;
-        let sink = Arc::clone(&channel);
-        let convert = Arc::new(convert);
-        let task = submit_async::<Ar, One<()>, _, _>(options, args, move |values| {
-            let (sink, convert) = (Arc::clone(&sink), Arc::clone(&convert));
-            let stream = body(values);
-            async move { sink.drive_async(stream.await, &*convert).await }
-        })?;
+        let runtime = target_runtime(&options)?;
+        let store = Arc::clone(runtime.engine().local().store());
+        let channel = Channel::new(store, options.generator_backpressure);
+        let task = submit(options, args, Arc::clone(&channel))?;
         Ok(ObjectRefStream::new(channel, task))
     }
 }
@@ -98,16 +108,11 @@ where
         F: Fn(&A, Ar::Values) -> I + Send + Sync + 'static,
         C: Fn(X) -> std::result::Result<T, UserError> + Send + Sync + 'static,
     {
-        let method = method.into();
-        let MethodCall::Typed(handle, args) = self else {
-            return Err(by_name_error(method.name));
-        };
-        let channel = Channel::new(Arc::clone(handle.store()), method.generator_backpressure);
-        let sink = Arc::clone(&channel);
-        let task = handle.__call_ref::<Ar, One<()>, _>(method, args, move |actor, values| {
-            sink.drive(f(actor, values), &convert)
-        })?;
-        Ok(ObjectRefStream::new(channel, task))
+        self.call_with_channel(method.into(), |handle, method, args, sink| {
+            handle.__call_ref::<Ar, One<()>, _>(method, args, move |actor, values| {
+                sink.drive(f(actor, values), &convert)
+            })
+        })
     }
 
     /// Calls a sync streaming `&mut self` method: it holds the state
@@ -124,16 +129,11 @@ where
         F: Fn(&mut A, Ar::Values) -> I + Send + Sync + 'static,
         C: Fn(X) -> std::result::Result<T, UserError> + Send + Sync + 'static,
     {
-        let method = method.into();
-        let MethodCall::Typed(handle, args) = self else {
-            return Err(by_name_error(method.name));
-        };
-        let channel = Channel::new(Arc::clone(handle.store()), method.generator_backpressure);
-        let sink = Arc::clone(&channel);
-        let task = handle.__call_mut::<Ar, One<()>, _>(method, args, move |actor, values| {
-            sink.drive(f(actor, values), &convert)
-        })?;
-        Ok(ObjectRefStream::new(channel, task))
+        self.call_with_channel(method.into(), |handle, method, args, sink| {
+            handle.__call_mut::<Ar, One<()>, _>(method, args, move |actor, values| {
+                sink.drive(f(actor, values), &convert)
+            })
+        })
     }
 
     /// Calls an async streaming method, holding the state as `G` while it
@@ -153,34 +153,28 @@ where
         F: Fn(G, Ar::Values) -> Fut + Clone + Send + Sync + 'static,
         C: Fn(X) -> std::result::Result<T, UserError> + Send + Sync + 'static,
     {
-        let method = method.into();
-        let MethodCall::Typed(handle, args) = self else {
-            return Err(by_name_error(method.name));
-        };
-        let channel = Channel::new(Arc::clone(handle.store()), method.generator_backpressure);
-        let sink = Arc::clone(&channel);
-        let convert = Arc::new(convert);
-        let task =
+        self.call_with_channel(method.into(), |handle, method, args, sink| {
+            let convert = Arc::new(convert);
             handle.__call_async::<Ar, One<()>, G, _, _>(method, args, move |g, values| {
                 let (sink, convert) = (Arc::clone(&sink), Arc::clone(&convert));
                 let stream = f(g, values);
                 async move { sink.drive_async(stream.await, &*convert).await }
-            })?;
+            })
+        })
+    }
+
+    /// A streaming method's stream: `call` makes the call whose body pushes
+    /// to the channel it is given, in the store of the actor's runtime.
+    fn call_with_channel<T: Object>(
+        self,
+        method: MethodInfo,
+        call: impl FnOnce(&ActorRef<A>, MethodInfo, Ar, Arc<Channel<T>>) -> Result<ObjectRef<()>>,
+    ) -> Result<ObjectRefStream<T>> {
+        let MethodCall::Typed(handle, args) = self else {
+            return Err(by_name_error(method.name));
+        };
+        let channel = Channel::new(Arc::clone(handle.__store()), method.generator_backpressure);
+        let task = call(handle, method, args, Arc::clone(&channel))?;
         Ok(ObjectRefStream::new(channel, task))
     }
-}
-
-impl<A: Actor> ActorRef<A> {
-    /// The object store of the actor's runtime.
-    fn store(&self) -> &Arc<crate::object::store::Store> {
-        self.__store()
-    }
-}
-
-/// The channel of a streaming task's items, in the store of the runtime
-/// `options` submit to.
-fn task_channel<T: Object>(options: &TaskOptions) -> Result<Arc<Channel<T>>> {
-    let runtime = target_runtime(options)?;
-    let store = Arc::clone(runtime.engine().local().store());
-    Ok(Channel::new(store, options.generator_backpressure))
 }

@@ -248,7 +248,7 @@ pub(crate) fn publish_later(cell: Arc<ObjectCell>, result: Result<Value>) {
 }
 
 /// Whether this thread is one of a pool's workers.
-pub(crate) fn on_worker() -> bool {
+fn on_worker() -> bool {
     POOL.with(|p| p.borrow().is_some())
 }
 

@@ -341,16 +341,15 @@ impl History {
 
     /// `task` left the system: its entry goes into the ring.
     ///
-    /// When the task is the job its worker thread runs (a thread of this
-    /// history's runtime, which publishes the job's results only once it
-    /// is ready for its next job), the entry's end time is stamped then
+    /// When the task is the job its worker thread runs (a thread of its own
+    /// runtime's pool, which publishes the job's results only once it is
+    /// ready for its next job), the entry's end time is stamped then
     /// (see [`stamp_pending`](Self::stamp_pending)): no clock read between
     /// a caller and its result. A listing in between reads the entry as
     /// ending at that listing.
     pub(crate) fn ended(&self, task: &Task) {
         let index = task.id.index();
-        let own_job = runs_job(task as *const Task as *const ());
-        let ended = if own_job && STAMPS_FOR.with(|s| s.get()) == Some(self.runtime) {
+        let ended = if runs_job(task as *const Task as *const ()) {
             // One entry per thread waits for its stamp (a stamp the hook
             // missed is made now).
             if let Some(earlier) = UNSTAMPED.with(|u| u.replace(Some(index))) {
@@ -400,10 +399,8 @@ impl History {
     }
 
     /// Run by this runtime's worker threads once the results of a job are
-    /// out: stamps the end of the entry the thread left unstamped, and
-    /// lets its next entries wait for their stamp too.
+    /// out: stamps the end of the entry the thread left unstamped.
     pub(crate) fn stamp_pending(&self) {
-        STAMPS_FOR.with(|s| s.set(Some(self.runtime)));
         if let Some(index) = UNSTAMPED.with(|u| u.take()) {
             self.stamp(index, self.now());
         }
@@ -493,9 +490,6 @@ impl History {
 const UNSTAMPED_AT: u64 = u64::MAX;
 
 thread_local! {
-    /// The runtime whose worker this thread is, once it has run a job:
-    /// its entries wait for their stamp (see [`History::stamp_pending`]).
-    static STAMPS_FOR: Cell<Option<RuntimeId>> = const { Cell::new(None) };
     /// The task whose entry this thread wrote last, unstamped.
     static UNSTAMPED: Cell<Option<u64>> = const { Cell::new(None) };
 }
