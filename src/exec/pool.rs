@@ -125,15 +125,15 @@ impl Parker {
     /// budget lasts (yielding the core between checks; see [`SpinBudget`]),
     /// then parks until given one or `timeout`; `None` on timeout.
     ///
-    /// Each look for a job comes right after a clock read, which is noted
-    /// as the moment the job was taken (see [`job_taken_at`]).
-    fn wait(&self, timeout: Duration) -> Option<Given> {
+    /// Each look for a job comes right after a clock read: the moment the
+    /// job was taken, returned with it (see [`job_taken_at`]).
+    fn wait(&self, timeout: Duration) -> Option<(Given, Instant)> {
         let budget = self.budget.get();
         let start = Instant::now();
         let mut now = start;
         loop {
-            if let Some(given) = self.take_at(now) {
-                return Some(given);
+            if let Some(given) = self.take() {
+                return Some((given, now));
             }
             if !(self.spin.load(Ordering::Acquire) && now - start < budget) {
                 break;
@@ -151,20 +151,13 @@ impl Parker {
         let deadline = start + timeout;
         loop {
             let now = Instant::now();
-            if let Some(given) = self.take_at(now) {
+            if let Some(given) = self.take() {
                 self.budget.slept(parked);
-                return Some(given);
+                return Some((given, now));
             }
             let left = deadline.checked_duration_since(now)?;
             std::thread::park_timeout(left);
         }
-    }
-
-    /// [`take`](Self::take), noting `now` as the moment a job was taken.
-    fn take_at(&self, now: Instant) -> Option<Given> {
-        let given = self.take()?;
-        TAKEN_AT.with(|t| t.set(Some(now)));
-        Some(given)
     }
 }
 
@@ -216,22 +209,26 @@ thread_local! {
     /// Completions of the job just run, published once this worker is
     /// ready for its next job (see [`publish_later`]).
     static LATER: RefCell<Vec<(Arc<ObjectCell>, Result<Value>)>> = const { RefCell::new(Vec::new()) };
-    /// When this worker took the job it runs, if its wait read the clock
-    /// then (see [`job_taken_at`]).
-    static TAKEN_AT: Cell<Option<Instant>> = const { Cell::new(None) };
-    /// The address of the job this worker runs (0: none).
-    static RUNNING: Cell<usize> = const { Cell::new(0) };
+    /// The job this worker runs (its address; 0: none), and when the
+    /// worker took it, if its wait read the clock then.
+    static RUNNING: Cell<(usize, Option<Instant>)> = const { Cell::new((0, None)) };
 }
 
-/// When this worker thread took the job it is running, if it read the
-/// clock as it took it (a job that waited for an idle thread); once per
-/// job: later calls, and calls on other threads, say `None`.
+/// Whether this thread is a worker running the job at `job` (its address):
+/// then what the job completes goes out once it returns.
+pub(crate) fn runs_job(job: *const ()) -> bool {
+    RUNNING.with(|r| r.get().0) == job as usize
+}
+
+/// When this worker thread took the job at `job`, if it is running it and
+/// took it from its idle wait (a job handed over or queued says `None`).
 ///
 /// The clock read that the idle wait makes anyway, right before it looks
 /// for a job, so that the start of a task costs no read of its own on the
 /// way from its caller to its result.
-pub(crate) fn job_taken_at() -> Option<Instant> {
-    TAKEN_AT.with(|t| t.take())
+pub(crate) fn job_taken_at(job: *const ()) -> Option<Instant> {
+    let (running, taken_at) = RUNNING.with(|r| r.get());
+    (running == job as usize).then_some(taken_at).flatten()
 }
 
 /// Completes `cell` with `result` once this worker thread is ready for its
@@ -343,12 +340,6 @@ impl Drop for Blocked {
     fn drop(&mut self) {
         lock(&self.shared.state).blocked -= 1;
     }
-}
-
-/// Whether this thread is a worker running the job at `job` (its address):
-/// then what the job completes goes out once it returns.
-pub(crate) fn runs_job(job: *const ()) -> bool {
-    RUNNING.with(|r| r.get()) == job as usize
 }
 
 /// Runs `f`, the end of a job on this worker thread, so that the first job
@@ -491,11 +482,12 @@ fn worker_loop(shared: &Arc<Shared>, first: Arc<dyn Job>) {
     let _publish = PublishOnExit;
     let parker = Parker::new();
     let mut job = first;
+    let mut taken_at = None;
     loop {
-        RUNNING.with(|r| r.set(Arc::as_ptr(&job) as *const () as usize));
+        RUNNING.with(|r| r.set((Arc::as_ptr(&job) as *const () as usize, taken_at)));
         job.run();
-        RUNNING.with(|r| r.set(0));
-        TAKEN_AT.with(|t| t.set(None));
+        RUNNING.with(|r| r.set((0, None)));
+        taken_at = None;
         // The next job: handed over while finishing, queued, or given to
         // this thread once it is idle. Results kept back by the job are
         // published once the next job is in hand or this thread is on the
@@ -519,10 +511,10 @@ fn worker_loop(shared: &Arc<Shared>, first: Arc<dyn Job>) {
         state.idle.push(Arc::clone(&parker));
         drop(state);
         publish_now();
-        job = loop {
+        (job, taken_at) = loop {
             match parker.wait(IDLE_RETIRE) {
-                Some(Given::Run(job)) => break job,
-                Some(Given::Stop) => return,
+                Some((Given::Run(job), at)) => break (job, Some(at)),
+                Some((Given::Stop, _)) => return,
                 None => {
                     // Retire, unless a dispatch took this thread off the
                     // stack meanwhile (its job is on the way).

@@ -121,21 +121,6 @@ impl Watch {
         self.traced.as_ref().map(|t| &t.dispatch)
     }
 
-    /// Attempt `attempt` starts on this thread.
-    pub(crate) fn attempt_starts(&self, history: &History, attempt: u32) {
-        if attempt > 0 {
-            self.attempt.store(attempt, Ordering::Relaxed);
-        }
-        if self.started.load(Ordering::Relaxed) == 0 {
-            // The moment its worker took it, when known: no clock read
-            // between its caller and its result.
-            let at = job_taken_at().unwrap_or_else(Instant::now);
-            self.started
-                .store(history.since_epoch(at) + 1, Ordering::Relaxed);
-            self.thread.store(thread_tag(), Ordering::Relaxed);
-        }
-    }
-
     /// The task failed (some output completes with an error).
     pub(crate) fn failed(&self) {
         self.failed.store(true, Ordering::Relaxed);
@@ -339,6 +324,23 @@ impl History {
         u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1)
     }
 
+    /// Attempt `attempt` of `task` starts on this thread.
+    pub(crate) fn attempt_starts(&self, task: &Task, attempt: u32) {
+        let watch = &task.watch;
+        if attempt > 0 {
+            watch.attempt.store(attempt, Ordering::Relaxed);
+        }
+        if watch.started.load(Ordering::Relaxed) == 0 {
+            // The moment its worker took it, when known: no clock read
+            // between its caller and its result.
+            let at = job_taken_at(as_job(task)).unwrap_or_else(Instant::now);
+            watch
+                .started
+                .store(self.since_epoch(at) + 1, Ordering::Relaxed);
+            watch.thread.store(thread_tag(), Ordering::Relaxed);
+        }
+    }
+
     /// `task` left the system: its entry goes into the ring.
     ///
     /// When the task is the job its worker thread runs (a thread of its own
@@ -349,7 +351,7 @@ impl History {
     /// ending at that listing.
     pub(crate) fn ended(&self, task: &Task) {
         let index = task.id.index();
-        let ended = if runs_job(task as *const Task as *const ()) {
+        let ended = if runs_job(as_job(task)) {
             // One entry per thread waits for its stamp (a stamp the hook
             // missed is made now).
             if let Some(earlier) = UNSTAMPED.with(|u| u.replace(Some(index))) {
@@ -484,6 +486,11 @@ impl History {
         tasks.sort_by_key(|t| t.id.index());
         tasks
     }
+}
+
+/// `task` as the worker pool knows it: the address of the job.
+fn as_job(task: &Task) -> *const () {
+    task as *const Task as *const ()
 }
 
 /// The end time of an entry not stamped yet.

@@ -301,8 +301,9 @@ where
         let outcome = trace::under(task.watch.dispatch(), || {
             let starts = matches!(current.as_mut().project(), AttemptProj::Idle);
             if starts {
-                task.watch
-                    .attempt_starts(task.scheduler.history(), running.attempt);
+                task.scheduler
+                    .history()
+                    .attempt_starts(&task, running.attempt);
                 *span = trace::span(&task, running.attempt);
             }
             let _entered = span.enter();

@@ -234,7 +234,7 @@ pub(crate) fn attempt<R>(
     attempt: u32,
     run: impl FnOnce() -> Result<R, crate::task::task::Failure>,
 ) -> Result<R, crate::task::task::Failure> {
-    task.watch.attempt_starts(task.scheduler.history(), attempt);
+    task.scheduler.history().attempt_starts(task, attempt);
     if task.watch.dispatch().is_none() && !any_subscriber() {
         return run(); // nobody listens: no span, no event
     }
