@@ -1,7 +1,7 @@
 //! What a runtime shows of itself: its tasks, actors and objects (the
 //! state API), a timeline of the tasks that ran, and its metrics.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -80,17 +80,13 @@ impl Runtime {
         let local = self.engine().local();
         let runtime = self.name().to_string();
 
-        // Live tasks, once each, by name and by state.
-        let mut seen = HashSet::new();
+        // Live tasks by name and by state.
         let mut live_by_name: BTreeMap<String, u64> = BTreeMap::new();
         let mut by_state = [0u64; 3];
         for task in live_tasks(local.store()) {
             let Some(status) = task.status() else {
                 continue;
             };
-            if !seen.insert(task.id) {
-                continue;
-            }
             *live_by_name.entry(task.name.to_string()).or_default() += 1;
             match status {
                 TaskStatus::WaitingForDependencies => by_state[0] += 1,

@@ -468,9 +468,8 @@ impl History {
             .map(|e| e.state(self.runtime))
             .collect();
         let ended: HashSet<TaskId> = tasks.iter().map(|t| t.id).collect();
-        let mut seen = HashSet::new();
         for task in live_tasks(store) {
-            if ended.contains(&task.id) || !seen.insert(task.id) {
+            if ended.contains(&task.id) {
                 continue;
             }
             if let Some(status) = task.status() {
@@ -501,8 +500,9 @@ thread_local! {
     static UNSTAMPED: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
-/// The tasks that some pending object of `store` waits for.
+/// The tasks that some pending object of `store` waits for, each once.
 pub(crate) fn live_tasks(store: &Store) -> Vec<Arc<Task>> {
+    let mut seen = HashSet::new();
     store
         .live_cells()
         .iter()
@@ -510,6 +510,7 @@ pub(crate) fn live_tasks(store: &Store) -> Vec<Arc<Task>> {
         .filter_map(|producer| producer.observe())
         .filter_map(|any| any.downcast::<Arc<Task>>().ok())
         .map(|task| *task)
+        .filter(|task| seen.insert(task.id))
         .collect()
 }
 
