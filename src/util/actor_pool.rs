@@ -79,6 +79,15 @@ fn nothing_pending(call: &'static str) -> Error {
     }
 }
 
+/// The error of a `get_next*` whose calls wait for an actor the pool has
+/// not got.
+fn no_actor(call: &'static str) -> Error {
+    Error::InvalidArgument {
+        call,
+        reason: "the pool has no actor to run its calls: push one".to_string(),
+    }
+}
+
 /// Which result a `get_next*` takes.
 #[derive(Clone, Copy)]
 enum Order {
@@ -285,10 +294,7 @@ impl<H, R: Object> ActorPool<H, R> {
                 return Err(nothing_pending("ActorPool::get_next"));
             }
             if self.running.is_empty() {
-                return Err(Error::InvalidArgument {
-                    call: "ActorPool::get_next",
-                    reason: "the pool has no actor to run its calls: push one".to_string(),
-                });
+                return Err(no_actor("ActorPool::get_next"));
             }
             self.retire_finished(deadline)?;
         }
@@ -308,10 +314,7 @@ impl<H, R: Object> ActorPool<H, R> {
                 return Err(if self.pending.is_empty() {
                     nothing_pending("ActorPool::get_next_unordered")
                 } else {
-                    Error::InvalidArgument {
-                        call: "ActorPool::get_next_unordered",
-                        reason: "the pool has no actor to run its calls: push one".to_string(),
-                    }
+                    no_actor("ActorPool::get_next_unordered")
                 });
             }
             self.retire_finished(deadline)?;
