@@ -118,6 +118,21 @@ fn pause(ms: u64) -> u64 {
     ms
 }
 
+/// An actor whose constructor fails.
+#[rustyray::actor]
+struct Doomed;
+
+#[rustyray::actor]
+impl Doomed {
+    fn new() -> std::result::Result<Self, String> {
+        Err("the disk is on fire".into())
+    }
+
+    fn ping(&self) -> u8 {
+        1
+    }
+}
+
 #[rustyray::actor]
 struct Greeter {
     greeted: u32,
@@ -177,6 +192,40 @@ fn events_inside_a_task_carry_its_span_named_after_the_function() -> Result<()> 
     assert_eq!(submitted[0].fields.get("task_id"), Some(&id));
     let finished = with_message(&events, "finished");
     assert_eq!(finished[0].spans[0].fields.get("task_id"), Some(&id));
+    Ok(())
+}
+
+#[test]
+fn a_task_whose_outcome_was_seen_is_listed_as_finished() -> Result<()> {
+    // The "finished" event of an async task comes after its results are
+    // out, and that of an actor's creation after the actor opened for
+    // calls: holding their runners there leaves both between showing their
+    // outcome and leaving the system.
+    let rt = rustyray::init(Config::default().num_cpus(3))?;
+    let gate = TestState::<Gate>::new();
+    let held = GATES.get(gate.key);
+    let capture = Capture::pausing_at("finished", move || held.pass());
+    let (task, greeter) = tracing::subscriber::with_default(capture, || {
+        Ok::<_, Error>((chatty_async::remote(3)?, Greeter::remote()?))
+    })?;
+    assert!(gate.reached(2), "both runners reached the finished event");
+    assert_eq!(task.get()?, "observability::chatty_async");
+    assert_eq!(greeter.greet("dee".to_string())?.get()?, "hello dee");
+    let tasks: Vec<(String, TaskStatus)> = state::list_tasks()?
+        .into_iter()
+        .map(|t| (t.name, t.status))
+        .collect();
+    let finished = |name: &str| (name.to_string(), TaskStatus::Finished);
+    assert_eq!(
+        tasks,
+        [
+            finished("observability::chatty_async"),
+            finished("Greeter.new"),
+            finished("Greeter.greet"),
+        ]
+    );
+    gate.open();
+    drop(rt);
     Ok(())
 }
 
@@ -361,8 +410,23 @@ fn failed_and_cancelled_tasks_show_as_failed() -> Result<()> {
     assert!(matches!(dependent.get(), Err(Error::Cancelled { .. })));
     gate.open();
     hung.get()?;
-    let statuses: Vec<TaskStatus> = state::list_tasks()?.iter().map(|t| t.status).collect();
-    assert_eq!(statuses, [TaskStatus::Finished, TaskStatus::Failed]);
+    // An actor whose constructor fails: its creation failed. (The call is
+    // a task only if it came before the actor's death, so it is left out.)
+    let doomed = Doomed::remote()?;
+    assert!(matches!(doomed.ping()?.get(), Err(Error::ActorDied { .. })));
+    let statuses: Vec<(String, TaskStatus)> = state::list_tasks()?
+        .into_iter()
+        .filter(|t| t.name != "Doomed.ping")
+        .map(|t| (t.name, t.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("observability::held".to_string(), TaskStatus::Finished),
+            ("observability::after".to_string(), TaskStatus::Failed),
+            ("Doomed.new".to_string(), TaskStatus::Failed),
+        ]
+    );
     Ok(())
 }
 

@@ -195,15 +195,22 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 return Err(bad_argument(core.not_alive()));
             }
             task.keep_resources();
-            core.construct(None);
+            core.construct(None, Some(task));
             Ok(())
         })
     }
 
     /// Runs the constructor until an instance stands (a panic is a crash,
     /// which uses up a restart) and installs it; or lets the actor die.
-    /// `crash`: why the previous instance is gone, when this is a restart.
-    fn construct(self: &Arc<Self>, mut crash: Option<String>) {
+    /// `crash`: why the previous instance is gone, when this is a restart;
+    /// `creation`: the creation task, for the first instance, recorded as
+    /// ended before any call can see the outcome.
+    fn construct(self: &Arc<Self>, mut crash: Option<String>, creation: Option<&Task>) {
+        let ended = |failed: bool| {
+            if let Some(task) = creation {
+                task.record_end(failed);
+            }
+        };
         loop {
             if let Some(cause) = &crash {
                 let allowed = self
@@ -215,6 +222,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                     })
                     .is_ok();
                 if !allowed {
+                    ended(true);
                     return self
                         .mailbox
                         .die(format!("it {cause} with no restarts left"));
@@ -239,8 +247,12 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
                 }
             };
             match built {
-                Ok(Ok(actor)) => return self.install(actor),
+                Ok(Ok(actor)) => {
+                    ended(false);
+                    return self.install(actor);
+                }
                 Ok(Err(err)) => {
+                    ended(true);
                     let cause = match &crash {
                         Some(crash) => {
                             format!("it {crash}, and restarting it failed: {}", err.message)
@@ -406,7 +418,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         let mut cause = Some(cause);
         let submitted = submit(&self.mailbox.scheduler, spec, (), false, |()| {
             SyncBody::new(move |_task: &Arc<Task>| {
-                core.construct(cause.take());
+                core.construct(cause.take(), None);
                 Ok(())
             })
         });
@@ -429,7 +441,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             // Ran on an instance that crashed meanwhile: it does not count.
             Ok(_) if incarnation.is_crashed() => Err(self.crash_failure("crashed during the call")),
             Ok(Ok(ret)) => {
-                ret.complete(&task.outputs);
+                task.succeed(ret);
                 Ok(())
             }
             Ok(Err(err)) => Err(user_failure(task, err, retry_user)),

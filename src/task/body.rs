@@ -44,7 +44,7 @@ where
         let values = args.take().map_err(bad_argument)?;
         match body(values) {
             Ok(ret) => {
-                ret.complete(&task.outputs);
+                task.succeed(ret);
                 Ok(())
             }
             Err(err) => Err(err.into_failure(task)),
@@ -66,7 +66,7 @@ where
         async move {
             match future.map_err(bad_argument)?.await {
                 Ok(ret) => {
-                    ret.complete(&task.outputs);
+                    task.succeed(ret);
                     Ok(())
                 }
                 Err(err) => Err(err.into_failure(&task)),

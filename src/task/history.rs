@@ -6,10 +6,12 @@
 //! found through the objects it will produce (the store already tracks
 //! every pending output, and each knows its producer), and its phase,
 //! attempt and start time are atomics in its own allocation. A task that
-//! leaves the system writes one [`Ended`] entry into its runtime's ring
-//! (one lock of the thread's own shard, no allocation once the ring is
-//! full), which keeps the newest `Config::max_finished_tasks` (runtime
-//! layer) entries and counts ended tasks by name.
+//! ends writes one [`Ended`] entry into its runtime's ring (one lock of the
+//! thread's own shard, no allocation once the ring is full), which keeps
+//! the newest `Config::max_finished_tasks` (runtime layer) entries and
+//! counts ended tasks by name. It writes it before its outcome shows (its
+//! refs complete, or its actor opens for calls): whoever saw the outcome
+//! finds the task ended in the listing and the timeline.
 //!
 //! A live task whose refs were all dropped is not found until it ends.
 //!
@@ -81,6 +83,8 @@ pub(crate) struct Watch {
     traced: Option<Box<Traced>>,
     attempt: AtomicU32,
     failed: AtomicBool,
+    /// Its entry is in the ring (written once, before its refs complete).
+    recorded: AtomicBool,
     /// When its first attempt started: nanoseconds since the history's
     /// epoch, plus one (0: not started).
     started: AtomicU64,
@@ -107,6 +111,7 @@ impl Watch {
             traced,
             attempt: AtomicU32::new(0),
             failed: AtomicBool::new(false),
+            recorded: AtomicBool::new(false),
             started: AtomicU64::new(0),
             thread: AtomicU32::new(0),
         }
@@ -341,7 +346,9 @@ impl History {
         }
     }
 
-    /// `task` left the system: its entry goes into the ring.
+    /// `task` ended: its entry goes into the ring, once (later calls do
+    /// nothing). Made before its refs complete, so that whoever sees them
+    /// complete finds the task ended in the listing and the timeline.
     ///
     /// When the task is the job its worker thread runs (a thread of its own
     /// runtime's pool, which publishes the job's results only once it is
@@ -350,6 +357,9 @@ impl History {
     /// a caller and its result. A listing in between reads the entry as
     /// ending at that listing.
     pub(crate) fn ended(&self, task: &Task) {
+        if task.watch.recorded.swap(true, Ordering::Relaxed) {
+            return;
+        }
         let index = task.id.index();
         let ended = if runs_job(as_job(task)) {
             // One entry per thread waits for its stamp (a stamp the hook

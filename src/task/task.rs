@@ -32,7 +32,7 @@ use crate::task::id::TaskId;
 use crate::task::phase::{Left, Phase, Stolen};
 use crate::task::place::Place;
 use crate::task::resources::Demand;
-use crate::task::returns::Outputs;
+use crate::task::returns::{Outputs, TaskReturn};
 use crate::task::run;
 use crate::task::scheduler::Scheduler;
 use crate::task::spec::{TaskName, TaskSpec};
@@ -398,9 +398,28 @@ impl Task {
         self.phase.arm_waker(waker, || self.scheduler.is_closed())
     }
 
-    /// Completes every output not yet complete with `err`.
+    /// The task ended (`failed`: with an error): it is recorded in its
+    /// runtime's history, once. Done before anyone can see the outcome (its
+    /// refs complete, its actor opens), so that whoever sees it finds the
+    /// task ended in the state listing and the timeline.
+    pub(crate) fn record_end(&self, failed: bool) {
+        if failed {
+            self.watch.failed();
+        }
+        self.scheduler.history().ended(self);
+    }
+
+    /// The attempt succeeded with `ret`: the task is recorded as ended,
+    /// then its outputs complete.
+    pub(crate) fn succeed<R: TaskReturn>(&self, ret: R) {
+        self.record_end(false);
+        ret.complete(&self.outputs);
+    }
+
+    /// Completes every output not yet complete with `err` (the task is
+    /// recorded as failed first).
     pub(crate) fn fail(&self, err: Error) {
-        self.watch.failed();
+        self.record_end(true);
         if let Some((last, rest)) = self.outputs.cells().split_last() {
             for out in rest {
                 out.complete(Err(err.clone()));
@@ -432,7 +451,8 @@ impl Task {
         self.phase.forget_waker();
         self.body.discard(self);
         let holds = left.held_grant && !self.keeps_resources.load(Ordering::Acquire);
-        self.scheduler.history().ended(self);
+        // Recorded already, unless it left without an outcome.
+        self.record_end(false);
         self.scheduler.finished(self, holds);
     }
 

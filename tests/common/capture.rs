@@ -58,7 +58,13 @@ struct Inner {
 pub struct Capture {
     inner: Arc<Mutex<Inner>>,
     next: Arc<AtomicU64>,
+    /// Run (outside the record's lock) after recording an event with this
+    /// message: lets a test hold the emitting thread there.
+    pause: Option<(&'static str, Pause)>,
 }
+
+/// What a [`Capture::pausing_at`] runs.
+type Pause = Arc<dyn Fn() + Send + Sync>;
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
@@ -74,6 +80,15 @@ impl Visit for Fields<'_> {
 }
 
 impl Capture {
+    /// A capture that runs `wait` on the emitting thread after each event
+    /// whose message is `message`.
+    pub fn pausing_at(message: &'static str, wait: impl Fn() + Send + Sync + 'static) -> Capture {
+        Capture {
+            pause: Some((message, Arc::new(wait))),
+            ..Capture::default()
+        }
+    }
+
     /// The events recorded so far.
     pub fn events(&self) -> Vec<EventRecord> {
         lock(&self.inner).events.clone()
@@ -154,12 +169,21 @@ impl Subscriber for Capture {
         };
         let spans = Self::chain(&inner, current);
         let meta = event.metadata();
-        inner.events.push(EventRecord {
+        let record = EventRecord {
             target: meta.target().to_string(),
             level: *meta.level(),
             fields,
             spans,
-        });
+        };
+        let pause = match &self.pause {
+            Some((message, wait)) if record.message() == *message => Some(Arc::clone(wait)),
+            _ => None,
+        };
+        inner.events.push(record);
+        drop(inner);
+        if let Some(wait) = pause {
+            wait();
+        }
     }
 
     fn current_span(&self) -> tracing_core::span::Current {
