@@ -306,3 +306,78 @@ fn removing_a_waiting_group_fails_its_ready_ref_and_reserves_nothing() {
     assert_eq!(get(&held).unwrap(), 7);
     wait_until("the task gave its CPU back", || cpus() == 1.0);
 }
+
+/// Places its child, which needs the group's GPU, in bundle 0 of the group
+/// it is given.
+#[rustyray::remote(num_cpus = 0)]
+fn place_child_in(pg: rustyray::PlacementGroup) -> rustyray::Result<u32> {
+    #[rustyray::remote]
+    fn on_the_gpu() -> u32 {
+        9
+    }
+    on_the_gpu::options()
+        .resource("gpu", 1.0)
+        .placement_group(&pg, Some(0))
+        .remote()?
+        .get_timeout(PATIENCE)
+}
+
+#[test]
+fn a_task_given_a_group_places_its_own_work_in_it() {
+    // The only GPU is the group's: the child runs only through it.
+    let _rt = rustyray::init(Config::default().num_cpus(2).resource("gpu", 1.0)).unwrap();
+    let pg =
+        rustyray::placement_group(vec![cpu(1.0).resource("gpu", 1.0)], PlacementStrategy::Pack)
+            .unwrap();
+    assert_eq!(
+        get(&place_child_in::remote(pg.clone()).unwrap()).unwrap(),
+        9
+    );
+    rustyray::remove_placement_group(&pg).unwrap();
+    // Removed: the child is unschedulable, which fails its parent.
+    match get(&place_child_in::remote(pg).unwrap()) {
+        Err(Error::TaskFailed {
+            cause: Some(cause), ..
+        }) => assert!(unschedulable::<()>(Err((*cause).clone())).contains("was removed")),
+        other => panic!("expected the child's Unschedulable, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_encoded_group_decodes_to_the_same_group_while_it_lives_in_its_runtime() {
+    let codec = rustyray::Codec::default();
+    let rt = rustyray::init(Config::default().num_cpus(2)).unwrap();
+    let pg =
+        rustyray::placement_group(vec![cpu(1.0), cpu(0.5)], PlacementStrategy::Spread).unwrap();
+    let bytes = codec.encode(&pg).unwrap();
+    let decoded: rustyray::PlacementGroup = codec.decode(&bytes).unwrap();
+    assert_eq!(decoded, pg);
+    assert_eq!(decoded.id(), pg.id());
+    assert_eq!(decoded.strategy(), PlacementStrategy::Spread);
+    assert_eq!(decoded.bundles(), &[cpu(1.0), cpu(0.5)]);
+
+    // Another runtime in scope: not its group.
+    {
+        let other = rustyray::init(Config::default().num_cpus(1)).unwrap();
+        match codec.decode::<rustyray::PlacementGroup>(&bytes) {
+            Err(Error::Serialization(reason)) => {
+                assert!(reason.contains("belongs to runtime"), "{reason}")
+            }
+            other => panic!("expected a serialization error, got {other:?}"),
+        }
+        drop(other);
+    }
+
+    rustyray::remove_placement_group(&pg).unwrap();
+    match codec.decode::<rustyray::PlacementGroup>(&bytes) {
+        Err(Error::Serialization(reason)) => {
+            assert!(reason.contains("was removed"), "{reason}")
+        }
+        other => panic!("expected a serialization error, got {other:?}"),
+    }
+    drop(rt);
+    assert!(matches!(
+        codec.decode::<rustyray::PlacementGroup>(&bytes),
+        Err(Error::Serialization(_))
+    ));
+}

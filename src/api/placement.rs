@@ -16,10 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::api::task_options::set_resource;
 use crate::error::{Error, Result};
 use crate::object::wait::wait_refs;
-use crate::object::ObjectRef;
+use crate::object::{ObjectRef, RuntimeId};
 use crate::runtime::{global, Runtime};
 use crate::task::placement::Group;
 use crate::task::resources::Demand;
@@ -27,7 +30,7 @@ use crate::task::resources::Demand;
 /// How the bundles of a placement group are spread over nodes (Ray's
 /// `strategy`). On the local runtime (one node) they differ only in
 /// validation: `StrictSpread` with more than one bundle can never fit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PlacementStrategy {
     /// As few nodes as possible (Ray's default).
     #[default]
@@ -48,7 +51,7 @@ pub enum PlacementStrategy {
 /// assert_eq!(b.cpus(), 1.0);
 /// assert_eq!(b.resources(), &[("gpu".to_string(), 1.0)]);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bundle {
     num_cpus: f64,
     resources: Vec<(String, f64)>,
@@ -87,6 +90,32 @@ impl Bundle {
 /// A placement group of a runtime: clone it freely; it lives until
 /// [`remove_placement_group`] or the runtime's shutdown (dropping the
 /// handles does not remove it, as in Ray).
+///
+/// A handle is an [`Object`](crate::Object): pass it to a task or an
+/// actor, which can then place its own work in the group (Ray's
+/// `placement_group` argument). Encoded (when it crosses a boundary: a
+/// spill, a value encoded by hand), it is the group's runtime and id; it
+/// decodes where that runtime is in scope, while the group is not removed.
+///
+/// ```
+/// use rustyray::{Bundle, PlacementGroup, PlacementStrategy};
+///
+/// #[rustyray::remote]
+/// fn one() -> u32 {
+///     1
+/// }
+///
+/// /// Places its child in bundle 0 of the group it is given.
+/// #[rustyray::remote]
+/// fn spawn_into(pg: PlacementGroup) -> rustyray::Result<u32> {
+///     one::options().placement_group(&pg, Some(0)).remote()?.get()
+/// }
+///
+/// # let _rt = rustyray::init(rustyray::Config::default().num_cpus(2))?;
+/// let pg = rustyray::placement_group(vec![Bundle::new().num_cpus(1.0)], PlacementStrategy::Pack)?;
+/// assert_eq!(spawn_into::remote(pg.clone())?.get()?, 1);
+/// # Ok::<(), rustyray::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct PlacementGroup {
     pub(crate) group: Arc<Group>,
@@ -112,6 +141,67 @@ impl PartialEq for PlacementGroup {
 }
 
 impl Eq for PlacementGroup {}
+
+/// A placement group handle as it is encoded.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "PlacementGroup")]
+struct Wire {
+    runtime: RuntimeId,
+    id: u64,
+    strategy: PlacementStrategy,
+    bundles: Vec<Bundle>,
+}
+
+impl Serialize for PlacementGroup {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        Wire {
+            runtime: self.runtime.id(),
+            id: self.group.id,
+            strategy: self.strategy,
+            bundles: self.bundles.to_vec(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for PlacementGroup {
+    /// Finds the group in the runtime in scope.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let wire = Wire::deserialize(deserializer)?;
+        let runtime = global().map_err(|_| {
+            D::Error::custom(format_args!(
+                "cannot decode placement group {}: no RustyRay runtime in scope",
+                wire.id
+            ))
+        })?;
+        if runtime.id() != wire.runtime {
+            return Err(D::Error::custom(format_args!(
+                "cannot decode placement group {}: it belongs to runtime {}, but runtime {} is \
+                 in scope",
+                wire.id,
+                wire.runtime,
+                runtime.id()
+            )));
+        }
+        let group = runtime
+            .engine()
+            .local()
+            .scheduler()
+            .group(wire.id)
+            .ok_or_else(|| {
+                D::Error::custom(format_args!(
+                    "cannot decode placement group {}: it was removed",
+                    wire.id
+                ))
+            })?;
+        Ok(PlacementGroup {
+            group,
+            runtime,
+            strategy: wire.strategy,
+            bundles: wire.bundles.into(),
+        })
+    }
+}
 
 impl PlacementGroup {
     /// The group's number in its process (unique among the groups of every

@@ -18,7 +18,7 @@
 //!
 //! [`enqueue`]: Scheduler::enqueue
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -72,6 +72,9 @@ struct State {
     classes: Vec<(Demand, VecDeque<Arc<Task>>)>,
     /// Placement groups waiting for their reservation, in creation order.
     groups: VecDeque<Arc<Group>>,
+    /// Every placement group not removed, by id: what a decoded handle
+    /// finds.
+    live_groups: HashMap<u64, Arc<Group>>,
     closed: bool,
 }
 
@@ -98,6 +101,7 @@ impl Scheduler {
                 free: Available::new(&capacity),
                 classes: Vec::new(),
                 groups: VecDeque::new(),
+                live_groups: HashMap::new(),
                 closed: false,
             }),
             capacity,
@@ -309,10 +313,17 @@ impl Scheduler {
                 return Err(self.store.shut_down());
             }
             state.groups.push_back(Arc::clone(group));
+            state.live_groups.insert(group.id, Arc::clone(group));
             Self::ready_now(&mut state, &mut ready);
         }
         self.start_ready(ready);
         Ok(())
+    }
+
+    /// The placement group `id`, unless it was removed (or is not this
+    /// runtime's).
+    pub(crate) fn group(&self, id: u64) -> Option<Arc<Group>> {
+        lock(&self.state).live_groups.get(&id).cloned()
     }
 
     /// Removes `group`: what it reserved is free again (and may start
@@ -324,6 +335,7 @@ impl Scheduler {
             let mut state = lock(&self.state);
             group.unreserve(&mut state.free);
             state.groups.retain(|g| !Arc::ptr_eq(g, group));
+            state.live_groups.remove(&group.id);
             if !state.closed {
                 Self::ready_now(&mut state, &mut ready);
             }
@@ -374,6 +386,7 @@ impl Scheduler {
             let mut state = lock(&self.state);
             state.closed = true;
             state.groups.clear();
+            state.live_groups.clear();
             state
                 .classes
                 .drain(..)
