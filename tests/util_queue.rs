@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::get;
+use futures::executor::block_on;
 use rustyray::util::Queue;
 use rustyray::{Config, Error};
 
@@ -170,4 +171,77 @@ fn a_shut_down_queue_fails_its_calls() {
     queue.shutdown();
     assert!(matches!(queue.get(), Err(Error::ActorDied { .. })));
     assert!(matches!(queue.put(2), Err(Error::ActorDied { .. })));
+}
+
+#[test]
+fn batches_go_in_and_come_out_whole_or_not_at_all() {
+    let _rt = init();
+    let queue: Queue<u32> = Queue::new(3).unwrap();
+    let no_room = queue.put_nowait_batch(vec![1, 2, 3, 4]);
+    assert!(
+        matches!(no_room, Err(Error::Timeout { timeout, .. }) if timeout == Duration::ZERO),
+        "{no_room:?}"
+    );
+    assert_eq!(queue.size().unwrap(), 0);
+    queue.put_nowait_batch(vec![1, 2]).unwrap();
+    assert!(matches!(
+        queue.put_nowait_batch(vec![3, 4]),
+        Err(Error::Timeout { .. })
+    ));
+    assert_eq!(queue.size().unwrap(), 2);
+    assert!(matches!(
+        queue.get_nowait_batch(3),
+        Err(Error::Timeout { .. })
+    ));
+    assert_eq!(queue.size().unwrap(), 2);
+    assert_eq!(queue.get_nowait_batch(2).unwrap(), vec![1, 2]);
+    assert!(queue.empty().unwrap());
+    // An unbounded queue takes any batch.
+    let unbounded: Queue<u32> = Queue::new(0).unwrap();
+    unbounded.put_nowait_batch((0..1000).collect()).unwrap();
+    assert_eq!(
+        unbounded.get_nowait_batch(1000).unwrap(),
+        (0..1000).collect::<Vec<_>>()
+    );
+}
+
+/// Takes `n` items with `get_async`, each waited for at most `PATIENCE`.
+#[rustyray::remote]
+async fn async_consumer(queue: Queue<u32>, n: u32) -> Result<Vec<u32>, Error> {
+    let mut got = Vec::new();
+    for _ in 0..n {
+        got.push(queue.get_async(Some(PATIENCE)).await?);
+    }
+    Ok(got)
+}
+
+#[test]
+fn async_code_waits_for_items_and_for_room() {
+    let rt = init();
+    let queue: Queue<u32> = Queue::new(1).unwrap();
+    let consumer = async_consumer::remote(queue.clone(), 3).unwrap();
+    let producer = rt.spawn({
+        let queue = queue.clone();
+        async move {
+            for i in 0..3 {
+                // Waits for room: the queue holds one item.
+                queue.put_async(i, Some(PATIENCE)).await?;
+            }
+            Ok::<_, Error>(())
+        }
+    });
+    assert_eq!(get(&consumer).unwrap(), vec![0, 1, 2]);
+    block_on(producer).unwrap().unwrap();
+
+    // Timeouts, as in the blocking calls.
+    queue.put(7).unwrap();
+    let full = block_on(queue.put_async(8, Some(Duration::ZERO)));
+    assert!(matches!(full, Err(Error::Timeout { .. })), "{full:?}");
+    assert_eq!(block_on(queue.get_async(None)).unwrap(), 7);
+    let waited = Duration::from_millis(50);
+    let empty = block_on(queue.get_async(Some(waited)));
+    assert!(
+        matches!(empty, Err(Error::Timeout { timeout, .. }) if timeout == waited),
+        "{empty:?}"
+    );
 }

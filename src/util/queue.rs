@@ -18,7 +18,7 @@ use crate::api::actor_options::ActorOptions;
 use crate::error::{Error, Result};
 use crate::object::store::Store;
 use crate::object::timer::Timer;
-use crate::object::Object;
+use crate::object::{Object, ObjectRef};
 use crate::runtime::{global, Runtime};
 use crate::sync::lock;
 use crate::task::args::IntoArg;
@@ -192,8 +192,27 @@ impl<T: Object> Queue<T> {
     }
 
     fn put_with(&self, item: T, timeout: Option<Duration>) -> Result<()> {
-        let r = self
-            .actor
+        Self::put_outcome(self.put_call(item, timeout)?.get()?, timeout)
+    }
+
+    /// Adds `item` at the back from async code, waiting (without blocking
+    /// a thread) while the queue is full, at most `timeout` if one is
+    /// given ([`Error::Timeout`] then, and the item is dropped). Ray's
+    /// `put_async`.
+    ///
+    /// The put is an actor call made at once: dropping the future before it
+    /// completes does not withdraw it (the item may still be added).
+    pub fn put_async(
+        &self,
+        item: T,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let call = self.put_call(item, timeout);
+        async move { Self::put_outcome(call?.await?, timeout) }
+    }
+
+    fn put_call(&self, item: T, timeout: Option<Duration>) -> Result<ObjectRef<Outcome<()>>> {
+        self.actor
             .__call_async::<_, One<Outcome<()>>, ActorRead<QueueActor<T>>, _, _>(
                 "Queue.put",
                 (
@@ -203,11 +222,33 @@ impl<T: Object> Queue<T> {
                 |queue: ActorRead<QueueActor<T>>, (item, timeout)| async move {
                     Ok(One(queue.put(item, timeout).await))
                 },
-            )?;
-        match r.get()? {
+            )
+    }
+
+    fn put_outcome(outcome: Outcome<()>, timeout: Option<Duration>) -> Result<()> {
+        match outcome {
             Outcome::Done(()) => Ok(()),
             Outcome::TimedOut => Err(timed_out("Queue::put: room in the full queue", timeout)),
         }
+    }
+
+    /// Adds every item of `items` at the back, in order, at once, or none
+    /// of them: [`Error::Timeout`] (with a zero timeout) when the queue has
+    /// no room for them all now. Ray's `put_nowait_batch`.
+    pub fn put_nowait_batch(&self, items: Vec<T>) -> Result<()> {
+        let count = items.len();
+        let r = self.actor.__call_ref::<_, One<bool>, _>(
+            "Queue.put_nowait_batch",
+            (IntoArg::<Vec<T>>::into_arg(items),),
+            |queue: &QueueActor<T>, (items,)| Ok(One(queue.put_batch(items))),
+        )?;
+        if r.get()? {
+            return Ok(());
+        }
+        Err(timed_out(
+            &format!("Queue::put_nowait_batch: room for {count} items in the queue"),
+            Some(Duration::ZERO),
+        ))
     }
 
     /// Removes the item at the front, waiting while the queue is empty.
@@ -223,19 +264,57 @@ impl<T: Object> Queue<T> {
     }
 
     fn get_with(&self, timeout: Option<Duration>) -> Result<T> {
-        let r = self
-            .actor
+        Self::get_outcome(self.get_call(timeout)?.get()?, timeout)
+    }
+
+    /// Removes the item at the front from async code, waiting (without
+    /// blocking a thread) while the queue is empty, at most `timeout` if
+    /// one is given ([`Error::Timeout`] then). Ray's `get_async`.
+    ///
+    /// The get is an actor call made at once: dropping the future before it
+    /// completes does not withdraw it, and the item it then takes is lost.
+    /// Give a timeout rather than dropping the future.
+    pub fn get_async(
+        &self,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<T>> + Send + 'static {
+        let call = self.get_call(timeout);
+        async move { Self::get_outcome(call?.await?, timeout) }
+    }
+
+    fn get_call(&self, timeout: Option<Duration>) -> Result<ObjectRef<Outcome<T>>> {
+        self.actor
             .__call_async::<_, One<Outcome<T>>, ActorRead<QueueActor<T>>, _, _>(
                 "Queue.get",
                 (IntoArg::<Option<Duration>>::into_arg(timeout),),
                 |queue: ActorRead<QueueActor<T>>, (timeout,)| async move {
                     Ok(One(queue.get(timeout).await))
                 },
-            )?;
-        match r.get()? {
+            )
+    }
+
+    fn get_outcome(outcome: Outcome<T>, timeout: Option<Duration>) -> Result<T> {
+        match outcome {
             Outcome::Done(item) => Ok(item),
             Outcome::TimedOut => Err(timed_out("Queue::get: an item in the empty queue", timeout)),
         }
+    }
+
+    /// Removes the `n` items at the front at once, or none: [`Error::Timeout`]
+    /// (with a zero timeout) when the queue holds fewer now. Ray's
+    /// `get_nowait_batch`.
+    pub fn get_nowait_batch(&self, n: usize) -> Result<Vec<T>> {
+        let r = self.actor.__call_ref::<_, One<Option<Vec<T>>>, _>(
+            "Queue.get_nowait_batch",
+            (IntoArg::<usize>::into_arg(n),),
+            |queue: &QueueActor<T>, (n,)| Ok(One(queue.get_batch(n))),
+        )?;
+        r.get()?.ok_or_else(|| {
+            timed_out(
+                &format!("Queue::get_nowait_batch: {n} items in the queue"),
+                Some(Duration::ZERO),
+            )
+        })
     }
 
     /// How many items the queue holds now.
@@ -312,6 +391,37 @@ impl<T: Send> QueueActor<T> {
                 return Outcome::TimedOut;
             }
         }
+    }
+
+    /// Adds all of `items`, or none when there is no room for them all.
+    fn put_batch(&self, items: Vec<T>) -> bool {
+        let added = items.len();
+        {
+            let mut queue = lock(&self.items);
+            if self.maxsize > 0 && queue.len() + added > self.maxsize {
+                return false;
+            }
+            queue.extend(items);
+        }
+        for _ in 0..added {
+            self.not_empty.notify_one();
+        }
+        true
+    }
+
+    /// Takes the `n` items at the front, or none when there are fewer.
+    fn get_batch(&self, n: usize) -> Option<Vec<T>> {
+        let taken: Vec<T> = {
+            let mut queue = lock(&self.items);
+            if queue.len() < n {
+                return None;
+            }
+            queue.drain(..n).collect()
+        };
+        for _ in 0..taken.len() {
+            self.not_full.notify_one();
+        }
+        Some(taken)
     }
 
     /// Waits for an enabled `notified`, or the timer.
