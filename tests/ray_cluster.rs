@@ -55,13 +55,29 @@ fn split(s: String) -> (String, usize) {
     (s.to_uppercase(), n)
 }
 
+/// Kills its worker process on its first attempt; says which attempt it is
+/// on the next.
 #[rustyray::remote(max_retries = 2)]
 fn abort_once(marker: String) -> u32 {
     if !std::path::Path::new(&marker).exists() {
         std::fs::write(&marker, b"first attempt").expect("write the marker");
         std::process::abort();
     }
-    7
+    rustyray::context().attempt()
+}
+
+/// Fails every attempt, after adding its attempt number to the file `log`.
+#[rustyray::remote(max_retries = 2, retry_exceptions = true)]
+fn always_fails(log: String) -> Result<u32, String> {
+    use std::io::Write;
+    let attempt = rustyray::context().attempt();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .expect("open the log");
+    writeln!(file, "{attempt}").expect("write the log");
+    Err(format!("attempt {attempt} fails"))
 }
 
 #[rustyray::remote(num_cpus = 0)]
@@ -168,8 +184,27 @@ fn max_retries_retries_after_the_worker_process_dies() {
     let marker = dir.join("attempted");
     let _ = std::fs::remove_file(&marker);
     let r = abort_once::remote(marker.to_string_lossy().into_owned()).unwrap();
-    assert_eq!(r.get_timeout(Duration::from_secs(120)).unwrap(), 7);
+    // Ray's retry is attempt 1, as `context()` says in it.
+    assert_eq!(r.get_timeout(Duration::from_secs(120)).unwrap(), 1);
     assert_eq!(std::fs::read(&marker).unwrap(), b"first attempt");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ray_retries_an_application_error_max_retries_times_numbering_the_attempts() {
+    let _rt = cluster();
+    let dir = std::env::temp_dir().join(format!("rustyray-ray-retry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("attempts");
+    let _ = std::fs::remove_file(&log);
+    let r = always_fails::remote(log.to_string_lossy().into_owned()).unwrap();
+    match r.get_timeout(Duration::from_secs(120)) {
+        Err(Error::TaskFailed { message, .. }) => assert_eq!(message, "attempt 2 fails"),
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    // Three runs in all (the first and two retries, each once): Ray
+    // retries, the worker does not retry again inside each of Ray's.
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "0\n1\n2\n");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -414,6 +414,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             outputs: 0,
             place: Some(Arc::new(Construction(Arc::clone(&self.mailbox)))),
             seq: 0,
+            first_attempt: 0,
         };
         let mut cause = Some(cause);
         let submitted = submit(&self.mailbox.scheduler, spec, (), false, |()| {

@@ -268,6 +268,7 @@ impl<A: Actor> ActorRef<A> {
             outputs: 0,
             place: Some(Arc::new(Construction(Arc::clone(&mailbox)))),
             seq: 0,
+            first_attempt: 0,
         };
         let created = submit(scheduler, creation, args, spec.max_restarts != 0, |args| {
             core.creation_body(args, ctor)
@@ -325,6 +326,7 @@ impl<A: Actor> ActorRef<A> {
             outputs: R::COUNT,
             place: Some(Arc::clone(mailbox) as _),
             seq,
+            first_attempt: 0,
         };
         let core = &self.inner.core;
         // Submitting runs user code (a `Serialize` when an argument is

@@ -65,9 +65,14 @@ fn failed(err: Error) -> Failure {
 }
 
 impl Dispatch for Worker {
-    fn call(&mut self, function: &str, args: &[u8]) -> Submitted {
+    fn call(&mut self, function: &str, attempt: u32, args: &[u8]) -> Submitted {
         let function = registry::function(function).map_err(failed)?;
-        function.remote(Codec::Postcard, args).map_err(failed)
+        // Ray retries the task (its options say how often): here it runs
+        // once, as the attempt Ray runs.
+        let options = function.options().max_retries(0).__first_attempt(attempt);
+        function
+            .remote_with(options, Codec::Postcard, args)
+            .map_err(failed)
     }
 
     fn create(

@@ -45,6 +45,7 @@ fn submit<A: ArgList, R: TaskReturn, B: Body>(
         retry_exceptions: options.retry_exceptions,
         placement: options.placement.as_ref().map(|(pg, b)| (&pg.group, *b)),
         num_returns: options.num_returns,
+        first_attempt: options.first_attempt,
     };
     #[cfg(feature = "ray")]
     if let Some(ray) = runtime.ray() {

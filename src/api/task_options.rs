@@ -26,6 +26,9 @@ pub struct TaskOptions {
     /// Objects the call makes, when not its function's own count: set by
     /// the generated `num_returns(n)` of a function returning a `Vec`.
     pub(crate) num_returns: Option<usize>,
+    /// The number of the call's first attempt: a Ray worker runs attempt
+    /// `n` of a task Ray retries (see [`TaskOptions::__first_attempt`]).
+    pub(crate) first_attempt: u32,
 }
 
 impl TaskOptions {
@@ -45,6 +48,7 @@ impl TaskOptions {
             runtime: None,
             placement: None,
             num_returns: None,
+            first_attempt: 0,
         }
     }
 
@@ -66,6 +70,15 @@ impl TaskOptions {
     /// [`Config::resource`](crate::Config::resource).
     pub fn resource(mut self, name: impl Into<String>, amount: impl Into<f64>) -> Self {
         set_resource(&mut self.resources, name.into(), amount.into());
+        self
+    }
+
+    /// Numbers the call's first attempt `n` (what
+    /// [`Context::attempt`](crate::Context::attempt) says in it): a Ray
+    /// worker runs attempt `n` of a task that Ray retries.
+    #[doc(hidden)]
+    pub fn __first_attempt(mut self, n: u32) -> Self {
+        self.first_attempt = n;
         self
     }
 

@@ -166,6 +166,7 @@ impl Backend for LocalBackend {
             },
             place: None,
             seq: 0,
+            first_attempt: call.first_attempt,
         };
         let task = submit(&self.scheduler, spec, args, reusable, body)?;
         if let Some((group, _)) = call.placement {

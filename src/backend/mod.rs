@@ -54,6 +54,8 @@ pub(crate) struct CallSpec<'a> {
     /// How many objects it makes, when the call says (else its return
     /// type's count).
     pub(crate) num_returns: Option<usize>,
+    /// The number of its first attempt (0 but in a Ray worker).
+    pub(crate) first_attempt: u32,
 }
 
 /// One actor's creation, as data.

@@ -34,6 +34,7 @@ fn spec(name: &'static str) -> TaskSpec {
         outputs: 1,
         place: None,
         seq: 0,
+        first_attempt: 0,
     }
 }
 

@@ -73,6 +73,8 @@ impl Context {
     }
 
     /// Which attempt this is: 0 for the first, 1 for the first retry, ….
+    /// On a Ray cluster, a task's attempt as Ray numbers it (Ray does the
+    /// retrying); an actor call's as the actor's worker process numbers it.
     pub fn attempt(&self) -> u32 {
         self.running.as_ref().map_or(0, |(_, a)| *a)
     }

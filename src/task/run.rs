@@ -105,7 +105,7 @@ where
             return false;
         };
         self.taken.store(true, Ordering::Release);
-        let mut attempt = 0;
+        let mut attempt = task.first_attempt;
         loop {
             let running = Running {
                 task: Arc::clone(task),
@@ -251,7 +251,10 @@ pin_project_lite::pin_project! {
 impl<F, Fut> AsyncRun<F, Fut> {
     fn new(task: Arc<Task>, body: F) -> Self {
         AsyncRun {
-            running: Running { task, attempt: 0 },
+            running: Running {
+                attempt: task.first_attempt,
+                task,
+            },
             body: Some(body),
             span: tracing::Span::none(),
             current: Attempt::Idle,

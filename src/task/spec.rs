@@ -25,6 +25,9 @@ pub(crate) struct TaskSpec {
     pub(crate) place: Option<Arc<dyn Place>>,
     /// Its number at its place (actor calls run in this order).
     pub(crate) seq: u64,
+    /// The number of its first attempt: 0, but in a Ray worker running a
+    /// task that Ray retries.
+    pub(crate) first_attempt: u32,
 }
 
 /// A task's name: its function's path (no allocation per call) or the name

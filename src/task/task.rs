@@ -98,6 +98,8 @@ pub(crate) struct TaskCell<B: ?Sized> {
     pub(crate) place: Option<Arc<dyn Place>>,
     /// Its number at its place.
     pub(crate) seq: u64,
+    /// The number of its first attempt (see `TaskSpec::first_attempt`).
+    pub(crate) first_attempt: u32,
     /// Set when finishing must not give the task's resources back: an
     /// actor's creation (the actor keeps them) or a stolen task (they are
     /// the thief's).
@@ -148,6 +150,7 @@ impl Task {
             outputs,
             place,
             seq,
+            first_attempt,
         } = spec;
         let cell = Arc::new_cyclic(|this: &Weak<TaskCell<B>>| {
             let producer: Weak<dyn Producer> = this.clone();
@@ -168,6 +171,7 @@ impl Task {
                 retry_exceptions,
                 place,
                 seq,
+                first_attempt,
                 keeps_resources: AtomicBool::new(false),
                 phase: Phase::new(),
                 waiting_for: AtomicUsize::new(deps.len() + 1),

@@ -196,13 +196,24 @@ def _outcome(reply, num_returns):
     raise RustError(reply[1].decode(), reply[2].decode(), reply[3].decode())
 
 
+def _attempt():
+    """The number of this attempt of the running task (0: the first; Ray
+    counts its retries), or 0 where Ray does not say."""
+    try:
+        worker = ray._private.worker.global_worker
+        return int(worker.core_worker.get_current_task_attempt_number())
+    except Exception:  # noqa: BLE001: not in a task, or another Ray
+        return 0
+
+
 def run_task(command, function, num_returns, *args):
     """The trampoline of every RustyRay task: runs `function` in this
-    worker's worker-mode program, on the encoded arguments."""
+    worker's worker-mode program, on the encoded arguments, as the attempt
+    Ray runs (Ray does the retrying)."""
     state = _state()
     if state.child is None or not state.child.alive():
         state.child = _Child(command)
-    reply = state.child.request(["call", function] + list(args))
+    reply = state.child.request(["call", function, str(_attempt())] + list(args))
     return _outcome(reply, num_returns)
 
 
