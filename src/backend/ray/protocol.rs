@@ -5,7 +5,8 @@
 //! `u32` count of parts, then each part as a `u32` length and its bytes.
 //! The first part names the message:
 //!
-//! - `call`, function, encoded arguments… → `ok`, encoded results…
+//! - `call`, function, attempt (Ray's number of it, in decimal), encoded
+//!   arguments… → `ok`, encoded results…
 //! - `create`, actor, constructor, max concurrency, encoded arguments… →
 //!   `ok`
 //! - `method`, method, encoded arguments… → `ok`, encoded results…
