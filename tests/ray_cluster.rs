@@ -80,6 +80,30 @@ fn always_fails(log: String) -> Result<u32, String> {
     Err(format!("attempt {attempt} fails"))
 }
 
+/// Holds what it was granted until the file `release` exists (at most two
+/// minutes).
+#[rustyray::remote(num_cpus = 0)]
+fn hold_until(release: String) -> u32 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !std::path::Path::new(&release).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    1
+}
+
+/// Waits (at most a minute) until Ray's figures, which its nodes report a
+/// little late, make `holds` true.
+fn until_ray_reports(what: &str, mut holds: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !holds() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Ray never reported {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[rustyray::remote(num_cpus = 0)]
 fn nap(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
@@ -413,4 +437,37 @@ fn python_functions_need_a_runtime_on_ray() {
         ),
         other => panic!("expected InvalidArgument, got {other:?}"),
     }
+}
+
+#[test]
+fn resources_are_rays_figures_for_the_whole_cluster() {
+    let _rt = cluster();
+    let total = rustyray::cluster_resources().unwrap();
+    assert_eq!(
+        (total["CPU"], total["head"], total["node2"]),
+        (2.0, 1.0, 1.0),
+        "{total:?}"
+    );
+    let dir = std::env::temp_dir().join(format!("rustyray-ray-hold-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let release = dir.join("release");
+    let _ = std::fs::remove_file(&release);
+    let node2 = || rustyray::available_resources().unwrap()["node2"];
+    let held = hold_until::options()
+        .resource("node2", 1.0)
+        .remote(release.to_string_lossy().into_owned())
+        .unwrap();
+    // Nothing of node2 free: listed with 0.0 (Ray leaves it out).
+    until_ray_reports("node2 held", || node2() == 0.0);
+    std::fs::write(&release, b"go").unwrap();
+    assert_eq!(held.get_timeout(Duration::from_secs(120)).unwrap(), 1);
+    until_ray_reports("node2 free again", || node2() == 1.0);
+    assert_eq!(
+        rustyray::available_resources()
+            .unwrap()
+            .keys()
+            .collect::<std::collections::BTreeSet<_>>(),
+        total.keys().collect()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

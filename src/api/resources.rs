@@ -10,7 +10,8 @@ use crate::runtime::{global, Runtime};
 /// [`Config::num_cpus`](crate::Config::num_cpus)) and every custom
 /// resource of its [`Config::resource`](crate::Config::resource). Ray's
 /// `ray.cluster_resources()` (without Ray's `memory`, `object_store_memory`
-/// and `node:*` entries).
+/// and `node:*` entries). On a Ray cluster ([`Config::ray`](crate::Config::ray)),
+/// Ray's own figures for the whole cluster, those entries included.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -31,7 +32,9 @@ pub fn cluster_resources() -> Result<HashMap<String, f64>> {
 ///
 /// A task blocked in `get` (or `wait`, or awaiting a ref) lends its CPUs
 /// back while it waits, as in Ray, so they count as free meanwhile; a
-/// figure is a snapshot, already old when it returns.
+/// figure is a snapshot, already old when it returns. On a Ray cluster,
+/// Ray's figures (which Ray's nodes report a little late), by the names of
+/// [`cluster_resources`].
 ///
 /// ```
 /// # use std::collections::HashMap;
@@ -47,12 +50,20 @@ impl Runtime {
     /// See [`cluster_resources`](crate::cluster_resources).
     pub fn cluster_resources(&self) -> Result<HashMap<String, f64>> {
         self.check_running()?;
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.ray() {
+            return ray.resources(false);
+        }
         Ok(self.engine().local().scheduler().capacity().report())
     }
 
     /// See [`available_resources`](crate::available_resources).
     pub fn available_resources(&self) -> Result<HashMap<String, f64>> {
         self.check_running()?;
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.ray() {
+            return ray.resources(true);
+        }
         Ok(self.engine().local().scheduler().available())
     }
 }

@@ -314,6 +314,16 @@ def put(value):
     return ray.put(value)
 
 
+def resources(available):
+    """Ray's `cluster_resources()` (or `available_resources()`), as name to
+    amount; a resource with nothing free is listed with 0.0."""
+    total = ray.cluster_resources()
+    if not available:
+        return {str(k): float(v) for k, v in total.items()}
+    free = ray.available_resources()
+    return {str(k): float(free.get(k, 0.0)) for k in total}
+
+
 def cancel(ref):
     try:
         ray.cancel(ref, force=True)

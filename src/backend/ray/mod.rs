@@ -370,6 +370,16 @@ impl RayBackend {
         Ok(ObjectRef::from_cell(cell))
     }
 
+    /// Ray's resources of the cluster by name (`available`: what is free
+    /// now, a resource with nothing free listed with `0.0`).
+    pub(crate) fn resources(&self, available: bool) -> Result<HashMap<String, f64>> {
+        Python::attach(|py| {
+            bridge::call(self.shared.bridge.ns.bind(py), "resources", (available,))?
+                .extract()
+                .map_err(|e| bridge::py_error("resources", e))
+        })
+    }
+
     /// The runtime shuts down: its refs go, and the connection when it was
     /// the last runtime on it.
     pub(crate) fn shutdown(&self) {
