@@ -471,3 +471,19 @@ fn resources_are_rays_figures_for_the_whole_cluster() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn placement_groups_are_refused_on_ray_not_reserved_on_the_driver_alone() {
+    let _rt = cluster();
+    let made = rustyray::placement_group(
+        vec![rustyray::Bundle::new().num_cpus(1.0)],
+        rustyray::PlacementStrategy::Pack,
+    );
+    match made {
+        Err(Error::InvalidArgument { call, reason }) => {
+            assert_eq!(call, "placement_group");
+            assert!(reason.contains("not mapped to Ray"), "{reason}");
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+}

@@ -275,7 +275,9 @@ impl PlacementGroup {
 /// [`Error::Unschedulable`] when the group can never fit (its bundles
 /// together ask for more than the runtime has, or for an undeclared
 /// resource, or `StrictSpread` asks for more than one node);
-/// [`Error::InvalidArgument`] for no bundle, or an empty one.
+/// [`Error::InvalidArgument`] for no bundle, or an empty one, and on a Ray
+/// cluster ([`Config::ray`](crate::Config::ray)), where placement groups
+/// are not mapped yet.
 ///
 /// ```
 /// use rustyray::{Bundle, PlacementStrategy};
@@ -332,6 +334,17 @@ impl Runtime {
         strategy: PlacementStrategy,
     ) -> Result<PlacementGroup> {
         self.check_running()?;
+        #[cfg(feature = "ray")]
+        if self.ray().is_some() {
+            // Refused rather than reserved on the driver alone: the
+            // cluster's tasks would not be placed in it.
+            return Err(Error::InvalidArgument {
+                call: "placement_group",
+                reason: "placement groups are not mapped to Ray clusters yet; they work on the \
+                         local backend"
+                    .to_string(),
+            });
+        }
         let scheduler = self.engine().local().scheduler();
         let capacity = scheduler.capacity();
         if bundles.is_empty() {
