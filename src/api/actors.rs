@@ -55,7 +55,10 @@ impl<A: Actor> ActorRef<A> {
             concurrency_groups: resolved.concurrency_groups,
             num_cpus: resolved.num_cpus,
             resources: &options.resources,
-            placement: options.placement.as_ref().map(|(pg, b)| (&pg.group, *b)),
+            placement: options
+                .placement
+                .as_ref()
+                .map(|(pg, b)| (&pg.reservation, *b)),
         };
         #[cfg(feature = "ray")]
         if let Some(ray) = runtime.ray() {

@@ -6,8 +6,9 @@
 //! draw only from that reservation. See `task::placement` for how the
 //! scheduler does it.
 //!
-//! The local runtime is one node, so the strategies differ only in what
-//! they accept: [`PlacementStrategy::StrictSpread`] asks for one node per
+//! On a Ray cluster the group is Ray's own (see [`placement_group`]). The
+//! local runtime is one node, so the strategies differ only in what they
+//! accept: [`PlacementStrategy::StrictSpread`] asks for one node per
 //! bundle and can never fit more than one bundle; the others fit when the
 //! sum of the bundles fits the runtime.
 
@@ -20,6 +21,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::api::task_options::set_resource;
+use crate::backend::Reservation;
 use crate::error::{Error, Result};
 use crate::object::wait::wait_refs;
 use crate::object::{ObjectRef, RuntimeId};
@@ -41,6 +43,19 @@ pub enum PlacementStrategy {
     StrictPack,
     /// Each bundle on a node of its own, or none.
     StrictSpread,
+}
+
+impl PlacementStrategy {
+    /// Ray's name of the strategy.
+    #[cfg_attr(not(feature = "ray"), allow(dead_code))]
+    fn ray_name(self) -> &'static str {
+        match self {
+            PlacementStrategy::Pack => "PACK",
+            PlacementStrategy::Spread => "SPREAD",
+            PlacementStrategy::StrictPack => "STRICT_PACK",
+            PlacementStrategy::StrictSpread => "STRICT_SPREAD",
+        }
+    }
 }
 
 /// One bundle of a placement group: an amount of CPUs and of custom
@@ -95,7 +110,8 @@ impl Bundle {
 /// actor, which can then place its own work in the group (Ray's
 /// `placement_group` argument). Encoded (when it crosses a boundary: a
 /// spill, a value encoded by hand), it is the group's runtime and id; it
-/// decodes where that runtime is in scope, while the group is not removed.
+/// decodes where that runtime is in scope, while the group is not removed
+/// (a local runtime's group: handles inside values do not cross to Ray).
 ///
 /// ```
 /// use rustyray::{Bundle, PlacementGroup, PlacementStrategy};
@@ -118,16 +134,20 @@ impl Bundle {
 /// ```
 #[derive(Clone)]
 pub struct PlacementGroup {
-    pub(crate) group: Arc<Group>,
+    /// Its number in its process.
+    id: u64,
+    pub(crate) reservation: Reservation,
     runtime: Runtime,
     strategy: PlacementStrategy,
     bundles: Arc<[Bundle]>,
+    /// Completes once the group is reserved.
+    ready: ObjectRef<()>,
 }
 
 impl fmt::Debug for PlacementGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PlacementGroup")
-            .field("id", &self.group.id)
+            .field("id", &self.id)
             .field("strategy", &self.strategy)
             .field("bundles", &self.bundles)
             .finish()
@@ -136,7 +156,7 @@ impl fmt::Debug for PlacementGroup {
 
 impl PartialEq for PlacementGroup {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.group, &other.group)
+        self.id == other.id && self.runtime.ptr_eq(&other.runtime)
     }
 }
 
@@ -156,7 +176,7 @@ impl Serialize for PlacementGroup {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         Wire {
             runtime: self.runtime.id(),
-            id: self.group.id,
+            id: self.id,
             strategy: self.strategy,
             bundles: self.bundles.to_vec(),
         }
@@ -183,6 +203,13 @@ impl<'de> Deserialize<'de> for PlacementGroup {
                 runtime.id()
             )));
         }
+        #[cfg(feature = "ray")]
+        if runtime.ray().is_some() {
+            return Err(D::Error::custom(format_args!(
+                "cannot decode placement group {}: handles inside values do not cross to Ray yet",
+                wire.id
+            )));
+        }
         let group = runtime
             .engine()
             .local()
@@ -195,7 +222,9 @@ impl<'de> Deserialize<'de> for PlacementGroup {
                 ))
             })?;
         Ok(PlacementGroup {
-            group,
+            id: wire.id,
+            ready: ObjectRef::from_cell(Arc::clone(group.ready())),
+            reservation: Reservation::Local(group),
             runtime,
             strategy: wire.strategy,
             bundles: wire.bundles.into(),
@@ -207,7 +236,7 @@ impl PlacementGroup {
     /// The group's number in its process (unique among the groups of every
     /// runtime).
     pub fn id(&self) -> u64 {
-        self.group.id
+        self.id
     }
 
     /// The strategy it was created with.
@@ -222,14 +251,14 @@ impl PlacementGroup {
 
     /// How many bundles it has (Ray's `bundle_count`).
     pub fn bundle_count(&self) -> usize {
-        self.group.bundle_count()
+        self.bundles.len()
     }
 
     /// A ref that completes (with `()`) once every bundle is reserved, or
     /// with an error if the group is removed first (or the runtime shuts
     /// down). Ray's `pg.ready()`.
     pub fn ready(&self) -> ObjectRef<()> {
-        ObjectRef::from_cell(Arc::clone(self.group.ready()))
+        self.ready.clone()
     }
 
     /// Waits at most `timeout` for the reservation: `Ok(true)` once made,
@@ -259,7 +288,7 @@ impl PlacementGroup {
             call: "placement_group",
             reason: format!(
                 "placement group {} belongs to runtime `{}`, not to `{}` where the call goes",
-                self.group.id,
+                self.id,
                 self.runtime.name(),
                 runtime.name()
             ),
@@ -275,9 +304,13 @@ impl PlacementGroup {
 /// [`Error::Unschedulable`] when the group can never fit (its bundles
 /// together ask for more than the runtime has, or for an undeclared
 /// resource, or `StrictSpread` asks for more than one node);
-/// [`Error::InvalidArgument`] for no bundle, or an empty one, and on a Ray
-/// cluster ([`Config::ray`](crate::Config::ray)), where placement groups
-/// are not mapped yet.
+/// [`Error::InvalidArgument`] for no bundle, or an empty one.
+///
+/// On a Ray cluster ([`Config::ray`](crate::Config::ray)) it is Ray's
+/// placement group (`ray.util.placement_group`, with Ray's strategy): Ray
+/// reserves the bundles on the cluster's nodes, and tasks and actors
+/// placed in it get Ray's `PlacementGroupSchedulingStrategy`. A group that
+/// can never fit there stays pending, as in Ray.
 ///
 /// ```
 /// use rustyray::{Bundle, PlacementStrategy};
@@ -311,7 +344,8 @@ pub fn placement_group(
 /// it are stopped ([`Error::Unschedulable`], a running sync one sees
 /// [`Context::is_cancelled`](crate::Context::is_cancelled)) and its actors
 /// killed ([`Error::ActorDied`]); later placements in it are
-/// `Unschedulable`. Removing a removed group does nothing.
+/// `Unschedulable`. Removing a removed group does nothing. On a Ray cluster,
+/// Ray removes it (and kills what runs in it).
 pub fn remove_placement_group(pg: &PlacementGroup) -> Result<()> {
     pg.runtime().remove_placement_group(pg)
 }
@@ -334,25 +368,41 @@ impl Runtime {
         strategy: PlacementStrategy,
     ) -> Result<PlacementGroup> {
         self.check_running()?;
-        #[cfg(feature = "ray")]
-        if self.ray().is_some() {
-            // Refused rather than reserved on the driver alone: the
-            // cluster's tasks would not be placed in it.
-            return Err(Error::InvalidArgument {
-                call: "placement_group",
-                reason: "placement groups are not mapped to Ray clusters yet; they work on the \
-                         local backend"
-                    .to_string(),
-            });
-        }
-        let scheduler = self.engine().local().scheduler();
-        let capacity = scheduler.capacity();
         if bundles.is_empty() {
             return Err(Error::InvalidArgument {
                 call: "placement_group",
                 reason: "a placement group needs at least one bundle".to_string(),
             });
         }
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.ray() {
+            // Ray reserves it on the cluster's nodes, and says when.
+            if let Some(i) = bundles
+                .iter()
+                .position(|b| b.num_cpus <= 0.0 && b.resources.iter().all(|(_, a)| *a <= 0.0))
+            {
+                return Err(Error::InvalidArgument {
+                    call: "placement_group",
+                    reason: format!("bundle {i} is empty: give it CPUs or a resource"),
+                });
+            }
+            let amounts: Vec<(f64, &[(String, f64)])> = bundles
+                .iter()
+                .map(|b| (b.num_cpus, b.resources.as_slice()))
+                .collect();
+            let (group, ready) =
+                ray.placement_group(self.engine().local().store(), &amounts, strategy.ray_name())?;
+            return Ok(PlacementGroup {
+                id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+                reservation: Reservation::Ray(group),
+                runtime: self.clone(),
+                strategy,
+                bundles: bundles.into(),
+                ready,
+            });
+        }
+        let scheduler = self.engine().local().scheduler();
+        let capacity = scheduler.capacity();
         let mut demands = Vec::with_capacity(bundles.len());
         for (i, bundle) in bundles.iter().enumerate() {
             let demand = capacity.demand(
@@ -386,7 +436,9 @@ impl Runtime {
         let group = Group::new(scheduler, id, demands);
         scheduler.reserve(&group)?;
         Ok(PlacementGroup {
-            group,
+            id,
+            ready: ObjectRef::from_cell(Arc::clone(group.ready())),
+            reservation: Reservation::Local(group),
             runtime: self.clone(),
             strategy,
             bundles: bundles.into(),
@@ -396,11 +448,21 @@ impl Runtime {
     /// See [`remove_placement_group`](crate::remove_placement_group).
     pub fn remove_placement_group(&self, pg: &PlacementGroup) -> Result<()> {
         self.check_running()?;
-        if pg.group.is_removed() {
-            return Ok(());
+        pg.check_runtime(self)?;
+        match &pg.reservation {
+            Reservation::Local(group) => {
+                if group.is_removed() {
+                    return Ok(());
+                }
+                let err = unschedulable(format!("placement group {} was removed", pg.id));
+                self.engine().local().scheduler().remove(group, &err);
+                Ok(())
+            }
+            #[cfg(feature = "ray")]
+            Reservation::Ray(group) => match self.ray() {
+                Some(ray) => ray.remove_placement_group(group),
+                None => Ok(()),
+            },
         }
-        let err = unschedulable(format!("placement group {} was removed", pg.group.id));
-        self.engine().local().scheduler().remove(&pg.group, &err);
-        Ok(())
     }
 }

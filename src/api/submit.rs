@@ -43,7 +43,10 @@ fn submit<A: ArgList, R: TaskReturn, B: Body>(
         resources: &options.resources,
         max_retries: options.max_retries,
         retry_exceptions: options.retry_exceptions,
-        placement: options.placement.as_ref().map(|(pg, b)| (&pg.group, *b)),
+        placement: options
+            .placement
+            .as_ref()
+            .map(|(pg, b)| (&pg.reservation, *b)),
         num_returns: options.num_returns,
         first_attempt: options.first_attempt,
     };

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::actor::handle::{Actor, ActorRef, ActorSpec};
 use crate::actor::mailbox::Lanes;
 use crate::actor::registry::ActorTable;
-use crate::backend::{Backend, CallSpec, CreateSpec};
+use crate::backend::{Backend, CallSpec, CreateSpec, Reservation};
 use crate::error::Result;
 use crate::exec::executor::Executor;
 use crate::exec::pool::{ThreadStart, WorkerPool};
@@ -35,6 +35,7 @@ use crate::object::{MemoryStats, Object, ObjectRef, RuntimeId};
 use crate::sync::catch;
 use crate::task::args::ArgList;
 use crate::task::body::submit;
+use crate::task::placement::Group;
 use crate::task::resources::Capacity;
 use crate::task::returns::{TaskReturn, UserError};
 use crate::task::scheduler::Scheduler;
@@ -147,7 +148,8 @@ impl Backend for LocalBackend {
     ) -> Result<R::Refs> {
         let name = call.task_name();
         let capacity = self.scheduler.capacity();
-        let demand = match call.placement {
+        let placement = local_group(call.placement)?;
+        let demand = match placement {
             None => capacity.demand(&name, call.num_cpus, call.resources)?,
             Some((group, bundle)) => {
                 group.demand(capacity, &name, call.num_cpus, call.resources, bundle)?
@@ -169,7 +171,7 @@ impl Backend for LocalBackend {
             first_attempt: call.first_attempt,
         };
         let task = submit(&self.scheduler, spec, args, reusable, body)?;
-        if let Some((group, _)) = call.placement {
+        if let Some((group, _)) = placement {
             group.add_task(&task);
         }
         Ok(R::refs(&task.outputs))
@@ -183,7 +185,7 @@ impl Backend for LocalBackend {
     {
         // The demand is checked before anything is registered.
         let capacity = self.scheduler.capacity();
-        let placement = spec.placement;
+        let placement = local_group(spec.placement)?;
         let demand = match placement {
             None => capacity.demand(spec.constructor, spec.num_cpus, spec.resources)?,
             Some((group, bundle)) => group.demand(
@@ -253,5 +255,22 @@ impl Backend for LocalBackend {
             .shutdown(deadline.map_or(Duration::MAX, |d| {
                 d.saturating_duration_since(Instant::now())
             }));
+    }
+}
+
+/// The local group of a placement (a group of another engine is refused:
+/// the API checks a group's runtime first, so it is not reached).
+fn local_group(
+    placement: Option<(&Reservation, Option<usize>)>,
+) -> Result<Option<(&Arc<Group>, Option<usize>)>> {
+    match placement {
+        None => Ok(None),
+        Some((reservation, bundle)) => match reservation.local() {
+            Some(group) => Ok(Some((group, bundle))),
+            None => Err(crate::error::Error::InvalidArgument {
+                call: "placement_group",
+                reason: "the placement group belongs to another engine".to_string(),
+            }),
+        },
     }
 }

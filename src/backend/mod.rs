@@ -39,6 +39,27 @@ use crate::task::returns::{TaskReturn, UserError};
 use crate::task::spec::TaskName;
 use crate::task::task::Body;
 
+/// A placement group's reservation, in the engine that made it.
+#[derive(Clone)]
+pub(crate) enum Reservation {
+    /// The local scheduler's group.
+    Local(Arc<Group>),
+    /// A Ray placement group.
+    #[cfg(feature = "ray")]
+    Ray(Arc<ray::RayGroup>),
+}
+
+impl Reservation {
+    /// The local group, if it is one.
+    pub(crate) fn local(&self) -> Option<&Arc<Group>> {
+        match self {
+            Reservation::Local(group) => Some(group),
+            #[cfg(feature = "ray")]
+            Reservation::Ray(_) => None,
+        }
+    }
+}
+
 /// One call of a remote function, as data.
 pub(crate) struct CallSpec<'a> {
     /// The function's stable name (`module::path::fn`).
@@ -50,7 +71,7 @@ pub(crate) struct CallSpec<'a> {
     pub(crate) max_retries: u32,
     pub(crate) retry_exceptions: bool,
     /// The placement group and bundle (`None`: any) it runs in.
-    pub(crate) placement: Option<(&'a Arc<Group>, Option<usize>)>,
+    pub(crate) placement: Option<(&'a Reservation, Option<usize>)>,
     /// How many objects it makes, when the call says (else its return
     /// type's count).
     pub(crate) num_returns: Option<usize>,
@@ -76,7 +97,7 @@ pub(crate) struct CreateSpec<'a> {
     pub(crate) num_cpus: f64,
     pub(crate) resources: &'a [(String, f64)],
     /// The placement group and bundle (`None`: any) it runs in.
-    pub(crate) placement: Option<(&'a Arc<Group>, Option<usize>)>,
+    pub(crate) placement: Option<(&'a Reservation, Option<usize>)>,
 }
 
 impl CallSpec<'_> {

@@ -145,10 +145,6 @@ impl Group {
         &self.ready
     }
 
-    pub(crate) fn bundle_count(&self) -> usize {
-        self.bundles.len()
-    }
-
     pub(crate) fn is_removed(&self) -> bool {
         self.state.load(Ordering::Acquire) == REMOVED_STATE
     }

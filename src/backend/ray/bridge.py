@@ -257,6 +257,7 @@ def python_call(module, name, packed):
 _remote_task = None
 _remote_actor = None
 _remote_python = None
+_remote_reserved = None
 
 
 def init(address, namespace):
@@ -267,8 +268,9 @@ def init(address, namespace):
     ray.init(**kwargs)
     _remote_task = ray.remote(run_task)
     _remote_actor = ray.remote(RustActor)
-    global _remote_python
+    global _remote_python, _remote_reserved
     _remote_python = ray.remote(python_call)
+    _remote_reserved = ray.remote(num_cpus=0)(_reserved)
     return ray.get_runtime_context().get_node_id()
 
 
@@ -312,6 +314,40 @@ def actor_method(handle, num_returns):
 
 def put(value):
     return ray.put(value)
+
+
+def _reserved(_group):
+    """Run once a placement group is reserved: its ready ref as bytes."""
+    return b""
+
+
+def placement_group(bundles, strategy):
+    """A Ray placement group of `bundles` (each resource name to amount)."""
+    from ray.util.placement_group import placement_group as create
+
+    return create(bundles, strategy=strategy)
+
+
+def placement_group_ready(group):
+    """A ref that completes (with empty bytes) once `group` is reserved."""
+    return _remote_reserved.remote(group.ready())
+
+
+def remove_placement_group(group):
+    from ray.util.placement_group import remove_placement_group as remove
+
+    remove(group)
+
+
+def in_placement_group(options, group, bundle):
+    """`options` with the scheduling strategy that places a task or an actor
+    in `bundle` of `group` (-1: any bundle)."""
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+        placement_group=group, placement_group_bundle_index=bundle
+    )
+    return options
 
 
 def resources(available):

@@ -58,7 +58,7 @@ use std::any::type_name;
 
 use crate::actor::handle::{Actor, ActorRef, RemoteActor};
 use crate::backend::local::LocalBackend;
-use crate::backend::{Backend, CallSpec, CreateSpec};
+use crate::backend::{Backend, CallSpec, CreateSpec, Reservation};
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
 use crate::object::store::Store;
@@ -108,6 +108,11 @@ fn worker_args() -> Vec<String> {
 pub(crate) struct RayBackend {
     shared: Arc<Shared>,
     released: AtomicBool,
+}
+
+/// A placement group on the Ray cluster: Ray's handle to it.
+pub(crate) struct RayGroup {
+    handle: Py<PyAny>,
 }
 
 /// What the engine and its actors' handles share.
@@ -255,6 +260,7 @@ impl RayBackend {
                 Ok(())
             };
             set().map_err(|e| bridge::py_error("options", e))?;
+            let options = place_in(py, shared.bridge.ns.bind(py), options, spec.placement)?;
             let handle = bridge::call(
                 shared.bridge.ns.bind(py),
                 "create_actor",
@@ -370,6 +376,64 @@ impl RayBackend {
         Ok(ObjectRef::from_cell(cell))
     }
 
+    /// Creates a Ray placement group of `bundles` (CPUs and custom
+    /// resources each) with Ray's `strategy`; and a ref that completes once
+    /// Ray reserved it (with Ray's error if it is removed first).
+    pub(crate) fn placement_group(
+        &self,
+        store: &Arc<Store>,
+        bundles: &[(f64, &[(String, f64)])],
+        strategy: &str,
+    ) -> Result<(Arc<RayGroup>, ObjectRef<()>)> {
+        store.check_open()?;
+        let shared = &self.shared;
+        let handle = Python::attach(|py| -> Result<Py<PyAny>> {
+            let list = PyList::empty(py);
+            let fill = || -> PyResult<()> {
+                for (cpus, custom) in bundles {
+                    let bundle = resources(py, custom)?;
+                    if *cpus > 0.0 {
+                        bundle.set_item("CPU", cpus)?;
+                    }
+                    list.append(bundle)?;
+                }
+                Ok(())
+            };
+            fill().map_err(|e| bridge::py_error("placement_group", e))?;
+            let ns = shared.bridge.ns.bind(py);
+            Ok(bridge::call(ns, "placement_group", (list, strategy))?.unbind())
+        })?;
+        let group = Arc::new(RayGroup { handle });
+        let cells = shared.results_as(store, 1, "placement group", unit, false, |py| {
+            bridge::call(
+                shared.bridge.ns.bind(py),
+                "placement_group_ready",
+                (group.handle.bind(py),),
+            )
+        })?;
+        let ready = cells
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::InvalidArgument {
+                call: "placement_group",
+                reason: "Ray returned no ref".into(),
+            })?;
+        Ok((group, ObjectRef::from_cell(ready)))
+    }
+
+    /// Removes the Ray placement group: Ray frees it and kills what runs in
+    /// it.
+    pub(crate) fn remove_placement_group(&self, group: &RayGroup) -> Result<()> {
+        Python::attach(|py| {
+            bridge::call(
+                self.shared.bridge.ns.bind(py),
+                "remove_placement_group",
+                (group.handle.bind(py),),
+            )
+            .map(drop)
+        })
+    }
+
     /// Ray's resources of the cluster by name (`available`: what is free
     /// now, a resource with nothing free listed with `0.0`).
     pub(crate) fn resources(&self, available: bool) -> Result<HashMap<String, f64>> {
@@ -437,7 +501,9 @@ impl Shared {
             "{count}\0{}\0{name}\0{}\0{}\0{}\0{:?}",
             call.function, call.num_cpus, call.max_retries, call.retry_exceptions, call.resources
         );
-        if let Some(remote) = lock(&self.variants).get(&key) {
+        // A call placed in a group is made with its own options, uncached.
+        let cached = call.placement.is_none();
+        if let Some(remote) = lock(&self.variants).get(&key).filter(|_| cached) {
             return Ok(remote.clone_ref(py));
         }
         let options = PyDict::new(py);
@@ -452,7 +518,11 @@ impl Shared {
         };
         set().map_err(|e| bridge::py_error("options", e))?;
         let ns = self.bridge.ns.bind(py);
+        let options = place_in(py, ns, options, call.placement)?;
         let remote = bridge::call(ns, "variant", (count, name, options))?.unbind();
+        if !cached {
+            return Ok(remote);
+        }
         let mut variants = lock(&self.variants);
         if variants.len() >= 4096 {
             variants.clear();
@@ -660,6 +730,36 @@ fn completer<'py>(
 
 /// How a result's bytes become its value.
 type Decode = fn(&[u8]) -> Result<Value>;
+
+/// A result that only says "done": `()`.
+fn unit(_: &[u8]) -> Result<Value> {
+    Ok(Value::new(()))
+}
+
+/// Places a task or an actor (its Ray `options`) in a bundle of a Ray
+/// placement group (`None`: any bundle).
+fn place_in<'py>(
+    py: Python<'py>,
+    ns: &Bound<'py, PyDict>,
+    options: Bound<'py, PyDict>,
+    placement: Option<(&Reservation, Option<usize>)>,
+) -> Result<Bound<'py, PyAny>> {
+    let Some((reservation, bundle)) = placement else {
+        return Ok(options.into_any());
+    };
+    let Reservation::Ray(group) = reservation else {
+        return Err(Error::InvalidArgument {
+            call: "placement_group",
+            reason: "the placement group belongs to a local runtime, not to this Ray one".into(),
+        });
+    };
+    let bundle = bundle.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    bridge::call(
+        ns,
+        "in_placement_group",
+        (options, group.handle.bind(py), bundle),
+    )
+}
 
 /// A Rust result: postcard bytes, decoded as the type a reader asks for.
 fn encoded(bytes: &[u8]) -> Result<Value> {
