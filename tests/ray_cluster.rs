@@ -91,6 +91,16 @@ fn hold_until(release: String) -> u32 {
     1
 }
 
+/// A fresh path for a test's marker file `file` (its directory made, the
+/// file absent); the test removes the directory when done.
+fn scratch(test: &str, file: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("rustyray-ray-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(file);
+    let _ = std::fs::remove_file(&path);
+    (dir, path)
+}
+
 /// Waits (at most two minutes: another test may hold the resource a while)
 /// until Ray's figures, which its nodes report a little late, make `holds`
 /// true.
@@ -204,10 +214,7 @@ fn a_panic_is_task_failed_with_its_message() {
 #[test]
 fn max_retries_retries_after_the_worker_process_dies() {
     let _rt = cluster();
-    let dir = std::env::temp_dir().join(format!("rustyray-ray-abort-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let marker = dir.join("attempted");
-    let _ = std::fs::remove_file(&marker);
+    let (dir, marker) = scratch("abort", "attempted");
     let r = abort_once::remote(marker.to_string_lossy().into_owned()).unwrap();
     // Ray's retry is attempt 1, as `context()` says in it.
     assert_eq!(r.get_timeout(Duration::from_secs(120)).unwrap(), 1);
@@ -218,10 +225,7 @@ fn max_retries_retries_after_the_worker_process_dies() {
 #[test]
 fn ray_retries_an_application_error_max_retries_times_numbering_the_attempts() {
     let _rt = cluster();
-    let dir = std::env::temp_dir().join(format!("rustyray-ray-retry-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("attempts");
-    let _ = std::fs::remove_file(&log);
+    let (dir, log) = scratch("retry", "attempts");
     let r = always_fails::remote(log.to_string_lossy().into_owned()).unwrap();
     match r.get_timeout(Duration::from_secs(120)) {
         Err(Error::TaskFailed { message, .. }) => assert_eq!(message, "attempt 2 fails"),
@@ -375,10 +379,7 @@ fn named_actors_are_found_and_killed() {
 #[test]
 fn an_actor_restarts_after_its_process_dies() {
     let _rt = cluster();
-    let dir = std::env::temp_dir().join(format!("rustyray-ray-crash-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let marker = dir.join("crashed");
-    let _ = std::fs::remove_file(&marker);
+    let (dir, marker) = scratch("crash", "crashed");
     let counter = Counter::options()
         .max_restarts(1)
         .max_task_retries(1)
@@ -449,10 +450,7 @@ fn resources_are_rays_figures_for_the_whole_cluster() {
         (2.0, 1.0, 1.0),
         "{total:?}"
     );
-    let dir = std::env::temp_dir().join(format!("rustyray-ray-hold-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let release = dir.join("release");
-    let _ = std::fs::remove_file(&release);
+    let (dir, release) = scratch("hold", "release");
     let node2 = || rustyray::available_resources().unwrap()["node2"];
     let held = hold_until::options()
         .resource("node2", 1.0)

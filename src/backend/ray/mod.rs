@@ -366,14 +366,10 @@ impl RayBackend {
                 (module, name, PyBytes::new(py, args)),
             )
         })?;
-        let cell = cells
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::InvalidArgument {
-                call: "python::Function::remote",
-                reason: "Ray returned no ref".into(),
-            })?;
-        Ok(ObjectRef::from_cell(cell))
+        Ok(ObjectRef::from_cell(only_cell(
+            cells,
+            "python::Function::remote",
+        )?))
     }
 
     /// Creates a Ray placement group of `bundles` (CPUs and custom
@@ -411,13 +407,7 @@ impl RayBackend {
                 (group.handle.bind(py),),
             )
         })?;
-        let ready = cells
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::InvalidArgument {
-                call: "placement_group",
-                reason: "Ray returned no ref".into(),
-            })?;
+        let ready = only_cell(cells, "placement_group")?;
         Ok((group, ObjectRef::from_cell(ready)))
     }
 
@@ -730,6 +720,18 @@ fn completer<'py>(
 
 /// How a result's bytes become its value.
 type Decode = fn(&[u8]) -> Result<Value>;
+
+/// The one cell of a call made for one result (`call` names it in the
+/// error if Ray gave none).
+fn only_cell(cells: Vec<Arc<ObjectCell>>, call: &'static str) -> Result<Arc<ObjectCell>> {
+    cells
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::InvalidArgument {
+            call,
+            reason: "Ray returned no ref".into(),
+        })
+}
 
 /// A result that only says "done": `()`.
 fn unit(_: &[u8]) -> Result<Value> {
