@@ -221,18 +221,33 @@ impl<'de> Deserialize<'de> for PlacementGroup {
                     wire.id
                 ))
             })?;
-        Ok(PlacementGroup {
-            id: wire.id,
-            ready: ObjectRef::from_cell(Arc::clone(group.ready())),
-            reservation: Reservation::Local(group),
+        Ok(PlacementGroup::local(
+            group,
             runtime,
-            strategy: wire.strategy,
-            bundles: wire.bundles.into(),
-        })
+            wire.strategy,
+            wire.bundles.into(),
+        ))
     }
 }
 
 impl PlacementGroup {
+    /// The handle of a local runtime's `group`.
+    fn local(
+        group: Arc<Group>,
+        runtime: Runtime,
+        strategy: PlacementStrategy,
+        bundles: Arc<[Bundle]>,
+    ) -> PlacementGroup {
+        PlacementGroup {
+            id: group.id,
+            ready: ObjectRef::from_cell(Arc::clone(group.ready())),
+            reservation: Reservation::Local(group),
+            runtime,
+            strategy,
+            bundles,
+        }
+    }
+
     /// The group's number in its process (unique among the groups of every
     /// runtime).
     pub fn id(&self) -> u64 {
@@ -353,6 +368,13 @@ pub fn remove_placement_group(pg: &PlacementGroup) -> Result<()> {
 /// Numbers placement groups, in every runtime of the process.
 static NEXT_GROUP: AtomicU64 = AtomicU64::new(1);
 
+fn empty_bundle(i: usize) -> Error {
+    Error::InvalidArgument {
+        call: "placement_group",
+        reason: format!("bundle {i} is empty: give it CPUs or a resource"),
+    }
+}
+
 fn unschedulable(reason: String) -> Error {
     Error::Unschedulable {
         task: "placement group".to_string(),
@@ -381,10 +403,7 @@ impl Runtime {
                 .iter()
                 .position(|b| b.num_cpus <= 0.0 && b.resources.iter().all(|(_, a)| *a <= 0.0))
             {
-                return Err(Error::InvalidArgument {
-                    call: "placement_group",
-                    reason: format!("bundle {i} is empty: give it CPUs or a resource"),
-                });
+                return Err(empty_bundle(i));
             }
             let amounts: Vec<(f64, &[(String, f64)])> = bundles
                 .iter()
@@ -411,10 +430,7 @@ impl Runtime {
                 &bundle.resources,
             )?;
             if demand == Demand::default() {
-                return Err(Error::InvalidArgument {
-                    call: "placement_group",
-                    reason: format!("bundle {i} is empty: give it CPUs or a resource"),
-                });
+                return Err(empty_bundle(i));
             }
             demands.push(demand);
         }
@@ -435,14 +451,12 @@ impl Runtime {
         let id = NEXT_GROUP.fetch_add(1, Ordering::Relaxed);
         let group = Group::new(scheduler, id, demands);
         scheduler.reserve(&group)?;
-        Ok(PlacementGroup {
-            id,
-            ready: ObjectRef::from_cell(Arc::clone(group.ready())),
-            reservation: Reservation::Local(group),
-            runtime: self.clone(),
+        Ok(PlacementGroup::local(
+            group,
+            self.clone(),
             strategy,
-            bundles: bundles.into(),
-        })
+            bundles.into(),
+        ))
     }
 
     /// See [`remove_placement_group`](crate::remove_placement_group).

@@ -487,14 +487,21 @@ impl Shared {
         name: &str,
         count: usize,
     ) -> Result<Py<PyAny>> {
-        let key = format!(
-            "{count}\0{}\0{name}\0{}\0{}\0{}\0{:?}",
-            call.function, call.num_cpus, call.max_retries, call.retry_exceptions, call.resources
-        );
         // A call placed in a group is made with its own options, uncached.
-        let cached = call.placement.is_none();
-        if let Some(remote) = lock(&self.variants).get(&key).filter(|_| cached) {
-            return Ok(remote.clone_ref(py));
+        let key = call.placement.is_none().then(|| {
+            format!(
+                "{count}\0{}\0{name}\0{}\0{}\0{}\0{:?}",
+                call.function,
+                call.num_cpus,
+                call.max_retries,
+                call.retry_exceptions,
+                call.resources
+            )
+        });
+        if let Some(key) = &key {
+            if let Some(remote) = lock(&self.variants).get(key) {
+                return Ok(remote.clone_ref(py));
+            }
         }
         let options = PyDict::new(py);
         let set = || -> PyResult<()> {
@@ -510,9 +517,9 @@ impl Shared {
         let ns = self.bridge.ns.bind(py);
         let options = place_in(py, ns, options, call.placement)?;
         let remote = bridge::call(ns, "variant", (count, name, options))?.unbind();
-        if !cached {
+        let Some(key) = key else {
             return Ok(remote);
-        }
+        };
         let mut variants = lock(&self.variants);
         if variants.len() >= 4096 {
             variants.clear();
