@@ -357,6 +357,74 @@ fn an_actor_with_max_concurrency_runs_calls_at_once() {
     assert_eq!(rustyray::get_all(&calls).unwrap(), vec![true, true, true]);
 }
 
+/// A gate: `pass` waits in the default group until `open`, a call of the
+/// `control` group, opens it.
+#[rustyray::actor]
+struct Gate {
+    open: std::sync::Mutex<bool>,
+    changed: std::sync::Condvar,
+}
+
+#[rustyray::actor(concurrency_groups(control = 1))]
+impl Gate {
+    fn new() -> Self {
+        Gate {
+            open: std::sync::Mutex::new(false),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Whether the gate opened within 60 s.
+    fn pass(&self) -> bool {
+        let open = self.open.lock().expect("the lock");
+        let (open, _) = self
+            .changed
+            .wait_timeout_while(open, Duration::from_secs(60), |open| !*open)
+            .expect("the lock");
+        *open
+    }
+
+    #[method(concurrency_group = "control")]
+    fn open(&self) -> u32 {
+        *self.open.lock().expect("the lock") = true;
+        self.changed.notify_all();
+        1
+    }
+
+    #[method(concurrency_group = "elsewhere")]
+    fn undeclared(&self) -> u32 {
+        0
+    }
+}
+
+#[test]
+fn a_call_waiting_in_the_default_group_does_not_hold_up_another_group() {
+    let _rt = cluster();
+    let name = format!("gate-{}", std::process::id());
+    let gate = Gate::options().name(name.as_str()).remote().unwrap();
+    // Ray's single thread of the default group blocks in `pass`; `open`
+    // runs on the `control` group's own thread (through a handle found by
+    // name, which knows the actor's groups too).
+    let passing = gate.pass().unwrap();
+    let found: GateHandle = rustyray::get_actor::<Gate>(&name).unwrap();
+    assert_eq!(
+        found
+            .open()
+            .unwrap()
+            .get_timeout(Duration::from_secs(60))
+            .unwrap(),
+        1
+    );
+    assert!(passing.get_timeout(Duration::from_secs(60)).unwrap());
+    assert!(matches!(
+        found.undeclared(),
+        Err(Error::InvalidConfig {
+            field: "concurrency_group",
+            ..
+        })
+    ));
+}
+
 #[test]
 fn named_actors_are_found_and_killed() {
     let _rt = cluster();

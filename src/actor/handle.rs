@@ -77,11 +77,11 @@ struct Registration<A> {
 /// as the engine that made it reaches it.
 #[cfg(feature = "ray")]
 pub(crate) trait RemoteActor: Send + Sync {
-    /// Submits a call of `method` (`Counter.incr`); the cells of its
-    /// `outputs` results.
+    /// Submits a call of `method` (`Counter.incr`, in its concurrency
+    /// group); the cells of its `outputs` results.
     fn call(
         &self,
-        method: &'static str,
+        method: MethodInfo,
         args: Vec<crate::task::args::RayArg>,
         outputs: usize,
     ) -> Result<Vec<Arc<crate::object::cell::ObjectCell>>>;
@@ -164,7 +164,8 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// A handle to an actor living elsewhere (see [`RemoteActor`]), with an
-    /// id of `table`'s.
+    /// id of `table`'s and the actor's concurrency `groups` (name and
+    /// limit: a call in a group it does not have fails as locally).
     #[cfg(feature = "ray")]
     pub(crate) fn remote(
         scheduler: &Arc<Scheduler>,
@@ -172,6 +173,7 @@ impl<A: Actor> ActorRef<A> {
         name: Option<String>,
         namespace: String,
         constructor: &'static str,
+        groups: Vec<(String, usize)>,
         remote: Arc<dyn RemoteActor>,
     ) -> Self {
         let type_name = type_name::<A>();
@@ -187,7 +189,7 @@ impl<A: Actor> ActorRef<A> {
             Lanes {
                 max_concurrency: 1,
                 sync_concurrency: 1,
-                groups: Vec::new(),
+                groups,
             },
         );
         let core = ActorCore::<A>::new(mailbox, 0, 0);
@@ -295,21 +297,21 @@ impl<A: Actor> ActorRef<A> {
         args: Ar,
         body: impl FnOnce(&Arc<ActorCore<A>>, Ar) -> B,
     ) -> Result<R::Refs> {
-        #[cfg(feature = "ray")]
-        if let Some(remote) = &self.inner.remote {
-            let mut args = args;
-            let cells = remote.call(method.name, args.ray_args()?, R::COUNT)?;
-            return Ok(R::refs(&Outputs::new(cells.into_iter())));
-        }
         let mailbox = self.mailbox();
-        let scheduler = &mailbox.scheduler;
-        scheduler.check_open()?;
         let lane = match method.group {
             None => 0,
             Some(group) => mailbox
                 .group_lane(group)
                 .ok_or_else(|| unknown_group(mailbox, method.name, group))?,
         };
+        #[cfg(feature = "ray")]
+        if let Some(remote) = &self.inner.remote {
+            let mut args = args;
+            let cells = remote.call(method, args.ray_args()?, R::COUNT)?;
+            return Ok(R::refs(&Outputs::new(cells.into_iter())));
+        }
+        let scheduler = &mailbox.scheduler;
+        scheduler.check_open()?;
         let seq = match mailbox.assign_seq(lane) {
             Ok(seq) => seq,
             Err(dead) => return Ok(failed::<R>(scheduler, dead)),

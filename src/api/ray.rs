@@ -80,10 +80,14 @@ impl Dispatch for Worker {
         actor: &str,
         constructor: &str,
         max_concurrency: usize,
+        groups: Vec<(String, usize)>,
         args: &[u8],
     ) -> std::result::Result<(), Failure> {
         let constructor = registry::constructor(actor, constructor).map_err(failed)?;
-        let options = crate::ActorOptions::default().max_concurrency(max_concurrency);
+        let options = groups.into_iter().fold(
+            crate::ActorOptions::default().max_concurrency(max_concurrency),
+            |options, (name, limit)| options.concurrency_group(name, limit),
+        );
         self.actor = Some(
             constructor
                 .remote(options, Codec::Postcard, args)

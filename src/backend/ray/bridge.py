@@ -221,17 +221,24 @@ class RustActor:
     """The trampoline of every RustyRay actor: holds a worker-mode program
     of its own, which holds the actor."""
 
-    def __init__(self, command, actor, constructor, concurrency, *args):
+    def __init__(self, command, actor, constructor, concurrency, groups, *args):
         self.actor = actor
+        self.groups = sorted(groups.items())
         self.child = _Child(command)
-        reply = self.child.request(["create", actor, constructor, str(concurrency)] + list(args))
+        described = ",".join(f"{name}={limit}" for name, limit in self.groups)
+        reply = self.child.request(
+            ["create", actor, constructor, str(concurrency), described] + list(args)
+        )
         _outcome(reply, 0)
-        self.concurrent = concurrency > 1
+        # Ray runs calls on several threads at once (a pool per concurrency
+        # group): the child answers each under its request's id.
+        self.concurrent = concurrency > 1 or bool(groups)
         if self.concurrent:
             self.child.concurrent()
 
-    def type_name(self):
-        return self.actor
+    def describe(self):
+        """The actor's type and concurrency groups (name, limit)."""
+        return self.actor, self.groups
 
     def call(self, method, num_returns, *args):
         if self.concurrent:
@@ -255,19 +262,17 @@ def python_call(module, name, packed):
 # Driver side.
 
 _remote_task = None
-_remote_actor = None
 _remote_python = None
 _remote_reserved = None
 
 
 def init(address, namespace):
-    global _remote_task, _remote_actor
+    global _remote_task
     kwargs = {"namespace": namespace, "log_to_driver": True}
     if address != "local":
         kwargs["address"] = address
     ray.init(**kwargs)
     _remote_task = ray.remote(run_task)
-    _remote_actor = ray.remote(RustActor)
     global _remote_python, _remote_reserved
     _remote_python = ray.remote(python_call)
     _remote_reserved = ray.remote(num_cpus=0)(_reserved)
@@ -305,11 +310,15 @@ def variant(num_returns, name, options):
     return _remote_task.options(num_returns=num_returns, name=name, **options).remote
 
 
-def actor_method(handle, num_returns):
-    """An actor handle's `remote` for calls with `num_returns` results."""
-    if num_returns == 1:
+def actor_method(handle, num_returns, group):
+    """An actor handle's `remote` for calls with `num_returns` results, in
+    the concurrency group `group` (None: the default one)."""
+    if num_returns == 1 and group is None:
         return handle.call.remote
-    return handle.call.options(num_returns=num_returns).remote
+    options = {"num_returns": num_returns}
+    if group is not None:
+        options["concurrency_group"] = group
+    return handle.call.options(**options).remote
 
 
 def put(value):
@@ -367,15 +376,41 @@ def cancel(ref):
         pass
 
 
+# The concurrency group of `RustActor.describe`: a thread of its own, so
+# that `get_actor` is answered while the actor's calls are busy.
+_DESCRIBE = "rustyray-describe"
+
+_actor_classes = {}
+
+
+def _actor_class(groups):
+    """The actor class trampoline with these concurrency groups (Ray takes
+    them when the class is made, not in `.options(..)`), and `_DESCRIBE`."""
+    key = tuple(sorted(groups.items()))
+    made = _actor_classes.get(key)
+    if made is None:
+        made = ray.remote(concurrency_groups={**groups, _DESCRIBE: 1})(RustActor)
+        _actor_classes[key] = made
+    return made
+
+
 def create_actor(command, actor, constructor, options, args):
-    return _remote_actor.options(**options).remote(
-        command, actor, constructor, options.get("max_concurrency", 1), *args
+    groups = options.pop("concurrency_groups", {})
+    return _actor_class(groups).options(**options).remote(
+        command,
+        actor,
+        constructor,
+        options.get("max_concurrency", 1),
+        groups,
+        *args,
     )
 
 
 def get_actor(name, namespace):
+    """The named actor's handle, its type and its concurrency groups."""
     handle = ray.get_actor(name, namespace=namespace)
-    return handle, ray.get(handle.type_name.remote())
+    actor, groups = ray.get(handle.describe.options(concurrency_group=_DESCRIBE).remote())
+    return handle, actor, groups
 
 
 def kill(handle, no_restart):

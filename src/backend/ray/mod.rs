@@ -36,8 +36,11 @@
 //! constructor); the driver's handle is an `ActorRef` whose calls go to
 //! the Ray actor ([`RemoteActor`]). Ray orders the calls, restarts the
 //! actor (its child's death ends the Ray worker) and finds it by name. An
-//! actor with `max_concurrency` above 1 gets Ray's threads (up to 64) and
-//! the protocol's calls with ids, so its calls run at once in the child.
+//! actor with `max_concurrency` above 1 or concurrency groups gets Ray's
+//! threads (up to 64 per group; a call names its group to Ray) and the
+//! protocol's calls with ids, so its calls run at once in the child, whose
+//! actor has the same groups. Every actor class also has a group of one
+//! thread for `get_actor`'s question (its type), answered while calls run.
 //!
 //! Submitting is the per-call hot path: Ray's `.options(..)` is made once
 //! per set of options (cached here), and results are completed through
@@ -47,7 +50,7 @@ mod bridge;
 pub(crate) mod protocol;
 pub(crate) mod worker;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -57,6 +60,7 @@ use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyString, PyTuple};
 use std::any::type_name;
 
 use crate::actor::handle::{Actor, ActorRef, RemoteActor};
+use crate::actor::method::MethodInfo;
 use crate::backend::local::LocalBackend;
 use crate::backend::{Backend, CallSpec, CreateSpec, Reservation};
 use crate::error::{Error, Result};
@@ -125,6 +129,8 @@ struct Shared {
     /// The trampoline's `remote` for each set of options used so far
     /// (Ray's `.options(..)` costs more than a small task's submission).
     variants: Mutex<HashMap<String, Py<PyAny>>>,
+    /// Ray's ids of the actors this runtime killed: their calls fail here.
+    killed: Mutex<HashSet<String>>,
 }
 
 /// Ray's ref to each object of this runtime that Ray has.
@@ -172,6 +178,7 @@ impl RayBackend {
                 command,
                 py_command: std::sync::OnceLock::new(),
                 variants: Mutex::new(HashMap::new()),
+                killed: Mutex::new(HashSet::new()),
             }),
             released: AtomicBool::new(false),
         })
@@ -249,6 +256,14 @@ impl RayBackend {
                 if spec.max_concurrency > 1 {
                     options.set_item("max_concurrency", spec.max_concurrency.min(64))?;
                 }
+                // Ray's concurrency groups: a pool of threads each.
+                if !spec.concurrency_groups.is_empty() {
+                    let groups = PyDict::new(py);
+                    for (name, limit) in &spec.concurrency_groups {
+                        groups.set_item(name, (*limit).min(64))?;
+                    }
+                    options.set_item("concurrency_groups", groups)?;
+                }
                 if let Some(name) = &spec.name {
                     options.set_item("name", name)?;
                     options.set_item("namespace", &spec.namespace)?;
@@ -274,7 +289,14 @@ impl RayBackend {
             )?;
             Ok(handle.unbind())
         })?;
-        Ok(self.handle(local, spec.name, spec.namespace, spec.constructor, handle))
+        Ok(self.handle(
+            local,
+            spec.name,
+            spec.namespace,
+            spec.constructor,
+            spec.concurrency_groups,
+            handle,
+        ))
     }
 
     /// The handle of a Ray actor.
@@ -284,16 +306,23 @@ impl RayBackend {
         name: Option<String>,
         namespace: String,
         constructor: &'static str,
+        groups: Vec<(String, usize)>,
         handle: Py<PyAny>,
     ) -> ActorRef<A> {
         let label = match &name {
             Some(name) => format!("{} `{name}`", short_name::<A>()),
             None => short_name::<A>().to_string(),
         };
+        let id = Python::attach(|py| {
+            let id = handle.bind(py).getattr("_actor_id")?.call_method0("hex")?;
+            id.extract::<String>()
+        })
+        .unwrap_or_default();
         let remote = Arc::new(RayActor {
             shared: Arc::clone(&self.shared),
             store: Arc::clone(local.store()),
             handle,
+            id,
             label,
         });
         ActorRef::remote(
@@ -302,6 +331,7 @@ impl RayBackend {
             name,
             namespace,
             constructor,
+            groups,
             remote,
         )
     }
@@ -317,7 +347,7 @@ impl RayBackend {
             name: name.to_string(),
             reason,
         };
-        let handle = Python::attach(|py| -> Result<Py<PyAny>> {
+        let (handle, groups) = Python::attach(|py| -> Result<(Py<PyAny>, _)> {
             let found = bridge::call(
                 self.shared.bridge.ns.bind(py),
                 "get_actor",
@@ -327,7 +357,7 @@ impl RayBackend {
                 Error::TaskFailed { message, .. } => not_found(message),
                 other => other,
             })?;
-            let (handle, actor): (Bound<'_, PyAny>, String) = found
+            let (handle, actor, groups): (Bound<'_, PyAny>, String, Vec<(String, usize)>) = found
                 .extract()
                 .map_err(|e| bridge::py_error("get_actor", e))?;
             if actor != type_name::<A>() {
@@ -336,13 +366,14 @@ impl RayBackend {
                     type_name::<A>()
                 )));
             }
-            Ok(handle.unbind())
+            Ok((handle.unbind(), groups))
         })?;
         Ok(self.handle(
             local,
             Some(name.to_string()),
             namespace.to_string(),
             "get_actor",
+            groups,
             handle,
         ))
     }
@@ -627,24 +658,37 @@ struct RayActor {
     shared: Arc<Shared>,
     store: Arc<Store>,
     handle: Py<PyAny>,
+    /// Ray's id of the actor (hex; empty if Ray did not say).
+    id: String,
     label: String,
 }
 
 impl RemoteActor for RayActor {
     fn call(
         &self,
-        method: &'static str,
+        method: MethodInfo,
         args: Vec<RayArg>,
         outputs: usize,
     ) -> Result<Vec<Arc<ObjectCell>>> {
         self.store.check_open()?;
-        let name = method.rsplit('.').next().unwrap_or(method);
+        if lock(&self.shared.killed).contains(&self.id) {
+            // Ray learns of the kill asynchronously: a call made after it
+            // could still reach the actor. Here it fails, as locally.
+            let died = Error::ActorDied {
+                actor: self.label.clone(),
+                cause: "it was killed".to_string(),
+            };
+            return Ok((0..outputs)
+                .map(|_| self.store.failed(died.clone()))
+                .collect());
+        }
+        let name = method.name.rsplit('.').next().unwrap_or(method.name);
         let shared = &self.shared;
         shared.results(&self.store, outputs, &self.label, |py| {
             let remote = bridge::call(
                 shared.bridge.ns.bind(py),
                 "actor_method",
-                (self.handle.bind(py), outputs),
+                (self.handle.bind(py), outputs, method.group),
             )?;
             let mut items = vec![
                 PyString::new(py, name).into_any(),
@@ -659,6 +703,9 @@ impl RemoteActor for RayActor {
     }
 
     fn kill(&self) {
+        if !self.id.is_empty() {
+            lock(&self.shared.killed).insert(self.id.clone());
+        }
         Python::attach(|py| {
             let killed = bridge::call(
                 self.shared.bridge.ns.bind(py),

@@ -7,12 +7,12 @@
 //!
 //! - `call`, function, attempt (Ray's number of it, in decimal), encoded
 //!   arguments… → `ok`, encoded results…
-//! - `create`, actor, constructor, max concurrency, encoded arguments… →
-//!   `ok`
+//! - `create`, actor, constructor, max concurrency, concurrency groups
+//!   (`io=2,cpu=1`), encoded arguments… → `ok`
 //! - `method`, method, encoded arguments… → `ok`, encoded results…
 //! - `cmethod`, id, method, encoded arguments… → `ok`, id, encoded
-//!   results… (an actor with `max_concurrency` above 1: replies come in
-//!   any order, under their request's id)
+//!   results… (an actor with `max_concurrency` above 1 or concurrency
+//!   groups: replies come in any order, under their request's id)
 //!
 //! and a failure of any is `err`, (id,) kind, task, message (see
 //! [`Failure`]).

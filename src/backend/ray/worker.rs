@@ -37,12 +37,14 @@ pub(crate) trait Dispatch {
     /// call runs once.
     fn call(&mut self, function: &str, attempt: u32, args: &[u8]) -> Submitted;
     /// Creates this worker's actor with its constructor `constructor`,
-    /// running up to `max_concurrency` calls at once.
+    /// running up to `max_concurrency` calls at once in its default group
+    /// and up to each limit in its concurrency `groups`.
     fn create(
         &mut self,
         actor: &str,
         constructor: &str,
         max_concurrency: usize,
+        groups: Vec<(String, usize)>,
         args: &[u8],
     ) -> Result<(), Failure>;
     /// Submits a call of a method of this worker's actor.
@@ -194,7 +196,13 @@ fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Su
         b"create" => {
             let max_concurrency = text(2).parse().unwrap_or(1);
             dispatch
-                .create(&text(0), &text(1), max_concurrency, &args(3))
+                .create(
+                    &text(0),
+                    &text(1),
+                    max_concurrency,
+                    parse_groups(&text(3)),
+                    &args(4),
+                )
                 .map(|()| Vec::new())
         }
         b"method" | b"cmethod" => dispatch.method(&text(0), &args(1)),
@@ -206,5 +214,29 @@ fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Su
                 String::from_utf8_lossy(other)
             ),
         }),
+    }
+}
+
+/// Concurrency groups as the `create` message lists them: `io=2,cpu=1`.
+fn parse_groups(text: &str) -> Vec<(String, usize)> {
+    text.split(',')
+        .filter_map(|group| {
+            let (name, limit) = group.split_once('=')?;
+            Some((name.to_string(), limit.parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_groups;
+
+    #[test]
+    fn concurrency_groups_parse_as_the_trampoline_lists_them() {
+        assert_eq!(parse_groups(""), Vec::<(String, usize)>::new());
+        assert_eq!(
+            parse_groups("cpu=1,io=2"),
+            vec![("cpu".to_string(), 1), ("io".to_string(), 2)]
+        );
     }
 }
