@@ -152,6 +152,18 @@ pub mod __private {
     pub fn streaming_by_name(function: &str) -> crate::Error {
         crate::task::stream::by_name_error(function)
     }
+
+    /// A streaming generator's item, encoded for a call by name; a value
+    /// that cannot be encoded ends the stream with the error.
+    pub fn encode_item<T: crate::Object>(
+        codec: crate::Codec,
+        value: &T,
+    ) -> core::result::Result<std::vec::Vec<u8>, UserError> {
+        codec.encode(value).map_err(|err| UserError {
+            message: format!("its item could not be encoded: {err}"),
+            cause: None,
+        })
+    }
     pub use crate::task::args::{ArgList, ValueList};
     pub use crate::task::returns::{user_error, Many, One, TaskReturn, UserError};
     pub use crate::task::split::{split, Split};

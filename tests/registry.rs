@@ -245,6 +245,8 @@ fn every_linked_function_is_listed_once_in_name_order() {
         "add",
         "checked_div",
         "configured",
+        "countdown",
+        "doubles",
         "shout",
         "split",
         "sum_refs",
@@ -254,6 +256,83 @@ fn every_linked_function_is_listed_once_in_name_order() {
         "unencodable",
     ];
     assert_eq!(names, expected.map(path));
+}
+
+#[rustyray::remote(streaming)]
+fn countdown(from: u32) -> impl Iterator<Item = std::result::Result<u32, String>> + Send + 'static {
+    (0..from).rev().map(|i| {
+        if i == 1 {
+            Err("one is too few".into())
+        } else {
+            Ok(i)
+        }
+    })
+}
+
+#[rustyray::remote(streaming)]
+async fn doubles(n: u32) -> impl futures::Stream<Item = u64> + Send + 'static {
+    futures::stream::iter((0..u64::from(n)).map(|i| i * 2))
+}
+
+/// Every item of a stream by name, decoded, and the error that ended it.
+fn drain<T: serde::de::DeserializeOwned>(
+    stream: registry::EncodedStream,
+) -> (Vec<T>, Option<Error>) {
+    let mut items = Vec::new();
+    for item in stream {
+        match item.and_then(|r| r.get()) {
+            Ok(bytes) => items.push(CODEC.decode(&bytes).expect("an item decodes")),
+            Err(err) => return (items, Some(err)),
+        }
+    }
+    (items, None)
+}
+
+#[rustyray::test]
+fn a_streaming_generator_runs_by_name_its_items_encoded() -> Result<()> {
+    let doubles = registry::function(&path("doubles"))?;
+    assert!(doubles.is_streaming());
+    let (items, end) = drain::<u64>(doubles.remote_streaming(CODEC, &encode(&(4_u32,)))?);
+    assert_eq!((items, end.is_none()), (vec![0, 2, 4, 6], true));
+
+    let countdown = registry::function(&path("countdown"))?;
+    let (items, end) = drain::<u32>(countdown.remote_streaming(CODEC, &encode(&(4_u32,)))?);
+    assert_eq!(items, vec![3, 2]);
+    match end {
+        Some(Error::TaskFailed { task, message, .. }) => {
+            assert_eq!(task, path("countdown"));
+            assert_eq!(message, "one is too few");
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[rustyray::test]
+fn generators_and_plain_functions_are_called_each_their_own_way() -> Result<()> {
+    let countdown = registry::function(&path("countdown"))?;
+    match countdown.remote(CODEC, &encode(&(2_u32,))) {
+        Err(Error::InvalidArgument { call, reason }) => {
+            assert_eq!(call, "remote");
+            assert!(reason.contains("remote_streaming"), "{reason}");
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    let add = registry::function(&path("add"))?;
+    assert!(!add.is_streaming());
+    match add.remote_streaming(CODEC, &encode(&(1_i64, 2_i64))) {
+        Err(Error::InvalidArgument { call, reason }) => {
+            assert_eq!(call, "remote_streaming");
+            assert!(reason.contains("not a streaming generator"), "{reason}");
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    // Arguments of another type are refused before anything runs.
+    assert!(matches!(
+        countdown.remote_streaming(CODEC, &encode(&"four")),
+        Err(Error::Serialization(_))
+    ));
+    Ok(())
 }
 
 #[rustyray::actor]
@@ -291,6 +370,22 @@ impl Tally {
 
     fn fail(&self) -> std::result::Result<i64, String> {
         Err(format!("refused at {}", self.total))
+    }
+
+    /// The running totals of adding each of `steps`.
+    #[method(streaming)]
+    fn running(&mut self, steps: Vec<i64>) -> impl Iterator<Item = i64> + Send + 'static {
+        let mut total = self.total;
+        self.total += steps.iter().sum::<i64>();
+        steps.into_iter().map(move |step| {
+            total += step;
+            total
+        })
+    }
+
+    #[method(streaming)]
+    async fn countdown(&self) -> impl futures::Stream<Item = i64> + Send + 'static {
+        futures::stream::iter((0..self.total).rev())
     }
 }
 
@@ -340,6 +435,33 @@ fn a_method_error_by_name_names_the_call() -> Result<()> {
         Err(Error::InvalidArgument { call, reason }) => {
             assert_eq!(call, "AnyActor::call");
             assert!(reason.contains("Tally.no_such_method"), "{reason}");
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[rustyray::test]
+fn a_streaming_method_runs_by_name_in_the_actors_order() -> Result<()> {
+    let t = tally(10)?;
+    assert!(t.is_streaming("running")?);
+    assert!(!t.is_streaming("add")?);
+    let running = t.call_streaming("running", CODEC, &encode(&(vec![1_i64, 2, 3],)))?;
+    let countdown = t.call_streaming("countdown", CODEC, &encode(&()))?;
+    let (items, end) = drain::<i64>(running);
+    assert_eq!((items, end.is_none()), (vec![11, 13, 16], true));
+    // It ran after `running` (the actor's order): from 16.
+    let (items, end) = drain::<i64>(countdown);
+    assert_eq!((items, end.is_none()), ((0..16).rev().collect(), true));
+    match t.call("running", CODEC, &encode(&(vec![1_i64],))) {
+        Err(Error::InvalidArgument { reason, .. }) => {
+            assert!(reason.contains("call_streaming"), "{reason}");
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    match t.call_streaming("total", CODEC, &encode(&())) {
+        Err(Error::InvalidArgument { reason, .. }) => {
+            assert!(reason.contains("Tally.total"), "{reason}");
         }
         other => panic!("expected InvalidArgument, got {other:?}"),
     }

@@ -46,10 +46,14 @@ use crate::object::{Codec, ObjectRef};
 use crate::runtime::{global, Runtime};
 use crate::task::args::ValueList;
 use crate::task::returns::{Encoded, TaskReturn, UserError};
-use crate::task::ActorId;
+use crate::task::{ActorId, ObjectRefStream};
 
 /// The refs to a call's results, each encoded with the call's codec.
 pub type EncodedRefs = Vec<ObjectRef<Vec<u8>>>;
+
+/// The items of a streaming generator called by name, each encoded with
+/// the call's codec.
+pub type EncodedStream = ObjectRefStream<Vec<u8>>;
 
 /// A remote function, by name.
 ///
@@ -73,9 +77,12 @@ pub struct Function {
     name: &'static str,
     options: fn() -> TaskOptions,
     submit: SubmitFn,
+    /// A streaming generator's submission.
+    stream: Option<StreamFn>,
 }
 
 type SubmitFn = fn(TaskOptions, Codec, &[u8]) -> Result<EncodedRefs>;
+type StreamFn = fn(TaskOptions, Codec, &[u8]) -> Result<EncodedStream>;
 
 impl Function {
     #[doc(hidden)]
@@ -84,7 +91,21 @@ impl Function {
             name,
             options,
             submit,
+            stream: None,
         }
+    }
+
+    /// A streaming generator's entry submits through `stream`.
+    #[doc(hidden)]
+    pub const fn __streaming(mut self, stream: StreamFn) -> Self {
+        self.stream = Some(stream);
+        self
+    }
+
+    /// Whether the function is a streaming generator (`#[remote(streaming)]`):
+    /// call it with [`remote_streaming`](Self::remote_streaming).
+    pub fn is_streaming(&self) -> bool {
+        self.stream.is_some()
     }
 
     /// The function's stable name: `module::path::function`.
@@ -116,6 +137,54 @@ impl Function {
         args: &[u8],
     ) -> Result<EncodedRefs> {
         (self.submit)(options, codec, args)
+    }
+
+    /// Submits a call of a streaming generator with its options in the
+    /// current runtime; returns at once with the stream of its items, each
+    /// encoded with `codec`. [`Error::InvalidArgument`] for a function that
+    /// is not a generator.
+    ///
+    /// ```
+    /// #[rustyray::remote(streaming)]
+    /// fn countdown(from: u32) -> impl Iterator<Item = u32> + Send + 'static {
+    ///     (0..from).rev()
+    /// }
+    ///
+    /// use rustyray::{registry, Codec};
+    ///
+    /// let _rt = rustyray::init(rustyray::Config::default())?;
+    /// let countdown = registry::function(concat!(module_path!(), "::countdown"))?;
+    /// let args = Codec::Postcard.encode(&(3_u32,))?;
+    /// let mut items = Vec::new();
+    /// for item in countdown.remote_streaming(Codec::Postcard, &args)? {
+    ///     items.push(Codec::Postcard.decode::<u32>(&item?.get()?)?);
+    /// }
+    /// assert_eq!(items, vec![2, 1, 0]);
+    /// # Ok::<(), rustyray::Error>(())
+    /// ```
+    pub fn remote_streaming(&self, codec: Codec, args: &[u8]) -> Result<EncodedStream> {
+        self.remote_streaming_with(self.options(), codec, args)
+    }
+
+    /// [`remote_streaming`](Self::remote_streaming) with other options.
+    pub fn remote_streaming_with(
+        &self,
+        options: TaskOptions,
+        codec: Codec,
+        args: &[u8],
+    ) -> Result<EncodedStream> {
+        match self.stream {
+            Some(stream) => stream(options, codec, args),
+            None => Err(not_a_generator(self.name)),
+        }
+    }
+}
+
+/// The error of `remote_streaming` on what is not a streaming generator.
+fn not_a_generator(name: &str) -> Error {
+    Error::InvalidArgument {
+        call: "remote_streaming",
+        reason: format!("`{name}` is not a streaming generator: call it with `remote`"),
     }
 }
 
@@ -207,14 +276,29 @@ pub struct Method {
     actor: &'static str,
     name: &'static str,
     call: CallFn,
+    /// A streaming method's call.
+    stream: Option<MethodStreamFn>,
 }
 
 type CallFn = fn(&AnyActor, Codec, &[u8]) -> Result<EncodedRefs>;
+type MethodStreamFn = fn(&AnyActor, Codec, &[u8]) -> Result<EncodedStream>;
 
 impl Method {
     #[doc(hidden)]
     pub const fn __new(actor: &'static str, name: &'static str, call: CallFn) -> Self {
-        Method { actor, name, call }
+        Method {
+            actor,
+            name,
+            call,
+            stream: None,
+        }
+    }
+
+    /// A streaming method's entry calls through `stream`.
+    #[doc(hidden)]
+    pub const fn __streaming(mut self, stream: MethodStreamFn) -> Self {
+        self.stream = Some(stream);
+        self
     }
 }
 
@@ -224,7 +308,7 @@ impl Method {
 pub struct AnyActor {
     actor: &'static str,
     id: ActorId,
-    runtime: Runtime,
+    pub(crate) runtime: Runtime,
     /// The typed `ActorRef<A>`.
     handle: Arc<dyn Any + Send + Sync>,
 }
@@ -248,8 +332,25 @@ impl AnyActor {
         (entry.call)(self, codec, args)
     }
 
+    /// Calls the streaming method `method` (`#[method(streaming)]`) with
+    /// `args`; returns at once with the stream of its items, each encoded
+    /// with `codec`. [`Error::InvalidArgument`] for a method that is not a
+    /// generator.
+    pub fn call_streaming(&self, method: &str, codec: Codec, args: &[u8]) -> Result<EncodedStream> {
+        let entry = index().method(self.actor, method)?;
+        match entry.stream {
+            Some(stream) => stream(self, codec, args),
+            None => Err(not_a_generator(&member((self.actor, method)))),
+        }
+    }
+
+    /// Whether the method `method` is a streaming generator.
+    pub fn is_streaming(&self, method: &str) -> Result<bool> {
+        Ok(index().method(self.actor, method)?.stream.is_some())
+    }
+
     /// The typed handle, for a generated method's entry.
-    fn typed<A: Actor>(&self) -> Result<&ActorRef<A>> {
+    pub(crate) fn typed<A: Actor>(&self) -> Result<&ActorRef<A>> {
         self.handle
             .downcast_ref::<ActorRef<A>>()
             .ok_or_else(|| Error::InvalidArgument {
@@ -416,13 +517,13 @@ fn index() -> &'static Index {
 // What the generated entries call.
 
 /// Decodes `args` with `runtime` in scope, so refs inside bind to it.
-fn decode<V: ValueList>(runtime: &Runtime, codec: Codec, args: &[u8]) -> Result<V> {
+pub(crate) fn decode<V: ValueList>(runtime: &Runtime, codec: Codec, args: &[u8]) -> Result<V> {
     let _scope = runtime.enter();
     codec.decode(args)
 }
 
 /// The runtime a call by name goes to.
-fn runtime_of(option: &Option<Runtime>) -> Result<Runtime> {
+pub(crate) fn runtime_of(option: &Option<Runtime>) -> Result<Runtime> {
     match option {
         Some(runtime) => Ok(runtime.clone()),
         None => global(),

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use crate::actor::core::Access;
 use crate::actor::handle::{Actor, ActorRef};
 use crate::actor::method::MethodInfo;
-use crate::api::registry::{Call, MethodCall};
+use crate::api::registry::{decode, runtime_of, Call, MethodCall};
 use crate::api::submit::{submit_async, submit_sync, target_runtime};
 use crate::api::task_options::TaskOptions;
 use crate::error::Result;
 use crate::object::{Object, ObjectRef};
 use crate::task::args::{ArgList, ValueList};
 use crate::task::returns::{One, UserError};
-use crate::task::stream::{by_name_error, Channel, ObjectRefStream};
+use crate::task::stream::{Channel, ObjectRefStream};
 
 impl<Ar> Call<'_, Ar>
 where
@@ -25,19 +25,14 @@ where
 {
     /// Submits a sync generator: `body` makes the iterator, `convert`
     /// turns each item into a value or an error that ends the stream.
-    pub fn submit_streaming<T, X, I, F, C>(
-        self,
-        function: &'static str,
-        body: F,
-        convert: C,
-    ) -> Result<ObjectRefStream<T>>
+    pub fn submit_streaming<T, X, I, F, C>(self, body: F, convert: C) -> Result<ObjectRefStream<T>>
     where
         T: Object,
         I: IntoIterator<Item = X>,
         F: Fn(Ar::Values) -> I + Send + Sync + 'static,
         C: Fn(X) -> std::result::Result<T, UserError> + Send + Sync + 'static,
     {
-        self.submit_with_channel(function, |options, args, sink| {
+        self.submit_with_channel(|options, args, sink| {
             submit_sync::<Ar, One<()>, _>(options, args, move |values| {
                 sink.drive(body(values), &convert)
             })
@@ -47,7 +42,6 @@ where
     /// Submits an async generator: `body`'s future makes the stream.
     pub fn submit_streaming_async<T, X, S, Fut, F, C>(
         self,
-        function: &'static str,
         body: F,
         convert: C,
     ) -> Result<ObjectRefStream<T>>
@@ -59,7 +53,7 @@ where
         F: Fn(Ar::Values) -> Fut + Send + Sync + 'static,
         C: Fn(X) -> std::result::Result<T, UserError> + Send + Sync + 'static,
     {
-        self.submit_with_channel(function, |options, args, sink| {
+        self.submit_with_channel(|options, args, sink| {
             let convert = Arc::new(convert);
             submit_async::<Ar, One<()>, _, _>(options, args, move |values| {
                 let (sink, convert) = (Arc::clone(&sink), Arc::clone(&convert));
@@ -71,14 +65,18 @@ where
 
     /// A generator's stream: `submit` submits the task whose body pushes
     /// to the channel it is given, in the store of the runtime the options
-    /// submit to.
+    /// submit to. A call by name decodes its arguments first (its items
+    /// are encoded by the conversion the entry gives).
     fn submit_with_channel<T: Object>(
         self,
-        function: &'static str,
         submit: impl FnOnce(TaskOptions, Ar, Arc<Channel<T>>) -> Result<ObjectRef<()>>,
     ) -> Result<ObjectRefStream<T>> {
-        let Call::Typed(options, args) = self else {
-            return Err(by_name_error(function));
+        let (options, args) = match self {
+            Call::Typed(options, args) => (options, args),
+            Call::ByName(options, codec, bytes) => {
+                let values: Ar::Values = decode(&runtime_of(&options.runtime)?, codec, bytes)?;
+                (options, values.into_args())
+            }
         };
         let runtime = target_runtime(&options)?;
         let store = Arc::clone(runtime.engine().local().store());
@@ -170,8 +168,12 @@ where
         method: MethodInfo,
         call: impl FnOnce(&ActorRef<A>, MethodInfo, Ar, Arc<Channel<T>>) -> Result<ObjectRef<()>>,
     ) -> Result<ObjectRefStream<T>> {
-        let MethodCall::Typed(handle, args) = self else {
-            return Err(by_name_error(method.name));
+        let (handle, args) = match self {
+            MethodCall::Typed(handle, args) => (handle, args),
+            MethodCall::ByName(actor, codec, bytes) => {
+                let values: Ar::Values = decode(&actor.runtime, codec, bytes)?;
+                (actor.typed::<A>()?, values.into_args())
+            }
         };
         let channel = Channel::new(Arc::clone(handle.__store()), method.generator_backpressure);
         let task = call(handle, method, args, Arc::clone(&channel))?;

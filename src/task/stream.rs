@@ -411,13 +411,13 @@ impl<T> std::fmt::Debug for ObjectRefStream<T> {
     }
 }
 
-/// The error of a generator called by name: not supported.
+/// The error of a generator called by name as if it returned once.
 pub(crate) fn by_name_error(function: &str) -> Error {
     Error::InvalidArgument {
         call: "remote",
         reason: format!(
-            "`{function}` is a streaming generator: call it through its typed handle, not by \
-             name"
+            "`{function}` is a streaming generator: call it by name with `remote_streaming` \
+             (`AnyActor::call_streaming` for a method)"
         ),
     }
 }

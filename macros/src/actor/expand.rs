@@ -663,10 +663,10 @@ fn call(a: &ActorImpl, m: &Method) -> Generated {
 
 /// The body of a streaming method's handle method: submits the call with
 /// a closure that runs the method to get its iterator (or stream) and the
-/// item conversion. Streaming methods cannot be called by name: the
-/// registry's entry says so.
+/// item conversion. By name, the registry's entry streams the items
+/// encoded with the call's codec (`AnyActor::call_streaming`).
 fn call_streaming(a: &ActorImpl, m: &Method, item: &Type) -> Generated {
-    let (actor, method, krate) = (&a.actor, &m.ident, &a.krate);
+    let (actor, handle, method, krate) = (&a.actor, &a.handle, &m.ident, &a.krate);
     let method_name = m.ident.to_string();
     let call_name = format!("{}.{}", a.name, m.ident);
     let names: Vec<&Ident> = m.args.iter().map(|arg| &arg.name).collect();
@@ -762,6 +762,7 @@ fn call_streaming(a: &ActorImpl, m: &Method, item: &Type) -> Generated {
             #convert,
         )
     };
+    let stream_ident = format_ident!("__rustyray_stream_{}", m.ident, span = Span::call_site());
     let by_name = quote! {
         fn #helper_ident(
             _: &#krate::registry::AnyActor,
@@ -770,12 +771,25 @@ fn call_streaming(a: &ActorImpl, m: &Method, item: &Type) -> Generated {
         ) -> #krate::Result<#krate::registry::EncodedRefs> {
             #krate::__private::Err(#krate::__private::streaming_by_name(#call_name))
         }
+        fn #stream_ident(
+            __actor: &#krate::registry::AnyActor,
+            __codec: #krate::Codec,
+            __args: &[u8],
+        ) -> #krate::Result<#krate::registry::EncodedStream> {
+            let __convert = #convert;
+            <#handle>::#helper_ident::<#(#tys,)* ::std::vec::Vec<u8>, _, #infer>(
+                #krate::__private::MethodCall::ByName(__actor, __codec, __args),
+                #closure,
+                move |__x| __convert(__x)
+                    .and_then(|__v| #krate::__private::encode_item(__codec, &__v)),
+            )
+        }
         #krate::__private::inventory::submit! {
             #krate::__private::Entry::Method(#krate::registry::Method::__new(
                 __RUSTYRAY_ACTOR,
                 #method_name,
                 #helper_ident,
-            ))
+            ).__streaming(#stream_ident))
         }
     };
     Generated {

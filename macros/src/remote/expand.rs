@@ -119,6 +119,7 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         helper,
         remote: submit,
         by_name,
+        entry,
     } = match f.output.stream_item {
         Some(_) => submit_streaming(f),
         None => submit(f),
@@ -215,7 +216,7 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
                     ::core::concat!(::core::module_path!(), "::", #name),
                     __rustyray_options,
                     __rustyray_by_name,
-                ))
+                )#entry)
             }
         };
 
@@ -257,8 +258,8 @@ pub fn stream_convert(krate: &Path, item: &Type, error_span: Option<Span>) -> To
 
 /// The submission of a streaming generator: a helper bounded like
 /// [`submit`]'s, over the iterator (or future and stream) the function
-/// returns and the item conversion. Generators cannot be called by name:
-/// the registry's entry says so.
+/// returns and the item conversion. By name, the registry's entry streams
+/// the items encoded with the call's codec (`remote_streaming`).
 fn submit_streaming(f: &RemoteFn) -> Submission {
     let (ident, krate) = (&f.ident, &f.krate);
     let name = f.name();
@@ -315,11 +316,7 @@ fn submit_streaming(f: &RemoteFn) -> Submission {
             C: ::core::ops::Fn(X) -> ::core::result::Result<R0, #user_error>
                 + ::core::marker::Send + ::core::marker::Sync + 'static,
         {
-            __call.#method(
-                ::core::concat!(::core::module_path!(), "::", #name),
-                __body,
-                __convert,
-            )
+            __call.#method(__body, __convert)
         }
     };
     let remote = quote! {
@@ -332,6 +329,7 @@ fn submit_streaming(f: &RemoteFn) -> Submission {
             #convert,
         )
     };
+    let (module, options_ident) = handle_idents(f);
     let by_name = quote! {
         fn __rustyray_by_name(
             _: #krate::TaskOptions,
@@ -342,11 +340,28 @@ fn submit_streaming(f: &RemoteFn) -> Submission {
                 ::core::concat!(::core::module_path!(), "::", #name),
             ))
         }
+
+        fn __rustyray_stream_by_name(
+            __options: #krate::TaskOptions,
+            __codec: #krate::Codec,
+            __args: &[u8],
+        ) -> #krate::Result<#krate::registry::EncodedStream> {
+            let __convert = #convert;
+            #module::#options_ident::__rustyray_submit::<
+                #(#tys,)* ::std::vec::Vec<u8>, #infer
+            >(
+                #krate::__private::Call::ByName(__options, __codec, __args),
+                #body,
+                move |__x| __convert(__x)
+                    .and_then(|__v| #krate::__private::encode_item(__codec, &__v)),
+            )
+        }
     };
     Submission {
         helper,
         remote,
         by_name,
+        entry: quote!(.__streaming(__rustyray_stream_by_name)),
     }
 }
 
@@ -519,15 +534,18 @@ fn submit(f: &RemoteFn) -> Submission {
         helper,
         remote,
         by_name,
+        entry: TokenStream::new(),
     }
 }
 
 /// The generated code that submits a call: a bounded helper, the typed
-/// call's body, the registry entry's function.
+/// call's body, the registry entry's functions, and what the entry adds for
+/// a generator (`.__streaming(..)`).
 struct Submission {
     helper: TokenStream,
     remote: TokenStream,
     by_name: TokenStream,
+    entry: TokenStream,
 }
 
 /// The private module holding the remote handle of `f`, and the name of
