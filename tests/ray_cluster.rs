@@ -296,6 +296,14 @@ impl Counter {
     fn fail(&self, why: String) -> Result<i64, String> {
         Err(why)
     }
+
+    /// The counts after each of `n` increments of one, and where it ran.
+    #[method(streaming)]
+    fn count_up(&mut self, n: i64) -> impl Iterator<Item = (i64, String)> + Send + 'static {
+        let (start, node) = (self.n, rustyray::ray::node_id().unwrap_or_default());
+        self.n += n;
+        (1..=n).map(move |i| (start + i, node.clone()))
+    }
 }
 
 #[test]
@@ -395,6 +403,11 @@ impl Gate {
     fn undeclared(&self) -> u32 {
         0
     }
+
+    #[method(streaming, concurrency_group = "control")]
+    fn countdown(&self, from: u32) -> impl Iterator<Item = u32> + Send + 'static {
+        (0..from).rev()
+    }
 }
 
 #[test]
@@ -423,6 +436,9 @@ fn a_call_waiting_in_the_default_group_does_not_hold_up_another_group() {
             ..
         })
     ));
+    // A streaming method of an actor that runs calls at once.
+    let (items, end) = drain(gate.countdown(3).unwrap());
+    assert_eq!((items, end.is_none()), (vec![2, 1, 0], true));
 }
 
 #[test]
@@ -586,4 +602,132 @@ fn placement_groups_reserve_on_the_cluster_and_hold_what_is_placed_in_them() {
             .get_timeout(Duration::from_secs(120)),
         Err(Error::ActorDied { .. })
     ));
+}
+
+/// Where it runs, then `n` numbers; an error instead of `fail_at`.
+#[rustyray::remote(streaming)]
+fn tally(
+    n: u32,
+    fail_at: Option<u32>,
+) -> impl Iterator<Item = Result<(u32, String), String>> + Send + 'static {
+    let node = rustyray::ray::node_id().unwrap_or_default();
+    (0..n).map(move |i| match fail_at {
+        Some(at) if at == i => Err(format!("item {i} failed")),
+        _ => Ok((i, node.clone())),
+    })
+}
+
+#[rustyray::remote(streaming)]
+async fn squares(n: u64) -> impl futures::Stream<Item = u64> + Send + 'static {
+    futures::stream::iter((0..n).map(|i| i * i))
+}
+
+/// Never ends on its own.
+#[rustyray::remote(streaming)]
+fn endless() -> impl Iterator<Item = u64> + Send + 'static {
+    0..
+}
+
+/// Each item's value (each read within 60 s), and the error that ended
+/// the stream.
+fn drain<T: rustyray::Object>(stream: rustyray::ObjectRefStream<T>) -> (Vec<T>, Option<Error>) {
+    let mut values = Vec::new();
+    for item in stream {
+        match item.and_then(|r| r.get_timeout(Duration::from_secs(60))) {
+            Ok(value) => values.push(value),
+            Err(err) => return (values, Some(err)),
+        }
+    }
+    (values, None)
+}
+
+#[test]
+fn a_streaming_generator_yields_its_items_from_a_ray_worker() {
+    let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    let stream = tally::options()
+        .resource("node2", 1.0)
+        .remote(4, None)
+        .unwrap();
+    let task = stream.task_ref().clone();
+    let (items, end) = drain(stream);
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(
+        items.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    let node = &items[0].1;
+    assert!(items.iter().all(|(_, n)| n == node));
+    assert_ne!(node, &driver);
+    task.get_timeout(Duration::from_secs(60)).unwrap();
+
+    let (squares, end) = drain(squares::remote(5).unwrap());
+    assert_eq!((squares, end.is_none()), (vec![0, 1, 4, 9, 16], true));
+}
+
+#[test]
+fn an_error_mid_stream_follows_the_items_before_it() {
+    let _rt = cluster();
+    let stream = tally::remote(5, Some(2)).unwrap();
+    let task = stream.task_ref().clone();
+    let (items, end) = drain(stream);
+    assert_eq!(items.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1]);
+    match end {
+        Some(Error::TaskFailed { task, message, .. }) => {
+            assert!(task.ends_with("tally"), "{task}");
+            assert_eq!(message, "item 2 failed");
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    assert!(matches!(
+        task.get_timeout(Duration::from_secs(60)),
+        Err(Error::TaskFailed { .. })
+    ));
+}
+
+#[test]
+fn cancelling_a_stream_stops_it_on_the_cluster() {
+    let _rt = cluster();
+    let mut stream = endless::options()
+        .generator_backpressure(2)
+        .remote()
+        .unwrap();
+    let first: Vec<u64> = (&mut stream)
+        .take(3)
+        .map(|item| item.unwrap().get_timeout(Duration::from_secs(60)).unwrap())
+        .collect();
+    assert_eq!(first, [0, 1, 2]);
+    rustyray::cancel(stream.task_ref()).unwrap();
+    // At most the items already fed, then the cancellation, then the end.
+    let (rest, end) = drain(stream);
+    assert!(rest.len() <= 4, "{rest:?}");
+    assert!(matches!(end, Some(Error::Cancelled { .. })), "{end:?}");
+    // Ray stopped the generator: the CPU it held is free on either node.
+    for node in ["head", "node2"] {
+        where_am_i::options()
+            .resource(node, 1.0)
+            .remote()
+            .unwrap()
+            .get_timeout(Duration::from_secs(60))
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_streaming_method_runs_in_its_actor_in_order() {
+    let _rt = cluster();
+    let counter = Counter::options()
+        .resource("node2", 1.0)
+        .remote(10)
+        .unwrap();
+    let stream = counter.count_up(3).unwrap();
+    let after = counter.incr(100).unwrap();
+    let (items, end) = drain(stream);
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(
+        items.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [11, 12, 13]
+    );
+    assert_eq!(items[0].1, counter.node().unwrap().get().unwrap());
+    assert_eq!(after.get().unwrap(), 113);
 }

@@ -86,6 +86,14 @@ pub(crate) trait RemoteActor: Send + Sync {
         outputs: usize,
     ) -> Result<Vec<Arc<crate::object::cell::ObjectCell>>>;
 
+    /// Calls the streaming method `method`: its task cell and its items.
+    fn call_streaming(
+        &self,
+        method: MethodInfo,
+        args: Vec<crate::task::args::RayArg>,
+        backpressure: Option<usize>,
+    ) -> Result<crate::task::stream::RemoteStream>;
+
     /// Kills the actor.
     fn kill(&self);
 }
@@ -291,6 +299,33 @@ impl<A: Actor> ActorRef<A> {
         })
     }
 
+    /// The lane of `method`'s concurrency group (0: the default one).
+    fn lane(&self, method: &MethodInfo) -> Result<usize> {
+        let mailbox = self.mailbox();
+        match method.group {
+            None => Ok(0),
+            Some(group) => mailbox
+                .group_lane(group)
+                .ok_or_else(|| unknown_group(mailbox, method.name, group)),
+        }
+    }
+
+    /// A streaming call of an actor living elsewhere (see [`RemoteActor`]):
+    /// its task cell and its items; `None` for a local actor.
+    #[cfg(feature = "ray")]
+    pub(crate) fn call_streaming_remote<Ar: ArgList>(
+        &self,
+        method: MethodInfo,
+        args: &mut Ar,
+        backpressure: Option<usize>,
+    ) -> Option<Result<crate::task::stream::RemoteStream>> {
+        let remote = self.inner.remote.as_ref()?;
+        Some(
+            self.lane(&method)
+                .and_then(|_| remote.call_streaming(method, args.ray_args()?, backpressure)),
+        )
+    }
+
     fn call<Ar: ArgList, R: TaskReturn, B: Body>(
         &self,
         method: MethodInfo,
@@ -298,12 +333,7 @@ impl<A: Actor> ActorRef<A> {
         body: impl FnOnce(&Arc<ActorCore<A>>, Ar) -> B,
     ) -> Result<R::Refs> {
         let mailbox = self.mailbox();
-        let lane = match method.group {
-            None => 0,
-            Some(group) => mailbox
-                .group_lane(group)
-                .ok_or_else(|| unknown_group(mailbox, method.name, group))?,
-        };
+        let lane = self.lane(&method)?;
         #[cfg(feature = "ray")]
         if let Some(remote) = &self.inner.remote {
             let mut args = args;

@@ -12,7 +12,7 @@
 
 use crate::api::registry;
 use crate::backend::ray::protocol::Failure;
-use crate::backend::ray::worker::{self, Dispatch, Submitted, NODE_VAR};
+use crate::backend::ray::worker::{self, Dispatch, Started, Submitted, NODE_VAR};
 use crate::error::{Error, Result};
 use crate::object::Codec;
 use crate::registry::AnyActor;
@@ -97,11 +97,31 @@ impl Dispatch for Worker {
     }
 
     fn method(&mut self, method: &str, args: &[u8]) -> Submitted {
-        let actor = self.actor.as_ref().ok_or_else(|| Failure {
-            kind: "actor_died",
-            task: String::new(),
-            message: "this Ray worker holds no actor".into(),
-        })?;
+        let actor = self.actor.as_ref().ok_or_else(no_actor)?;
         actor.call(method, Codec::Postcard, args).map_err(failed)
+    }
+
+    fn stream(&mut self, function: &str, attempt: u32, args: &[u8]) -> Started {
+        let function = registry::function(function).map_err(failed)?;
+        let options = function.options().max_retries(0).__first_attempt(attempt);
+        function
+            .remote_streaming_with(options, Codec::Postcard, args)
+            .map_err(failed)
+    }
+
+    fn method_stream(&mut self, method: &str, args: &[u8]) -> Started {
+        let actor = self.actor.as_ref().ok_or_else(no_actor)?;
+        actor
+            .call_streaming(method, Codec::Postcard, args)
+            .map_err(failed)
+    }
+}
+
+/// The failure of a method call in a Ray worker that holds no actor.
+fn no_actor() -> Failure {
+    Failure {
+        kind: "actor_died",
+        task: String::new(),
+        message: "this Ray worker holds no actor".into(),
     }
 }

@@ -80,6 +80,14 @@ where
         };
         let runtime = target_runtime(&options)?;
         let store = Arc::clone(runtime.engine().local().store());
+        #[cfg(feature = "ray")]
+        if let Some(ray) = runtime.ray() {
+            let mut args = args;
+            let call = crate::api::submit::call_spec(&options, &runtime)?;
+            let backpressure = options.generator_backpressure;
+            let started = ray.submit_streaming(&store, call, args.ray_args()?, backpressure);
+            return fed_stream(store, backpressure, started);
+        }
         let channel = Channel::new(store, options.generator_backpressure);
         let task = submit(options, args, Arc::clone(&channel))?;
         Ok(ObjectRefStream::new(channel, task))
@@ -175,8 +183,30 @@ where
                 (actor.typed::<A>()?, values.into_args())
             }
         };
-        let channel = Channel::new(Arc::clone(handle.__store()), method.generator_backpressure);
+        let store = Arc::clone(handle.__store());
+        let backpressure = method.generator_backpressure;
+        #[cfg(feature = "ray")]
+        let mut args = args;
+        #[cfg(feature = "ray")]
+        if let Some(started) = handle.call_streaming_remote(method, &mut args, backpressure) {
+            return fed_stream(store, backpressure, started);
+        }
+        let channel = Channel::new(store, backpressure);
         let task = call(handle, method, args, Arc::clone(&channel))?;
         Ok(ObjectRefStream::new(channel, task))
     }
+}
+
+/// The stream of a generator that runs in another engine (Ray): its items
+/// fed into a channel of `store` as they come (see `Channel::feed_from`).
+#[cfg(feature = "ray")]
+fn fed_stream<T: Object>(
+    store: Arc<crate::object::store::Store>,
+    backpressure: Option<usize>,
+    started: Result<crate::task::stream::RemoteStream>,
+) -> Result<ObjectRefStream<T>> {
+    let (task, items) = started?;
+    let channel = Channel::new(store, backpressure);
+    channel.feed_from(Arc::clone(&task), items)?;
+    Ok(ObjectRefStream::new(channel, ObjectRef::from_cell(task)))
 }

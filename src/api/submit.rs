@@ -26,17 +26,12 @@ pub(crate) fn target_runtime(options: &TaskOptions) -> Result<Runtime> {
     Ok(runtime)
 }
 
-/// Submits a call with `options` to its runtime's engine.
-fn submit<A: ArgList, R: TaskReturn, B: Body>(
-    options: &TaskOptions,
-    args: A,
-    body: impl FnOnce(A) -> B,
-) -> Result<R::Refs> {
-    let runtime = target_runtime(options)?;
+/// What an engine is told of a call with `options` to `runtime`.
+pub(crate) fn call_spec<'a>(options: &'a TaskOptions, runtime: &Runtime) -> Result<CallSpec<'a>> {
     if let Some((pg, _)) = &options.placement {
-        pg.check_runtime(&runtime)?;
+        pg.check_runtime(runtime)?;
     }
-    let call = CallSpec {
+    Ok(CallSpec {
         function: options.function,
         name: options.name.clone(),
         num_cpus: options.num_cpus,
@@ -49,7 +44,17 @@ fn submit<A: ArgList, R: TaskReturn, B: Body>(
             .map(|(pg, b)| (&pg.reservation, *b)),
         num_returns: options.num_returns,
         first_attempt: options.first_attempt,
-    };
+    })
+}
+
+/// Submits a call with `options` to its runtime's engine.
+fn submit<A: ArgList, R: TaskReturn, B: Body>(
+    options: &TaskOptions,
+    args: A,
+    body: impl FnOnce(A) -> B,
+) -> Result<R::Refs> {
+    let runtime = target_runtime(options)?;
+    let call = call_spec(options, &runtime)?;
     #[cfg(feature = "ray")]
     if let Some(ray) = runtime.ray() {
         return ray.submit::<A, R>(runtime.engine().local().store(), call, args);

@@ -215,14 +215,69 @@ impl<T: Object> Channel<T> {
     where
         C: Fn(X) -> std::result::Result<T, UserError>,
     {
+        self.feed(items.into_iter().map(convert), |err| err)
+            .map(|()| One(()))
+    }
+
+    /// Pushes the values `items` yields, in order, each once there is room,
+    /// until one is an error (returned; `stored` makes the error of an item
+    /// that cannot be stored) or the stream stops (cancelled, ended, or
+    /// nobody reads).
+    fn feed<E>(
+        &self,
+        items: impl IntoIterator<Item = std::result::Result<T, E>>,
+        stored: impl Fn(UserError) -> E,
+    ) -> std::result::Result<(), E> {
         for (index, item) in (0u64..).zip(items) {
-            let value = convert(item)?;
+            let value = item?;
             match self.room_blocking(index) {
-                Ok(mut state) => self.push(&mut state, index, value)?,
+                Ok(mut state) => self.push(&mut state, index, value).map_err(&stored)?,
                 Err(Stop::Quiet) => break,
             }
         }
-        Ok(One(()))
+        Ok(())
+    }
+
+    /// Feeds the channel, on a thread of its own, from a generator that runs
+    /// in another engine (`source`: its items encoded), decoding each
+    /// item; completes `task` (the stream's task ref) when the generator
+    /// ends, with the error that ended it if one did. When the stream stops
+    /// first, the source is told to stop its producer.
+    #[cfg(feature = "ray")]
+    pub(crate) fn feed_from(
+        self: &Arc<Self>,
+        task: Arc<crate::object::cell::ObjectCell>,
+        mut source: Box<dyn ItemSource>,
+    ) -> Result<()> {
+        let channel = Arc::clone(self);
+        let feed = move || {
+            let name = source.name().to_string();
+            let mut ended = false;
+            let items = std::iter::from_fn(|| {
+                let item = source.next_item();
+                ended = item.is_none();
+                item
+            })
+            .map(|item| item.and_then(|bytes| crate::object::Codec::Postcard.decode::<T>(&bytes)));
+            let outcome = channel.feed(items, |err| Error::TaskFailed {
+                task: name.clone(),
+                message: err.message,
+                cause: err.cause,
+            });
+            let failed = outcome.is_err();
+            task.complete(outcome.map(|()| Value::new(())));
+            if !ended && !failed {
+                source.stop();
+            }
+        };
+        std::thread::Builder::new()
+            .name("rustyray-stream-feed".into())
+            .spawn(feed)
+            .map(drop)
+            .map_err(|err| Error::Io {
+                what: "starting a stream's feeding thread".into(),
+                reason: err.to_string(),
+            })
     }
 
     /// The body of an async generator: the same over a stream.
@@ -247,6 +302,24 @@ impl<T: Object> Channel<T> {
         }
         Ok(One(()))
     }
+}
+
+/// A streaming generator started in another engine: its task cell and its
+/// items.
+#[cfg(feature = "ray")]
+pub(crate) type RemoteStream = (Arc<crate::object::cell::ObjectCell>, Box<dyn ItemSource>);
+
+/// A streaming generator running in another engine (a Ray worker), as
+/// [`Channel::feed_from`] reads it.
+#[cfg(feature = "ray")]
+pub(crate) trait ItemSource: Send {
+    /// The generator's task name, for its errors.
+    fn name(&self) -> &str;
+    /// Waits for the next item: its encoding, `None` after the last, or
+    /// the error that ended the generator.
+    fn next_item(&mut self) -> Option<Result<Vec<u8>>>;
+    /// Nobody reads any more: stop the producer.
+    fn stop(&mut self);
 }
 
 /// Ends the channel when the generator's task ref completes.

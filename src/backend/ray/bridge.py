@@ -217,6 +217,33 @@ def run_task(command, function, num_returns, *args):
     return _outcome(reply, num_returns)
 
 
+def _items(ask):
+    """Yields a started stream's items, asking the child for each (`ask`
+    sends `next`): the child's generator runs at most its backpressure
+    ahead of this one, which Ray pauses as the driver's backpressure says."""
+    while True:
+        reply = ask()
+        kind = reply[0]
+        if kind == b"item":
+            yield reply[1]
+        elif kind == b"end":
+            return
+        else:
+            _outcome(reply, 0)
+
+
+def run_stream(command, function, *args):
+    """The trampoline of every RustyRay streaming generator (Ray's
+    `num_returns="streaming"`): yields the encoded items of `function`
+    running in this worker's worker-mode program."""
+    state = _state()
+    if state.child is None or not state.child.alive():
+        state.child = _Child(command)
+    child = state.child
+    _outcome(child.request(["stream", function, str(_attempt())] + list(args)), 0)
+    yield from _items(lambda: child.request(["next"]))
+
+
 class RustActor:
     """The trampoline of every RustyRay actor: holds a worker-mode program
     of its own, which holds the actor."""
@@ -247,6 +274,18 @@ class RustActor:
             reply = self.child.request(["method", method] + list(args))
         return _outcome(reply, num_returns)
 
+    def stream(self, method, *args):
+        """A streaming method's encoded items."""
+        child = self.child
+        if self.concurrent:
+            reply = child.request_concurrent("csmethod", [method] + list(args))
+            _outcome(reply, 0)
+            key = reply[1]
+            yield from _items(lambda: child.request_concurrent("cnext", [key]))
+        else:
+            _outcome(child.request(["smethod", method] + list(args)), 0)
+            yield from _items(lambda: child.request(["next"]))
+
 
 def python_call(module, name, packed):
     """Calls a Python function for RustyRay: arguments and result as
@@ -262,17 +301,19 @@ def python_call(module, name, packed):
 # Driver side.
 
 _remote_task = None
+_remote_stream = None
 _remote_python = None
 _remote_reserved = None
 
 
 def init(address, namespace):
-    global _remote_task
+    global _remote_task, _remote_stream
     kwargs = {"namespace": namespace, "log_to_driver": True}
     if address != "local":
         kwargs["address"] = address
     ray.init(**kwargs)
     _remote_task = ray.remote(run_task)
+    _remote_stream = ray.remote(run_stream)
     global _remote_python, _remote_reserved
     _remote_python = ray.remote(python_call)
     _remote_reserved = ray.remote(num_cpus=0)(_reserved)
@@ -308,6 +349,37 @@ def variant(num_returns, name, options):
     """The trampoline's `remote` with these options (the caller caches it:
     Ray's `.options(..)` costs more than a small task's submission)."""
     return _remote_task.options(num_returns=num_returns, name=name, **options).remote
+
+
+def _streaming(backpressure):
+    options = {"num_returns": "streaming"}
+    if backpressure is not None:
+        options["_generator_backpressure_num_objects"] = backpressure
+    return options
+
+
+def stream_variant(name, options, backpressure):
+    """The streaming trampoline's `remote` with these options."""
+    return _remote_stream.options(name=name, **_streaming(backpressure), **options).remote
+
+
+def actor_stream(handle, group, backpressure):
+    """An actor handle's `remote` for a streaming method's call."""
+    options = _streaming(backpressure)
+    if group is not None:
+        options["concurrency_group"] = group
+    return handle.stream.options(**options).remote
+
+
+def stream_next(generator):
+    """Waits for a stream's next item: ("item", its bytes), ("end", None),
+    or ("error", what `_classify` makes of the error that ended it)."""
+    try:
+        return ("item", ray.get(next(generator)))
+    except StopIteration:
+        return ("end", None)
+    except Exception as error:  # noqa: BLE001: the error ends the stream
+        return ("error", _classify(error))
 
 
 def actor_method(handle, num_returns, group):
@@ -370,10 +442,16 @@ def resources(available):
 
 
 def cancel(ref):
+    """Cancels a task (forcibly: a trampoline waiting for its worker cannot
+    be interrupted), an actor call or a stream (which Ray cancels only
+    without force)."""
     try:
         ray.cancel(ref, force=True)
-    except Exception:  # noqa: BLE001: a finished task cannot be cancelled
-        pass
+    except Exception:  # noqa: BLE001: finished, or not to be forced
+        try:
+            ray.cancel(ref)
+        except Exception:  # noqa: BLE001: a finished task cannot be cancelled
+            pass
 
 
 # The concurrency group of `RustActor.describe`: a thread of its own, so

@@ -42,6 +42,13 @@
 //! actor has the same groups. Every actor class also has a group of one
 //! thread for `get_actor`'s question (its type), answered while calls run.
 //!
+//! Streaming generators are Ray's (`num_returns="streaming"`, with Ray's
+//! backpressure): a generator trampoline asks its child for each item in
+//! turn (the child's generator runs its own backpressure ahead at most),
+//! and on the driver a thread per stream reads Ray's `ObjectRefGenerator`
+//! into the caller's `ObjectRefStream` (`Channel::feed_from`); cancelling
+//! the stream's task ref cancels it in Ray.
+//!
 //! Submitting is the per-call hot path: Ray's `.options(..)` is made once
 //! per set of options (cached here), and results are completed through
 //! `ObjectRef._on_completed`, with no Python future per result.
@@ -71,6 +78,7 @@ use crate::object::{Codec, Object, ObjectId, ObjectRef};
 use crate::sync::lock;
 use crate::task::args::{ArgList, RayArg, RayArgKind};
 use crate::task::returns::{Outputs, TaskReturn};
+use crate::task::stream::{ItemSource, RemoteStream};
 
 pub(crate) use bridge::node_id;
 
@@ -226,6 +234,34 @@ impl RayBackend {
                 .map_err(|e| bridge::py_error("submit", e))
         })?;
         Ok(R::refs(&Outputs::new(cells.into_iter())))
+    }
+
+    /// Submits a streaming generator by its registered name (Ray's
+    /// `num_returns="streaming"`), with Ray's backpressure.
+    pub(crate) fn submit_streaming(
+        &self,
+        store: &Arc<Store>,
+        call: CallSpec<'_>,
+        args: Vec<RayArg>,
+        backpressure: Option<usize>,
+    ) -> Result<RemoteStream> {
+        store.check_open()?;
+        let task_name = call.task_name().to_string();
+        let shared = &self.shared;
+        shared.stream(store, &task_name, |py| {
+            let ns = shared.bridge.ns.bind(py);
+            let options = shared.task_options(py, &call)?;
+            let remote = bridge::call(ns, "stream_variant", (&task_name, options, backpressure))?;
+            let mut items = vec![
+                shared.py_command(py),
+                PyString::new(py, call.function).into_any(),
+            ];
+            shared.push_args(py, &args, &mut items)?;
+            let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("submit", e))?;
+            remote
+                .call1(items)
+                .map_err(|e| bridge::py_error("submit", e))
+        })
     }
 
     /// Creates a Ray actor holding an `A` made by the constructor `spec`
@@ -534,6 +570,22 @@ impl Shared {
                 return Ok(remote.clone_ref(py));
             }
         }
+        let ns = self.bridge.ns.bind(py);
+        let options = self.task_options(py, call)?;
+        let remote = bridge::call(ns, "variant", (count, name, options))?.unbind();
+        let Some(key) = key else {
+            return Ok(remote);
+        };
+        let mut variants = lock(&self.variants);
+        if variants.len() >= 4096 {
+            variants.clear();
+        }
+        variants.insert(key, remote.clone_ref(py));
+        Ok(remote)
+    }
+
+    /// Ray's options for a task with `call`'s.
+    fn task_options<'py>(&self, py: Python<'py>, call: &CallSpec<'_>) -> Result<Bound<'py, PyAny>> {
         let options = PyDict::new(py);
         let set = || -> PyResult<()> {
             options.set_item("num_cpus", call.num_cpus)?;
@@ -545,18 +597,36 @@ impl Shared {
             Ok(())
         };
         set().map_err(|e| bridge::py_error("options", e))?;
-        let ns = self.bridge.ns.bind(py);
-        let options = place_in(py, ns, options, call.placement)?;
-        let remote = bridge::call(ns, "variant", (count, name, options))?.unbind();
-        let Some(key) = key else {
-            return Ok(remote);
+        place_in(py, self.bridge.ns.bind(py), options, call.placement)
+    }
+
+    /// A streaming generator named `name` that `submit` starts (returning
+    /// Ray's `ObjectRefGenerator`): its task cell, complete when it ends
+    /// (cancelling the cell cancels it in Ray), and its items.
+    fn stream(
+        &self,
+        store: &Arc<Store>,
+        name: &str,
+        submit: impl for<'py> FnOnce(Python<'py>) -> Result<Bound<'py, PyAny>>,
+    ) -> Result<RemoteStream> {
+        let producer = Arc::new(RayTask {
+            name: name.to_string(),
+            cells: Mutex::new(Vec::new()),
+            ray_ref: Mutex::new(None),
+            bridge: Arc::clone(&self.bridge),
+        });
+        let weak: Weak<dyn Producer> = Arc::downgrade(&producer) as Weak<dyn Producer>;
+        let task = store.pending(weak, false);
+        *lock(&producer.cells) = vec![Arc::downgrade(&task)];
+        let generator = Python::attach(|py| submit(py).map(Bound::unbind))?;
+        *lock(&producer.ray_ref) = Some(Python::attach(|py| generator.clone_ref(py)));
+        let items = RayStream {
+            name: name.to_string(),
+            generator,
+            bridge: Arc::clone(&self.bridge),
+            _producer: producer,
         };
-        let mut variants = lock(&self.variants);
-        if variants.len() >= 4096 {
-            variants.clear();
-        }
-        variants.insert(key, remote.clone_ref(py));
-        Ok(remote)
+        Ok((task, Box::new(items)))
     }
 
     /// Appends the arguments as Ray takes them: bytes, or Ray's refs.
@@ -653,6 +723,57 @@ impl Shared {
     }
 }
 
+/// A streaming generator's items as Ray's `ObjectRefGenerator` yields them.
+struct RayStream {
+    name: String,
+    generator: Py<PyAny>,
+    bridge: Arc<bridge::Bridge>,
+    /// Keeps the cancel path of the task cell alive while items come.
+    _producer: Arc<RayTask>,
+}
+
+impl ItemSource for RayStream {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn next_item(&mut self) -> Option<Result<Vec<u8>>> {
+        Python::attach(|py| {
+            let next = bridge::call(
+                self.bridge.ns.bind(py),
+                "stream_next",
+                (self.generator.bind(py),),
+            )?;
+            let (kind, payload): (String, Bound<'_, PyAny>) = next
+                .extract()
+                .map_err(|e| bridge::py_error("stream_next", e))?;
+            match kind.as_str() {
+                "item" => payload
+                    .extract::<Vec<u8>>()
+                    .map(Some)
+                    .map_err(|e| bridge::py_error("stream_next", e)),
+                "end" => Ok(None),
+                _ => {
+                    let (kind, who, message): (String, String, String) = payload
+                        .extract()
+                        .map_err(|e| bridge::py_error("stream_next", e))?;
+                    Err(error_of(&kind, &self.name, who, message))
+                }
+            }
+        })
+        .transpose()
+    }
+
+    fn stop(&mut self) {
+        Python::attach(|py| {
+            let ns = self.bridge.ns.bind(py);
+            if let Err(err) = bridge::call(ns, "cancel", (self.generator.bind(py),)) {
+                tracing::warn!("ray.cancel of a stream: {err}");
+            }
+        });
+    }
+}
+
 /// A Ray actor, as its handles reach it.
 struct RayActor {
     shared: Arc<Shared>,
@@ -661,6 +782,16 @@ struct RayActor {
     /// Ray's id of the actor (hex; empty if Ray did not say).
     id: String,
     label: String,
+}
+
+impl RayActor {
+    /// What a call after `kill` fails with.
+    fn killed(&self) -> Error {
+        Error::ActorDied {
+            actor: self.label.clone(),
+            cause: "it was killed".to_string(),
+        }
+    }
 }
 
 impl RemoteActor for RayActor {
@@ -674,10 +805,7 @@ impl RemoteActor for RayActor {
         if lock(&self.shared.killed).contains(&self.id) {
             // Ray learns of the kill asynchronously: a call made after it
             // could still reach the actor. Here it fails, as locally.
-            let died = Error::ActorDied {
-                actor: self.label.clone(),
-                cause: "it was killed".to_string(),
-            };
+            let died = self.killed();
             return Ok((0..outputs)
                 .map(|_| self.store.failed(died.clone()))
                 .collect());
@@ -696,6 +824,31 @@ impl RemoteActor for RayActor {
                     .into_pyobject(py)
                     .map_or_else(|never| match never {}, |n| n.into_any()),
             ];
+            shared.push_args(py, &args, &mut items)?;
+            let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("call", e))?;
+            remote.call1(items).map_err(|e| bridge::py_error("call", e))
+        })
+    }
+
+    fn call_streaming(
+        &self,
+        method: MethodInfo,
+        args: Vec<RayArg>,
+        backpressure: Option<usize>,
+    ) -> Result<RemoteStream> {
+        self.store.check_open()?;
+        if lock(&self.shared.killed).contains(&self.id) {
+            return Err(self.killed());
+        }
+        let name = method.name.rsplit('.').next().unwrap_or(method.name);
+        let shared = &self.shared;
+        shared.stream(&self.store, method.name, |py| {
+            let remote = bridge::call(
+                shared.bridge.ns.bind(py),
+                "actor_stream",
+                (self.handle.bind(py), method.group, backpressure),
+            )?;
+            let mut items = vec![PyString::new(py, name).into_any()];
             shared.push_args(py, &args, &mut items)?;
             let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("call", e))?;
             remote.call1(items).map_err(|e| bridge::py_error("call", e))

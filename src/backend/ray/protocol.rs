@@ -14,6 +14,13 @@
 //!   results… (an actor with `max_concurrency` above 1 or concurrency
 //!   groups: replies come in any order, under their request's id)
 //!
+//! - `stream`, function, attempt, encoded arguments… → `ok`: a streaming
+//!   generator starts; `smethod`, method, encoded arguments… → `ok`: a
+//!   streaming method starts (`csmethod`, id, method, … → `ok`, id, key:
+//!   the same in a concurrent actor, its stream under `key`);
+//! - `next` → `item`, encoded item | `end`: the started stream's next
+//!   item, or its end (`cnext`, id, key → `item`, id, … | `end`, id);
+//!
 //! and a failure of any is `err`, (id,) kind, task, message (see
 //! [`Failure`]).
 
@@ -96,6 +103,7 @@ pub(crate) fn write_frame(writer: &mut impl Write, parts: &[&[u8]]) -> io::Resul
 /// How a failed call is reported across the protocol and Ray: a kind the
 /// driver maps back to an [`Error`](crate::Error) variant, the task (or
 /// actor) it concerns and the message.
+#[derive(Clone)]
 pub(crate) struct Failure {
     pub(crate) kind: &'static str,
     pub(crate) task: String,

@@ -8,6 +8,7 @@
 //! its arguments and results encoded with the codec. The process ends when
 //! the trampoline's Ray worker does (the socket closes).
 
+use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use super::protocol::{read_frame, write_frame, Failure};
 use crate::error::Error;
 use crate::object::ObjectRef;
 use crate::sync::lock;
+use crate::task::ObjectRefStream;
 
 /// The refs to a call's results, each encoded.
 pub(crate) type Submitted = Result<Vec<ObjectRef<Vec<u8>>>, Failure>;
@@ -49,6 +51,24 @@ pub(crate) trait Dispatch {
     ) -> Result<(), Failure>;
     /// Submits a call of a method of this worker's actor.
     fn method(&mut self, method: &str, args: &[u8]) -> Submitted;
+    /// Submits attempt `attempt` of the streaming generator `function`.
+    fn stream(&mut self, function: &str, attempt: u32, args: &[u8]) -> Started;
+    /// Calls a streaming method of this worker's actor.
+    fn method_stream(&mut self, method: &str, args: &[u8]) -> Started;
+}
+
+/// A streaming generator's items, each encoded.
+pub(crate) type Started = Result<ObjectRefStream<Vec<u8>>, Failure>;
+
+/// The streams being read, by key: the request id that started each (the
+/// empty key for the one of a worker serving one call at a time).
+type Streams = Arc<Mutex<HashMap<Vec<u8>, Arc<Mutex<ObjectRefStream<Vec<u8>>>>>>>;
+
+/// What a stream's `next` answers.
+enum Next {
+    Item(Vec<u8>),
+    End,
+    Failed(Failure),
 }
 
 /// The trampoline's socket, when this process was started in worker mode
@@ -106,6 +126,7 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
         }
     };
     let writer = Arc::new(Mutex::new(stream));
+    let streams = Streams::default();
     loop {
         let parts = match read_frame(&mut reader) {
             Ok(Some(parts)) => parts,
@@ -115,7 +136,15 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
                 return 1;
             }
         };
-        if parts.first().is_some_and(|kind| kind == b"cmethod") {
+        let kind = parts.first().map(Vec::as_slice).unwrap_or_default();
+        if let Some(outcome) = serve_streams(kind, &parts, dispatch, &writer, &streams) {
+            if let Err(err) = outcome {
+                eprintln!("rustyray worker: {err}");
+                return 1;
+            }
+            continue;
+        }
+        if kind == b"cmethod" {
             // A call of an actor with `max_concurrency` above 1: submitted
             // here, in the order received, and answered (under its id) by
             // a thread of its own when done, so later calls run meanwhile.
@@ -148,6 +177,112 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
             eprintln!("rustyray worker: {err}");
             return 1;
         }
+    }
+}
+
+/// Serves a request about streams, if `kind` is one: `stream` or
+/// `smethod` starts one (answered `ok`), `next` takes its next item
+/// (answered `item`, `end` or `err`); `csmethod` and `cnext` do the same
+/// under a request id (a concurrent actor's), each `cnext` on a thread of
+/// its own. `None` for other requests.
+fn serve_streams(
+    kind: &[u8],
+    parts: &[Vec<u8>],
+    dispatch: &mut dyn Dispatch,
+    writer: &Arc<Mutex<UnixStream>>,
+    streams: &Streams,
+) -> Option<std::io::Result<()>> {
+    let text = |i: usize| {
+        parts
+            .get(i)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default()
+    };
+    let args = |from: usize| parts.get(from..).unwrap_or_default().concat();
+    let id = parts.get(1).cloned().unwrap_or_default();
+    let start = |started: Started, key: Vec<u8>| {
+        started.map(|stream| {
+            lock(&**streams).insert(key.clone(), Arc::new(Mutex::new(stream)));
+            vec![key]
+        })
+    };
+    Some(match kind {
+        b"stream" => {
+            let started = dispatch.stream(&text(1), text(2).parse().unwrap_or(0), &args(3));
+            write_reply(
+                writer,
+                None,
+                &start(started, Vec::new()).map(|_| Vec::new()),
+            )
+        }
+        b"smethod" => {
+            let started = dispatch.method_stream(&text(1), &args(2));
+            write_reply(
+                writer,
+                None,
+                &start(started, Vec::new()).map(|_| Vec::new()),
+            )
+        }
+        b"next" => write_next(writer, None, &next_item(streams, b"")),
+        b"csmethod" => {
+            let started = dispatch.method_stream(&text(2), &args(3));
+            write_reply(writer, Some(&id), &start(started, id.clone()))
+        }
+        b"cnext" => {
+            let (writer, streams) = (Arc::clone(writer), Arc::clone(streams));
+            let key = parts.get(2).cloned().unwrap_or_default();
+            let answer = move || {
+                if let Err(err) = write_next(&writer, Some(&id), &next_item(&streams, &key)) {
+                    eprintln!("rustyray worker: {err}");
+                    std::process::exit(1);
+                }
+            };
+            std::thread::Builder::new()
+                .name("rustyray-ray-next".into())
+                .spawn(answer)
+                .map(drop)
+        }
+        _ => return None,
+    })
+}
+
+/// The next item of the stream under `key`, waiting for it; a stream that
+/// ended (or failed) is forgotten.
+fn next_item(streams: &Streams, key: &[u8]) -> Next {
+    let Some(stream) = lock(&**streams).get(key).cloned() else {
+        return Next::Failed(Failure {
+            kind: "task_failed",
+            task: String::new(),
+            message: "RustyRay worker protocol: `next` of no stream".into(),
+        });
+    };
+    let next = lock(&*stream).next();
+    let next = match next {
+        Some(Ok(item)) => match item.get() {
+            Ok(bytes) => return Next::Item(bytes),
+            Err(err) => Next::Failed(failure(&err)),
+        },
+        Some(Err(err)) => Next::Failed(failure(&err)),
+        None => Next::End,
+    };
+    lock(&**streams).remove(key);
+    next
+}
+
+fn write_next(writer: &Mutex<UnixStream>, id: Option<&[u8]>, next: &Next) -> std::io::Result<()> {
+    match next {
+        Next::Item(bytes) => {
+            let mut frame: Vec<&[u8]> = vec![b"item"];
+            frame.extend(id);
+            frame.push(bytes);
+            write_frame(&mut *lock(writer), &frame)
+        }
+        Next::End => {
+            let mut frame: Vec<&[u8]> = vec![b"end"];
+            frame.extend(id);
+            write_frame(&mut *lock(writer), &frame)
+        }
+        Next::Failed(failure) => write_reply(writer, id, &Err(failure.clone())),
     }
 }
 
