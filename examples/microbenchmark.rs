@@ -11,8 +11,10 @@
 //! ```
 //!
 //! `--ray` runs a few rows on a Ray cluster instead (`"auto"` unless an
-//! address follows `=`; see the README's "Outgrow one machine"), next to
-//! Ray 2.60's own figures for them.
+//! address follows `=`; see the README's "Outgrow one machine"), each
+//! followed by the same workload written with Ray's Python API, run in the
+//! same process on the same cluster, and RustyRay's cost per call over it
+//! (the target is at most ×1.5; Ray 2.60's reference figure is shown too).
 //!
 //! Timing (from Ray's `ray_microbenchmark_helpers.py`): warm up by calling
 //! the workload for 1 s, then 4 runs, each calling it in steps of
@@ -500,47 +502,117 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 // -------------------------------------------------------------------- rows
 
+/// The same rows written with Ray's Python API, run by the interpreter the
+/// runtime embeds, on its connection to the cluster: the peer each
+/// RustyRay row is compared with in the same run.
+#[cfg(feature = "ray")]
+const PYTHON_PEER: &std::ffi::CStr = c"
+import ray
+
+@ray.remote
+def small_value():
+    return b'\\x00'
+
+@ray.remote
+class Actor:
+    def small_value(self):
+        return b'\\x00'
+
+actor = Actor.remote()
+ray.get(actor.small_value.remote())
+
+def tasks(n):
+    ray.get([small_value.remote() for _ in range(n)])
+
+def calls(n):
+    ray.get([actor.small_value.remote() for _ in range(n)])
+";
+
 /// Ray's rows for tasks and actor calls, on a Ray cluster: each call
-/// crosses Ray and a worker-mode process of this program. (In a Ray
-/// worker, `init` below serves the worker's calls and never returns.)
+/// crosses Ray and a worker-mode process of this program (in a Ray
+/// worker, `init` below serves the worker's calls and never returns).
+/// Each row is followed by the same workload written with Ray's Python
+/// API in the same run, and RustyRay's cost per call over it.
 #[cfg(feature = "ray")]
 fn ray_rows(bench: &mut Bench, address: &str) -> Result<()> {
+    use pyo3::prelude::*;
+
     let _rt = rustyray::init(Config::default().ray(address))?;
     println!("RustyRay microbenchmark on the Ray cluster at {address}");
-    let mut row = |name: &str, multiplier: f64, work: &mut dyn FnMut()| {
-        if let Some((mean, std)) = bench.measure(name, multiplier, work) {
-            let ray = ray_figure(name)
-                .map(|r| {
-                    format!(
-                        "  | Ray 2.60: {r:.2}  | cost per call x{:.2} Ray's",
-                        r / mean
-                    )
-                })
-                .unwrap_or_default();
-            println!("{name} per second {mean:.2} +- {std:.2}{ray}");
+    let peer = Python::attach(|py| -> PyResult<Py<PyModule>> {
+        let module = PyModule::from_code(py, PYTHON_PEER, c"peer.py", c"rustyray_peer")?;
+        Ok(module.unbind())
+    })
+    .map_err(|err| rustyray::Error::InvalidConfig {
+        field: "ray",
+        reason: format!("the Python peer rows failed to start: {err}"),
+    })?;
+    let mut row = |name: &str, multiplier: f64, work: &mut dyn FnMut(), peer_fn: &str| {
+        let Some((mean, std)) = bench.measure(name, multiplier, work) else {
+            return;
+        };
+        let ray = ray_figure(name)
+            .map(|r| format!("  | Ray 2.60 (reference): {r:.2}"))
+            .unwrap_or_default();
+        println!("{name} per second {mean:.2} +- {std:.2}{ray}");
+        let n = multiplier as usize;
+        let python = format!("{name} with Ray's Python API (same run)");
+        let mut call_peer = || {
+            Python::attach(|py| {
+                if let Err(err) = peer.bind(py).call_method1(peer_fn, (n,)) {
+                    eprintln!("the Python peer failed: {err}");
+                }
+            })
+        };
+        if let Some((peer_mean, peer_std)) = bench.measure(&python, multiplier, &mut call_peer) {
+            println!(
+                "{python} per second {peer_mean:.2} +- {peer_std:.2}  | RustyRay's cost per call \
+                 x{:.2} Python's",
+                peer_mean / mean
+            );
         }
     };
-    row("single client tasks sync", 1.0, &mut || {
-        if let Ok(r) = small_value::remote() {
-            drop(black_box(rustyray::get(&r)));
-        }
-    });
-    row("single client tasks async", 1000.0, &mut || {
-        let refs: Vec<_> = (0..1000)
-            .filter_map(|_| small_value::remote().ok())
-            .collect();
-        drop(black_box(rustyray::get_all(&refs)));
-    });
+    row(
+        "single client tasks sync",
+        1.0,
+        &mut || {
+            if let Ok(r) = small_value::remote() {
+                drop(black_box(rustyray::get(&r)));
+            }
+        },
+        "tasks",
+    );
+    row(
+        "single client tasks async",
+        1000.0,
+        &mut || {
+            let refs: Vec<_> = (0..1000)
+                .filter_map(|_| small_value::remote().ok())
+                .collect();
+            drop(black_box(rustyray::get_all(&refs)));
+        },
+        "tasks",
+    );
     let actor = Actor::remote()?;
-    row("1:1 actor calls sync", 1.0, &mut || {
-        if let Ok(r) = actor.small_value() {
-            drop(black_box(rustyray::get(&r)));
-        }
-    });
-    row("1:1 actor calls async", 1000.0, &mut || {
-        let refs: Vec<_> = (0..1000).filter_map(|_| actor.small_value().ok()).collect();
-        drop(black_box(rustyray::get_all(&refs)));
-    });
+    row(
+        "1:1 actor calls sync",
+        1.0,
+        &mut || {
+            if let Ok(r) = actor.small_value() {
+                drop(black_box(rustyray::get(&r)));
+            }
+        },
+        "calls",
+    );
+    row(
+        "1:1 actor calls async",
+        1000.0,
+        &mut || {
+            let refs: Vec<_> = (0..1000).filter_map(|_| actor.small_value().ok()).collect();
+            drop(black_box(rustyray::get_all(&refs)));
+        },
+        "calls",
+    );
     Ok(())
 }
 
