@@ -297,6 +297,11 @@ impl Counter {
         Err(why)
     }
 
+    /// `v`, and where it ran.
+    fn tagged(&self, v: i64) -> (String, i64) {
+        (rustyray::ray::node_id().unwrap_or_default(), v)
+    }
+
     /// The counts after each of `n` increments of one, and where it ran.
     #[method(streaming)]
     fn count_up(&mut self, n: i64) -> impl Iterator<Item = (i64, String)> + Send + 'static {
@@ -730,4 +735,38 @@ fn a_streaming_method_runs_in_its_actor_in_order() {
     );
     assert_eq!(items[0].1, counter.node().unwrap().get().unwrap());
     assert_eq!(after.get().unwrap(), 113);
+}
+
+#[test]
+fn an_actor_pool_spreads_calls_over_actors_on_both_nodes() {
+    let _rt = cluster();
+    let actors =
+        ["head", "node2"].map(|node| Counter::options().resource(node, 0.5).remote(0).unwrap());
+    let nodes: Vec<String> = actors
+        .iter()
+        .map(|a| a.node().unwrap().get().unwrap())
+        .collect();
+    let mut pool = rustyray::util::ActorPool::new(actors);
+    let ran: Vec<(String, i64)> = pool
+        .map(|a, v| a.tagged(v), vec![1, 2, 3, 4])
+        .collect::<rustyray::Result<_>>()
+        .unwrap();
+    // In submission order; the first two calls went to the two actors.
+    assert_eq!(
+        ran.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert_eq!((&ran[0].0, &ran[1].0), (&nodes[0], &nodes[1]));
+}
+
+#[test]
+fn a_queue_is_refused_on_ray_until_it_is_mapped() {
+    let _rt = cluster();
+    match rustyray::util::Queue::<u32>::new(2) {
+        Err(Error::InvalidArgument { call, reason }) => {
+            assert_eq!(call, "Queue::new");
+            assert!(reason.contains("not mapped to Ray"), "{reason}");
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
 }

@@ -157,6 +157,17 @@ impl<T: Object> Queue<T> {
 
     fn create(maxsize: usize, runtime: &Runtime) -> Result<Self> {
         runtime.check_running()?;
+        #[cfg(feature = "ray")]
+        if runtime.ray().is_some() {
+            // Its actor is generic (no Ray worker could make it by name),
+            // and its handle would have to cross to Ray inside values.
+            return Err(Error::InvalidArgument {
+                call: "Queue::new",
+                reason: "the queue is not mapped to Ray yet: on a Ray runtime, use an actor \
+                         of your own (or a queue in a runtime of this process)"
+                    .into(),
+            });
+        }
         let store = Arc::clone(runtime.engine().local().store());
         let options = ActorOptions::default()
             .max_concurrency(QUEUE_CONCURRENCY)
