@@ -442,15 +442,15 @@ fn a_method_error_by_name_names_the_call() -> Result<()> {
 }
 
 #[rustyray::test]
-fn a_streaming_method_runs_by_name_in_the_actors_order() -> Result<()> {
+fn streaming_methods_run_by_name_on_the_actors_state() -> Result<()> {
     let t = tally(10)?;
     assert!(t.is_streaming("running")?);
     assert!(!t.is_streaming("add")?);
     let running = t.call_streaming("running", CODEC, &encode(&(vec![1_i64, 2, 3],)))?;
-    let countdown = t.call_streaming("countdown", CODEC, &encode(&()))?;
     let (items, end) = drain::<i64>(running);
     assert_eq!((items, end.is_none()), (vec![11, 13, 16], true));
-    // It ran after `running` (the actor's order): from 16.
+    // An async streaming method, on the state `running` left: from 16.
+    let countdown = t.call_streaming("countdown", CODEC, &encode(&()))?;
     let (items, end) = drain::<i64>(countdown);
     assert_eq!((items, end.is_none()), ((0..16).rev().collect(), true));
     match t.call("running", CODEC, &encode(&(vec![1_i64],))) {
