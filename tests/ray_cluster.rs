@@ -770,3 +770,48 @@ fn a_queue_is_refused_on_ray_until_it_is_mapped() {
         other => panic!("expected InvalidArgument, got {other:?}"),
     }
 }
+
+#[rustyray::remote]
+fn total_of(refs: Vec<rustyray::ObjectRef<u32>>) -> u32 {
+    refs.iter().map(|r| r.get().unwrap_or(0)).sum()
+}
+
+#[rustyray::remote]
+fn bump(counter: CounterHandle) -> i64 {
+    counter.incr(1).and_then(|r| r.get()).unwrap_or_default()
+}
+
+#[test]
+fn refs_and_handles_inside_values_are_refused_at_the_call() {
+    let _rt = cluster();
+    let refused = |result: rustyray::Result<()>, call: &str, what: &str| match result {
+        Err(Error::InvalidArgument { call: c, reason }) => {
+            assert_eq!(c, call);
+            assert!(
+                reason.starts_with(&format!("{what} inside a value does not cross to Ray yet")),
+                "{reason}"
+            );
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    };
+    let one = rustyray::put(1_u32).unwrap();
+    let two = rustyray::put(2_i64).unwrap();
+    refused(
+        total_of::remote(vec![one.clone()]).map(drop),
+        "remote",
+        "an ObjectRef",
+    );
+    refused(
+        rustyray::put(vec![one.clone()]).map(drop),
+        "put",
+        "an ObjectRef",
+    );
+    let counter = Counter::remote(0).unwrap();
+    refused(
+        bump::remote(counter.clone()).map(drop),
+        "remote",
+        "an actor handle",
+    );
+    // A ref as an argument of its own still crosses (Ray resolves it).
+    assert_eq!(add::remote(&two, 2).unwrap().get().unwrap(), 4);
+}

@@ -463,6 +463,12 @@ const KIND: &str = "ActorRef";
 
 impl<A: Actor> Serialize for ActorRef<A> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        #[cfg(feature = "ray")]
+        if crate::object::crossing::refuses("an actor handle") {
+            return Err(serde::ser::Error::custom(
+                "an actor handle cannot cross to Ray",
+            ));
+        }
         // In an in-process copy or a spill, the handle goes along (and a
         // spilled value keeps its actor's registration alive).
         if !handoff::is_measuring() {

@@ -174,6 +174,12 @@ struct Wire {
 
 impl Serialize for PlacementGroup {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        #[cfg(feature = "ray")]
+        if crate::object::crossing::refuses("a placement group handle") {
+            return Err(serde::ser::Error::custom(
+                "a placement group cannot cross to Ray",
+            ));
+        }
         Wire {
             runtime: self.runtime.id(),
             id: self.id,

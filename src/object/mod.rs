@@ -51,6 +51,8 @@ pub(crate) mod cell;
 mod codec;
 pub(crate) mod completion;
 pub(crate) mod copy;
+#[cfg(feature = "ray")]
+pub(crate) mod crossing;
 pub(crate) mod handoff;
 pub(crate) mod hooks;
 mod id;

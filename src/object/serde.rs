@@ -89,6 +89,12 @@ const KIND: &str = "ObjectRef";
 
 impl<T> Serialize for ObjectRef<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[cfg(feature = "ray")]
+        if crate::object::crossing::refuses("an ObjectRef") {
+            return Err(serde::ser::Error::custom(
+                "an ObjectRef cannot cross to Ray",
+            ));
+        }
         if !handoff::is_measuring() && !handoff::leave(|| self.cell.clone()) {
             self.cell.export();
         }

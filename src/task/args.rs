@@ -71,8 +71,7 @@ impl<T: Object> Arg<T> {
     fn ray_arg(&mut self) -> Result<RayArg> {
         match &mut self.0 {
             Inner::Value(value) => match value.as_ref() {
-                Some(value) => crate::object::Codec::Postcard
-                    .encode(value)
+                Some(value) => crate::object::crossing::encode("remote", value)
                     .map(|bytes| RayArg(RayArgKind::Bytes(bytes))),
                 None => Err(Error::serialization(
                     "a by-value task argument was consumed twice",

@@ -74,7 +74,7 @@ use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
 use crate::object::store::Store;
 use crate::object::value::Value;
-use crate::object::{Codec, Object, ObjectId, ObjectRef};
+use crate::object::{Object, ObjectId, ObjectRef};
 use crate::sync::lock;
 use crate::task::args::{ArgList, RayArg, RayArgKind};
 use crate::task::returns::{Outputs, TaskReturn};
@@ -195,7 +195,7 @@ impl RayBackend {
     /// Stores `value` in Ray's object store (and in the runtime's, where
     /// the driver reads it).
     pub(crate) fn put<T: Object>(&self, store: &Arc<Store>, value: T) -> Result<ObjectRef<T>> {
-        let bytes = Codec::Postcard.encode(&value)?;
+        let bytes = crate::object::crossing::encode("put", &value)?;
         let cell = store.put(Value::new(value))?;
         Python::attach(|py| -> Result<()> {
             let ns = self.shared.bridge.ns.bind(py);
