@@ -302,6 +302,12 @@ impl Counter {
         (rustyray::ray::node_id().unwrap_or_default(), v)
     }
 
+    /// Counts up from its count, never ending on its own.
+    #[method(streaming, generator_backpressure = 2)]
+    fn forever(&self) -> impl Iterator<Item = i64> + Send + 'static {
+        self.n..
+    }
+
     /// The counts after each of `n` increments of one, and where it ran.
     #[method(streaming)]
     fn count_up(&mut self, n: i64) -> impl Iterator<Item = (i64, String)> + Send + 'static {
@@ -814,4 +820,30 @@ fn refs_and_handles_inside_values_are_refused_at_the_call() {
     );
     // A ref as an argument of its own still crosses (Ray resolves it).
     assert_eq!(add::remote(&two, 2).unwrap().get().unwrap(), 4);
+}
+
+#[test]
+fn cancelling_a_streaming_method_frees_its_actor() {
+    let _rt = cluster();
+    let counter = Counter::remote(5).unwrap();
+    let mut stream = counter.forever().unwrap();
+    let first: Vec<i64> = (&mut stream)
+        .take(2)
+        .map(|item| item.unwrap().get_timeout(Duration::from_secs(60)).unwrap())
+        .collect();
+    assert_eq!(first, [5, 6]);
+    rustyray::cancel(stream.task_ref()).unwrap();
+    let (rest, end) = drain(stream);
+    assert!(rest.len() <= 4, "{rest:?}");
+    assert!(matches!(end, Some(Error::Cancelled { .. })), "{end:?}");
+    // The actor runs one call at a time: this one runs once the generator
+    // has stopped.
+    assert_eq!(
+        counter
+            .incr(1)
+            .unwrap()
+            .get_timeout(Duration::from_secs(60))
+            .unwrap(),
+        6
+    );
 }

@@ -137,6 +137,15 @@ class _Child:
             self.died()
         return reply
 
+    def tell(self, parts):
+        """Sends a message the child does not answer."""
+        lock = getattr(self, "send_lock", None)
+        if lock is None:
+            self.conn.sendall(_pack(parts))
+        else:
+            with lock:
+                self.conn.sendall(_pack(parts))
+
     def died(self):
         code = self.proc.wait()
         # The program died (a crash, an abort): this Ray worker goes with
@@ -217,19 +226,27 @@ def run_task(command, function, num_returns, *args):
     return _outcome(reply, num_returns)
 
 
-def _items(ask):
+def _items(child, ask, key=b""):
     """Yields a started stream's items, asking the child for each (`ask`
     sends `next`): the child's generator runs at most its backpressure
-    ahead of this one, which Ray pauses as the driver's backpressure says."""
-    while True:
-        reply = ask()
-        kind = reply[0]
-        if kind == b"item":
-            yield reply[1]
-        elif kind == b"end":
-            return
-        else:
-            _outcome(reply, 0)
+    ahead of this one, which Ray pauses as the driver's backpressure says.
+    Closed early (cancelled), it tells the child to drop the stream."""
+    finished = False
+    try:
+        while True:
+            reply = ask()
+            kind = reply[0]
+            if kind == b"item":
+                yield reply[1]
+            elif kind == b"end":
+                finished = True
+                return
+            else:
+                finished = True
+                _outcome(reply, 0)
+    finally:
+        if not finished and child.alive():
+            child.tell(["sdrop", key])
 
 
 def run_stream(command, function, *args):
@@ -241,7 +258,7 @@ def run_stream(command, function, *args):
         state.child = _Child(command)
     child = state.child
     _outcome(child.request(["stream", function, str(_attempt())] + list(args)), 0)
-    yield from _items(lambda: child.request(["next"]))
+    yield from _items(child, lambda: child.request(["next"]))
 
 
 class RustActor:
@@ -281,10 +298,10 @@ class RustActor:
             reply = child.request_concurrent("csmethod", [method] + list(args))
             _outcome(reply, 0)
             key = reply[1]
-            yield from _items(lambda: child.request_concurrent("cnext", [key]))
+            yield from _items(child, lambda: child.request_concurrent("cnext", [key]), key)
         else:
             _outcome(child.request(["smethod", method] + list(args)), 0)
-            yield from _items(lambda: child.request(["next"]))
+            yield from _items(child, lambda: child.request(["next"]))
 
 
 def python_call(module, name, packed):

@@ -600,6 +600,17 @@ impl Shared {
         place_in(py, self.bridge.ns.bind(py), options, call.placement)
     }
 
+    /// The producer of the cells of a call named `name`: cancelling one
+    /// cancels the call in Ray.
+    fn producer(&self, name: &str) -> Arc<RayTask> {
+        Arc::new(RayTask {
+            name: name.to_string(),
+            cells: Mutex::new(Vec::new()),
+            ray_ref: Mutex::new(None),
+            bridge: Arc::clone(&self.bridge),
+        })
+    }
+
     /// A streaming generator named `name` that `submit` starts (returning
     /// Ray's `ObjectRefGenerator`): its task cell, complete when it ends
     /// (cancelling the cell cancels it in Ray), and its items.
@@ -609,17 +620,15 @@ impl Shared {
         name: &str,
         submit: impl for<'py> FnOnce(Python<'py>) -> Result<Bound<'py, PyAny>>,
     ) -> Result<RemoteStream> {
-        let producer = Arc::new(RayTask {
-            name: name.to_string(),
-            cells: Mutex::new(Vec::new()),
-            ray_ref: Mutex::new(None),
-            bridge: Arc::clone(&self.bridge),
-        });
+        let producer = self.producer(name);
         let weak: Weak<dyn Producer> = Arc::downgrade(&producer) as Weak<dyn Producer>;
         let task = store.pending(weak, false);
         *lock(&producer.cells) = vec![Arc::downgrade(&task)];
-        let generator = Python::attach(|py| submit(py).map(Bound::unbind))?;
-        *lock(&producer.ray_ref) = Some(Python::attach(|py| generator.clone_ref(py)));
+        let generator = Python::attach(|py| {
+            let generator = submit(py)?.unbind();
+            *lock(&producer.ray_ref) = Some(generator.clone_ref(py));
+            Ok::<_, Error>(generator)
+        })?;
         let items = RayStream {
             name: name.to_string(),
             generator,
@@ -680,12 +689,7 @@ impl Shared {
         register: bool,
         submit: impl for<'py> FnOnce(Python<'py>) -> Result<Bound<'py, PyAny>>,
     ) -> Result<Vec<Arc<ObjectCell>>> {
-        let producer = Arc::new(RayTask {
-            name: name.to_string(),
-            cells: Mutex::new(Vec::new()),
-            ray_ref: Mutex::new(None),
-            bridge: Arc::clone(&self.bridge),
-        });
+        let producer = self.producer(name);
         let weak: Weak<dyn Producer> = Arc::downgrade(&producer) as Weak<dyn Producer>;
         let cells: Vec<Arc<ObjectCell>> = (0..count)
             .map(|_| store.pending(weak.clone(), false))

@@ -20,6 +20,8 @@
 //!   the same in a concurrent actor, its stream under `key`);
 //! - `next` → `item`, encoded item | `end`: the started stream's next
 //!   item, or its end (`cnext`, id, key → `item`, id, … | `end`, id);
+//! - `sdrop`, key (empty for the started stream): the trampoline reads the
+//!   stream no more (not answered);
 //!
 //! and a failure of any is `err`, (id,) kind, task, message (see
 //! [`Failure`]).

@@ -184,7 +184,8 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
 /// `smethod` starts one (answered `ok`), `next` takes its next item
 /// (answered `item`, `end` or `err`); `csmethod` and `cnext` do the same
 /// under a request id (a concurrent actor's), each `cnext` on a thread of
-/// its own. `None` for other requests.
+/// its own; `sdrop` forgets a stream read no more. `None` for other
+/// requests.
 fn serve_streams(
     kind: &[u8],
     parts: &[Vec<u8>],
@@ -200,33 +201,34 @@ fn serve_streams(
     };
     let args = |from: usize| parts.get(from..).unwrap_or_default().concat();
     let id = parts.get(1).cloned().unwrap_or_default();
-    let start = |started: Started, key: Vec<u8>| {
+    let start = |started: Started, key: &[u8]| {
         started.map(|stream| {
-            lock(&**streams).insert(key.clone(), Arc::new(Mutex::new(stream)));
-            vec![key]
+            lock(&**streams).insert(key.to_vec(), Arc::new(Mutex::new(stream)));
         })
     };
     Some(match kind {
         b"stream" => {
             let started = dispatch.stream(&text(1), text(2).parse().unwrap_or(0), &args(3));
-            write_reply(
-                writer,
-                None,
-                &start(started, Vec::new()).map(|_| Vec::new()),
-            )
+            write_reply(writer, None, &start(started, b"").map(|()| Vec::new()))
         }
         b"smethod" => {
             let started = dispatch.method_stream(&text(1), &args(2));
-            write_reply(
-                writer,
-                None,
-                &start(started, Vec::new()).map(|_| Vec::new()),
-            )
+            write_reply(writer, None, &start(started, b"").map(|()| Vec::new()))
         }
         b"next" => write_next(writer, None, &next_item(streams, b"")),
         b"csmethod" => {
             let started = dispatch.method_stream(&text(2), &args(3));
-            write_reply(writer, Some(&id), &start(started, id.clone()))
+            write_reply(
+                writer,
+                Some(&id),
+                &start(started, &id).map(|()| vec![id.clone()]),
+            )
+        }
+        b"sdrop" => {
+            // Nobody reads the stream any more (its Ray generator was
+            // closed): dropping it stops its producer. No answer.
+            lock(&**streams).remove(&id);
+            Ok(())
         }
         b"cnext" => {
             let (writer, streams) = (Arc::clone(writer), Arc::clone(streams));
