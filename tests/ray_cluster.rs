@@ -302,6 +302,12 @@ impl Counter {
         (rustyray::ray::node_id().unwrap_or_default(), v)
     }
 
+    /// Its count; the actor stops for good once this call returns.
+    fn quit(&self) -> i64 {
+        rustyray::exit_actor();
+        self.n
+    }
+
     /// Counts up from its count, never ending on its own.
     #[method(streaming, generator_backpressure = 2)]
     fn forever(&self) -> impl Iterator<Item = i64> + Send + 'static {
@@ -846,4 +852,39 @@ fn cancelling_a_streaming_method_frees_its_actor() {
             .unwrap(),
         6
     );
+}
+
+#[test]
+fn kill_with_restart_restarts_a_ray_actor() {
+    let _rt = cluster();
+    let counter = Counter::options()
+        .max_restarts(1)
+        .max_task_retries(1)
+        .remote(100)
+        .unwrap();
+    assert_eq!(counter.incr(1).unwrap().get().unwrap(), 101);
+    rustyray::kill_with(&counter, rustyray::KillOptions::default().no_restart(false)).unwrap();
+    // Ray restarts it (its constructor runs again, so its count starts
+    // over); a call may still reach the old instance before Ray's kill does.
+    until_ray_reports("the restarted actor's fresh count", || {
+        counter
+            .incr(0)
+            .and_then(|r| r.get_timeout(Duration::from_secs(60)))
+            .is_ok_and(|n| n == 100)
+    });
+}
+
+#[test]
+fn exit_actor_in_a_ray_actor_ends_it_for_good() {
+    let _rt = cluster();
+    let counter = Counter::options().max_restarts(1).remote(7).unwrap();
+    assert_eq!(counter.quit().unwrap().get().unwrap(), 7);
+    match counter
+        .incr(1)
+        .unwrap()
+        .get_timeout(Duration::from_secs(60))
+    {
+        Err(Error::ActorDied { .. }) => {}
+        other => panic!("expected ActorDied, got {other:?}"),
+    }
 }

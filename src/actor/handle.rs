@@ -94,8 +94,9 @@ pub(crate) trait RemoteActor: Send + Sync {
         backpressure: Option<usize>,
     ) -> Result<crate::task::stream::RemoteStream>;
 
-    /// Kills the actor.
-    fn kill(&self);
+    /// Kills the actor; with `no_restart` false, its engine restarts it
+    /// while its restarts last.
+    fn kill(&self, no_restart: bool);
 }
 
 impl<A> Drop for Registration<A> {
@@ -534,7 +535,7 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn kill(&self) {
         #[cfg(feature = "ray")]
         if let Some(remote) = &self.inner.remote {
-            remote.kill();
+            remote.kill(true);
             return;
         }
         self.mailbox().die("it was killed".to_string());
@@ -558,6 +559,11 @@ impl<A: Actor> ActorRef<A> {
 
     /// Kills the instance and restarts the actor while restarts remain.
     pub(crate) fn kill_and_restart(&self) {
+        #[cfg(feature = "ray")]
+        if let Some(remote) = &self.inner.remote {
+            remote.kill(false);
+            return;
+        }
         self.inner.core.kill_and_restart();
     }
 

@@ -859,15 +859,15 @@ impl RemoteActor for RayActor {
         })
     }
 
-    fn kill(&self) {
-        if !self.id.is_empty() {
+    fn kill(&self, no_restart: bool) {
+        if no_restart && !self.id.is_empty() {
             lock(&self.shared.killed).insert(self.id.clone());
         }
         Python::attach(|py| {
             let killed = bridge::call(
                 self.shared.bridge.ns.bind(py),
                 "kill",
-                (self.handle.bind(py), true),
+                (self.handle.bind(py), no_restart),
             );
             if let Err(err) = killed {
                 tracing::warn!("ray.kill: {err}");
