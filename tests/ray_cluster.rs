@@ -888,3 +888,18 @@ fn exit_actor_in_a_ray_actor_ends_it_for_good() {
         other => panic!("expected ActorDied, got {other:?}"),
     }
 }
+
+#[test]
+fn per_call_num_returns_splits_a_vec_on_ray() {
+    let _rt = cluster();
+    let refs = numbers::options().num_returns(3).remote(3).unwrap();
+    assert_eq!(refs.len(), 3);
+    assert_eq!(rustyray::get_all(&refs).unwrap(), vec![1, 2, 3]);
+    let wrong = numbers::options().num_returns(2).remote(3).unwrap();
+    match wrong[0].get_timeout(Duration::from_secs(60)) {
+        Err(Error::TaskFailed { message, .. }) => {
+            assert!(message.contains("num_returns = 2"), "{message}");
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+}

@@ -247,6 +247,7 @@ fn every_linked_function_is_listed_once_in_name_order() {
         "configured",
         "countdown",
         "doubles",
+        "parts",
         "shout",
         "split",
         "sum_refs",
@@ -256,6 +257,40 @@ fn every_linked_function_is_listed_once_in_name_order() {
         "unencodable",
     ];
     assert_eq!(names, expected.map(path));
+}
+
+#[rustyray::remote]
+fn parts(n: u32) -> Vec<u32> {
+    (0..n).collect()
+}
+
+#[rustyray::test]
+fn a_vec_returned_by_name_splits_with_a_per_call_num_returns() -> Result<()> {
+    let parts = registry::function(&path("parts"))?;
+    let split = parts.options().__num_returns(3);
+    let refs = parts.remote_with(split, CODEC, &encode(&(3_u32,)))?;
+    let values = refs
+        .iter()
+        .map(|r| CODEC.decode::<u32>(&r.get()?))
+        .collect::<Result<Vec<_>>>()?;
+    assert_eq!(values, [0, 1, 2]);
+    // Without it, one object: the whole vector.
+    assert_eq!(
+        one::<Vec<u32>>(parts.remote(CODEC, &encode(&(2_u32,))))?,
+        [0, 1]
+    );
+    let add = registry::function(&path("add"))?;
+    match add.remote_with(
+        add.options().__num_returns(2),
+        CODEC,
+        &encode(&(1_i64, 2_i64)),
+    ) {
+        Err(Error::InvalidArgument { reason, .. }) => {
+            assert!(reason.contains("does not return a `Vec`"), "{reason}");
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    Ok(())
 }
 
 #[rustyray::remote(streaming)]

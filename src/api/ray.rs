@@ -65,11 +65,20 @@ fn failed(err: Error) -> Failure {
 }
 
 impl Dispatch for Worker {
-    fn call(&mut self, function: &str, attempt: u32, args: &[u8]) -> Submitted {
+    fn call(
+        &mut self,
+        function: &str,
+        attempt: u32,
+        split: Option<usize>,
+        args: &[u8],
+    ) -> Submitted {
         let function = registry::function(function).map_err(failed)?;
         // Ray retries the task (its options say how often): here it runs
         // once, as the attempt Ray runs.
-        let options = function.options().max_retries(0).__first_attempt(attempt);
+        let mut options = function.options().max_retries(0).__first_attempt(attempt);
+        if let Some(n) = split {
+            options = options.__num_returns(n);
+        }
         function
             .remote_with(options, Codec::Postcard, args)
             .map_err(failed)

@@ -79,6 +79,9 @@ pub struct Function {
     submit: SubmitFn,
     /// A streaming generator's submission.
     stream: Option<StreamFn>,
+    /// A `Vec`-returning function's submission with `num_returns(n)`: one
+    /// object per element.
+    split: Option<SubmitFn>,
 }
 
 type SubmitFn = fn(TaskOptions, Codec, &[u8]) -> Result<EncodedRefs>;
@@ -92,7 +95,16 @@ impl Function {
             options,
             submit,
             stream: None,
+            split: None,
         }
+    }
+
+    /// A `Vec`-returning function's entry splits through `split` when the
+    /// options carry `num_returns`.
+    #[doc(hidden)]
+    pub const fn __split(mut self, split: SubmitFn) -> Self {
+        self.split = Some(split);
+        self
     }
 
     /// A streaming generator's entry submits through `stream`.
@@ -129,14 +141,26 @@ impl Function {
     }
 
     /// [`remote`](Self::remote) with other options (start from
-    /// [`options`](Self::options)).
+    /// [`options`](Self::options)). Options carrying a per-call
+    /// `num_returns` (of a function returning a `Vec`) make one object per
+    /// element.
     pub fn remote_with(
         &self,
         options: TaskOptions,
         codec: Codec,
         args: &[u8],
     ) -> Result<EncodedRefs> {
-        (self.submit)(options, codec, args)
+        match (options.num_returns, self.split) {
+            (None, _) => (self.submit)(options, codec, args),
+            (Some(_), Some(split)) => split(options, codec, args),
+            (Some(_), None) => Err(Error::InvalidArgument {
+                call: "remote",
+                reason: format!(
+                    "`{}` does not return a `Vec`: it cannot be called with `num_returns`",
+                    self.name
+                ),
+            }),
+        }
     }
 
     /// Submits a call of a streaming generator with its options in the

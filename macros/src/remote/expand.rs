@@ -125,6 +125,7 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         None => submit(f),
     };
     let split = super::split::expand(f);
+    let (split_by_name, split_entry) = super::split::by_name(f);
 
     // No intra-doc link to the function here: this doc is resolved in the
     // handle's module, where `{name}` is the handle itself.
@@ -206,6 +207,7 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
         #(#cfgs)*
         const _: () = {
             #by_name
+            #split_by_name
 
             fn __rustyray_options() -> #krate::TaskOptions {
                 #module::#ident::options().into_options()
@@ -216,7 +218,7 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
                     ::core::concat!(::core::module_path!(), "::", #name),
                     __rustyray_options,
                     __rustyray_by_name,
-                )#entry)
+                )#entry #split_entry)
             }
         };
 

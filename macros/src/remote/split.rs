@@ -45,24 +45,60 @@ fn vec_element(ty: &Type) -> Option<&Type> {
     }
 }
 
-/// The items that give a `Vec`-returning function `num_returns(n)`;
-/// nothing for any other function.
-pub fn expand(f: &RemoteFn) -> TokenStream {
+/// The element type of a `Vec`-returning function, which gets
+/// `num_returns(n)`.
+fn split_element(f: &RemoteFn) -> Option<&Type> {
     let Returns::One(ret) = &f.output.returns else {
-        return TokenStream::new();
+        return None;
     };
-    let Some(element) = vec_element(ret) else {
-        return TokenStream::new();
-    };
-    let RemoteFn {
-        cfgs, ident, krate, ..
-    } = f;
-    let name = f.name();
-    let (module, options_ident) = super::expand::handle_idents(f);
-    let split_ident = format_ident!("__rustyray_{}_split", name);
+    vec_element(ret)
+}
 
-    let params = super::expand::handle_params(f);
-    let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
+/// For the registry's entry of a `Vec`-returning function: the function
+/// that submits a split call by name (`__rustyray_split_by_name`, used when
+/// the options carry `num_returns`) and what the entry adds to name it;
+/// nothing for any other function.
+pub fn by_name(f: &RemoteFn) -> (TokenStream, TokenStream) {
+    let Some(element) = split_element(f) else {
+        return (TokenStream::new(), TokenStream::new());
+    };
+    let krate = &f.krate;
+    let tys: Vec<&Type> = f.args.iter().map(|arg| &arg.ty).collect();
+    let Body {
+        submit_method,
+        infer_fut,
+        closure,
+        count,
+        ..
+    } = body(f);
+    let function = quote! {
+        fn __rustyray_split_by_name(
+            __options: #krate::TaskOptions,
+            __codec: #krate::Codec,
+            __args: &[u8],
+        ) -> #krate::Result<#krate::registry::EncodedRefs> {
+            let #count = __options.__returns();
+            #krate::__private::Call::<(#(#krate::Arg<#tys>,)*)>::ByName(__options, __codec, __args)
+                .#submit_method::<#krate::__private::Split<#element>, _ #infer_fut>(#closure)
+                .and_then(#krate::__private::Submitted::by_name)
+        }
+    };
+    (function, quote!(.__split(__rustyray_split_by_name)))
+}
+
+/// How a split call runs the function: the submission to use, the closure
+/// (over `count`, the call's `n`) and the bounds of its helper.
+struct Body {
+    submit_method: TokenStream,
+    fut_param: TokenStream,
+    body_bounds: TokenStream,
+    infer_fut: TokenStream,
+    closure: TokenStream,
+    count: Ident,
+}
+
+fn body(f: &RemoteFn) -> Body {
+    let RemoteFn { ident, krate, .. } = f;
     let tys: Vec<&Type> = f.args.iter().map(|arg| &arg.ty).collect();
     let bindings: Vec<Ident> = (0..f.args.len())
         .map(|i| Ident::new(&format!("__arg{i}"), Span::mixed_site()))
@@ -118,6 +154,39 @@ pub fn expand(f: &RemoteFn) -> TokenStream {
     } else {
         quote!(move |(#(#bindings,)*): (#(#tys,)*)| #result)
     };
+    Body {
+        submit_method,
+        fut_param,
+        body_bounds,
+        infer_fut,
+        closure,
+        count,
+    }
+}
+
+/// The items that give a `Vec`-returning function `num_returns(n)`;
+/// nothing for any other function.
+pub fn expand(f: &RemoteFn) -> TokenStream {
+    let Some(element) = split_element(f) else {
+        return TokenStream::new();
+    };
+    let RemoteFn { cfgs, krate, .. } = f;
+    let name = f.name();
+    let (module, options_ident) = super::expand::handle_idents(f);
+    let split_ident = format_ident!("__rustyray_{}_split", name);
+
+    let params = super::expand::handle_params(f);
+    let names: Vec<&Ident> = f.args.iter().map(|arg| &arg.name).collect();
+    let tys: Vec<&Type> = f.args.iter().map(|arg| &arg.ty).collect();
+    let arg_params: Vec<Ident> = (0..f.args.len()).map(|i| format_ident!("A{i}")).collect();
+    let Body {
+        submit_method,
+        fut_param,
+        body_bounds,
+        infer_fut,
+        closure,
+        count,
+    } = body(f);
     let doc = format!(
         "Makes the call return one object per element of the `Vec` `{name}` returns, \
          `n` in all: `.remote(..)` then gives `Vec<ObjectRef<_>>`. A vector of another \

@@ -215,14 +215,15 @@ def _attempt():
         return 0
 
 
-def run_task(command, function, num_returns, *args):
+def run_task(command, function, num_returns, split, *args):
     """The trampoline of every RustyRay task: runs `function` in this
     worker's worker-mode program, on the encoded arguments, as the attempt
-    Ray runs (Ray does the retrying)."""
+    Ray runs (Ray does the retrying); `split` ("" or the count) asks for the
+    returned `Vec` as one object per element."""
     state = _state()
     if state.child is None or not state.child.alive():
         state.child = _Child(command)
-    reply = state.child.request(["call", function, str(_attempt())] + list(args))
+    reply = state.child.request(["call", function, str(_attempt()), split] + list(args))
     return _outcome(reply, num_returns)
 
 

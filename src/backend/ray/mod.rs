@@ -216,15 +216,23 @@ impl RayBackend {
         store.check_open()?;
         let args = args.ray_args()?;
         let task_name = call.task_name().to_string();
+        // A count of 0: the call says (`num_returns(n)` of a `Vec`, which
+        // the worker splits).
+        let (count, split) = match R::COUNT {
+            0 => (call.num_returns.unwrap_or(0), call.num_returns),
+            n => (n, None),
+        };
         let shared = &self.shared;
-        let cells = shared.results(store, R::COUNT, &task_name, |py| {
-            let remote = shared.variant(py, &call, &task_name, R::COUNT)?;
+        let cells = shared.results(store, count, &task_name, |py| {
+            let remote = shared.variant(py, &call, &task_name, count)?;
+            let split = split.map(|n| n.to_string()).unwrap_or_default();
             let mut items = vec![
                 shared.py_command(py),
                 PyString::new(py, call.function).into_any(),
-                R::COUNT
+                count
                     .into_pyobject(py)
                     .map_or_else(|never| match never {}, |n| n.into_any()),
+                PyString::new(py, &split).into_any(),
             ];
             shared.push_args(py, &args, &mut items)?;
             let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("submit", e))?;

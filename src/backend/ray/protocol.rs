@@ -5,7 +5,8 @@
 //! `u32` count of parts, then each part as a `u32` length and its bytes.
 //! The first part names the message:
 //!
-//! - `call`, function, attempt (Ray's number of it, in decimal), encoded
+//! - `call`, function, attempt (Ray's number of it, in decimal), split
+//!   (empty, or the `num_returns` a returned `Vec` is split into), encoded
 //!   arguments… → `ok`, encoded results…
 //! - `create`, actor, constructor, max concurrency, concurrency groups
 //!   (`io=2,cpu=1`), encoded arguments… → `ok`

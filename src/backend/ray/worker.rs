@@ -35,9 +35,15 @@ static SERVING: AtomicBool = AtomicBool::new(false);
 /// What a worker runs: the registry's calls, provided by the API layer.
 pub(crate) trait Dispatch {
     /// Submits attempt `attempt` of the remote function `function` on
-    /// `args` (its argument tuple, encoded). Ray does the retrying: the
-    /// call runs once.
-    fn call(&mut self, function: &str, attempt: u32, args: &[u8]) -> Submitted;
+    /// `args` (its argument tuple, encoded), its returned `Vec` split into
+    /// `split` objects if given. Ray does the retrying: the call runs once.
+    fn call(
+        &mut self,
+        function: &str,
+        attempt: u32,
+        split: Option<usize>,
+        args: &[u8],
+    ) -> Submitted;
     /// Creates this worker's actor with its constructor `constructor`,
     /// running up to `max_concurrency` calls at once in its default group
     /// and up to each limit in its concurrency `groups`.
@@ -329,7 +335,12 @@ fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Su
     let args = |from: usize| rest.get(from..).unwrap_or_default().concat();
     let kind = kind.first().map(Vec::as_slice).unwrap_or_default();
     match kind {
-        b"call" => dispatch.call(&text(0), text(1).parse().unwrap_or(0), &args(2)),
+        b"call" => dispatch.call(
+            &text(0),
+            text(1).parse().unwrap_or(0),
+            text(2).parse().ok(),
+            &args(3),
+        ),
         b"create" => {
             let max_concurrency = text(2).parse().unwrap_or(1);
             dispatch
