@@ -335,6 +335,8 @@ def init(address, namespace):
     global _remote_python, _remote_reserved
     _remote_python = ray.remote(python_call)
     _remote_reserved = ray.remote(num_cpus=0)(_reserved)
+    # Actor classes are made anew for each connection, as the functions are.
+    _actor_classes.clear()
     return ray.get_runtime_context().get_node_id()
 
 
