@@ -73,9 +73,7 @@ impl Dispatch for Worker {
         args: &[u8],
     ) -> Submitted {
         let function = registry::function(function).map_err(failed)?;
-        // Ray retries the task (its options say how often): here it runs
-        // once, as the attempt Ray runs.
-        let mut options = function.options().max_retries(0).__first_attempt(attempt);
+        let mut options = attempt_options(function, attempt);
         if let Some(n) = split {
             options = options.__num_returns(n);
         }
@@ -112,9 +110,8 @@ impl Dispatch for Worker {
 
     fn stream(&mut self, function: &str, attempt: u32, args: &[u8]) -> Started {
         let function = registry::function(function).map_err(failed)?;
-        let options = function.options().max_retries(0).__first_attempt(attempt);
         function
-            .remote_streaming_with(options, Codec::Postcard, args)
+            .remote_streaming_with(attempt_options(function, attempt), Codec::Postcard, args)
             .map_err(failed)
     }
 
@@ -124,6 +121,13 @@ impl Dispatch for Worker {
             .call_streaming(method, Codec::Postcard, args)
             .map_err(failed)
     }
+}
+
+/// `function`'s options for attempt `attempt` of it: Ray retries the task
+/// (its options say how often), so here it runs once, as the attempt Ray
+/// runs.
+fn attempt_options(function: &registry::Function, attempt: u32) -> crate::TaskOptions {
+    function.options().max_retries(0).__first_attempt(attempt)
 }
 
 /// The failure of a method call in a Ray worker that holds no actor.

@@ -797,12 +797,16 @@ struct RayActor {
 }
 
 impl RayActor {
-    /// What a call after `kill` fails with.
-    fn killed(&self) -> Error {
-        Error::ActorDied {
-            actor: self.label.clone(),
-            cause: "it was killed".to_string(),
-        }
+    /// What a call fails with when this runtime killed the actor (Ray
+    /// learns of the kill asynchronously: a call made after it could still
+    /// reach the actor; here it fails, as locally).
+    fn killed(&self) -> Option<Error> {
+        lock(&self.shared.killed)
+            .contains(&self.id)
+            .then(|| Error::ActorDied {
+                actor: self.label.clone(),
+                cause: "it was killed".to_string(),
+            })
     }
 }
 
@@ -814,10 +818,7 @@ impl RemoteActor for RayActor {
         outputs: usize,
     ) -> Result<Vec<Arc<ObjectCell>>> {
         self.store.check_open()?;
-        if lock(&self.shared.killed).contains(&self.id) {
-            // Ray learns of the kill asynchronously: a call made after it
-            // could still reach the actor. Here it fails, as locally.
-            let died = self.killed();
+        if let Some(died) = self.killed() {
             return Ok((0..outputs)
                 .map(|_| self.store.failed(died.clone()))
                 .collect());
@@ -849,8 +850,8 @@ impl RemoteActor for RayActor {
         backpressure: Option<usize>,
     ) -> Result<RemoteStream> {
         self.store.check_open()?;
-        if lock(&self.shared.killed).contains(&self.id) {
-            return Err(self.killed());
+        if let Some(died) = self.killed() {
+            return Err(died);
         }
         let name = method.name.rsplit('.').next().unwrap_or(method.name);
         let shared = &self.shared;

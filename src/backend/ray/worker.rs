@@ -199,13 +199,7 @@ fn serve_streams(
     writer: &Arc<Mutex<UnixStream>>,
     streams: &Streams,
 ) -> Option<std::io::Result<()>> {
-    let text = |i: usize| {
-        parts
-            .get(i)
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .unwrap_or_default()
-    };
-    let args = |from: usize| parts.get(from..).unwrap_or_default().concat();
+    let request = Parts(parts);
     let id = parts.get(1).cloned().unwrap_or_default();
     let start = |started: Started, key: &[u8]| {
         started.map(|stream| {
@@ -214,16 +208,20 @@ fn serve_streams(
     };
     Some(match kind {
         b"stream" => {
-            let started = dispatch.stream(&text(1), text(2).parse().unwrap_or(0), &args(3));
+            let started = dispatch.stream(
+                &request.text(1),
+                request.text(2).parse().unwrap_or(0),
+                &request.args(3),
+            );
             write_reply(writer, None, &start(started, b"").map(|()| Vec::new()))
         }
         b"smethod" => {
-            let started = dispatch.method_stream(&text(1), &args(2));
+            let started = dispatch.method_stream(&request.text(1), &request.args(2));
             write_reply(writer, None, &start(started, b"").map(|()| Vec::new()))
         }
         b"next" => write_next(writer, None, &next_item(streams, b"")),
         b"csmethod" => {
-            let started = dispatch.method_stream(&text(2), &args(3));
+            let started = dispatch.method_stream(&request.text(2), &request.args(3));
             write_reply(
                 writer,
                 Some(&id),
@@ -325,35 +323,28 @@ fn write_reply(
 /// Submits the request `kind` (`call`, `create`, `method`, `cmethod`) with
 /// the rest of its parts `rest`.
 fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Submitted {
-    let text = |i: usize| {
-        rest.get(i)
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .unwrap_or_default()
-    };
-    // A tuple's encoding is its elements' encodings, in order: the
-    // arguments, each encoded on its own, concatenate into it.
-    let args = |from: usize| rest.get(from..).unwrap_or_default().concat();
+    let request = Parts(rest);
     let kind = kind.first().map(Vec::as_slice).unwrap_or_default();
     match kind {
         b"call" => dispatch.call(
-            &text(0),
-            text(1).parse().unwrap_or(0),
-            text(2).parse().ok(),
-            &args(3),
+            &request.text(0),
+            request.text(1).parse().unwrap_or(0),
+            request.text(2).parse().ok(),
+            &request.args(3),
         ),
         b"create" => {
-            let max_concurrency = text(2).parse().unwrap_or(1);
+            let max_concurrency = request.text(2).parse().unwrap_or(1);
             dispatch
                 .create(
-                    &text(0),
-                    &text(1),
+                    &request.text(0),
+                    &request.text(1),
                     max_concurrency,
-                    parse_groups(&text(3)),
-                    &args(4),
+                    parse_groups(&request.text(3)),
+                    &request.args(4),
                 )
                 .map(|()| Vec::new())
         }
-        b"method" | b"cmethod" => dispatch.method(&text(0), &args(1)),
+        b"method" | b"cmethod" => dispatch.method(&request.text(0), &request.args(1)),
         other => Err(Failure {
             kind: "task_failed",
             task: String::new(),
@@ -362,6 +353,26 @@ fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Su
                 String::from_utf8_lossy(other)
             ),
         }),
+    }
+}
+
+/// A request's parts, read by position.
+struct Parts<'a>(&'a [Vec<u8>]);
+
+impl Parts<'_> {
+    /// Part `i` as text (empty if missing).
+    fn text(&self, i: usize) -> String {
+        self.0
+            .get(i)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The encoded arguments from part `from` on, as one tuple: a tuple's
+    /// encoding is its elements' encodings, in order, so the arguments,
+    /// each encoded on its own, concatenate into it.
+    fn args(&self, from: usize) -> Vec<u8> {
+        self.0.get(from..).unwrap_or_default().concat()
     }
 }
 
