@@ -62,7 +62,8 @@ impl<A: Actor> ActorRef<A> {
         };
         #[cfg(feature = "ray")]
         if let Some(ray) = runtime.ray() {
-            return ray.create_actor::<A, Ar>(runtime.engine().local(), spec, args);
+            let methods = crate::api::registry::call_methods(std::any::type_name::<A>());
+            return ray.create_actor::<A, Ar>(runtime.engine().local(), spec, &methods, args);
         }
         runtime.engine().local().create_actor(spec, args, ctor)
     }

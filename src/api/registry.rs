@@ -446,6 +446,22 @@ pub fn constructor(actor: &str, name: &str) -> Result<&'static Constructor> {
     )
 }
 
+/// The names of the methods registered for `actor` that are not streaming
+/// (a Ray actor class gets a method of each name), sorted.
+#[cfg(feature = "ray")]
+pub(crate) fn call_methods(actor: &str) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = index()
+        .methods
+        .iter()
+        .filter(|((of, _), found)| {
+            *of == actor && matches!(found, Found::One(method) if method.stream.is_none())
+        })
+        .map(|((_, name), _)| *name)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 /// `Actor.member`, as errors name it.
 fn member((actor, name): (&str, &str)) -> String {
     format!("{actor}.{name}")

@@ -2,6 +2,7 @@
 # `bridge.rs`), and, pickled by value with the functions below, in Ray's
 # worker processes, where it starts the program itself in worker mode and
 # speaks the framed protocol of `protocol.rs` with it over a Unix socket.
+import functools
 import os
 import socket
 import struct
@@ -26,23 +27,14 @@ def _pack(parts):
     return struct.pack("<I", len(body)) + body
 
 
-def _recv_exact(conn, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = conn.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
-
-
-def _recv(conn):
-    head = _recv_exact(conn, 4)
-    if head is None:
+def _recv(reader):
+    """The next frame's parts from a buffered `reader` (None at its end)."""
+    head = reader.read(4)
+    if len(head) < 4:
         return None
     (n,) = struct.unpack("<I", head)
-    body = _recv_exact(conn, n)
-    if body is None:
+    body = reader.read(n)
+    if len(body) < n:
         return None
     (count,) = struct.unpack_from("<I", body, 0)
     off = 4
@@ -125,6 +117,7 @@ class _Child:
             os.rmdir(folder)
         conn.settimeout(None)
         self.conn = conn
+        self.reader = conn.makefile("rb")
 
     def alive(self):
         return self.proc.poll() is None
@@ -132,7 +125,7 @@ class _Child:
     def request(self, parts):
         """Sends one request and waits for its reply (one call at a time)."""
         self.conn.sendall(_pack(parts))
-        reply = _recv(self.conn)
+        reply = _recv(self.reader)
         if reply is None:
             self.died()
         return reply
@@ -169,7 +162,7 @@ class _Child:
 
     def _read(self):
         while True:
-            reply = _recv(self.conn)
+            reply = _recv(self.reader)
             if reply is None:
                 self.died()
             slot = self.pending.pop(reply[1], None)
@@ -197,11 +190,29 @@ def _state():
     return state
 
 
-def _outcome(reply, num_returns):
+def _child(command):
+    """This Ray worker's worker-mode program, started if not running."""
+    state = _state()
+    if state.child is None or not state.child.alive():
+        state.child = _Child(command)
+    return state.child
+
+
+def _named(function, name):
+    """`function`, named for Ray (its tasks' names, the dashboard's) by the
+    last segment of the Rust path `name`."""
+    short = name.rsplit("::", 1)[-1].rsplit(".", 1)[-1]
+    function.__name__ = short
+    function.__qualname__ = short
+    return function
+
+
+def _outcome(reply):
+    """A reply's values (one, or a tuple of several), or its error raised."""
     kind = reply[0].decode()
     if kind == "ok":
         values = reply[1:]
-        return values[0] if num_returns == 1 else tuple(values)
+        return values[0] if len(values) == 1 else tuple(values)
     raise RustError(reply[1].decode(), reply[2].decode(), reply[3].decode())
 
 
@@ -215,16 +226,18 @@ def _attempt():
         return 0
 
 
-def run_task(command, function, num_returns, split, *args):
-    """The trampoline of every RustyRay task: runs `function` in this
-    worker's worker-mode program, on the encoded arguments, as the attempt
-    Ray runs (Ray does the retrying); `split` ("" or the count) asks for the
-    returned `Vec` as one object per element."""
-    state = _state()
-    if state.child is None or not state.child.alive():
-        state.child = _Child(command)
-    reply = state.child.request(["call", function, str(_attempt()), split] + list(args))
-    return _outcome(reply, num_returns)
+def _task(command, function, split):
+    """The trampoline of the RustyRay function `function` (one Ray remote
+    function each, so that a call carries only its own arguments): runs it
+    in this worker's worker-mode program, on the encoded arguments, as the
+    attempt Ray runs (Ray does the retrying); `split` ("" or the count)
+    asks for the returned `Vec` as one object per element."""
+
+    def task(*args):
+        reply = _child(command).request(["call", function, str(_attempt()), split, *args])
+        return _outcome(reply)
+
+    return _named(task, function)
 
 
 def _items(child, ask, key=b""):
@@ -244,27 +257,30 @@ def _items(child, ask, key=b""):
                 return
             else:
                 finished = True
-                _outcome(reply, 0)
+                _outcome(reply)
     finally:
         if not finished and child.alive():
             child.tell(["sdrop", key])
 
 
-def run_stream(command, function, *args):
-    """The trampoline of every RustyRay streaming generator (Ray's
+def _stream(command, function):
+    """The trampoline of the RustyRay streaming generator `function` (Ray's
     `num_returns="streaming"`): yields the encoded items of `function`
     running in this worker's worker-mode program."""
-    state = _state()
-    if state.child is None or not state.child.alive():
-        state.child = _Child(command)
-    child = state.child
-    _outcome(child.request(["stream", function, str(_attempt())] + list(args)), 0)
-    yield from _items(child, lambda: child.request(["next"]))
+
+    def stream(*args):
+        child = _child(command)
+        _outcome(child.request(["stream", function, str(_attempt()), *args]))
+        yield from _items(child, lambda: child.request(["next"]))
+
+    return _named(stream, function)
 
 
 class RustActor:
     """The trampoline of every RustyRay actor: holds a worker-mode program
-    of its own, which holds the actor."""
+    of its own, which holds the actor. Each actor type's Ray class derives
+    from it with a method of each of the type's methods (`_actor_class`);
+    `_rustyray_call` calls any method by name."""
 
     def __init__(self, command, actor, constructor, concurrency, groups, *args):
         self.actor = actor
@@ -272,37 +288,46 @@ class RustActor:
         self.child = _Child(command)
         described = ",".join(f"{name}={limit}" for name, limit in self.groups)
         reply = self.child.request(
-            ["create", actor, constructor, str(concurrency), described] + list(args)
+            ["create", actor, constructor, str(concurrency), described, *args]
         )
-        _outcome(reply, 0)
+        _outcome(reply)
         # Ray runs calls on several threads at once (a pool per concurrency
         # group): the child answers each under its request's id.
         self.concurrent = concurrency > 1 or bool(groups)
         if self.concurrent:
             self.child.concurrent()
 
-    def describe(self):
+    def _rustyray_describe(self):
         """The actor's type and concurrency groups (name, limit)."""
         return self.actor, self.groups
 
-    def call(self, method, num_returns, *args):
+    def _rustyray_call(self, method, *args):
         if self.concurrent:
-            reply = self.child.request_concurrent("cmethod", [method] + list(args))
+            reply = self.child.request_concurrent("cmethod", [method, *args])
         else:
-            reply = self.child.request(["method", method] + list(args))
-        return _outcome(reply, num_returns)
+            reply = self.child.request(["method", method, *args])
+        return _outcome(reply)
 
-    def stream(self, method, *args):
+    def _rustyray_stream(self, method, *args):
         """A streaming method's encoded items."""
         child = self.child
         if self.concurrent:
-            reply = child.request_concurrent("csmethod", [method] + list(args))
-            _outcome(reply, 0)
+            reply = child.request_concurrent("csmethod", [method, *args])
+            _outcome(reply)
             key = reply[1]
             yield from _items(child, lambda: child.request_concurrent("cnext", [key]), key)
         else:
-            _outcome(child.request(["smethod", method] + list(args)), 0)
+            _outcome(child.request(["smethod", method, *args]))
             yield from _items(child, lambda: child.request(["next"]))
+
+
+def _method(name):
+    """The Ray method of the Rust method `name`."""
+
+    def method(self, *args):
+        return self._rustyray_call(name, *args)
+
+    return _named(method, name)
 
 
 def python_call(module, name, packed):
@@ -318,24 +343,20 @@ def python_call(module, name, packed):
 
 # Driver side.
 
-_remote_task = None
-_remote_stream = None
 _remote_python = None
 _remote_reserved = None
 
 
 def init(address, namespace):
-    global _remote_task, _remote_stream
     kwargs = {"namespace": namespace, "log_to_driver": True}
     if address != "local":
         kwargs["address"] = address
     ray.init(**kwargs)
-    _remote_task = ray.remote(run_task)
-    _remote_stream = ray.remote(run_stream)
     global _remote_python, _remote_reserved
     _remote_python = ray.remote(python_call)
     _remote_reserved = ray.remote(num_cpus=0)(_reserved)
-    # Actor classes are made anew for each connection, as the functions are.
+    # Ray's functions and classes are made anew for each connection.
+    _tasks.clear()
     _actor_classes.clear()
     return ray.get_runtime_context().get_node_id()
 
@@ -365,10 +386,23 @@ def call_python(module, name, packed):
     return _remote_python.options(name=f"{module}.{name}").remote(module, name, packed)
 
 
-def variant(num_returns, name, options):
-    """The trampoline's `remote` with these options (the caller caches it:
-    Ray's `.options(..)` costs more than a small task's submission)."""
-    return _remote_task.options(num_returns=num_returns, name=name, **options).remote
+_tasks = {}
+
+
+def _remote(key, make):
+    """The Ray remote function of a RustyRay one (`key`), made once."""
+    remote = _tasks.get(key)
+    if remote is None:
+        remote = _tasks[key] = ray.remote(make())
+    return remote
+
+
+def variant(command, function, split, num_returns, name, options):
+    """The `remote` of `function`'s trampoline with these options (the
+    caller caches it: Ray's `.options(..)` costs more than a small task's
+    submission)."""
+    remote = _remote(("task", function, split), lambda: _task(tuple(command), function, split))
+    return remote.options(num_returns=num_returns, name=name, **options).remote
 
 
 def _streaming(backpressure):
@@ -378,9 +412,11 @@ def _streaming(backpressure):
     return options
 
 
-def stream_variant(name, options, backpressure):
-    """The streaming trampoline's `remote` with these options."""
-    return _remote_stream.options(name=name, **_streaming(backpressure), **options).remote
+def stream_variant(command, function, name, options, backpressure):
+    """The `remote` of the streaming generator `function`'s trampoline
+    with these options."""
+    remote = _remote(("stream", function), lambda: _stream(tuple(command), function))
+    return remote.options(name=name, **_streaming(backpressure), **options).remote
 
 
 def actor_stream(handle, group, backpressure):
@@ -388,7 +424,7 @@ def actor_stream(handle, group, backpressure):
     options = _streaming(backpressure)
     if group is not None:
         options["concurrency_group"] = group
-    return handle.stream.options(**options).remote
+    return handle._rustyray_stream.options(**options).remote
 
 
 def stream_next(generator):
@@ -402,15 +438,22 @@ def stream_next(generator):
         return ("error", _classify(error))
 
 
-def actor_method(handle, num_returns, group):
-    """An actor handle's `remote` for calls with `num_returns` results, in
-    the concurrency group `group` (None: the default one)."""
-    if num_returns == 1 and group is None:
-        return handle.call.remote
-    options = {"num_returns": num_returns}
-    if group is not None:
-        options["concurrency_group"] = group
-    return handle.call.options(**options).remote
+def actor_method(handle, name, num_returns, group):
+    """An actor handle's `remote` for calls of the method `name` with
+    `num_returns` results, in the concurrency group `group` (None: the
+    default one): its own Ray method, or `_rustyray_call` naming it."""
+    method = None if name.startswith("_") else getattr(handle, name, None)
+    by_name = method is None
+    if by_name:
+        method = handle._rustyray_call
+    if num_returns != 1 or group is not None:
+        options = {"num_returns": num_returns}
+        if group is not None:
+            options["concurrency_group"] = group
+        method = method.options(**options)
+    if by_name:
+        return functools.partial(method.remote, name)
+    return method.remote
 
 
 def put(value):
@@ -474,27 +517,30 @@ def cancel(ref):
             pass
 
 
-# The concurrency group of `RustActor.describe`: a thread of its own, so
+# The concurrency group of `RustActor._rustyray_describe`: a thread of its own, so
 # that `get_actor` is answered while the actor's calls are busy.
 _DESCRIBE = "rustyray-describe"
 
 _actor_classes = {}
 
 
-def _actor_class(groups):
-    """The actor class trampoline with these concurrency groups (Ray takes
-    them when the class is made, not in `.options(..)`), and `_DESCRIBE`."""
-    key = tuple(sorted(groups.items()))
+def _actor_class(actor, methods, groups):
+    """The Ray actor class of the Rust actor type `actor`: `RustActor` with
+    a method of each of `methods`, these concurrency groups (Ray takes them
+    when the class is made, not in `.options(..)`), and `_DESCRIBE`."""
+    key = (actor, tuple(methods), tuple(sorted(groups.items())))
     made = _actor_classes.get(key)
     if made is None:
-        made = ray.remote(concurrency_groups={**groups, _DESCRIBE: 1})(RustActor)
+        body = {name: _method(name) for name in methods if not name.startswith("_")}
+        cls = _named(type("RustActor", (RustActor,), body), actor)
+        made = ray.remote(concurrency_groups={**groups, _DESCRIBE: 1})(cls)
         _actor_classes[key] = made
     return made
 
 
-def create_actor(command, actor, constructor, options, args):
+def create_actor(command, actor, constructor, methods, options, args):
     groups = options.pop("concurrency_groups", {})
-    return _actor_class(groups).options(**options).remote(
+    return _actor_class(actor, methods, groups).options(**options).remote(
         command,
         actor,
         constructor,
@@ -507,7 +553,8 @@ def create_actor(command, actor, constructor, options, args):
 def get_actor(name, namespace):
     """The named actor's handle, its type and its concurrency groups."""
     handle = ray.get_actor(name, namespace=namespace)
-    actor, groups = ray.get(handle.describe.options(concurrency_group=_DESCRIBE).remote())
+    describe = handle._rustyray_describe.options(concurrency_group=_DESCRIBE)
+    actor, groups = ray.get(describe.remote())
     return handle, actor, groups
 
 

@@ -224,16 +224,8 @@ impl RayBackend {
         };
         let shared = &self.shared;
         let cells = shared.results(store, count, &task_name, |py| {
-            let remote = shared.variant(py, &call, &task_name, count)?;
-            let split = split.map(|n| n.to_string()).unwrap_or_default();
-            let mut items = vec![
-                shared.py_command(py),
-                PyString::new(py, call.function).into_any(),
-                count
-                    .into_pyobject(py)
-                    .map_or_else(|never| match never {}, |n| n.into_any()),
-                PyString::new(py, &split).into_any(),
-            ];
+            let remote = shared.variant(py, &call, &task_name, count, split)?;
+            let mut items = Vec::with_capacity(args.len());
             shared.push_args(py, &args, &mut items)?;
             let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("submit", e))?;
             remote
@@ -259,11 +251,18 @@ impl RayBackend {
         shared.stream(store, &task_name, |py| {
             let ns = shared.bridge.ns.bind(py);
             let options = shared.task_options(py, &call)?;
-            let remote = bridge::call(ns, "stream_variant", (&task_name, options, backpressure))?;
-            let mut items = vec![
-                shared.py_command(py),
-                PyString::new(py, call.function).into_any(),
-            ];
+            let remote = bridge::call(
+                ns,
+                "stream_variant",
+                (
+                    shared.py_command(py),
+                    call.function,
+                    &task_name,
+                    options,
+                    backpressure,
+                ),
+            )?;
+            let mut items = Vec::with_capacity(args.len());
             shared.push_args(py, &args, &mut items)?;
             let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("submit", e))?;
             remote
@@ -273,11 +272,14 @@ impl RayBackend {
     }
 
     /// Creates a Ray actor holding an `A` made by the constructor `spec`
-    /// names, in a worker-mode program of its own.
+    /// names, in a worker-mode program of its own. Its Ray class has a
+    /// method of each name in `methods` (so Ray names its calls, and a
+    /// call carries only its own arguments).
     pub(crate) fn create_actor<A: Actor, Ar: ArgList>(
         &self,
         local: &LocalBackend,
         spec: CreateSpec<'_>,
+        methods: &[&'static str],
         mut args: Ar,
     ) -> Result<ActorRef<A>> {
         local.check_open()?;
@@ -327,6 +329,7 @@ impl RayBackend {
                     shared.py_command(py),
                     type_name::<A>(),
                     constructor,
+                    methods.to_vec(),
                     options,
                     shared.py_args(py, &args)?,
                 ),
@@ -561,11 +564,12 @@ impl Shared {
         call: &CallSpec<'_>,
         name: &str,
         count: usize,
+        split: Option<usize>,
     ) -> Result<Py<PyAny>> {
         // A call placed in a group is made with its own options, uncached.
         let key = call.placement.is_none().then(|| {
             format!(
-                "{count}\0{}\0{name}\0{}\0{}\0{}\0{:?}",
+                "{count}\0{split:?}\0{}\0{name}\0{}\0{}\0{}\0{:?}",
                 call.function,
                 call.num_cpus,
                 call.max_retries,
@@ -580,7 +584,20 @@ impl Shared {
         }
         let ns = self.bridge.ns.bind(py);
         let options = self.task_options(py, call)?;
-        let remote = bridge::call(ns, "variant", (count, name, options))?.unbind();
+        let split = split.map(|n| n.to_string()).unwrap_or_default();
+        let remote = bridge::call(
+            ns,
+            "variant",
+            (
+                self.py_command(py),
+                call.function,
+                split,
+                count,
+                name,
+                options,
+            ),
+        )?
+        .unbind();
         let Some(key) = key else {
             return Ok(remote);
         };
@@ -829,14 +846,9 @@ impl RemoteActor for RayActor {
             let remote = bridge::call(
                 shared.bridge.ns.bind(py),
                 "actor_method",
-                (self.handle.bind(py), outputs, method.group),
+                (self.handle.bind(py), name, outputs, method.group),
             )?;
-            let mut items = vec![
-                PyString::new(py, name).into_any(),
-                outputs
-                    .into_pyobject(py)
-                    .map_or_else(|never| match never {}, |n| n.into_any()),
-            ];
+            let mut items = Vec::with_capacity(args.len());
             shared.push_args(py, &args, &mut items)?;
             let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("call", e))?;
             remote.call1(items).map_err(|e| bridge::py_error("call", e))
