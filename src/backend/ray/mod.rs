@@ -371,6 +371,7 @@ impl RayBackend {
             handle,
             id,
             label,
+            methods: Mutex::new(HashMap::new()),
         });
         ActorRef::remote(
             local.scheduler(),
@@ -811,9 +812,37 @@ struct RayActor {
     /// Ray's id of the actor (hex; empty if Ray did not say).
     id: String,
     label: String,
+    /// The `remote` of each method, by name, result count and concurrency
+    /// group: made once (Ray binds a method to its handle anew on each
+    /// look-up).
+    methods: Mutex<HashMap<MethodKey, Py<PyAny>>>,
 }
 
+/// A method's name, its call's result count and its concurrency group.
+type MethodKey = (&'static str, usize, Option<&'static str>);
+
 impl RayActor {
+    /// The `remote` of calls of `name` with `outputs` results in `group`.
+    fn method<'py>(
+        &self,
+        py: Python<'py>,
+        name: &'static str,
+        outputs: usize,
+        group: Option<&'static str>,
+    ) -> Result<Bound<'py, PyAny>> {
+        let key = (name, outputs, group);
+        if let Some(remote) = lock(&self.methods).get(&key) {
+            return Ok(remote.bind(py).clone());
+        }
+        let remote = bridge::call(
+            self.shared.bridge.ns.bind(py),
+            "actor_method",
+            (self.handle.bind(py), name, outputs, group),
+        )?;
+        lock(&self.methods).insert(key, remote.clone().unbind());
+        Ok(remote)
+    }
+
     /// What a call fails with when this runtime killed the actor (Ray
     /// learns of the kill asynchronously: a call made after it could still
     /// reach the actor; here it fails, as locally).
@@ -843,11 +872,7 @@ impl RemoteActor for RayActor {
         let name = method.name.rsplit('.').next().unwrap_or(method.name);
         let shared = &self.shared;
         shared.results(&self.store, outputs, &self.label, |py| {
-            let remote = bridge::call(
-                shared.bridge.ns.bind(py),
-                "actor_method",
-                (self.handle.bind(py), name, outputs, method.group),
-            )?;
+            let remote = self.method(py, name, outputs, method.group)?;
             let mut items = Vec::with_capacity(args.len());
             shared.push_args(py, &args, &mut items)?;
             let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("call", e))?;
