@@ -517,8 +517,8 @@ def cancel(ref):
             pass
 
 
-# The concurrency group of `RustActor._rustyray_describe`: a thread of its own, so
-# that `get_actor` is answered while the actor's calls are busy.
+# The concurrency group of `RustActor._rustyray_describe`: a thread of its
+# own, so that `get_actor` is answered while the actor's calls are busy.
 _DESCRIBE = "rustyray-describe"
 
 _actor_classes = {}
