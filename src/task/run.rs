@@ -123,7 +123,7 @@ where
                     attempt += 1;
                 }
                 Err(failure) => {
-                    task.fail(failure.error);
+                    task.attempt_failed(failure.error);
                     break;
                 }
             }
@@ -350,7 +350,7 @@ where
                 run.as_mut().project().running.attempt += 1;
             }
             Err(failure) => {
-                task.fail(failure.error);
+                task.attempt_failed(failure.error);
                 return finish(run);
             }
         }

@@ -432,6 +432,17 @@ impl Task {
         }
     }
 
+    /// Its last attempt failed with `err`: its refs complete with it,
+    /// unless the task was stopped meanwhile, in which case `stop` completes
+    /// them with its own error (`Cancelled`): a task that returns an error
+    /// because it saw `is_cancelled` reads as cancelled, whichever of it and
+    /// the canceller gets to its refs first.
+    pub(crate) fn attempt_failed(&self, err: Error) {
+        if !self.phase.is_cancelled() {
+            self.fail(err);
+        }
+    }
+
     /// Whether a failed attempt number `attempt` (0-based) may run again.
     pub(crate) fn may_retry(&self, failure: &Failure, attempt: u32) -> bool {
         failure.retryable
