@@ -877,7 +877,11 @@ fn kill_with_restart_restarts_a_ray_actor() {
 #[test]
 fn exit_actor_in_a_ray_actor_ends_it_for_good() {
     let _rt = cluster();
-    let counter = Counter::options().max_restarts(1).remote(7).unwrap();
+    let counter = Counter::options()
+        .max_restarts(1)
+        .resource("head", 1.0)
+        .remote(7)
+        .unwrap();
     assert_eq!(counter.quit().unwrap().get().unwrap(), 7);
     match counter
         .incr(1)
@@ -887,6 +891,15 @@ fn exit_actor_in_a_ray_actor_ends_it_for_good() {
         Err(Error::ActorDied { .. }) => {}
         other => panic!("expected ActorDied, got {other:?}"),
     }
+    // The Ray actor ended, and gave back what it held, while its handle
+    // lives on: a task needing all of `head` runs.
+    let here = where_am_i::options()
+        .resource("head", 1.0)
+        .remote()
+        .unwrap()
+        .get_timeout(Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(here, rustyray::ray::node_id().unwrap());
 }
 
 #[test]

@@ -222,7 +222,7 @@ impl<A: Actor> ActorRef<A> {
         self.inner.core.mailbox.id
     }
 
-    fn mailbox(&self) -> &Arc<Mailbox> {
+    pub(crate) fn mailbox(&self) -> &Arc<Mailbox> {
         &self.inner.core.mailbox
     }
 

@@ -460,6 +460,12 @@ impl Mailbox {
         lock(&self.state).exiting = true;
     }
 
+    /// Whether a call of it called `exit_actor()`.
+    #[cfg(feature = "ray")]
+    pub(crate) fn is_exiting(&self) -> bool {
+        lock(&self.state).exiting
+    }
+
     /// A call numbered `seq` could not be submitted: its turn is skipped.
     pub(crate) fn left_unsubmitted(&self, seq: u64) {
         self.finished_call(seq);

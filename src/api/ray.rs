@@ -12,7 +12,9 @@
 
 use crate::api::registry;
 use crate::backend::ray::protocol::Failure;
-use crate::backend::ray::worker::{self, Dispatch, Started, Submitted, NODE_VAR};
+use std::sync::Arc;
+
+use crate::backend::ray::worker::{self, Dispatch, ExitProbe, Started, Submitted, NODE_VAR};
 use crate::error::{Error, Result};
 use crate::object::Codec;
 use crate::registry::AnyActor;
@@ -113,6 +115,11 @@ impl Dispatch for Worker {
         function
             .remote_streaming_with(attempt_options(function, attempt), Codec::Postcard, args)
             .map_err(failed)
+    }
+
+    fn exit_probe(&self) -> Option<ExitProbe> {
+        let actor = self.actor.clone()?;
+        Some(Arc::new(move || actor.is_exiting()))
     }
 
     fn method_stream(&mut self, method: &str, args: &[u8]) -> Started {

@@ -36,6 +36,8 @@ use std::sync::{Arc, OnceLock};
 
 use crate::actor::core::Access;
 use crate::actor::handle::{Actor, ActorRef};
+#[cfg(feature = "ray")]
+use crate::actor::mailbox::Mailbox;
 use crate::actor::method::MethodInfo;
 use crate::api::actor_class::ActorClass;
 use crate::api::actor_options::ActorOptions;
@@ -335,6 +337,9 @@ pub struct AnyActor {
     pub(crate) runtime: Runtime,
     /// The typed `ActorRef<A>`.
     handle: Arc<dyn Any + Send + Sync>,
+    /// Its mailbox, which a Ray worker asks whether it exited.
+    #[cfg(feature = "ray")]
+    mailbox: Arc<Mailbox>,
 }
 
 impl AnyActor {
@@ -371,6 +376,12 @@ impl AnyActor {
     /// Whether the method `method` is a streaming generator.
     pub fn is_streaming(&self, method: &str) -> Result<bool> {
         Ok(index().method(self.actor, method)?.stream.is_some())
+    }
+
+    /// Whether a call of the actor called [`exit_actor`](crate::exit_actor).
+    #[cfg(feature = "ray")]
+    pub(crate) fn is_exiting(&self) -> bool {
+        self.mailbox.is_exiting()
     }
 
     /// The typed handle, for a generated method's entry.
@@ -630,6 +641,8 @@ where
         actor,
         id: handle.id(),
         runtime,
+        #[cfg(feature = "ray")]
+        mailbox: Arc::clone(handle.mailbox()),
         handle: Arc::new(handle),
     })
 }

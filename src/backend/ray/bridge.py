@@ -210,7 +210,7 @@ def _named(function, name):
 def _outcome(reply):
     """A reply's values (one, or a tuple of several), or its error raised."""
     kind = reply[0].decode()
-    if kind == "ok":
+    if kind in ("ok", "exit"):
         values = reply[1:]
         return values[0] if len(values) == 1 else tuple(values)
     raise RustError(reply[1].decode(), reply[2].decode(), reply[3].decode())
@@ -296,6 +296,7 @@ class RustActor:
         self.concurrent = concurrency > 1 or bool(groups)
         if self.concurrent:
             self.child.concurrent()
+        self.exiting = False
 
     def _rustyray_describe(self):
         """The actor's type and concurrency groups (name, limit)."""
@@ -306,6 +307,12 @@ class RustActor:
             reply = self.child.request_concurrent("cmethod", [method, *args])
         else:
             reply = self.child.request(["method", method, *args])
+        if reply[0] == b"exit" and not self.exiting:
+            # The actor called `exit_actor()`: this call returns its value,
+            # and the Ray actor ends (for good, its resources freed) by a
+            # call Ray runs after this one.
+            self.exiting = True
+            ray.get_runtime_context().current_actor.__ray_terminate__.remote()
         return _outcome(reply)
 
     def _rustyray_stream(self, method, *args):

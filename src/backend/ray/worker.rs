@@ -61,7 +61,13 @@ pub(crate) trait Dispatch {
     fn stream(&mut self, function: &str, attempt: u32, args: &[u8]) -> Started;
     /// Calls a streaming method of this worker's actor.
     fn method_stream(&mut self, method: &str, args: &[u8]) -> Started;
+    /// Whether a call of this worker's actor called `exit_actor()` (asked
+    /// once a call's results are in); `None` before the actor exists.
+    fn exit_probe(&self) -> Option<ExitProbe>;
 }
+
+/// Whether an actor called `exit_actor()`.
+pub(crate) type ExitProbe = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// A streaming generator's items, each encoded.
 pub(crate) type Started = Result<ObjectRefStream<Vec<u8>>, Failure>;
@@ -133,6 +139,7 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
     };
     let writer = Arc::new(Mutex::new(stream));
     let streams = Streams::default();
+    let mut exiting: Option<ExitProbe> = None;
     loop {
         let parts = match read_frame(&mut reader) {
             Ok(Some(parts)) => parts,
@@ -157,9 +164,11 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
             let id = parts.get(1).cloned().unwrap_or_default();
             let submitted = handle(&parts[..1], &parts[2..], dispatch);
             let writer = Arc::clone(&writer);
+            let exiting = exiting.clone();
             let answer = move || {
                 let reply = submitted.and_then(results);
-                if let Err(err) = write_reply(&writer, Some(&id), &reply) {
+                let exited = exiting.is_some_and(|exiting| exiting());
+                if let Err(err) = write_call_reply(&writer, Some(&id), &reply, exited) {
                     eprintln!("rustyray worker: {err}");
                     std::process::exit(1);
                 }
@@ -179,7 +188,11 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
             dispatch,
         )
         .and_then(results);
-        if let Err(err) = write_reply(&writer, None, &reply) {
+        if kind == b"create" {
+            exiting = dispatch.exit_probe();
+        }
+        let exited = kind == b"method" && exiting.as_ref().is_some_and(|exiting| exiting());
+        if let Err(err) = write_call_reply(&writer, None, &reply, exited) {
             eprintln!("rustyray worker: {err}");
             return 1;
         }
@@ -304,10 +317,22 @@ fn write_reply(
     id: Option<&[u8]>,
     reply: &Result<Vec<Vec<u8>>, Failure>,
 ) -> std::io::Result<()> {
+    write_call_reply(writer, id, reply, false)
+}
+
+/// A reply: `ok` with the results, `exit` with them when the call's actor
+/// called `exit_actor()` (`exited`: its Ray actor is to end after it), or
+/// `err` with the failure.
+fn write_call_reply(
+    writer: &Mutex<UnixStream>,
+    id: Option<&[u8]>,
+    reply: &Result<Vec<Vec<u8>>, Failure>,
+    exited: bool,
+) -> std::io::Result<()> {
     let mut frame: Vec<&[u8]> = Vec::new();
     match reply {
         Ok(results) => {
-            frame.push(b"ok");
+            frame.push(if exited { b"exit" } else { b"ok" });
             frame.extend(id);
             frame.extend(results.iter().map(Vec::as_slice));
         }
