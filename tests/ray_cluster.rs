@@ -284,13 +284,25 @@ impl Counter {
         rustyray::ray::node_id().unwrap_or_default()
     }
 
-    /// Kills the actor's process on the first call (`marker` missing).
-    fn crash_once(&self, marker: String) -> i64 {
+    /// Kills the actor's process on the first call (`marker` missing);
+    /// the count and the attempt that returned it.
+    fn crash_once(&self, marker: String) -> (i64, u32) {
         if !std::path::Path::new(&marker).exists() {
             std::fs::write(&marker, b"crashed").expect("write the marker");
             std::process::abort();
         }
-        self.n
+        (self.n, rustyray::context().attempt())
+    }
+
+    /// Fails with `Err` until its count reaches `until`, counting up on
+    /// each failure; then the attempt that succeeded.
+    #[method(max_retries = 2, retry_exceptions = true)]
+    fn flaky(&mut self, until: i64) -> Result<u32, String> {
+        if self.n < until {
+            self.n += 1;
+            return Err("not yet".to_string());
+        }
+        Ok(rustyray::context().attempt())
     }
 
     fn fail(&self, why: String) -> Result<i64, String> {
@@ -492,7 +504,11 @@ fn an_actor_restarts_after_its_process_dies() {
     let crashed = counter
         .crash_once(marker.to_string_lossy().into_owned())
         .unwrap();
-    assert_eq!(crashed.get_timeout(Duration::from_secs(120)).unwrap(), 100);
+    // Ray's second attempt, on the restarted actor.
+    assert_eq!(
+        crashed.get_timeout(Duration::from_secs(120)).unwrap(),
+        (100, 1)
+    );
     assert_eq!(std::fs::read(&marker).unwrap(), b"crashed");
     assert_eq!(counter.incr(1).unwrap().get().unwrap(), 101);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -872,6 +888,20 @@ fn kill_with_restart_restarts_a_ray_actor() {
             .and_then(|r| r.get_timeout(Duration::from_secs(60)))
             .is_ok_and(|n| n == 100)
     });
+}
+
+#[test]
+fn a_method_is_retried_by_ray_as_its_settings_say() {
+    let _rt = cluster();
+    let counter = Counter::remote(0).unwrap();
+    // Two failures, then Ray's third attempt succeeds.
+    assert_eq!(counter.flaky(2).unwrap().get().unwrap(), 2);
+    // Three failures are one too many.
+    match counter.flaky(5).unwrap().get() {
+        Err(Error::TaskFailed { message, .. }) => assert_eq!(message, "not yet"),
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+    assert_eq!(counter.incr(0).unwrap().get().unwrap(), 5);
 }
 
 #[test]

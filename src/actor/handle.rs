@@ -350,6 +350,7 @@ impl<A: Actor> ActorRef<A> {
         let max_retries = method
             .max_retries
             .unwrap_or_else(|| self.inner.core.max_task_retries());
+        let first_attempt = method.first_attempt;
         let method = method.name;
         let spec = TaskSpec {
             name: TaskName::Function(method),
@@ -359,7 +360,7 @@ impl<A: Actor> ActorRef<A> {
             outputs: R::COUNT,
             place: Some(Arc::clone(mailbox) as _),
             seq,
-            first_attempt: 0,
+            first_attempt,
         };
         let core = &self.inner.core;
         // Submitting runs user code (a `Serialize` when an argument is

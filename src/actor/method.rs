@@ -22,6 +22,9 @@ pub struct MethodInfo {
     /// A streaming method's backpressure: items yielded ahead of the
     /// consumer before it pauses.
     pub(crate) generator_backpressure: Option<usize>,
+    /// The number of the call's first attempt: not 0 for an attempt that
+    /// Ray retries in a Ray worker.
+    pub(crate) first_attempt: u32,
 }
 
 impl MethodInfo {
@@ -33,6 +36,7 @@ impl MethodInfo {
             max_retries: None,
             retry_exceptions: false,
             generator_backpressure: None,
+            first_attempt: 0,
         }
     }
 

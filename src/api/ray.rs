@@ -105,9 +105,12 @@ impl Dispatch for Worker {
         Ok(())
     }
 
-    fn method(&mut self, method: &str, args: &[u8]) -> Submitted {
+    fn method(&mut self, method: &str, attempt: u32, args: &[u8]) -> Submitted {
         let actor = self.actor.as_ref().ok_or_else(no_actor)?;
-        actor.call(method, Codec::Postcard, args).map_err(failed)
+        actor
+            .as_ray_attempt(attempt)
+            .call(method, Codec::Postcard, args)
+            .map_err(failed)
     }
 
     fn stream(&mut self, function: &str, attempt: u32, args: &[u8]) -> Started {

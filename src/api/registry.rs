@@ -340,6 +340,10 @@ pub struct AnyActor {
     /// Its mailbox, which a Ray worker asks whether it exited.
     #[cfg(feature = "ray")]
     mailbox: Arc<Mailbox>,
+    /// In a Ray worker, the attempt Ray runs of the calls made through
+    /// this handle (Ray does the retrying: each runs once).
+    #[cfg(feature = "ray")]
+    ray_attempt: Option<u32>,
 }
 
 impl AnyActor {
@@ -376,6 +380,29 @@ impl AnyActor {
     /// Whether the method `method` is a streaming generator.
     pub fn is_streaming(&self, method: &str) -> Result<bool> {
         Ok(index().method(self.actor, method)?.stream.is_some())
+    }
+
+    /// This handle, its calls running once each as attempt `attempt` of
+    /// a call Ray retries.
+    #[cfg(feature = "ray")]
+    pub(crate) fn as_ray_attempt(&self, attempt: u32) -> AnyActor {
+        AnyActor {
+            ray_attempt: Some(attempt),
+            ..self.clone()
+        }
+    }
+
+    /// `method`'s settings for a call through this handle.
+    fn method_info(&self, method: MethodInfo) -> MethodInfo {
+        #[cfg(feature = "ray")]
+        if let Some(attempt) = self.ray_attempt {
+            return MethodInfo {
+                max_retries: Some(0),
+                first_attempt: attempt,
+                ..method
+            };
+        }
+        method
     }
 
     /// Whether a call of the actor called [`exit_actor`](crate::exit_actor).
@@ -643,6 +670,8 @@ where
         runtime,
         #[cfg(feature = "ray")]
         mailbox: Arc::clone(handle.mailbox()),
+        #[cfg(feature = "ray")]
+        ray_attempt: None,
         handle: Arc::new(handle),
     })
 }
@@ -880,7 +909,8 @@ where
                 handle.__call_ref(method, args, f).map(Submitted::Typed)
             }
             MethodCall::ByName(actor, codec, args) => {
-                call_ref_by_name(actor, method.into(), codec, args, f).map(Submitted::ByName)
+                call_ref_by_name(actor, actor.method_info(method.into()), codec, args, f)
+                    .map(Submitted::ByName)
             }
         }
     }
@@ -896,7 +926,8 @@ where
                 handle.__call_mut(method, args, f).map(Submitted::Typed)
             }
             MethodCall::ByName(actor, codec, args) => {
-                call_mut_by_name(actor, method.into(), codec, args, f).map(Submitted::ByName)
+                call_mut_by_name(actor, actor.method_info(method.into()), codec, args, f)
+                    .map(Submitted::ByName)
             }
         }
     }
@@ -918,7 +949,8 @@ where
                 handle.__call_async(method, args, f).map(Submitted::Typed)
             }
             MethodCall::ByName(actor, codec, args) => {
-                call_async_by_name(actor, method.into(), codec, args, f).map(Submitted::ByName)
+                call_async_by_name(actor, actor.method_info(method.into()), codec, args, f)
+                    .map(Submitted::ByName)
             }
         }
     }

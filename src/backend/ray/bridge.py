@@ -303,10 +303,12 @@ class RustActor:
         return self.actor, self.groups
 
     def _rustyray_call(self, method, *args):
+        """Calls `method` in the child, as the attempt Ray runs."""
+        attempt = str(_attempt())
         if self.concurrent:
-            reply = self.child.request_concurrent("cmethod", [method, *args])
+            reply = self.child.request_concurrent("cmethod", [method, attempt, *args])
         else:
-            reply = self.child.request(["method", method, *args])
+            reply = self.child.request(["method", method, attempt, *args])
         if reply[0] == b"exit" and not self.exiting:
             # The actor called `exit_actor()`: this call returns its value,
             # and the Ray actor ends (for good, its resources freed) by a
@@ -445,18 +447,26 @@ def stream_next(generator):
         return ("error", _classify(error))
 
 
-def actor_method(handle, name, num_returns, group):
+def actor_method(handle, name, num_returns, group, max_retries, retry_exceptions):
     """An actor handle's `remote` for calls of the method `name` with
     `num_returns` results, in the concurrency group `group` (None: the
-    default one): its own Ray method, or `_rustyray_call` naming it."""
+    default one), retried by Ray as `max_retries` (None: the actor's
+    `max_task_retries`) and `retry_exceptions` say: its own Ray method, or
+    `_rustyray_call` naming it."""
     method = None if name.startswith("_") else getattr(handle, name, None)
     by_name = method is None
     if by_name:
         method = handle._rustyray_call
-    if num_returns != 1 or group is not None:
-        options = {"num_returns": num_returns}
-        if group is not None:
-            options["concurrency_group"] = group
+    options = {}
+    if num_returns != 1:
+        options["num_returns"] = num_returns
+    if group is not None:
+        options["concurrency_group"] = group
+    if max_retries is not None:
+        options["max_task_retries"] = max_retries
+    if retry_exceptions:
+        options["retry_exceptions"] = True
+    if options:
         method = method.options(**options)
     if by_name:
         return functools.partial(method.remote, name)

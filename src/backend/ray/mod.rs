@@ -813,8 +813,8 @@ struct RayActor {
     id: String,
     label: String,
     /// The `remote` of each method, by name, result count and concurrency
-    /// group: made once (Ray binds a method to its handle anew on each
-    /// look-up).
+    /// group (a method's retry settings are its own): made once (Ray binds
+    /// a method to its handle anew on each look-up).
     methods: Mutex<HashMap<MethodKey, Py<PyAny>>>,
 }
 
@@ -822,22 +822,30 @@ struct RayActor {
 type MethodKey = (&'static str, usize, Option<&'static str>);
 
 impl RayActor {
-    /// The `remote` of calls of `name` with `outputs` results in `group`.
+    /// The `remote` of calls of `method` (named `name`) with `outputs`
+    /// results, in its concurrency group, retried by Ray as it says.
     fn method<'py>(
         &self,
         py: Python<'py>,
+        method: &MethodInfo,
         name: &'static str,
         outputs: usize,
-        group: Option<&'static str>,
     ) -> Result<Bound<'py, PyAny>> {
-        let key = (name, outputs, group);
+        let key = (name, outputs, method.group);
         if let Some(remote) = lock(&self.methods).get(&key) {
             return Ok(remote.bind(py).clone());
         }
         let remote = bridge::call(
             self.shared.bridge.ns.bind(py),
             "actor_method",
-            (self.handle.bind(py), name, outputs, group),
+            (
+                self.handle.bind(py),
+                name,
+                outputs,
+                method.group,
+                method.max_retries,
+                method.retry_exceptions,
+            ),
         )?;
         lock(&self.methods).insert(key, remote.clone().unbind());
         Ok(remote)
@@ -872,7 +880,7 @@ impl RemoteActor for RayActor {
         let name = method.name.rsplit('.').next().unwrap_or(method.name);
         let shared = &self.shared;
         shared.results(&self.store, outputs, &self.label, |py| {
-            let remote = self.method(py, name, outputs, method.group)?;
+            let remote = self.method(py, &method, name, outputs)?;
             let mut items = Vec::with_capacity(args.len());
             shared.push_args(py, &args, &mut items)?;
             let items = PyTuple::new(py, items).map_err(|e| bridge::py_error("call", e))?;

@@ -55,8 +55,9 @@ pub(crate) trait Dispatch {
         groups: Vec<(String, usize)>,
         args: &[u8],
     ) -> Result<(), Failure>;
-    /// Submits a call of a method of this worker's actor.
-    fn method(&mut self, method: &str, args: &[u8]) -> Submitted;
+    /// Submits attempt `attempt` of a call of a method of this worker's
+    /// actor (Ray does the retrying: the call runs once).
+    fn method(&mut self, method: &str, attempt: u32, args: &[u8]) -> Submitted;
     /// Submits attempt `attempt` of the streaming generator `function`.
     fn stream(&mut self, function: &str, attempt: u32, args: &[u8]) -> Started;
     /// Calls a streaming method of this worker's actor.
@@ -369,7 +370,11 @@ fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Su
                 )
                 .map(|()| Vec::new())
         }
-        b"method" | b"cmethod" => dispatch.method(&request.text(0), &request.args(1)),
+        b"method" | b"cmethod" => dispatch.method(
+            &request.text(0),
+            request.text(1).parse().unwrap_or(0),
+            &request.args(2),
+        ),
         other => Err(Failure {
             kind: "task_failed",
             task: String::new(),
