@@ -10,10 +10,10 @@
 //! binary, the test that started the driver is run again in each worker
 //! (libtest's `--exact`), and its `init` enters worker mode there.
 
-use crate::api::registry;
-use crate::backend::ray::protocol::Failure;
 use std::sync::Arc;
 
+use crate::api::registry;
+use crate::backend::ray::protocol::Failure;
 use crate::backend::ray::worker::{self, Dispatch, ExitProbe, Started, Submitted, NODE_VAR};
 use crate::error::{Error, Result};
 use crate::object::Codec;
