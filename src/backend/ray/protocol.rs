@@ -10,10 +10,13 @@
 //!   arguments… → `ok`, encoded results…
 //! - `create`, actor, constructor, max concurrency, concurrency groups
 //!   (`io=2,cpu=1`), encoded arguments… → `ok`
-//! - `method`, method, encoded arguments… → `ok`, encoded results…
-//! - `cmethod`, id, method, encoded arguments… → `ok`, id, encoded
-//!   results… (an actor with `max_concurrency` above 1 or concurrency
-//!   groups: replies come in any order, under their request's id)
+//! - `method`, method, attempt, encoded arguments… → `ok`, encoded
+//!   results… (`exit` instead of `ok` when the actor called `exit_actor()`:
+//!   the trampoline ends its Ray actor after this call)
+//! - `cmethod`, id, method, attempt, encoded arguments… → `ok` (or
+//!   `exit`), id, encoded results… (an actor with `max_concurrency` above 1
+//!   or concurrency groups: replies come in any order, under their
+//!   request's id)
 //!
 //! - `stream`, function, attempt, encoded arguments… → `ok`: a streaming
 //!   generator starts; `smethod`, method, encoded arguments… → `ok`: a
