@@ -515,6 +515,60 @@ fn an_actor_restarts_after_its_process_dies() {
 }
 
 #[test]
+fn a_python_program_calls_rust_functions_by_name() {
+    let _rt = cluster();
+    // A Ray program of its own, in Python, on the same cluster: it starts
+    // this test binary in worker mode (this test, which serves there).
+    let python = std::env::var("VIRTUAL_ENV")
+        .map(|venv| format!("{venv}/bin/python"))
+        .unwrap_or_else(|_| "python3".to_string());
+    let program = [
+        std::env::current_exe()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        "a_python_program_calls_rust_functions_by_name".to_string(),
+        "--exact".to_string(),
+    ];
+    let script = format!(
+        r#"
+import sys
+sys.path.insert(0, {helper:?})
+import ray
+from bridge import rust_function
+ray.init(address={address:?}, log_to_driver=False)
+program = [{program}]
+add = rust_function(program, "ray_cluster::add")
+split = rust_function(program, "ray_cluster::split", num_returns=2)
+print(ray.get(add.remote(2, 3)))
+print(ray.get(list(split.remote("abc"))))
+try:
+    ray.get(rust_function(program, "ray_cluster::boom").remote("from Python"))
+except Exception as error:
+    print("boom" if "boom: from Python" in str(error) else repr(error))
+"#,
+        helper = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backend/ray"),
+        address = address(),
+        program = program.map(|p| format!("{p:?}")).join(", "),
+    );
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["5", "['ABC', 3]", "boom"]
+    );
+}
+
+#[test]
 fn python_functions_are_called_with_msgpack_values() {
     let _rt = cluster();
     let hypot = rustyray::python::function("math", "hypot");

@@ -70,6 +70,7 @@ impl Dispatch for Worker {
     fn call(
         &mut self,
         function: &str,
+        codec: Codec,
         attempt: u32,
         split: Option<usize>,
         args: &[u8],
@@ -79,9 +80,7 @@ impl Dispatch for Worker {
         if let Some(n) = split {
             options = options.__num_returns(n);
         }
-        function
-            .remote_with(options, Codec::Postcard, args)
-            .map_err(failed)
+        function.remote_with(options, codec, args).map_err(failed)
     }
 
     fn create(

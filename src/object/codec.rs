@@ -40,6 +40,12 @@ pub enum Codec {
     /// the store's own format (spilling, refs inside values).
     #[default]
     Postcard,
+    /// [MessagePack](https://msgpack.org) (feature `ray`): self-describing,
+    /// what Python speaks; a struct is an array of its fields, a tuple an
+    /// array of its elements. How a Python program calls a Rust function on
+    /// Ray (see the README's "Outgrow one machine").
+    #[cfg(feature = "ray")]
+    MessagePack,
 }
 
 impl Codec {
@@ -47,6 +53,8 @@ impl Codec {
     pub fn name(self) -> &'static str {
         match self {
             Codec::Postcard => "postcard",
+            #[cfg(feature = "ray")]
+            Codec::MessagePack => "msgpack",
         }
     }
 
@@ -58,6 +66,8 @@ impl Codec {
                 Some(bytes) => Ok(bytes),
                 None => postcard::to_allocvec(value).map_err(Error::serialization),
             },
+            #[cfg(feature = "ray")]
+            Codec::MessagePack => rmp_serde::to_vec(value).map_err(Error::serialization),
         }
     }
 
@@ -66,6 +76,52 @@ impl Codec {
     pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T> {
         match self {
             Codec::Postcard => crate::object::serde::decode_value(bytes),
+            #[cfg(feature = "ray")]
+            Codec::MessagePack => decode_msgpack(bytes),
+        }
+    }
+}
+
+/// All of `bytes` as one MessagePack value of type `T`.
+#[cfg(feature = "ray")]
+fn decode_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let mut reader = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
+    let value = T::deserialize(&mut reader).map_err(Error::serialization)?;
+    let read = reader.position();
+    if read != bytes.len() as u64 {
+        return Err(Error::Serialization(format!(
+            "{} bytes left after a MessagePack value of {read} bytes",
+            bytes.len() as u64 - read
+        )));
+    }
+    Ok(value)
+}
+
+#[cfg(all(test, feature = "ray"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messagepack_round_trips_what_python_sends() {
+        // `msgpack.packb([2, "abc", [1.5]])` from Python.
+        let from_python = [0x93, 0x02, 0xa3, b'a', b'b', b'c', 0x91, 0xcb];
+        let mut bytes = from_python.to_vec();
+        bytes.extend(1.5_f64.to_be_bytes());
+        let value: (i64, String, Vec<f64>) = Codec::MessagePack.decode(&bytes).unwrap();
+        assert_eq!(value, (2, "abc".to_string(), vec![1.5]));
+        assert_eq!(Codec::MessagePack.encode(&value).unwrap(), bytes);
+        assert_eq!(Codec::MessagePack.name(), "msgpack");
+    }
+
+    #[test]
+    fn messagepack_refuses_bytes_left_over() {
+        let mut bytes = Codec::MessagePack.encode(&7_i64).unwrap();
+        bytes.push(0x01);
+        match Codec::MessagePack.decode::<i64>(&bytes) {
+            Err(Error::Serialization(message)) => {
+                assert_eq!(message, "1 bytes left after a MessagePack value of 1 bytes")
+            }
+            other => panic!("expected a serialization error, got {other:?}"),
         }
     }
 }

@@ -350,6 +350,40 @@ def python_call(module, name, packed):
     return msgpack.packb(function(*msgpack.unpackb(packed)), use_bin_type=True)
 
 
+# For Python programs: Rust functions called with MessagePack values.
+
+
+def _msgpack_task(command, function):
+    """The trampoline of `function` for a Python caller: Python values in
+    and out, MessagePack between here and the worker-mode program."""
+
+    def task(*args):
+        import msgpack
+
+        packed = msgpack.packb(list(args), use_bin_type=True)
+        reply = _child(command).request(["mcall", function, str(_attempt()), "", packed])
+        _outcome(reply)  # raises the call's error
+        values = [msgpack.unpackb(value, raw=False) for value in reply[1:]]
+        return values[0] if len(values) == 1 else tuple(values)
+
+    return _named(task, function)
+
+
+def rust_function(program, function, **options):
+    """For a Python Ray program: the Rust function `function` (its registry
+    name, `module::name`) of the RustyRay program `program` (its command
+    line, a list: the binary's path and its arguments; the binary must be
+    reachable on every node), as a Ray remote function whose arguments and
+    result are values MessagePack carries (a struct is a list of its
+    fields). `options` are `ray.remote`'s. Import this file as a module
+    (`from bridge import rust_function` with its folder on `sys.path`)."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    task = _msgpack_task(tuple(program), function)
+    return ray.remote(**options)(task) if options else ray.remote(task)
+
+
 # Driver side.
 
 _remote_python = None

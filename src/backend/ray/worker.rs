@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use super::protocol::{read_frame, write_frame, Failure};
 use crate::error::Error;
-use crate::object::ObjectRef;
+use crate::object::{Codec, ObjectRef};
 use crate::sync::lock;
 use crate::task::ObjectRefStream;
 
@@ -35,11 +35,13 @@ static SERVING: AtomicBool = AtomicBool::new(false);
 /// What a worker runs: the registry's calls, provided by the API layer.
 pub(crate) trait Dispatch {
     /// Submits attempt `attempt` of the remote function `function` on
-    /// `args` (its argument tuple, encoded), its returned `Vec` split into
-    /// `split` objects if given. Ray does the retrying: the call runs once.
+    /// `args` (its argument tuple, encoded with `codec`, as its results
+    /// will be), its returned `Vec` split into `split` objects if given.
+    /// Ray does the retrying: the call runs once.
     fn call(
         &mut self,
         function: &str,
+        codec: Codec,
         attempt: u32,
         split: Option<usize>,
         args: &[u8],
@@ -352,8 +354,13 @@ fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Su
     let request = Parts(rest);
     let kind = kind.first().map(Vec::as_slice).unwrap_or_default();
     match kind {
-        b"call" => dispatch.call(
+        b"call" | b"mcall" => dispatch.call(
             &request.text(0),
+            if kind == b"mcall" {
+                Codec::MessagePack
+            } else {
+                Codec::Postcard
+            },
             request.text(1).parse().unwrap_or(0),
             request.text(2).parse().ok(),
             &request.args(3),
