@@ -515,7 +515,7 @@ fn an_actor_restarts_after_its_process_dies() {
 }
 
 #[test]
-fn a_python_program_calls_rust_functions_by_name() {
+fn a_python_program_calls_rust_functions_and_actors_by_name() {
     let _rt = cluster();
     // A Ray program of its own, in Python, on the same cluster: it starts
     // this test binary in worker mode (this test, which serves there).
@@ -527,7 +527,7 @@ fn a_python_program_calls_rust_functions_by_name() {
             .unwrap()
             .to_string_lossy()
             .into_owned(),
-        "a_python_program_calls_rust_functions_by_name".to_string(),
+        "a_python_program_calls_rust_functions_and_actors_by_name".to_string(),
         "--exact".to_string(),
     ];
     let script = format!(
@@ -546,6 +546,15 @@ try:
     ray.get(rust_function(program, "ray_cluster::boom").remote("from Python"))
 except Exception as error:
     print("boom" if "boom: from Python" in str(error) else repr(error))
+from bridge import rust_actor
+Counter = rust_actor(program, "ray_cluster::Counter")
+counter = Counter.remote(10)
+print([ray.get(counter.call.remote("incr", by)) for by in (5, 2)])
+try:
+    ray.get(counter.call.remote("fail", "refused from Python"))
+except Exception as error:
+    print("failed" if "refused from Python" in str(error) else repr(error))
+print(ray.get(counter.call.remote("incr", 0)))
 "#,
         helper = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backend/ray"),
         address = address(),
@@ -564,7 +573,7 @@ except Exception as error:
     );
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
-        ["5", "['ABC', 3]", "boom"]
+        ["5", "['ABC', 3]", "boom", "[15, 17]", "failed", "17"]
     );
 }
 

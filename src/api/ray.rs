@@ -89,6 +89,7 @@ impl Dispatch for Worker {
         constructor: &str,
         max_concurrency: usize,
         groups: Vec<(String, usize)>,
+        codec: Codec,
         args: &[u8],
     ) -> std::result::Result<(), Failure> {
         let constructor = registry::constructor(actor, constructor).map_err(failed)?;
@@ -96,19 +97,15 @@ impl Dispatch for Worker {
             crate::ActorOptions::default().max_concurrency(max_concurrency),
             |options, (name, limit)| options.concurrency_group(name, limit),
         );
-        self.actor = Some(
-            constructor
-                .remote(options, Codec::Postcard, args)
-                .map_err(failed)?,
-        );
+        self.actor = Some(constructor.remote(options, codec, args).map_err(failed)?);
         Ok(())
     }
 
-    fn method(&mut self, method: &str, attempt: u32, args: &[u8]) -> Submitted {
+    fn method(&mut self, method: &str, codec: Codec, attempt: u32, args: &[u8]) -> Submitted {
         let actor = self.actor.as_ref().ok_or_else(no_actor)?;
         actor
             .as_ray_attempt(attempt)
-            .call(method, Codec::Postcard, args)
+            .call(method, codec, args)
             .map_err(failed)
     }
 

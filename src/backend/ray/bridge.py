@@ -358,15 +358,61 @@ def _msgpack_task(command, function):
     and out, MessagePack between here and the worker-mode program."""
 
     def task(*args):
-        import msgpack
-
-        packed = msgpack.packb(list(args), use_bin_type=True)
-        reply = _child(command).request(["mcall", function, str(_attempt()), "", packed])
-        _outcome(reply)  # raises the call's error
-        values = [msgpack.unpackb(value, raw=False) for value in reply[1:]]
-        return values[0] if len(values) == 1 else tuple(values)
+        request = ["mcall", function, str(_attempt()), "", _packed(args)]
+        return _unpacked(_child(command).request(request))
 
     return _named(task, function)
+
+
+def _unpacked(reply):
+    """A MessagePack reply's values (one, or a tuple), or its error raised."""
+    import msgpack
+
+    _outcome(reply)
+    values = [msgpack.unpackb(value, raw=False) for value in reply[1:]]
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _packed(args):
+    import msgpack
+
+    return msgpack.packb(list(args), use_bin_type=True)
+
+
+class _PythonsRustActor:
+    """A Rust actor held for a Python program: its worker-mode program
+    holds it; `call(method, *args)` calls a method with MessagePack values,
+    one call at a time."""
+
+    program = None
+    actor = None
+    constructor = None
+
+    def __init__(self, *args):
+        self._child = _Child(self.program)
+        reply = self._child.request(
+            ["mcreate", self.actor, self.constructor, "1", "", _packed(args)]
+        )
+        _outcome(reply)
+
+    def call(self, method, *args):
+        """The method `method`'s result on `args`."""
+        reply = self._child.request(["mmethod", method, str(_attempt()), _packed(args)])
+        return _unpacked(reply)
+
+
+def rust_actor(program, actor, constructor="new", **options):
+    """For a Python Ray program: the Rust actor type `actor` (its registry
+    name, `module::Type`) of the RustyRay program `program`, as a Ray actor
+    class made with its constructor `constructor`: `Counter.remote(*args)`
+    creates one, `handle.call.remote("incr", 1)` calls a method, with
+    values MessagePack carries. `options` are `ray.remote`'s."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    body = {"program": tuple(program), "actor": actor, "constructor": constructor}
+    cls = _named(type("RustActor", (_PythonsRustActor,), body), actor)
+    return ray.remote(**options)(cls) if options else ray.remote(cls)
 
 
 def rust_function(program, function, **options):

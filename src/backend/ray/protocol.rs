@@ -7,8 +7,9 @@
 //!
 //! - `call`, function, attempt (Ray's number of it, in decimal), split
 //!   (empty, or the `num_returns` a returned `Vec` is split into), encoded
-//!   arguments… → `ok`, encoded results… (`mcall`: the same with
-//!   arguments and results in MessagePack, for a Python program's call)
+//!   arguments… → `ok`, encoded results… (`mcall`, and `mcreate` and
+//!   `mmethod` below: the same with arguments and results in MessagePack,
+//!   for a Python program's calls)
 //! - `create`, actor, constructor, max concurrency, concurrency groups
 //!   (`io=2,cpu=1`), encoded arguments… → `ok`
 //! - `method`, method, attempt, encoded arguments… → `ok`, encoded

@@ -48,18 +48,21 @@ pub(crate) trait Dispatch {
     ) -> Submitted;
     /// Creates this worker's actor with its constructor `constructor`,
     /// running up to `max_concurrency` calls at once in its default group
-    /// and up to each limit in its concurrency `groups`.
+    /// and up to each limit in its concurrency `groups`; `args` encoded
+    /// with `codec`.
     fn create(
         &mut self,
         actor: &str,
         constructor: &str,
         max_concurrency: usize,
         groups: Vec<(String, usize)>,
+        codec: Codec,
         args: &[u8],
     ) -> Result<(), Failure>;
     /// Submits attempt `attempt` of a call of a method of this worker's
-    /// actor (Ray does the retrying: the call runs once).
-    fn method(&mut self, method: &str, attempt: u32, args: &[u8]) -> Submitted;
+    /// actor (Ray does the retrying: the call runs once), its arguments and
+    /// results encoded with `codec`.
+    fn method(&mut self, method: &str, codec: Codec, attempt: u32, args: &[u8]) -> Submitted;
     /// Submits attempt `attempt` of the streaming generator `function`.
     fn stream(&mut self, function: &str, attempt: u32, args: &[u8]) -> Started;
     /// Calls a streaming method of this worker's actor.
@@ -160,12 +163,13 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
             }
             continue;
         }
+        let (kind, codec) = unmarked(kind);
         if kind == b"cmethod" {
             // A call of an actor with `max_concurrency` above 1: submitted
             // here, in the order received, and answered (under its id) by
             // a thread of its own when done, so later calls run meanwhile.
             let id = parts.get(1).cloned().unwrap_or_default();
-            let submitted = handle(&parts[..1], &parts[2..], dispatch);
+            let submitted = handle(kind, codec, &parts[2..], dispatch);
             let writer = Arc::clone(&writer);
             let exiting = exiting.clone();
             let answer = move || {
@@ -185,12 +189,8 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
             }
             continue;
         }
-        let reply = handle(
-            &parts[..parts.len().min(1)],
-            parts.get(1..).unwrap_or_default(),
-            dispatch,
-        )
-        .and_then(results);
+        let reply =
+            handle(kind, codec, parts.get(1..).unwrap_or_default(), dispatch).and_then(results);
         if kind == b"create" {
             exiting = dispatch.exit_probe();
         }
@@ -348,19 +348,26 @@ fn write_call_reply(
     write_frame(&mut *lock(writer), &frame)
 }
 
-/// Submits the request `kind` (`call`, `create`, `method`, `cmethod`) with
-/// the rest of its parts `rest`.
-fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Submitted {
-    let request = Parts(rest);
-    let kind = kind.first().map(Vec::as_slice).unwrap_or_default();
+/// A request's kind without the mark of a Python program's request
+/// (`mcall`, `mcreate`, `mmethod`: arguments and results in MessagePack),
+/// and the codec it asks for.
+fn unmarked(kind: &[u8]) -> (&[u8], Codec) {
     match kind {
-        b"call" | b"mcall" => dispatch.call(
+        b"mcall" => (b"call", Codec::MessagePack),
+        b"mcreate" => (b"create", Codec::MessagePack),
+        b"mmethod" => (b"method", Codec::MessagePack),
+        other => (other, Codec::Postcard),
+    }
+}
+
+/// Submits the request `kind` (`call`, `create`, `method`, `cmethod`) with
+/// the rest of its parts `rest`, its arguments and results in `codec`.
+fn handle(kind: &[u8], codec: Codec, rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Submitted {
+    let request = Parts(rest);
+    match kind {
+        b"call" => dispatch.call(
             &request.text(0),
-            if kind == b"mcall" {
-                Codec::MessagePack
-            } else {
-                Codec::Postcard
-            },
+            codec,
             request.text(1).parse().unwrap_or(0),
             request.text(2).parse().ok(),
             &request.args(3),
@@ -373,12 +380,14 @@ fn handle(kind: &[Vec<u8>], rest: &[Vec<u8>], dispatch: &mut dyn Dispatch) -> Su
                     &request.text(1),
                     max_concurrency,
                     parse_groups(&request.text(3)),
+                    codec,
                     &request.args(4),
                 )
                 .map(|()| Vec::new())
         }
         b"method" | b"cmethod" => dispatch.method(
             &request.text(0),
+            codec,
             request.text(1).parse().unwrap_or(0),
             &request.args(2),
         ),
