@@ -207,11 +207,12 @@ def _named(function, name):
     return function
 
 
-def _outcome(reply):
-    """A reply's values (one, or a tuple of several), or its error raised."""
+def _outcome(reply, decode=None):
+    """A reply's values (one, or a tuple of several), each read by `decode`
+    if given, or its error raised."""
     kind = reply[0].decode()
     if kind in ("ok", "exit"):
-        values = reply[1:]
+        values = reply[1:] if decode is None else [decode(value) for value in reply[1:]]
         return values[0] if len(values) == 1 else tuple(values)
     raise RustError(reply[1].decode(), reply[2].decode(), reply[3].decode())
 
@@ -368,9 +369,7 @@ def _unpacked(reply):
     """A MessagePack reply's values (one, or a tuple), or its error raised."""
     import msgpack
 
-    _outcome(reply)
-    values = [msgpack.unpackb(value, raw=False) for value in reply[1:]]
-    return values[0] if len(values) == 1 else tuple(values)
+    return _outcome(reply, lambda value: msgpack.unpackb(value, raw=False))
 
 
 def _packed(args):
