@@ -518,7 +518,10 @@ async fn async_thread_name() -> String {
 #[test]
 fn the_runtimes_name_names_its_threads() -> Result<(), Error> {
     let _rt = rustyray::init(Config::default().num_cpus(1).name("svc"))?;
-    assert_eq!(sync_thread_name::remote()?.get()?, "svc-w0");
+    // `get_timeout`: a plain `get` may run a task that has not started on
+    // the calling thread.
+    let patience = std::time::Duration::from_secs(60);
+    assert_eq!(sync_thread_name::remote()?.get_timeout(patience)?, "svc-w0");
     assert_eq!(async_thread_name::remote()?.get()?, "svc-tokio");
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! The threads a runtime starts: a task blocked on the tasks it submitted
-//! runs them itself instead of starting threads, actors blocked on each
-//! other get the threads they need, zero-CPU tasks share a bounded set
+//! The threads a runtime starts: a task (or a client) blocked on the tasks
+//! it submitted runs them itself instead of starting threads (or waiting
+//! for one), actors blocked on each other get the threads they need,
+//! zero-CPU tasks share a bounded set
 //! (reaching the bound is reported, naming the option), and a thread that
 //! cannot start fails its task with a clear error.
 //!
@@ -130,6 +131,33 @@ fn idle_wait(key: u64) -> u32 {
     p.started.incr();
     p.gate.wait_for(1);
     1
+}
+
+/// The name of the thread it runs on.
+#[rustyray::remote(num_cpus = 0)]
+fn thread_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A client thread (no task) blocked in `get` on a task that waits for a
+/// pool thread runs it itself: here the one zero-CPU thread is held, so
+/// without that the `get` would wait until the gate opens.
+#[test]
+fn a_client_blocked_on_a_task_waiting_for_a_thread_runs_it_itself() -> Result<()> {
+    let p = TestProbe::new();
+    let _rt = rustyray::init(Config::default().num_cpus(1).zero_cpu_task_threads(1))?;
+    let held = idle_wait::remote(p.key)?;
+    assert!(p.started.wait_for(1));
+    let here = std::thread::current().name().map(str::to_string);
+    let ran_on = thread_name::remote()?.get()?;
+    assert_eq!(Some(ran_on), here);
+    assert_eq!(p.started.get(), 1);
+    p.open();
+    assert_eq!(get(&held)?, 1);
+    Ok(())
 }
 
 /// Collects the messages of `tracing` events.

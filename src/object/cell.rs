@@ -175,7 +175,7 @@ impl ObjectCell {
     /// Runs the producer on this thread, which is about to block until the
     /// object is complete, if it has not started (see [`Producer::help`]).
     pub(crate) fn help(&self) -> bool {
-        self.store.may_help() && self.producer().is_some_and(Producer::help)
+        self.producer().is_some_and(Producer::help)
     }
 
     /// Completes the object; the first completion wins. A value that finds

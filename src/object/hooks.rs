@@ -29,9 +29,12 @@ pub(crate) trait Hooks: Send + Sync + 'static {
     /// async executor.
     fn refuse_blocking(&self, call: &'static str) -> Result<()>;
 
-    /// Whether the calling thread could run an object's producer itself
-    /// while it waits for it (it runs a task; see `Producer::help`).
-    fn may_help(&self) -> bool;
+    /// Whether the calling thread, about to wait for several objects,
+    /// runs their producers that have not started itself first (it runs a
+    /// task; see `Producer::help`). A client thread does not: it waits,
+    /// so that whichever object completes (or fails) first ends its wait
+    /// at once. A wait for one object always may (see `ObjectRef::get`).
+    fn may_help_many(&self) -> bool;
 
     /// The calling thread is about to block: what it holds (the running
     /// task's CPUs, its place among the worker threads) is lent until the

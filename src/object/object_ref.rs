@@ -74,6 +74,13 @@ impl<T: Object> ObjectRef<T> {
     /// Refused with [`Error::BlockingInAsync`] on a thread inside an async
     /// runtime (`.await` the ref there). Inside a task, the task's CPUs are
     /// lent back to the scheduler while it waits.
+    ///
+    /// A sync task (or actor call, in its turn) that has its resources but
+    /// no thread yet runs on the calling thread instead of making it wait
+    /// for one: a round trip costs no thread hand-over, and a task waiting
+    /// behind busy threads does not hold up its caller. So the producing
+    /// task may see the caller's thread name; [`get_timeout`](Self::get_timeout)
+    /// never runs it (it could not keep its deadline).
     pub fn get(&self) -> Result<T> {
         self.wait_value(None)
     }

@@ -258,12 +258,12 @@ impl Store {
         &self.runtime_name
     }
 
-    /// See [`Hooks::refuse_blocking`].
-    /// See [`Hooks::may_help`].
-    pub(crate) fn may_help(&self) -> bool {
-        self.hooks.get().is_some_and(|hooks| hooks.may_help())
+    /// See [`Hooks::may_help_many`].
+    pub(crate) fn may_help_many(&self) -> bool {
+        self.hooks.get().is_some_and(|hooks| hooks.may_help_many())
     }
 
+    /// See [`Hooks::refuse_blocking`].
     pub(crate) fn refuse_blocking(&self, call: &'static str) -> Result<()> {
         match self.hooks.get() {
             Some(hooks) => hooks.refuse_blocking(call),

@@ -159,7 +159,7 @@ pub(crate) fn block_until(
     if done() {
         return Ok(true);
     }
-    if deadline.is_none() {
+    if deadline.is_none() && store.may_help_many() {
         for cell in cells {
             if !cell.is_complete() && cell.help() && done() {
                 return Ok(true);

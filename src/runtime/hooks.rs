@@ -68,7 +68,7 @@ impl Hooks for StoreHooks {
         refuse_blocking(call)
     }
 
-    fn may_help(&self) -> bool {
+    fn may_help_many(&self) -> bool {
         crate::task::context::is_running()
     }
 

@@ -2,11 +2,18 @@
 //! cancellation flag its async attempt's waker is kept under.
 //!
 //! ```text
-//! WAITING --queue--> QUEUED --grant--> GRANTED --begin--> RUNNING --finish--> DONE
-//!    |                 |  \                |                 ^
-//!    |                 |   `----steal (on the resources of the thread that steals)
-//!    +-----------------+-------------------+--stop---------> DONE
+//! WAITING -queue-> QUEUED -grant-> GRANTED -dispatch-> DISPATCHED -begin-> RUNNING -finish-> DONE
+//!                     |                |                      |                   ^
+//!                     +----------------+----------------------+-------steal-------'
+//! any phase before RUNNING -stop-> DONE
 //! ```
+//!
+//! A task is *dispatched* once its runner has it (its actor's turn has
+//! come, and it waits in the pool's hands for a thread): from there a
+//! thread blocked on its output may run it instead (a steal), whatever its
+//! place. A granted task may be stolen only where its place allows it (a
+//! task of the pool; an actor's call waits for its turn), and a queued one
+//! only on the thief's own resources.
 //!
 //! Every move is a compare-and-swap from the phase the mover saw, so every
 //! race (a cancel against the last dependency's completion, a steal against
@@ -33,8 +40,9 @@ use crate::task::history::TaskStatus;
 const WAITING: u8 = 0;
 const QUEUED: u8 = 1;
 const GRANTED: u8 = 2;
-const RUNNING: u8 = 3;
-const DONE: u8 = 4;
+const DISPATCHED: u8 = 3;
+const RUNNING: u8 = 4;
+const DONE: u8 = 5;
 
 /// How a task left the system (returned to the one party that took it
 /// out).
@@ -48,7 +56,7 @@ pub(crate) struct Left {
 impl Left {
     fn from(was: u8) -> Left {
         Left {
-            held_grant: matches!(was, GRANTED | RUNNING),
+            held_grant: matches!(was, GRANTED | DISPATCHED | RUNNING),
         }
     }
 }
@@ -111,19 +119,34 @@ impl Phase {
         self.cas(QUEUED, GRANTED)
     }
 
-    /// A runner starts the granted task; `false` when it was stopped or
-    /// stolen meanwhile (someone else finishes it).
+    /// The granted task goes to its runner (the pool), which begins it
+    /// unless a blocked thread steals it first; `false` when it was stopped
+    /// or stolen meanwhile.
+    pub(crate) fn dispatch(&self) -> bool {
+        self.cas(GRANTED, DISPATCHED)
+    }
+
+    /// A runner starts the granted (or dispatched) task; `false` when it
+    /// was stopped or stolen meanwhile (someone else finishes it).
     pub(crate) fn begin(&self) -> bool {
-        self.cas(GRANTED, RUNNING)
+        match self.word.load(Ordering::Acquire) {
+            from @ (GRANTED | DISPATCHED) => self.cas(from, RUNNING),
+            _ => false,
+        }
     }
 
     /// A blocked thread takes the task to run it itself, if it has not
-    /// started: a queued one only when `queued_fits` (its demand fits in
-    /// the thief's resources).
-    pub(crate) fn steal(&self, queued_fits: bool) -> Option<Stolen> {
+    /// started: a dispatched one always, a granted one when
+    /// `granted_stealable` (its place lets it run before it is dispatched),
+    /// a queued one when also `queued_fits` (its demand fits in the thief's
+    /// resources).
+    pub(crate) fn steal(&self, granted_stealable: bool, queued_fits: bool) -> Option<Stolen> {
         match self.word.load(Ordering::Acquire) {
-            QUEUED if queued_fits => self.cas(QUEUED, RUNNING).then_some(Stolen::Queued),
-            GRANTED => self.cas(GRANTED, RUNNING).then_some(Stolen::Granted),
+            DISPATCHED => self.cas(DISPATCHED, RUNNING).then_some(Stolen::Granted),
+            GRANTED if granted_stealable => self.cas(GRANTED, RUNNING).then_some(Stolen::Granted),
+            QUEUED if granted_stealable && queued_fits => {
+                self.cas(QUEUED, RUNNING).then_some(Stolen::Queued)
+            }
             _ => None,
         }
     }
@@ -156,13 +179,13 @@ impl Phase {
         slot.take()
     }
 
-    /// Ends a task that has not started (waiting, queued or granted); how
-    /// it left when this call ended it. A running task is left to its
-    /// runner.
+    /// Ends a task that has not started (waiting, queued, granted or
+    /// dispatched); how it left when this call ended it. A running task is
+    /// left to its runner.
     pub(crate) fn stop(&self) -> Option<Left> {
         loop {
             let now = self.word.load(Ordering::Acquire);
-            if !matches!(now, WAITING | QUEUED | GRANTED) {
+            if !matches!(now, WAITING | QUEUED | GRANTED | DISPATCHED) {
                 return None;
             }
             if self.cas(now, DONE) {
@@ -179,11 +202,11 @@ impl Phase {
 
     /// Where the task is, for the state API; `None` once it left. A task
     /// granted its resources waits for a runner (or its actor's turn): it
-    /// shows as queued.
+    /// shows as queued, as does one dispatched to a runner not yet on it.
     pub(crate) fn observe(&self) -> Option<TaskStatus> {
         match self.word.load(Ordering::Acquire) {
             WAITING => Some(TaskStatus::WaitingForDependencies),
-            QUEUED | GRANTED => Some(TaskStatus::Queued),
+            QUEUED | GRANTED | DISPATCHED => Some(TaskStatus::Queued),
             RUNNING => Some(TaskStatus::Running),
             _ => None,
         }
@@ -226,7 +249,7 @@ mod loom_models {
             let runner = {
                 let phase = Arc::clone(&phase);
                 thread::spawn(move || {
-                    if phase.queue() && phase.grant() && phase.begin() {
+                    if phase.queue() && phase.grant() && phase.dispatch() && phase.begin() {
                         phase.finish()
                     } else {
                         None
@@ -260,7 +283,7 @@ mod loom_models {
                     (granted, granted && phase.begin())
                 })
             };
-            let stolen = phase.steal(true);
+            let stolen = phase.steal(true, true);
             let (granted, began) = dispatcher.join().unwrap();
             match (granted, began, stolen) {
                 (true, true, None) | (true, false, Some(Stolen::Granted)) => {}
@@ -268,6 +291,33 @@ mod loom_models {
                 other => panic!("granted, began, stolen: {other:?}"),
             }
             assert_eq!(phase.finish(), Some(Left { held_grant: true }));
+        });
+    }
+
+    /// An actor's call, dispatched in its turn, races a thread blocked on
+    /// its output and a cancel: exactly one of the runner, the thief and
+    /// the cancel takes it, and the thief takes nothing before the call's
+    /// turn (a call of an actor is not stealable while only granted).
+    #[test]
+    fn a_dispatched_call_runs_or_stops_exactly_once() {
+        loom::model(|| {
+            let phase = Arc::new(Phase::new());
+            assert!(phase.queue() && phase.grant());
+            assert_eq!(phase.steal(false, true), None, "stolen before its turn");
+            let runner = {
+                let phase = Arc::clone(&phase);
+                thread::spawn(move || phase.dispatch() && phase.begin())
+            };
+            let thief = {
+                let phase = Arc::clone(&phase);
+                thread::spawn(move || phase.steal(false, true).is_some())
+            };
+            let stopped = phase.stop().is_some();
+            let began = runner.join().unwrap();
+            let stole = thief.join().unwrap();
+            let takers = [began, stole, stopped].iter().filter(|t| **t).count();
+            assert_eq!(takers, 1, "began {began}, stole {stole}, stopped {stopped}");
+            assert_eq!(phase.finish().is_some(), !stopped);
         });
     }
 

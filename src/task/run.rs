@@ -54,11 +54,15 @@ pub(crate) fn run_sync(task: Arc<Task>) {
 }
 
 /// Runs a task stolen by a thread blocked on its output (see
-/// [`Task::steal`]), there and then.
+/// [`Task::steal`]), there and then, with its runtime current (the thief
+/// may be a thread of another runtime, or of none).
 pub(crate) fn run_stolen(task: Arc<Task>) {
-    if task.body().run_attempts(&task) {
-        task.finish();
-    }
+    let scheduler = Arc::clone(&task.scheduler);
+    scheduler.in_scope(&mut || {
+        if task.body().run_attempts(&task) {
+            task.finish();
+        }
+    });
 }
 
 /// Spawns an async task on its runtime's executor.

@@ -219,15 +219,21 @@ impl Scheduler {
     /// polls them until they first suspend (see [`run::run_async_here`]);
     /// an embedded executor runs all of its async work itself.
     pub(crate) fn start(&self, task: Arc<Task>) {
-        if !task.begin() {
-            return;
-        }
-        if task.is_cancelled() {
-            task.finish();
-        } else if task.is_async() && (self.executor.is_embedded() || !context::is_running()) {
-            run::spawn_async(task);
-        } else if let Some(job) = task.job() {
-            self.pool.execute(job);
+        if task.is_async() && (self.executor.is_embedded() || !context::is_running()) {
+            if !task.begin() {
+                return;
+            }
+            if task.is_cancelled() {
+                task.finish();
+            } else {
+                run::spawn_async(task);
+            }
+        } else if task.dispatch() {
+            // The pool's thread begins it, unless a thread blocked on its
+            // output steals it first.
+            if let Some(job) = task.job() {
+                self.pool.execute(job);
+            }
         }
     }
 

@@ -351,24 +351,33 @@ impl Task {
         self.phase.grant()
     }
 
-    /// A runner starts the granted task; `false` when it was stopped or
-    /// stolen meanwhile (someone else finishes it: the runner drops it).
+    /// The granted task goes to the pool, whose thread begins it; `false`
+    /// when it was stopped or stolen meanwhile.
+    pub(crate) fn dispatch(&self) -> bool {
+        self.phase.dispatch()
+    }
+
+    /// A runner starts the granted (or dispatched) task; `false` when it
+    /// was stopped or stolen meanwhile (someone else finishes it: the
+    /// runner drops it).
     pub(crate) fn begin(&self) -> bool {
         self.phase.begin()
     }
 
-    /// A thread that holds `thief` (the demand of the task it runs) is about
-    /// to block on this task's output: takes the task to run it there, if
-    /// it is a sync task of the pool that has not started. A queued task
-    /// runs on the thief's resources (so its demand must fit in them) and
-    /// does not give them back when it finishes; a granted one brings its
-    /// own. `true`: the caller must run it (see `run::run_stolen`).
+    /// A thread that holds `thief` (the demand of the task it runs, or
+    /// nothing) is about to block on this task's output: takes the task to
+    /// run it there, if it is a sync task that has not started. A task
+    /// dispatched to the pool (an actor's call in its turn, too) or granted
+    /// its resources brings its own; a queued task runs on the thief's
+    /// resources (so its demand must fit in them) and does not give them
+    /// back when it finishes. `true`: the caller must run it (see
+    /// `run::run_stolen`).
     pub(crate) fn steal(&self, thief: &Demand) -> bool {
-        let stealable = self.place.as_ref().is_none_or(|p| p.stealable());
-        if self.is_async() || !stealable || self.is_cancelled() {
+        if self.is_async() || self.is_cancelled() {
             return false;
         }
-        match self.phase.steal(self.demand.fits_in(thief)) {
+        let stealable = self.place.as_ref().is_none_or(|p| p.stealable());
+        match self.phase.steal(stealable, self.demand.fits_in(thief)) {
             Some(Stolen::Queued) => {
                 self.keeps_resources.store(true, Ordering::Release);
                 true
@@ -530,18 +539,17 @@ impl<B: Body> Producer for TaskCell<B> {
         task.cancel_tree(recursive);
     }
 
-    /// Steals the task for the sync task running on this thread, which is
-    /// about to block on its output, and runs it here.
+    /// Steals the task for this thread, which is about to block on its
+    /// output, and runs it here (on the resources of the sync task running
+    /// on this thread, if any, or on its own grant).
     fn help(self: Arc<Self>) -> bool {
         let task: Arc<Task> = self;
         let thief = context::with_running(|r| r.map(|r| r.task.demand.clone()));
-        match thief {
-            Some(thief) if task.steal(&thief) => {
-                run::run_stolen(task);
-                true
-            }
-            _ => false,
+        if !task.steal(&thief.unwrap_or_default()) {
+            return false;
         }
+        run::run_stolen(task);
+        true
     }
 
     fn observe(self: Arc<Self>) -> Option<Box<dyn std::any::Any + Send>> {
@@ -571,9 +579,15 @@ impl<B: Body> Job for TaskCell<B> {
 }
 
 impl Task {
-    /// Runs a sync task to its end, an async one until it first suspends.
+    /// Runs a dispatched task (unless stopped or stolen meanwhile): a
+    /// sync task to its end, an async one until it first suspends.
     fn run_here(self: Arc<Self>) {
-        if self.is_async() {
+        if !self.begin() {
+            return;
+        }
+        if self.is_cancelled() {
+            self.finish();
+        } else if self.is_async() {
             run::run_async_here(self);
         } else {
             run::run_sync(self);
