@@ -18,7 +18,7 @@ use crate::object::recycle::BytePool;
 use crate::object::spill::{self, Encoded, SpillDir, SpillFile, PACK_MAX};
 use crate::object::value::Value;
 use crate::object::RuntimeId;
-use crate::sync::{catch, lock};
+use crate::sync::{catch, lock, Padded};
 
 /// What a runtime's object store holds, from [`Runtime::memory`](crate::Runtime::memory).
 ///
@@ -190,7 +190,9 @@ pub(crate) struct Store {
     runtime_name: Arc<str>,
     /// The policy of the runtime above (see `hooks`).
     hooks: OnceLock<Arc<dyn Hooks>>,
-    next_index: AtomicU64,
+    /// Taken by every submit, apart from the accounts that completions
+    /// write.
+    next_index: Padded<AtomicU64>,
     closed: AtomicBool,
     memory: Account,
     spilled: Account,
@@ -225,7 +227,7 @@ impl Store {
             runtime,
             runtime_name,
             hooks: OnceLock::new(),
-            next_index: AtomicU64::new(1),
+            next_index: Padded(AtomicU64::new(1)),
             closed: AtomicBool::new(false),
             memory: Account::default(),
             spilled: Account::default(),

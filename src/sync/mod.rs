@@ -26,11 +26,13 @@
 //! (`RUSTFLAGS="--cfg rustyray_loom" cargo test -p rustyray --lib --release loom_models`).
 //! [`lock`] takes either mutex.
 
+mod padded;
 mod panic;
 // Under loom the timed spin is replaced (below).
 #[cfg_attr(rustyray_loom, allow(dead_code))]
 mod wait;
 
+pub(crate) use padded::Padded;
 pub(crate) use panic::{catch, catch_future, panic_message};
 #[cfg(feature = "lock-stats")]
 pub(crate) use wait::LOCKS;

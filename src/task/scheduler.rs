@@ -28,7 +28,7 @@ use crate::exec::executor::Executor;
 use crate::exec::pool::WorkerPool;
 use crate::object::store::Store;
 use crate::object::RuntimeId;
-use crate::sync::lock;
+use crate::sync::{lock, Padded};
 use crate::task::context;
 use crate::task::history::History;
 use crate::task::id::TaskId;
@@ -48,11 +48,13 @@ pub(crate) struct Scheduler {
     runtime: RuntimeId,
     store: Arc<Store>,
     capacity: Capacity,
-    state: Mutex<State>,
+    /// Locked by every task with a demand, from the submitting thread and
+    /// from the one releasing resources: on cache lines of its own.
+    state: Padded<Mutex<State>>,
     pool: WorkerPool,
     executor: Executor,
     scope: OnceLock<Arc<dyn Scope>>,
-    next_task: AtomicU64,
+    next_task: Padded<AtomicU64>,
     closed: AtomicBool,
     /// The tasks that ended, for the state API and the timeline.
     history: Arc<History>,
@@ -97,18 +99,18 @@ impl Scheduler {
         Scheduler {
             runtime,
             store,
-            state: Mutex::new(State {
+            state: Padded(Mutex::new(State {
                 free: Available::new(&capacity),
                 classes: Vec::new(),
                 groups: VecDeque::new(),
                 live_groups: HashMap::new(),
                 closed: false,
-            }),
+            })),
             capacity,
             pool,
             executor,
             scope: OnceLock::new(),
-            next_task: AtomicU64::new(1),
+            next_task: Padded(AtomicU64::new(1)),
             closed: AtomicBool::new(false),
             history,
         }
@@ -152,7 +154,7 @@ impl Scheduler {
     /// What is free now, by name (see [`Capacity::named`]).
     pub(crate) fn available(&self) -> std::collections::HashMap<String, f64> {
         let (cpu, custom) = {
-            let state = lock(&self.state);
+            let state = lock(&*self.state);
             (state.free.cpu, state.free.custom.clone())
         };
         self.capacity.named(cpu, &custom)
@@ -175,7 +177,7 @@ impl Scheduler {
             return;
         }
         let task = {
-            let mut guard = lock(&self.state);
+            let mut guard = lock(&*self.state);
             if guard.closed {
                 drop(guard);
                 task.fail(self.store.shut_down());
@@ -283,7 +285,7 @@ impl Scheduler {
     fn release(&self, give: impl FnOnce(&mut Available)) {
         let mut ready = Ready::default();
         {
-            let mut state = lock(&self.state);
+            let mut state = lock(&*self.state);
             give(&mut state.free);
             if !state.closed {
                 Self::ready_now(&mut state, &mut ready);
@@ -304,7 +306,7 @@ impl Scheduler {
     /// Appends `n` slots (of nothing) to the free amounts, for a placement
     /// group's reservation; the index of the first.
     pub(crate) fn add_slots(&self, n: usize) -> usize {
-        let mut state = lock(&self.state);
+        let mut state = lock(&*self.state);
         let first = state.free.custom.len();
         state.free.custom.resize(first + n, 0);
         first
@@ -314,7 +316,7 @@ impl Scheduler {
     pub(crate) fn reserve(&self, group: &Arc<Group>) -> crate::error::Result<()> {
         let mut ready = Ready::default();
         {
-            let mut state = lock(&self.state);
+            let mut state = lock(&*self.state);
             if state.closed {
                 return Err(self.store.shut_down());
             }
@@ -329,7 +331,7 @@ impl Scheduler {
     /// The placement group `id`, unless it was removed (or is not this
     /// runtime's).
     pub(crate) fn group(&self, id: u64) -> Option<Arc<Group>> {
-        lock(&self.state).live_groups.get(&id).cloned()
+        lock(&*self.state).live_groups.get(&id).cloned()
     }
 
     /// Removes `group`: what it reserved is free again (and may start
@@ -338,7 +340,7 @@ impl Scheduler {
     pub(crate) fn remove(&self, group: &Arc<Group>, err: &Error) {
         let mut ready = Ready::default();
         {
-            let mut state = lock(&self.state);
+            let mut state = lock(&*self.state);
             group.unreserve(&mut state.free);
             state.groups.retain(|g| !Arc::ptr_eq(g, group));
             state.live_groups.remove(&group.id);
@@ -375,7 +377,7 @@ impl Scheduler {
     /// The blocked task resumes and takes its CPUs back, even if that
     /// oversubscribes them for a while (as Ray does).
     pub(crate) fn reclaim_cpu(&self, cpu: i64) {
-        lock(&self.state).free.cpu -= cpu;
+        lock(&*self.state).free.cpu -= cpu;
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -389,7 +391,7 @@ impl Scheduler {
     pub(crate) fn close(&self, err: &Error) {
         let queued: Vec<Arc<Task>> = {
             self.closed.store(true, Ordering::Release);
-            let mut state = lock(&self.state);
+            let mut state = lock(&*self.state);
             state.closed = true;
             state.groups.clear();
             state.live_groups.clear();
