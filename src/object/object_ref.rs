@@ -79,8 +79,9 @@ impl<T: Object> ObjectRef<T> {
     /// no thread yet runs on the calling thread instead of making it wait
     /// for one: a round trip costs no thread hand-over, and a task waiting
     /// behind busy threads does not hold up its caller. So the producing
-    /// task may see the caller's thread name; [`get_timeout`](Self::get_timeout)
-    /// never runs it (it could not keep its deadline).
+    /// task may see the caller's thread name.
+    /// [`get_timeout`](Self::get_timeout) never runs it (it could not keep
+    /// its deadline).
     pub fn get(&self) -> Result<T> {
         self.wait_value(None)
     }

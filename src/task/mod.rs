@@ -17,8 +17,10 @@
 //! A task's phase is one atomic word changed by compare-and-swap
 //! (`phase.rs`, checked by loom models), so that cancel, shutdown,
 //! resolution, dispatch and a steal never both win. A thread blocked on a
-//! task's output runs the task itself if it has not started (`help.rs`, installed as the object store's hooks
-//! by the runtime).
+//! task's output runs the task itself if no thread has begun it (a `get`
+//! of one object, from any thread; a wait for several, from a task's
+//! thread: see `Task::steal` and `help.rs`, installed as the object
+//! store's hooks by the runtime).
 //!
 //! A streaming generator (`stream.rs`) is a task like any other whose
 //! body pushes each item it yields to the caller's `ObjectRefStream`.

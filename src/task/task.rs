@@ -13,10 +13,12 @@
 //! by its runner. Its output cells are completed exactly once, by whichever
 //! comes first: its body, a failed dependency, `cancel`, or shutdown.
 //!
-//! A thread blocked on a task's output may *steal* the task while it is
-//! still queued or granted and run it itself (see `Task::steal`): a task
-//! waiting for the tasks it submitted runs them on its own thread instead
-//! of starting new threads, so recursion stays on a few threads.
+//! A thread blocked on a task's output may *steal* the task while no
+//! thread has begun it (queued, granted or dispatched: see `Task::steal`)
+//! and run it itself: a task waiting for the tasks it submitted runs them
+//! on its own thread instead of starting new threads, so recursion stays
+//! on a few threads, and a client's `get` of a task just submitted runs it
+//! with no thread hand-over.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
