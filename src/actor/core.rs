@@ -275,7 +275,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             crashed: AtomicBool::new(false),
         });
         {
-            let mut life = lock(&*self.life);
+            let mut life = lock(&self.life);
             if matches!(*life, Life::Dead) {
                 return; // killed meanwhile: the instance is dropped here
             }
@@ -292,7 +292,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
 
     /// The live instance, waiting while a restart runs.
     fn incarnation_blocking(&self) -> Result<Arc<Incarnation<A>>, Failure> {
-        let mut life = lock(&*self.life);
+        let mut life = lock(&self.life);
         loop {
             match &*life {
                 Life::Alive(incarnation) => return Ok(Arc::clone(incarnation)),
@@ -313,7 +313,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let now = match &*lock(&*self.life) {
+            let now = match &*lock(&self.life) {
                 Life::Alive(incarnation) => Some(Ok(Arc::clone(incarnation))),
                 Life::Dead => Some(Err(())),
                 Life::Starting => None,
@@ -357,7 +357,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             return failure; // a concurrent crash of the same instance handles it
         }
         let current = {
-            let mut life = lock(&*self.life);
+            let mut life = lock(&self.life);
             match &*life {
                 Life::Alive(current) if Arc::ptr_eq(current, &incarnation) => {
                     std::mem::replace(&mut *life, Life::Starting)
@@ -387,7 +387,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
     /// retried. Nothing happens while it is starting or dead.
     pub(crate) fn kill_and_restart(self: &Arc<Self>) {
         let current = {
-            let mut life = lock(&*self.life);
+            let mut life = lock(&self.life);
             match &*life {
                 Life::Alive(incarnation) => {
                     incarnation.crashed.store(true, Ordering::Release);
@@ -551,7 +551,7 @@ impl<A: Send + Sync + 'static> Instance for ActorCore<A> {
     fn destroy(&self) {
         // The instance is dropped by whoever holds it last: now, or the
         // call that holds it when it lets go.
-        let old = std::mem::replace(&mut *lock(&*self.life), Life::Dead);
+        let old = std::mem::replace(&mut *lock(&self.life), Life::Dead);
         self.life_changed();
         if let Err(panic) = catch(|| drop(old)) {
             tracing::warn!(actor = %self.mailbox.label, "dropping the actor's state {panic}");

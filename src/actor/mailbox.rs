@@ -246,7 +246,7 @@ impl Mailbox {
 
     /// Where the actor is in its life, and its restarts so far.
     pub(crate) fn observe(&self) -> (ActorStatus, u32) {
-        let status = match lock(&*self.state).status {
+        let status = match lock(&self.state).status {
             Status::Creating => ActorStatus::Pending,
             Status::Alive => ActorStatus::Alive,
             Status::Restarting => ActorStatus::Restarting,
@@ -264,19 +264,19 @@ impl Mailbox {
 
     /// The error for calls when the actor is dead.
     pub(crate) fn dead(&self) -> Option<Error> {
-        match &lock(&*self.state).status {
+        match &lock(&self.state).status {
             Status::Dead(cause) => Some(self.died(cause.clone())),
             _ => None,
         }
     }
 
     pub(crate) fn handle_added(&self) {
-        lock(&*self.state).handles += 1;
+        lock(&self.state).handles += 1;
     }
 
     pub(crate) fn handle_dropped(&self) {
         let stop = {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             state.handles -= 1;
             Self::idle_and_unreachable(&state)
         };
@@ -306,7 +306,7 @@ impl Mailbox {
     /// [`group_lane`](Self::group_lane)); the actor's death cause when it
     /// is dead.
     pub(crate) fn assign_seq(&self, lane: usize) -> Result<u64, Error> {
-        let mut state = lock(&*self.state);
+        let mut state = lock(&self.state);
         if let Status::Dead(cause) = &state.status {
             return Err(self.died(cause.clone()));
         }
@@ -321,7 +321,7 @@ impl Mailbox {
     /// The actor holds `demand` from now until it dies; `false` (and
     /// nothing held) when it is dead already.
     pub(crate) fn hold(&self, demand: Demand) -> bool {
-        let mut state = lock(&*self.state);
+        let mut state = lock(&self.state);
         if matches!(state.status, Status::Dead(_)) {
             return false;
         }
@@ -332,7 +332,7 @@ impl Mailbox {
     /// The constructor succeeded (first, or after a crash): calls may start.
     pub(crate) fn open(&self) {
         let (stop, exiting) = {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             if matches!(state.status, Status::Creating | Status::Restarting) {
                 state.status = Status::Alive;
             }
@@ -350,7 +350,7 @@ impl Mailbox {
     /// A new call, still waiting for its arguments: known, so that the
     /// actor's death can fail it at once.
     fn submitted(&self, seq: u64, task: &Arc<Task>) {
-        let mut state = lock(&*self.state);
+        let mut state = lock(&self.state);
         if !matches!(state.status, Status::Dead(_)) {
             state.set_turn(seq, Turn::Waiting(Some(Arc::clone(task))));
         }
@@ -359,7 +359,7 @@ impl Mailbox {
     /// A call's arguments are ready: start it in its turn.
     fn deliver_call(&self, task: Arc<Task>, seq: u64) {
         let outcome = {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             match &state.status {
                 Status::Dead(cause) => Err((task, cause.clone())),
                 // A call stopped between its grant and now has left: its
@@ -385,7 +385,7 @@ impl Mailbox {
     fn pump(&self) {
         let mut started = Started::default();
         {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             for lane in 0..state.lanes.len() {
                 Self::take_turns(&mut state, lane, &mut started);
             }
@@ -439,7 +439,7 @@ impl Mailbox {
     /// not be retried fail now with `err`.
     pub(crate) fn crashed(&self, crashing: Option<&Arc<Task>>, err: &Error) {
         let doomed: Vec<Arc<Task>> = {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             if matches!(state.status, Status::Alive) {
                 state.status = Status::Restarting;
             }
@@ -459,13 +459,13 @@ impl Mailbox {
     /// `exit_actor()` in a running call: no other call starts, and the actor
     /// dies (for good) when a running call ends.
     pub(crate) fn exit(&self) {
-        lock(&*self.state).exiting = true;
+        lock(&self.state).exiting = true;
     }
 
     /// Whether a call of it called `exit_actor()`.
     #[cfg(feature = "ray")]
     pub(crate) fn is_exiting(&self) -> bool {
-        lock(&*self.state).exiting
+        lock(&self.state).exiting
     }
 
     /// A call numbered `seq` could not be submitted: its turn is skipped.
@@ -476,7 +476,7 @@ impl Mailbox {
     /// A call left the system (ran, or ended without running).
     fn finished_call(&self, seq: u64) {
         let (stop, started) = {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             state.unfinished -= 1;
             let (lane_index, n) = lane_of(seq);
             if let Some(lane) = state.lanes.get_mut(lane_index) {
@@ -513,7 +513,7 @@ impl Mailbox {
     /// `ActorDied`, its state is dropped, its resources and name released.
     pub(crate) fn die(&self, cause: String) {
         let (waiting, running, held) = {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             if matches!(state.status, Status::Dead(_)) {
                 return;
             }
@@ -597,7 +597,7 @@ impl ActorView for Mailbox {
     }
 
     fn held(&self) -> Option<Demand> {
-        lock(&*self.state).held.clone()
+        lock(&self.state).held.clone()
     }
 }
 

@@ -36,6 +36,18 @@ impl<T: ?Sized> Lock for Mutex<T> {
     }
 }
 
+/// A padded mutex locks as the mutex it holds.
+impl<L: Lock> Lock for super::Padded<L> {
+    type Guard<'a>
+        = L::Guard<'a>
+    where
+        Self: 'a;
+
+    fn lock_ignoring_poison(&self) -> L::Guard<'_> {
+        self.0.lock_ignoring_poison()
+    }
+}
+
 #[cfg(rustyray_loom)]
 impl<T> Lock for loom::sync::Mutex<T> {
     type Guard<'a>

@@ -26,8 +26,9 @@ pub(crate) trait Place: Send + Sync + 'static {
     fn finished(&self, task: &Arc<Task>);
 
     /// Whether tasks of this place run on the pool once delivered, and so
-    /// may be run by a thread blocked on their output (an actor's calls may
-    /// not: they run in their actor's turn).
+    /// may be run by a thread blocked on their output before they are
+    /// dispatched (an actor's calls may not: they wait for their actor's
+    /// turn, and only a call dispatched in its turn may be stolen).
     fn stealable(&self) -> bool {
         false
     }

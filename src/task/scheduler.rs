@@ -154,7 +154,7 @@ impl Scheduler {
     /// What is free now, by name (see [`Capacity::named`]).
     pub(crate) fn available(&self) -> std::collections::HashMap<String, f64> {
         let (cpu, custom) = {
-            let state = lock(&*self.state);
+            let state = lock(&self.state);
             (state.free.cpu, state.free.custom.clone())
         };
         self.capacity.named(cpu, &custom)
@@ -177,7 +177,7 @@ impl Scheduler {
             return;
         }
         let task = {
-            let mut guard = lock(&*self.state);
+            let mut guard = lock(&self.state);
             if guard.closed {
                 drop(guard);
                 task.fail(self.store.shut_down());
@@ -222,12 +222,7 @@ impl Scheduler {
     /// an embedded executor runs all of its async work itself.
     pub(crate) fn start(&self, task: Arc<Task>) {
         if task.is_async() && (self.executor.is_embedded() || !context::is_running()) {
-            if !task.begin() {
-                return;
-            }
-            if task.is_cancelled() {
-                task.finish();
-            } else {
+            if task.begin() {
                 run::spawn_async(task);
             }
         } else if task.dispatch() {
@@ -285,7 +280,7 @@ impl Scheduler {
     fn release(&self, give: impl FnOnce(&mut Available)) {
         let mut ready = Ready::default();
         {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             give(&mut state.free);
             if !state.closed {
                 Self::ready_now(&mut state, &mut ready);
@@ -306,7 +301,7 @@ impl Scheduler {
     /// Appends `n` slots (of nothing) to the free amounts, for a placement
     /// group's reservation; the index of the first.
     pub(crate) fn add_slots(&self, n: usize) -> usize {
-        let mut state = lock(&*self.state);
+        let mut state = lock(&self.state);
         let first = state.free.custom.len();
         state.free.custom.resize(first + n, 0);
         first
@@ -316,7 +311,7 @@ impl Scheduler {
     pub(crate) fn reserve(&self, group: &Arc<Group>) -> crate::error::Result<()> {
         let mut ready = Ready::default();
         {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             if state.closed {
                 return Err(self.store.shut_down());
             }
@@ -331,7 +326,7 @@ impl Scheduler {
     /// The placement group `id`, unless it was removed (or is not this
     /// runtime's).
     pub(crate) fn group(&self, id: u64) -> Option<Arc<Group>> {
-        lock(&*self.state).live_groups.get(&id).cloned()
+        lock(&self.state).live_groups.get(&id).cloned()
     }
 
     /// Removes `group`: what it reserved is free again (and may start
@@ -340,7 +335,7 @@ impl Scheduler {
     pub(crate) fn remove(&self, group: &Arc<Group>, err: &Error) {
         let mut ready = Ready::default();
         {
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             group.unreserve(&mut state.free);
             state.groups.retain(|g| !Arc::ptr_eq(g, group));
             state.live_groups.remove(&group.id);
@@ -377,7 +372,7 @@ impl Scheduler {
     /// The blocked task resumes and takes its CPUs back, even if that
     /// oversubscribes them for a while (as Ray does).
     pub(crate) fn reclaim_cpu(&self, cpu: i64) {
-        lock(&*self.state).free.cpu -= cpu;
+        lock(&self.state).free.cpu -= cpu;
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -391,7 +386,7 @@ impl Scheduler {
     pub(crate) fn close(&self, err: &Error) {
         let queued: Vec<Arc<Task>> = {
             self.closed.store(true, Ordering::Release);
-            let mut state = lock(&*self.state);
+            let mut state = lock(&self.state);
             state.closed = true;
             state.groups.clear();
             state.live_groups.clear();

@@ -359,11 +359,19 @@ impl Task {
         self.phase.dispatch()
     }
 
-    /// A runner starts the granted (or dispatched) task; `false` when it
-    /// was stopped or stolen meanwhile (someone else finishes it: the
-    /// runner drops it).
-    pub(crate) fn begin(&self) -> bool {
-        self.phase.begin()
+    /// A runner starts the granted (or dispatched) task: `true` when the
+    /// runner must run it. `false` when it was stopped or stolen meanwhile
+    /// (someone else finishes it: the runner drops it), or cancelled
+    /// (finished here).
+    pub(crate) fn begin(self: &Arc<Self>) -> bool {
+        if !self.phase.begin() {
+            return false;
+        }
+        if self.is_cancelled() {
+            self.finish();
+            return false;
+        }
+        true
     }
 
     /// A thread that holds `thief` (the demand of the task it runs, or
@@ -587,9 +595,7 @@ impl Task {
         if !self.begin() {
             return;
         }
-        if self.is_cancelled() {
-            self.finish();
-        } else if self.is_async() {
+        if self.is_async() {
             run::run_async_here(self);
         } else {
             run::run_sync(self);
