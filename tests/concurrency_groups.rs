@@ -216,6 +216,20 @@ impl Service {
             .is_ok()
     }
 
+    /// Computes without an `.await` until the test opens the gate.
+    #[method(concurrency_group = "slow")]
+    async fn spin(&self) -> bool {
+        self.lanes.entered.incr();
+        let deadline = Instant::now() + PATIENCE;
+        while self.lanes.gate.get() == 0 {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    }
+
     #[method(concurrency_group = "fast")]
     async fn fast(&self, i: u32) -> u32 {
         i * 10
@@ -246,5 +260,30 @@ fn an_async_call_awaiting_in_one_group_leaves_the_others_serving() -> Result<()>
     lanes.gate.incr();
     assert_eq!(get_all_within(&slow)?, vec![true, true]);
     assert_eq!(lanes.entered.get(), 2);
+    Ok(())
+}
+
+/// A group's async calls are polled one after another (as Ray runs each
+/// group on an event loop of its own): a call that computes without
+/// awaiting holds up its own group only.
+#[test]
+fn an_async_call_computing_in_one_group_leaves_the_others_serving() -> Result<()> {
+    let _rt = rustyray::init(Config::default().num_cpus(2))?;
+    let lanes = TestState::<Lanes>::new();
+    let service = Service::remote(lanes.key)?;
+    let spinning = service.spin()?;
+    assert!(lanes.entered.wait_for(1));
+    let fast = (0..5)
+        .map(|i| service.fast(i))
+        .collect::<Result<Vec<_>>>()?;
+    assert_eq!(get_all_within(&fast)?, vec![0, 10, 20, 30, 40]);
+    let default = (0..3)
+        .map(|i| service.default_lane(i))
+        .collect::<Result<Vec<_>>>()?;
+    assert_eq!(get_all_within(&default)?, vec![1, 2, 3]);
+    // The spinning call saw the gate open: it was still computing while
+    // the other groups served.
+    lanes.gate.incr();
+    assert!(spinning.get_timeout(PATIENCE)?);
     Ok(())
 }

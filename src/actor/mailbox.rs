@@ -14,16 +14,21 @@
 //! ready first. A call that ends without running (a failed dependency,
 //! `cancel`) leaves a tombstone so it does not hold up the ones behind it.
 //!
-//! Started calls go to the same runners as tasks (worker threads for sync
-//! methods, the executor for async ones). The mailbox is not generic: the
-//! actor's state lives in its [`ActorCore`](super::core), reached through
-//! [`Instance`] to destroy it when the actor dies.
+//! Started sync calls go to the same runner as tasks (worker threads);
+//! started async calls queue in their lane for its driver (`driver.rs`),
+//! which polls them one after another until each first suspends. The
+//! running calls of a lane are kept by number (`running.rs`). The mailbox
+//! is not generic: the actor's state lives in its
+//! [`ActorCore`](super::core), reached through [`Instance`] to destroy it
+//! when the actor dies.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+use crate::actor::driver::LaneDriver;
 use crate::actor::registry::ActorTable;
+use crate::actor::running::RunningCalls;
 use crate::actor::state::ActorStatus;
 use crate::error::Error;
 use crate::sync::{lock, Padded};
@@ -68,7 +73,11 @@ struct Lane {
     next_start: u64,
     /// `turns[i]` is call `next_start + i`.
     turns: VecDeque<Turn>,
-    running: Vec<(u64, Arc<Task>)>,
+    running: RunningCalls<Arc<Task>>,
+    /// Async calls started and not yet run by the lane's driver.
+    ready: VecDeque<Arc<Task>>,
+    /// Whether a driver is on its way to run `ready` (see `driver.rs`).
+    driving: bool,
 }
 
 /// Bits of a call's `seq` that number it in its lane; the lane is above.
@@ -108,6 +117,8 @@ struct State {
 }
 
 pub(crate) struct Mailbox {
+    /// Itself, for the drivers it launches.
+    me: Weak<Mailbox>,
     pub(crate) id: ActorId,
     pub(crate) name: Option<String>,
     /// The namespace of its name.
@@ -130,11 +141,13 @@ pub(crate) struct Mailbox {
     instance: Mutex<Option<Weak<dyn Instance>>>,
 }
 
-/// Calls taken to start (most often one: no allocation for it).
+/// Sync calls taken to start (most often one: no allocation for it), and
+/// the lanes whose async calls need a driver.
 #[derive(Default)]
 struct Started {
     first: Option<Arc<Task>>,
     rest: Vec<Arc<Task>>,
+    drive: Vec<usize>,
 }
 
 impl Lane {
@@ -146,7 +159,9 @@ impl Lane {
             next_seq: 1,
             next_start: 1,
             turns: VecDeque::new(),
-            running: Vec::new(),
+            running: RunningCalls::new(),
+            ready: VecDeque::new(),
+            driving: false,
         }
     }
 
@@ -204,7 +219,8 @@ impl Mailbox {
                 .iter()
                 .map(|&(_, limit)| Lane::new(limit, limit)),
         );
-        Arc::new(Mailbox {
+        Arc::new_cyclic(|me| Mailbox {
+            me: Weak::clone(me),
             id,
             name,
             namespace,
@@ -395,11 +411,11 @@ impl Mailbox {
 
     /// Takes, in order, the calls of `lane` whose turn it is and that fit
     /// under its limit, marking them running.
-    fn take_turns(state: &mut State, lane: usize, started: &mut Started) {
+    fn take_turns(state: &mut State, lane_index: usize, started: &mut Started) {
         if !matches!(state.status, Status::Alive) || state.exiting {
             return;
         }
-        let Some(lane) = state.lanes.get_mut(lane) else {
+        let Some(lane) = state.lanes.get_mut(lane_index) else {
             return;
         };
         while lane.running.len() < lane.limit {
@@ -415,10 +431,16 @@ impl Mailbox {
             let n = lane.next_start;
             lane.next_start += 1;
             if let Some(Turn::Ready(task)) = lane.turns.pop_front() {
-                if !task.is_async() {
-                    lane.sync_running += 1;
+                lane.running.start(n, Arc::clone(&task));
+                if task.is_async() {
+                    lane.ready.push_back(task);
+                    if !lane.driving {
+                        lane.driving = true;
+                        started.drive.push(lane_index);
+                    }
+                    continue;
                 }
-                lane.running.push((n, Arc::clone(&task)));
+                lane.sync_running += 1;
                 match started.first {
                     None => started.first = Some(task),
                     Some(_) => started.rest.push(task),
@@ -431,6 +453,39 @@ impl Mailbox {
         let scheduler = &self.scheduler;
         for task in started.first.into_iter().chain(started.rest) {
             scheduler.start(task);
+        }
+        if let Some(me) = self.me.upgrade() {
+            for lane in started.drive {
+                LaneDriver::launch(Arc::clone(&me), lane);
+            }
+        }
+    }
+
+    /// For `lane`'s driver: moves up to `max` of its started async calls
+    /// into `batch`; `false` (and the driver is gone) when it has none.
+    pub(crate) fn take_async(&self, lane: usize, max: usize, batch: &mut Vec<Arc<Task>>) -> bool {
+        let mut state = lock(&self.state);
+        let Some(lane) = state.lanes.get_mut(lane) else {
+            return false;
+        };
+        if lane.ready.is_empty() {
+            lane.driving = false;
+            return false;
+        }
+        let n = max.min(lane.ready.len());
+        batch.extend(lane.ready.drain(..n));
+        true
+    }
+
+    /// `lane`'s driver will not run: the calls it would have run.
+    pub(crate) fn abandon_async(&self, lane: usize) -> VecDeque<Arc<Task>> {
+        let mut state = lock(&self.state);
+        match state.lanes.get_mut(lane) {
+            Some(lane) => {
+                lane.driving = false;
+                std::mem::take(&mut lane.ready)
+            }
+            None => VecDeque::new(),
         }
     }
 
@@ -446,9 +501,9 @@ impl Mailbox {
             state
                 .lanes
                 .iter()
-                .flat_map(|lane| &lane.running)
-                .filter(|(_, t)| !crashing.is_some_and(|c| Arc::ptr_eq(t, c)) && t.max_retries == 0)
-                .map(|(_, t)| Arc::clone(t))
+                .flat_map(|lane| lane.running.iter())
+                .filter(|t| !crashing.is_some_and(|c| Arc::ptr_eq(t, c)) && t.max_retries == 0)
+                .map(Arc::clone)
                 .collect()
         };
         for task in doomed {
@@ -480,8 +535,7 @@ impl Mailbox {
             state.unfinished -= 1;
             let (lane_index, n) = lane_of(seq);
             if let Some(lane) = state.lanes.get_mut(lane_index) {
-                if let Some(i) = lane.running.iter().position(|(s, _)| *s == n) {
-                    let (_, task) = lane.running.swap_remove(i);
+                if let Some(task) = lane.running.finish(n) {
                     if !task.is_async() {
                         lane.sync_running -= 1;
                     }
@@ -530,8 +584,8 @@ impl Mailbox {
             let running: Vec<Arc<Task>> = state
                 .lanes
                 .iter()
-                .flat_map(|lane| &lane.running)
-                .map(|(_, t)| Arc::clone(t))
+                .flat_map(|lane| lane.running.iter())
+                .map(Arc::clone)
                 .collect();
             (waiting, running, state.held.take())
         };

@@ -28,6 +28,12 @@
 //! call runs on a worker thread of its own, so at most `n` threads serve
 //! an actor's default lane at once.
 //!
+//! A lane's async calls are first polled one after another by the lane's
+//! driver (`driver.rs`), as Ray runs an async actor's calls on one event
+//! loop per group: a call that computes for long before its first `.await`
+//! holds up the later calls of its lane (not those of other lanes); calls
+//! suspended at an `.await` resume independently on the executor.
+//!
 //! Concurrency groups (`concurrency_groups(io = 2)` on the `impl`,
 //! `#[method(concurrency_group = "io")]` on a method) are lanes of their
 //! own: a call queued or running in one never holds up another lane.
@@ -55,10 +61,12 @@
 //! namespace), decoded handles and shutdown.
 
 pub(crate) mod core;
+mod driver;
 pub(crate) mod handle;
 pub(crate) mod mailbox;
 pub(crate) mod method;
 pub(crate) mod registry;
+mod running;
 pub(crate) mod state;
 
 pub use self::core::{Access, ActorRead, ActorWrite};

@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use crate::error::Error;
 use crate::exec::executor::Executor;
-use crate::exec::pool::WorkerPool;
+use crate::exec::pool::{Job, WorkerPool};
 use crate::object::store::Store;
 use crate::object::RuntimeId;
 use crate::sync::{lock, Padded};
@@ -221,7 +221,7 @@ impl Scheduler {
     /// polls them until they first suspend (see [`run::run_async_here`]);
     /// an embedded executor runs all of its async work itself.
     pub(crate) fn start(&self, task: Arc<Task>) {
-        if task.is_async() && (self.executor.is_embedded() || !context::is_running()) {
+        if task.is_async() && self.async_goes_to_executor() {
             if task.begin() {
                 run::spawn_async(task);
             }
@@ -232,6 +232,18 @@ impl Scheduler {
                 self.pool.execute(job);
             }
         }
+    }
+
+    /// Whether async work started now goes to the executor (embedded, or
+    /// started outside a task), rather than to a pool thread that polls it
+    /// until it first suspends.
+    pub(crate) fn async_goes_to_executor(&self) -> bool {
+        self.executor.is_embedded() || !context::is_running()
+    }
+
+    /// Runs `job` on the pool.
+    pub(crate) fn execute(&self, job: Arc<dyn Job>) {
+        self.pool.execute(job);
     }
 
     /// Queued tasks that fit now, in order, with their demand taken (the

@@ -589,9 +589,10 @@ impl<B: Body> Job for TaskCell<B> {
 }
 
 impl Task {
-    /// Runs a dispatched task (unless stopped or stolen meanwhile): a
-    /// sync task to its end, an async one until it first suspends.
-    fn run_here(self: Arc<Self>) {
+    /// Runs a granted or dispatched task on this thread (unless stopped or
+    /// stolen meanwhile): a sync task to its end, an async one until it
+    /// first suspends.
+    pub(crate) fn run_here(self: Arc<Self>) {
         if !self.begin() {
             return;
         }
