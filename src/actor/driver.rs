@@ -32,6 +32,9 @@ use crate::task::task::Task;
 /// How many calls a driver on the executor polls before it yields.
 const BATCH: usize = 64;
 
+/// How many calls a driver takes from its lane's queue at once.
+const TAKE: usize = 16;
+
 pub(crate) struct LaneDriver {
     mailbox: Arc<Mailbox>,
     lane: usize,
@@ -59,18 +62,19 @@ impl LaneDriver {
 
     /// Runs up to `budget` calls; `true` when the queue was found empty.
     fn drive(&self, budget: usize) -> bool {
-        let mut batch = Vec::new();
+        // Taken a few at a time under one lock, into a buffer on the stack.
+        let mut batch: [Option<Arc<Task>>; TAKE] = Default::default();
         let mut left = budget;
         while left > 0 {
-            if !self
+            let taken = self
                 .mailbox
-                .take_async(self.lane, left.min(BATCH), &mut batch)
-            {
+                .take_async(self.lane, &mut batch[..left.min(TAKE)]);
+            if taken == 0 {
                 self.done.store(true, Ordering::Relaxed);
                 return true;
             }
-            left = left.saturating_sub(batch.len());
-            for task in batch.drain(..) {
+            left -= taken;
+            for task in batch[..taken].iter_mut().filter_map(Option::take) {
                 Task::run_here(task);
             }
         }

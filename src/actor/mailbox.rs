@@ -461,20 +461,23 @@ impl Mailbox {
         }
     }
 
-    /// For `lane`'s driver: moves up to `max` of its started async calls
-    /// into `batch`; `false` (and the driver is gone) when it has none.
-    pub(crate) fn take_async(&self, lane: usize, max: usize, batch: &mut Vec<Arc<Task>>) -> bool {
+    /// For `lane`'s driver: moves the oldest of its started async calls
+    /// into `batch`, as many as fit, and says how many; none (and the
+    /// driver is gone) when it has none.
+    pub(crate) fn take_async(&self, lane: usize, batch: &mut [Option<Arc<Task>>]) -> usize {
         let mut state = lock(&self.state);
         let Some(lane) = state.lanes.get_mut(lane) else {
-            return false;
+            return 0;
         };
         if lane.ready.is_empty() {
             lane.driving = false;
-            return false;
+            return 0;
         }
-        let n = max.min(lane.ready.len());
-        batch.extend(lane.ready.drain(..n));
-        true
+        let n = batch.len().min(lane.ready.len());
+        for (slot, task) in batch.iter_mut().zip(lane.ready.drain(..n)) {
+            *slot = Some(task);
+        }
+        n
     }
 
     /// `lane`'s driver will not run: the calls it would have run.
