@@ -141,13 +141,14 @@ pub(crate) struct Mailbox {
     instance: Mutex<Option<Weak<dyn Instance>>>,
 }
 
-/// Sync calls taken to start (most often one: no allocation for it), and
-/// the lanes whose async calls need a driver.
+/// Sync calls taken to start, and the lanes whose async calls need a
+/// driver (most often one of either: no allocation for it).
 #[derive(Default)]
 struct Started {
     first: Option<Arc<Task>>,
     rest: Vec<Arc<Task>>,
-    drive: Vec<usize>,
+    drive: Option<usize>,
+    drive_more: Vec<usize>,
 }
 
 impl Lane {
@@ -436,7 +437,10 @@ impl Mailbox {
                     lane.ready.push_back(task);
                     if !lane.driving {
                         lane.driving = true;
-                        started.drive.push(lane_index);
+                        match started.drive {
+                            None => started.drive = Some(lane_index),
+                            Some(_) => started.drive_more.push(lane_index),
+                        }
                     }
                     continue;
                 }
@@ -455,7 +459,7 @@ impl Mailbox {
             scheduler.start(task);
         }
         if let Some(me) = self.me.upgrade() {
-            for lane in started.drive {
+            for lane in started.drive.into_iter().chain(started.drive_more) {
                 LaneDriver::launch(Arc::clone(&me), lane);
             }
         }
