@@ -23,7 +23,7 @@
 //! when the actor dies.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::actor::driver::LaneDriver;
@@ -69,7 +69,6 @@ struct Lane {
     /// How many of them may be sync calls (each on a thread of its own).
     sync_limit: usize,
     sync_running: usize,
-    next_seq: u64,
     next_start: u64,
     /// `turns[i]` is call `next_start + i`.
     turns: VecDeque<Turn>,
@@ -104,8 +103,6 @@ struct State {
     status: Status,
     /// Lane 0 is the default; lane `i + 1` is the group `groups[i]`.
     lanes: Vec<Lane>,
-    /// Calls submitted and not finished.
-    unfinished: usize,
     /// Live handle groups (each decoded handle is one; clones share one).
     handles: usize,
     named: bool,
@@ -138,7 +135,21 @@ pub(crate) struct Mailbox {
     /// Locked by every call, from the submitting thread and from the one
     /// finishing it: on cache lines of its own.
     state: Padded<Mutex<State>>,
+    /// Written by every call's submitter: on cache lines of their own too.
+    numbers: Padded<Numbers>,
     instance: Mutex<Option<Weak<dyn Instance>>>,
+}
+
+/// What numbering a call needs, outside the state's lock: each lane's
+/// next number, the calls not finished, and whether the actor is dead.
+struct Numbers {
+    next_seq: Vec<AtomicU64>,
+    /// Calls numbered and not finished (changed without the state's lock
+    /// only by a submitter, which holds a handle: so while no handle lives
+    /// it changes only under that lock).
+    unfinished: AtomicUsize,
+    /// Set (under the state's lock) when the actor dies for good.
+    dead: AtomicBool,
 }
 
 /// Sync calls taken to start, and the lanes whose async calls need a
@@ -157,7 +168,6 @@ impl Lane {
             limit: limit.max(1),
             sync_limit: sync_limit.clamp(1, limit.max(1)),
             sync_running: 0,
-            next_seq: 1,
             next_start: 1,
             turns: VecDeque::new(),
             running: RunningCalls::new(),
@@ -220,6 +230,11 @@ impl Mailbox {
                 .iter()
                 .map(|&(_, limit)| Lane::new(limit, limit)),
         );
+        let numbers = Numbers {
+            next_seq: (0..state_lanes.len()).map(|_| AtomicU64::new(1)).collect(),
+            unfinished: AtomicUsize::new(0),
+            dead: AtomicBool::new(false),
+        };
         Arc::new_cyclic(|me| Mailbox {
             me: Weak::clone(me),
             id,
@@ -235,12 +250,12 @@ impl Mailbox {
             state: Padded(Mutex::new(State {
                 status: Status::Creating,
                 lanes: state_lanes,
-                unfinished: 0,
                 handles: 0,
                 named,
                 exiting: false,
                 held: None,
             })),
+            numbers: Padded(numbers),
             instance: Mutex::new(None),
         })
     }
@@ -295,18 +310,18 @@ impl Mailbox {
         let stop = {
             let mut state = lock(&self.state);
             state.handles -= 1;
-            Self::idle_and_unreachable(&state)
+            self.idle_and_unreachable(&state)
         };
         if stop {
             self.die("every handle to it was dropped".to_string());
         }
     }
 
-    fn idle_and_unreachable(state: &State) -> bool {
+    fn idle_and_unreachable(&self, state: &State) -> bool {
         matches!(state.status, Status::Alive)
             && state.handles == 0
             && !state.named
-            && state.unfinished == 0
+            && self.numbers.unfinished.load(Ordering::SeqCst) == 0
     }
 
     /// The lane of the concurrency group `group`, if the actor has one.
@@ -322,16 +337,26 @@ impl Mailbox {
     /// Numbers a new call in `lane` (0: the default one; see
     /// [`group_lane`](Self::group_lane)); the actor's death cause when it
     /// is dead.
+    ///
+    /// Takes no lock: a call numbered while the actor dies meets its death
+    /// when it arrives (`submitted` or `deliver_call`), as one that was
+    /// waiting for its arguments does.
     pub(crate) fn assign_seq(&self, lane: usize) -> Result<u64, Error> {
-        let mut state = lock(&self.state);
-        if let Status::Dead(cause) = &state.status {
-            return Err(self.died(cause.clone()));
+        let numbers = &*self.numbers;
+        if numbers.dead.load(Ordering::Acquire) {
+            if let Some(dead) = self.dead() {
+                return Err(dead);
+            }
         }
-        let state = &mut *state;
-        state.unfinished += 1;
-        let lane_state = &mut state.lanes[lane];
-        let n = lane_state.next_seq;
-        lane_state.next_seq += 1;
+        let next = numbers
+            .next_seq
+            .get(lane)
+            .ok_or_else(|| Error::InvalidArgument {
+                call: "actor call",
+                reason: format!("{} has no lane {lane}", self.label),
+            })?;
+        numbers.unfinished.fetch_add(1, Ordering::SeqCst);
+        let n = next.fetch_add(1, Ordering::Relaxed);
         Ok(((lane as u64) << LANE_SHIFT) | n)
     }
 
@@ -353,7 +378,7 @@ impl Mailbox {
             if matches!(state.status, Status::Creating | Status::Restarting) {
                 state.status = Status::Alive;
             }
-            (Self::idle_and_unreachable(&state), state.exiting)
+            (self.idle_and_unreachable(&state), state.exiting)
         };
         if exiting {
             self.die("its constructor called `exit_actor()`".to_string());
@@ -539,7 +564,7 @@ impl Mailbox {
     fn finished_call(&self, seq: u64) {
         let (stop, started) = {
             let mut state = lock(&self.state);
-            state.unfinished -= 1;
+            self.numbers.unfinished.fetch_sub(1, Ordering::SeqCst);
             let (lane_index, n) = lane_of(seq);
             if let Some(lane) = state.lanes.get_mut(lane_index) {
                 if let Some(task) = lane.running.finish(n) {
@@ -552,7 +577,7 @@ impl Mailbox {
             }
             let stop = if state.exiting {
                 Some("it called `exit_actor()`")
-            } else if Self::idle_and_unreachable(&state) {
+            } else if self.idle_and_unreachable(&state) {
                 Some("every handle to it was dropped")
             } else {
                 None
@@ -579,6 +604,7 @@ impl Mailbox {
                 return;
             }
             state.status = Status::Dead(cause.clone());
+            self.numbers.dead.store(true, Ordering::Release);
             let waiting: Vec<Arc<Task>> = state
                 .lanes
                 .iter_mut()
