@@ -265,10 +265,20 @@ fn an_async_call_awaiting_in_one_group_leaves_the_others_serving() -> Result<()>
 
 /// A group's async calls are polled one after another (as Ray runs each
 /// group on an event loop of its own): a call that computes without
-/// awaiting holds up its own group only.
+/// awaiting holds up its own group only. (On an executor of two threads
+/// whatever the machine's cores: the computing call holds one.)
 #[test]
 fn an_async_call_computing_in_one_group_leaves_the_others_serving() -> Result<()> {
-    let _rt = rustyray::init(Config::default().num_cpus(2))?;
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime of two threads");
+    let _rt = rustyray::init(
+        Config::default()
+            .num_cpus(2)
+            .tokio_handle(executor.handle().clone()),
+    )?;
     let lanes = TestState::<Lanes>::new();
     let service = Service::remote(lanes.key)?;
     let spinning = service.spin()?;
