@@ -240,13 +240,8 @@ impl Service {
     }
 }
 
-#[test]
-fn an_async_call_awaiting_in_one_group_leaves_the_others_serving() -> Result<()> {
-    let _rt = rustyray::init(Config::default().num_cpus(2))?;
-    let lanes = TestState::<Lanes>::new();
-    let service = Service::remote(lanes.key)?;
-    let slow = (0..2).map(|_| service.slow()).collect::<Result<Vec<_>>>()?;
-    assert!(lanes.entered.wait_for(1));
+/// Calls of the `fast` group and of the default one, each answered.
+fn the_fast_and_default_groups_serve(service: &ServiceHandle) -> Result<()> {
     let fast = (0..5)
         .map(|i| service.fast(i))
         .collect::<Result<Vec<_>>>()?;
@@ -255,6 +250,17 @@ fn an_async_call_awaiting_in_one_group_leaves_the_others_serving() -> Result<()>
         .map(|i| service.default_lane(i))
         .collect::<Result<Vec<_>>>()?;
     assert_eq!(get_all_within(&default)?, vec![1, 2, 3]);
+    Ok(())
+}
+
+#[test]
+fn an_async_call_awaiting_in_one_group_leaves_the_others_serving() -> Result<()> {
+    let _rt = rustyray::init(Config::default().num_cpus(2))?;
+    let lanes = TestState::<Lanes>::new();
+    let service = Service::remote(lanes.key)?;
+    let slow = (0..2).map(|_| service.slow()).collect::<Result<Vec<_>>>()?;
+    assert!(lanes.entered.wait_for(1));
+    the_fast_and_default_groups_serve(&service)?;
     // The slow lane holds one call at a time: the second has not entered.
     assert_eq!(lanes.entered.get(), 1);
     lanes.gate.incr();
@@ -283,14 +289,7 @@ fn an_async_call_computing_in_one_group_leaves_the_others_serving() -> Result<()
     let service = Service::remote(lanes.key)?;
     let spinning = service.spin()?;
     assert!(lanes.entered.wait_for(1));
-    let fast = (0..5)
-        .map(|i| service.fast(i))
-        .collect::<Result<Vec<_>>>()?;
-    assert_eq!(get_all_within(&fast)?, vec![0, 10, 20, 30, 40]);
-    let default = (0..3)
-        .map(|i| service.default_lane(i))
-        .collect::<Result<Vec<_>>>()?;
-    assert_eq!(get_all_within(&default)?, vec![1, 2, 3]);
+    the_fast_and_default_groups_serve(&service)?;
     // The spinning call saw the gate open: it was still computing while
     // the other groups served.
     lanes.gate.incr();
