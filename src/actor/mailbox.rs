@@ -17,18 +17,16 @@
 //! Started sync calls go to the same runner as tasks (worker threads);
 //! started async calls queue in their lane for its driver (`driver.rs`),
 //! which polls them one after another until each first suspends. The
-//! running calls of a lane are kept by number (`running.rs`). The mailbox
-//! is not generic: the actor's state lives in its
+//! mailbox is not generic: the actor's state lives in its
 //! [`ActorCore`](super::core), reached through [`Instance`] to destroy it
 //! when the actor dies.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::actor::driver::LaneDriver;
 use crate::actor::registry::ActorTable;
-use crate::actor::running::RunningCalls;
 use crate::actor::state::ActorStatus;
 use crate::error::Error;
 use crate::sync::{lock, Padded};
@@ -72,7 +70,11 @@ struct Lane {
     next_start: u64,
     /// `turns[i]` is call `next_start + i`.
     turns: VecDeque<Turn>,
-    running: RunningCalls<Arc<Task>>,
+    /// The calls started and not finished, by number: up to 1000 in an
+    /// async actor's lane, so found by key, not by a search (and a map, not
+    /// a window of numbers, which one call that never returns would keep
+    /// growing).
+    running: HashMap<u64, Arc<Task>>,
     /// Async calls started and not yet run by the lane's driver.
     ready: VecDeque<Arc<Task>>,
     /// Whether a driver is on its way to run `ready` (see `driver.rs`).
@@ -170,7 +172,7 @@ impl Lane {
             sync_running: 0,
             next_start: 1,
             turns: VecDeque::new(),
-            running: RunningCalls::new(),
+            running: HashMap::new(),
             ready: VecDeque::new(),
             driving: false,
         }
@@ -457,7 +459,7 @@ impl Mailbox {
             let n = lane.next_start;
             lane.next_start += 1;
             if let Some(Turn::Ready(task)) = lane.turns.pop_front() {
-                lane.running.start(n, Arc::clone(&task));
+                lane.running.insert(n, Arc::clone(&task));
                 if task.is_async() {
                     lane.ready.push_back(task);
                     if !lane.driving {
@@ -533,7 +535,7 @@ impl Mailbox {
             state
                 .lanes
                 .iter()
-                .flat_map(|lane| lane.running.iter())
+                .flat_map(|lane| lane.running.values())
                 .filter(|t| !crashing.is_some_and(|c| Arc::ptr_eq(t, c)) && t.max_retries == 0)
                 .map(Arc::clone)
                 .collect()
@@ -567,7 +569,7 @@ impl Mailbox {
             self.numbers.unfinished.fetch_sub(1, Ordering::SeqCst);
             let (lane_index, n) = lane_of(seq);
             if let Some(lane) = state.lanes.get_mut(lane_index) {
-                if let Some(task) = lane.running.finish(n) {
+                if let Some(task) = lane.running.remove(&n) {
                     if !task.is_async() {
                         lane.sync_running -= 1;
                     }
@@ -617,7 +619,7 @@ impl Mailbox {
             let running: Vec<Arc<Task>> = state
                 .lanes
                 .iter()
-                .flat_map(|lane| lane.running.iter())
+                .flat_map(|lane| lane.running.values())
                 .map(Arc::clone)
                 .collect();
             (waiting, running, state.held.take())

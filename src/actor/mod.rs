@@ -66,7 +66,6 @@ pub(crate) mod handle;
 pub(crate) mod mailbox;
 pub(crate) mod method;
 pub(crate) mod registry;
-mod running;
 pub(crate) mod state;
 
 pub use self::core::{Access, ActorRead, ActorWrite};
