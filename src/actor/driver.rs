@@ -116,7 +116,7 @@ impl Drop for LaneDriver {
 /// On the pool: drains the queue.
 impl Job for LaneDriver {
     fn run(self: Arc<Self>) {
-        while !self.drive(usize::MAX) {}
+        self.drive(usize::MAX);
     }
 
     fn limited(&self) -> bool {

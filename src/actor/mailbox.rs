@@ -29,7 +29,7 @@ use crate::actor::driver::LaneDriver;
 use crate::actor::registry::ActorTable;
 use crate::actor::state::ActorStatus;
 use crate::error::Error;
-use crate::sync::{lock, Padded};
+use crate::sync::{lock, Few, Padded};
 use crate::task::id::ActorId;
 use crate::task::place::{ActorView, Place};
 use crate::task::resources::Demand;
@@ -158,10 +158,8 @@ struct Numbers {
 /// driver (most often one of either: no allocation for it).
 #[derive(Default)]
 struct Started {
-    first: Option<Arc<Task>>,
-    rest: Vec<Arc<Task>>,
-    drive: Option<usize>,
-    drive_more: Vec<usize>,
+    tasks: Few<Arc<Task>>,
+    drive: Few<usize>,
 }
 
 impl Lane {
@@ -464,29 +462,23 @@ impl Mailbox {
                     lane.ready.push_back(task);
                     if !lane.driving {
                         lane.driving = true;
-                        match started.drive {
-                            None => started.drive = Some(lane_index),
-                            Some(_) => started.drive_more.push(lane_index),
-                        }
+                        started.drive.push(lane_index);
                     }
                     continue;
                 }
                 lane.sync_running += 1;
-                match started.first {
-                    None => started.first = Some(task),
-                    Some(_) => started.rest.push(task),
-                }
+                started.tasks.push(task);
             }
         }
     }
 
     fn start(&self, started: Started) {
         let scheduler = &self.scheduler;
-        for task in started.first.into_iter().chain(started.rest) {
+        for task in started.tasks {
             scheduler.start(task);
         }
         if let Some(me) = self.me.upgrade() {
-            for lane in started.drive.into_iter().chain(started.drive_more) {
+            for lane in started.drive {
                 LaneDriver::launch(Arc::clone(&me), lane);
             }
         }

@@ -13,6 +13,9 @@
 //! - [`catch`], [`catch_future`] and [`panic_message`]: user code (a task,
 //!   a `Drop`, a `Serialize`) may panic anywhere; these turn the panic into
 //!   a value at the boundary where user code is called.
+//! - [`Padded`] (a value on cache lines of its own) and [`Few`] (what a
+//!   lock hands out, most often one item, without an allocation): the
+//!   shapes of the hot paths' shared state.
 //!
 //! # The loom facade
 //!
@@ -26,12 +29,14 @@
 //! (`RUSTFLAGS="--cfg rustyray_loom" cargo test -p rustyray --lib --release loom_models`).
 //! [`lock`] takes either mutex.
 
+mod few;
 mod padded;
 mod panic;
 // Under loom the timed spin is replaced (below).
 #[cfg_attr(rustyray_loom, allow(dead_code))]
 mod wait;
 
+pub(crate) use few::Few;
 pub(crate) use padded::Padded;
 pub(crate) use panic::{catch, catch_future, panic_message};
 #[cfg(feature = "lock-stats")]

@@ -28,7 +28,7 @@ use crate::exec::executor::Executor;
 use crate::exec::pool::{Job, WorkerPool};
 use crate::object::store::Store;
 use crate::object::RuntimeId;
-use crate::sync::{lock, Padded};
+use crate::sync::{lock, Few, Padded};
 use crate::task::context;
 use crate::task::history::History;
 use crate::task::id::TaskId;
@@ -63,8 +63,7 @@ pub(crate) struct Scheduler {
 /// Tasks a release starts.
 #[derive(Default)]
 struct Ready {
-    first: Option<Arc<Task>>,
-    more: Vec<Arc<Task>>,
+    tasks: Few<Arc<Task>>,
     /// Placement groups reserved.
     groups: Vec<Arc<Group>>,
 }
@@ -280,10 +279,7 @@ impl Scheduler {
                 }
                 if let Some(task) = queue.pop_front().filter(|t| t.grant()) {
                     free.take(demand);
-                    match out.first {
-                        None => out.first = Some(task),
-                        Some(_) => out.more.push(task),
-                    }
+                    out.tasks.push(task);
                 }
             }
         }
@@ -305,7 +301,7 @@ impl Scheduler {
         for group in ready.groups {
             group.reserved();
         }
-        for task in ready.first.into_iter().chain(ready.more) {
+        for task in ready.tasks {
             self.dispatch(task);
         }
     }
