@@ -863,8 +863,38 @@ fn a_queue_is_refused_on_ray_until_it_is_mapped() {
 }
 
 #[rustyray::remote]
-fn total_of(refs: Vec<rustyray::ObjectRef<u32>>) -> u32 {
-    refs.iter().map(|r| r.get().unwrap_or(0)).sum()
+fn total_of(refs: Vec<rustyray::ObjectRef<u32>>) -> (u32, String) {
+    let total = refs.iter().map(|r| r.get().unwrap_or(1000)).sum();
+    (total, rustyray::ray::node_id().unwrap_or_default())
+}
+
+/// Refs to `n` objects put in the worker (its own runtime's), each `10 * i`.
+#[rustyray::remote]
+fn tens(n: u32) -> Vec<rustyray::ObjectRef<u32>> {
+    (0..n).map(|i| rustyray::put(10 * i).unwrap()).collect()
+}
+
+/// The refs it was given, and a ref to a vector of refs to them (a ref
+/// inside an object a ref inside the result names).
+#[rustyray::remote]
+fn echo(
+    refs: Vec<rustyray::ObjectRef<u32>>,
+) -> (
+    Vec<rustyray::ObjectRef<u32>>,
+    rustyray::ObjectRef<Vec<rustyray::ObjectRef<u32>>>,
+) {
+    let nested = rustyray::put(refs.clone()).unwrap();
+    (refs, nested)
+}
+
+/// A ref to a value and a ref to a task that panics, both made in the
+/// worker.
+#[rustyray::remote]
+fn one_good_one_failed() -> Vec<rustyray::ObjectRef<i64>> {
+    vec![
+        rustyray::put(7_i64).unwrap(),
+        boom::remote("inside").unwrap(),
+    ]
 }
 
 #[rustyray::remote]
@@ -873,38 +903,89 @@ fn bump(counter: CounterHandle) -> i64 {
 }
 
 #[test]
-fn refs_and_handles_inside_values_are_refused_at_the_call() {
+fn refs_inside_arguments_reach_a_task_on_another_node() {
     let _rt = cluster();
-    let refused = |result: rustyray::Result<()>, call: &str, what: &str| match result {
-        Err(Error::InvalidArgument { call: c, reason }) => {
-            assert_eq!(c, call);
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    let one = rustyray::put(1_u32).unwrap();
+    let made = numbers::remote(3).unwrap();
+    let two = rustyray::put(2_u32).unwrap();
+    let (total, node) = total_of::options()
+        .resource("node2", 1.0)
+        .remote(vec![one.clone(), two.clone(), one.clone()])
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(total, 4);
+    assert_ne!(node, driver);
+    // A put value holding refs, passed as a ref: Ray resolves the outer
+    // object, the refs inside stay refs.
+    let list = rustyray::put(vec![two.clone(), two]).unwrap();
+    let (total, _) = total_of::remote(&list).unwrap().get().unwrap();
+    assert_eq!(total, 4);
+    assert_eq!(made.get().unwrap(), vec![1, 2, 3]);
+}
+
+#[test]
+fn refs_inside_results_come_back_to_the_driver_and_on_to_other_tasks() {
+    let _rt = cluster();
+    let refs = tens::options()
+        .resource("node2", 1.0)
+        .remote(3)
+        .unwrap()
+        .get()
+        .unwrap();
+    let values: Vec<u32> = refs.iter().map(|r| r.get().unwrap()).collect();
+    assert_eq!(values, vec![0, 10, 20]);
+    // Passed on, inside a value, to a task on the other node.
+    let (total, _) = total_of::options()
+        .resource("head", 1.0)
+        .remote(refs.clone())
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(total, 30);
+    // Back and forth: the same objects, one level deeper too.
+    let (back, nested) = echo::remote(refs).unwrap().get().unwrap();
+    assert_eq!(
+        back.iter().map(|r| r.get().unwrap()).collect::<Vec<_>>(),
+        vec![0, 10, 20]
+    );
+    let inner = nested.get().unwrap();
+    assert_eq!(
+        inner.iter().map(|r| r.get().unwrap()).collect::<Vec<_>>(),
+        vec![0, 10, 20]
+    );
+}
+
+#[test]
+fn a_failed_object_inside_a_result_fails_only_its_own_ref() {
+    let _rt = cluster();
+    let refs = one_good_one_failed::remote().unwrap().get().unwrap();
+    assert_eq!(refs.len(), 2);
+    assert_eq!(refs[0].get().unwrap(), 7);
+    match refs[1].get() {
+        Err(Error::TaskFailed { message, .. }) => {
+            assert!(message.contains("boom: inside"), "{message}")
+        }
+        other => panic!("expected TaskFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn actor_handles_inside_values_are_refused_at_the_call() {
+    let _rt = cluster();
+    let counter = Counter::remote(0).unwrap();
+    match bump::remote(counter.clone()) {
+        Err(Error::InvalidArgument { call, reason }) => {
+            assert_eq!(call, "remote");
             assert!(
-                reason.starts_with(&format!("{what} inside a value does not cross to Ray yet")),
+                reason.starts_with("an actor handle inside a value does not cross to Ray yet"),
                 "{reason}"
             );
         }
-        other => panic!("expected InvalidArgument, got {other:?}"),
-    };
-    let one = rustyray::put(1_u32).unwrap();
-    let two = rustyray::put(2_i64).unwrap();
-    refused(
-        total_of::remote(vec![one.clone()]).map(drop),
-        "remote",
-        "an ObjectRef",
-    );
-    refused(
-        rustyray::put(vec![one.clone()]).map(drop),
-        "put",
-        "an ObjectRef",
-    );
-    let counter = Counter::remote(0).unwrap();
-    refused(
-        bump::remote(counter.clone()).map(drop),
-        "remote",
-        "an actor handle",
-    );
-    // A ref as an argument of its own still crosses (Ray resolves it).
-    assert_eq!(add::remote(&two, 2).unwrap().get().unwrap(), 4);
+        other => panic!("expected InvalidArgument, got {:?}", other.map(drop)),
+    }
+    assert_eq!(counter.incr(2).unwrap().get().unwrap(), 2);
 }
 
 #[test]

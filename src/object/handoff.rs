@@ -28,6 +28,13 @@ use crate::error::Result;
 /// actor's registration, type-erased.
 pub(crate) type Handle = Arc<dyn Any + Send + Sync>;
 
+/// A ref's cell handed to a decoder for bytes another process encoded (a
+/// value that crossed from a Ray worker or to one): the bytes name the
+/// object by the other side's id, so the decoder takes the cell without
+/// comparing ids.
+#[cfg(feature = "ray")]
+pub(crate) struct Foreign(pub(crate) Arc<crate::object::cell::ObjectCell>);
+
 /// The handles of one copy, in encoding order, and the next to hand out.
 /// They stay until the copy ends, so that a second reading of the same
 /// bytes (see [`rewind`]) finds them again.

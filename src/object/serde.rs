@@ -11,7 +11,10 @@
 //!
 //! In an in-process copy and in a spill (see `handoff`) the cell itself
 //! travels beside the bytes, and the decoder takes it back instead of
-//! looking the id up: no export, and nothing to resolve against.
+//! looking the id up: no export, and nothing to resolve against. A value
+//! that crossed to or from a Ray worker (see `crossing`) is decoded the
+//! same way, its refs' cells made on this side (`handoff::Foreign`: the
+//! ids in the bytes are the other side's).
 //!
 //! Failures are `de::Error::custom` messages. Postcard drops those, so
 //! [`decode_value`] recovers them by reading the same bytes again with
@@ -89,12 +92,6 @@ const KIND: &str = "ObjectRef";
 
 impl<T> Serialize for ObjectRef<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[cfg(feature = "ray")]
-        if crate::object::crossing::refuses("an ObjectRef") {
-            return Err(serde::ser::Error::custom(
-                "an ObjectRef cannot cross to Ray",
-            ));
-        }
         if !handoff::is_measuring() && !handoff::leave(|| self.cell.clone()) {
             self.cell.export();
         }
@@ -118,6 +115,10 @@ impl<'de, T> Deserialize<'de> for ObjectRef<T> {
         }
         match handoff::take() {
             Handoff::Handle(handle) => {
+                #[cfg(feature = "ray")]
+                if let Some(foreign) = handle.downcast_ref::<handoff::Foreign>() {
+                    return Ok(ObjectRef::from_cell(foreign.0.clone()));
+                }
                 return match handle.downcast::<ObjectCell>() {
                     Ok(cell) if cell.id() == id => Ok(ObjectRef::from_cell(cell)),
                     _ => Err(D::Error::custom(format_args!(

@@ -196,11 +196,14 @@ impl<T: Object> Erased for Typed<T> {
 }
 
 /// A value as its encoded bytes (see [`Value::encoded`]): it has no type
-/// of its own, so every read decodes it.
+/// of its own, so every read decodes it. The refs inside it, in encoding
+/// order, are cells of this side: each encoding hands them to its decoder
+/// (see `handoff`), which is also what keeps their objects alive.
 #[cfg(feature = "ray")]
 struct Raw {
     unencodable: AtomicBool,
     bytes: Vec<u8>,
+    refs: Vec<Arc<ObjectCell>>,
 }
 
 #[cfg(feature = "ray")]
@@ -214,6 +217,9 @@ impl Erased for Raw {
     }
 
     fn encode(&self) -> Result<Vec<u8>> {
+        for cell in &self.refs {
+            handoff::leave(|| Arc::new(handoff::Foreign(Arc::clone(cell))));
+        }
         Ok(self.bytes.clone())
     }
 
@@ -266,10 +272,29 @@ impl Value {
     /// postcard bytes, decoded as the type a reader asks for.
     #[cfg(feature = "ray")]
     pub(crate) fn encoded(bytes: Vec<u8>) -> Value {
+        Value::encoded_with(bytes, Vec::new())
+    }
+
+    /// [`encoded`](Self::encoded) bytes that name objects: `refs`, the
+    /// cells (of this side) of the refs inside, in encoding order.
+    #[cfg(feature = "ray")]
+    pub(crate) fn encoded_with(bytes: Vec<u8>, refs: Vec<Arc<ObjectCell>>) -> Value {
         Value(Repr::Shared(Arc::new(Raw {
             unencodable: AtomicBool::new(false),
             bytes,
+            refs,
         })))
+    }
+
+    /// The bytes and the refs' cells of an [`encoded`](Self::encoded)
+    /// value; `None` for a value held as its type.
+    #[cfg(feature = "ray")]
+    pub(crate) fn as_encoded(&self) -> Option<(&[u8], &[Arc<ObjectCell>])> {
+        let Repr::Shared(value) = &self.0 else {
+            return None;
+        };
+        let raw = value.as_any().downcast_ref::<Raw>()?;
+        Some((&raw.bytes, &raw.refs))
     }
 
     /// Bytes of the value's serialized form.

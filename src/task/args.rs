@@ -53,8 +53,8 @@ impl<T: Object> Arg<T> {
     }
 }
 
-/// One argument as a Ray task receives it: its encoded value, or the ref
-/// Ray resolves (feature `ray`).
+/// One argument as a Ray task receives it: its encoded value (with the
+/// refs inside it, apart), or the ref Ray resolves (feature `ray`).
 #[cfg(feature = "ray")]
 #[doc(hidden)]
 pub struct RayArg(pub(crate) RayArgKind);
@@ -62,7 +62,7 @@ pub struct RayArg(pub(crate) RayArgKind);
 /// What a [`RayArg`] is.
 #[cfg(feature = "ray")]
 pub(crate) enum RayArgKind {
-    Bytes(Vec<u8>),
+    Value(crate::object::crossing::Crossed),
     Ref(Arc<ObjectCell>),
 }
 
@@ -72,7 +72,7 @@ impl<T: Object> Arg<T> {
         match &mut self.0 {
             Inner::Value(value) => match value.as_ref() {
                 Some(value) => crate::object::crossing::encode("remote", value)
-                    .map(|bytes| RayArg(RayArgKind::Bytes(bytes))),
+                    .map(|crossed| RayArg(RayArgKind::Value(crossed))),
                 None => Err(Error::serialization(
                     "a by-value task argument was consumed twice",
                 )),

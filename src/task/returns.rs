@@ -102,7 +102,7 @@ impl<T: Object> TaskReturn for One<T> {
     }
 
     fn encode(self, codec: Codec) -> Vec<Result<Vec<u8>>> {
-        vec![codec.encode(&self.0)]
+        vec![encode_output(codec, &self.0)]
     }
 }
 
@@ -125,7 +125,7 @@ macro_rules! many {
             }
 
             fn encode(self, codec: Codec) -> Vec<Result<Vec<u8>>> {
-                vec![$(codec.encode(&(self.0).$idx)),*]
+                vec![$(encode_output(codec, &(self.0).$idx)),*]
             }
         }
     };
@@ -156,13 +156,13 @@ impl<R: TaskReturn> TaskReturn for Encoded<R> {
 
     fn complete(self, outputs: &Outputs) {
         let Encoded { value, codec } = self;
-        let encoded = catch(|| value.encode(codec)).unwrap_or_else(|panic| {
-            let error = Error::Serialization(format!("a result's `Serialize` {panic}"));
-            vec![Err(error); R::COUNT]
+        let (encoded, refs) = crossing_outputs(|| {
+            catch(|| value.encode(codec)).unwrap_or_else(|panic| {
+                let error = Error::Serialization(format!("a result's `Serialize` {panic}"));
+                vec![Err(error); R::COUNT]
+            })
         });
-        for (index, bytes) in encoded.into_iter().enumerate() {
-            outputs.publish(index, bytes.map(Value::new));
-        }
+        publish_encoded(outputs, encoded, refs);
     }
 
     fn refs(outputs: &Outputs) -> Self::Refs {
@@ -175,6 +175,57 @@ impl<R: TaskReturn> TaskReturn for Encoded<R> {
     fn encode(self, codec: Codec) -> Vec<Result<Vec<u8>>> {
         let bytes = self.value.encode(self.codec);
         bytes.into_iter().map(|b| codec.encode(&b?)).collect()
+    }
+}
+
+/// Encodes one output of a call by name (in a program serving a Ray
+/// worker, collecting the refs inside: see `object::crossing`).
+pub(crate) fn encode_output<T: Object>(codec: Codec, value: &T) -> Result<Vec<u8>> {
+    #[cfg(feature = "ray")]
+    return crate::object::crossing::encode_output(codec, value);
+    #[cfg(not(feature = "ray"))]
+    codec.encode(value)
+}
+
+/// Runs `encode` (a call's outputs, by [`encode_output`]), with the refs
+/// inside each output where results cross to a Ray worker.
+fn crossing_outputs<R>(encode: impl FnOnce() -> R) -> (R, CrossingRefs) {
+    #[cfg(feature = "ray")]
+    return crate::object::crossing::outputs(encode);
+    #[cfg(not(feature = "ray"))]
+    (encode(), ())
+}
+
+/// The cells of the refs inside each output that crosses to a Ray worker.
+#[cfg(feature = "ray")]
+type CrossingRefs = Vec<Vec<Arc<ObjectCell>>>;
+#[cfg(not(feature = "ray"))]
+type CrossingRefs = ();
+
+/// Publishes the encoded outputs as objects: the bytes, or, when refs
+/// inside cross to a Ray worker, the bytes with their cells.
+#[cfg(feature = "ray")]
+fn publish_encoded(outputs: &Outputs, encoded: Vec<Result<Vec<u8>>>, refs: CrossingRefs) {
+    let mut refs = refs.into_iter();
+    for (index, bytes) in encoded.into_iter().enumerate() {
+        let refs = refs.next().unwrap_or_default();
+        outputs.publish(
+            index,
+            bytes.map(|bytes| {
+                if refs.is_empty() {
+                    Value::new(bytes)
+                } else {
+                    Value::encoded_with(bytes, refs)
+                }
+            }),
+        );
+    }
+}
+
+#[cfg(not(feature = "ray"))]
+fn publish_encoded(outputs: &Outputs, encoded: Vec<Result<Vec<u8>>>, (): CrossingRefs) {
+    for (index, bytes) in encoded.into_iter().enumerate() {
+        outputs.publish(index, bytes.map(Value::new));
     }
 }
 

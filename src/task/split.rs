@@ -47,6 +47,9 @@ impl<T: Object> TaskReturn for Split<T> {
     }
 
     fn encode(self, codec: Codec) -> Vec<Result<Vec<u8>>> {
-        self.0.iter().map(|v| codec.encode(v)).collect()
+        self.0
+            .iter()
+            .map(|v| crate::task::returns::encode_output(codec, v))
+            .collect()
     }
 }

@@ -47,6 +47,88 @@ def _recv(reader):
     return parts
 
 
+def _inside(args):
+    """The arguments as the child takes them, and the request's mark: an
+    argument that holds refs arrives from Ray as a pair (its bytes, Ray's
+    refs to the objects they name), which Ray leaves unresolved; the child
+    gets its bytes, and the objects of every such argument, in order, in
+    one more part (`_pack_refs`). Marked "r" then, else "" and no part.
+    An argument that is an object failed inside a result (`_unpack_value`)
+    fails the call with its error, as Ray fails a task whose argument
+    failed."""
+    if all(type(arg) is bytes for arg in args):
+        return "", [], args
+    refs = []
+    plain = []
+    for arg in args:
+        if isinstance(arg, RustError):
+            raise arg
+        if type(arg) is tuple:
+            data, inside = arg
+            refs.extend(inside)
+            plain.append(data)
+        else:
+            plain.append(arg)
+    return "r", [_pack_refs(refs)], plain
+
+
+def _pack_refs(refs):
+    """The objects of Ray's `refs`, fetched here (Ray counts this worker
+    as blocked meanwhile), as `protocol.rs`'s `write_value` writes the
+    objects a value names: each an item of its own, `v` and its value or
+    `e` and the failure that it is."""
+    out = [struct.pack("<I", len(refs))]
+    for ref in refs:
+        try:
+            value = ray.get(ref)
+            if isinstance(value, RustError):
+                raise value
+            item = b"v" + _pack_value(value)
+        except Exception as error:  # noqa: BLE001: the object is that error
+            item = b"e" + b"".join(
+                struct.pack("<I", len(text)) + text
+                for text in (part.encode() for part in _classify(error))
+            )
+        out.append(struct.pack("<I", len(item)))
+        out.append(item)
+    return b"".join(out)
+
+
+def _pack_value(value):
+    """A Rust value from Ray (bytes, or its bytes and the refs inside) as
+    the protocol writes a value."""
+    if type(value) is tuple:
+        data, refs = value
+        return _pack_refs(refs) + data
+    return b"\0\0\0\0" + value
+
+
+def _unpack_value(data):
+    """A value the child wrote (`write_value`) as Ray holds it: its bytes,
+    or its bytes and Ray refs to the objects inside, each put into Ray's
+    object store (owned by this worker)."""
+    (count,) = struct.unpack_from("<I", data, 0)
+    off = 4
+    refs = []
+    for _ in range(count):
+        (size,) = struct.unpack_from("<I", data, off)
+        off += 4
+        item = data[off : off + size]
+        off += size
+        if item[:1] == b"v":
+            refs.append(ray.put(_unpack_value(item[1:])))
+        else:
+            texts = []
+            at = 1
+            for _ in range(3):
+                (size,) = struct.unpack_from("<I", item, at)
+                texts.append(item[at + 4 : at + 4 + size].decode())
+                at += 4 + size
+            refs.append(ray.put(RustError(*texts)))
+    rest = data[off:]
+    return (rest, refs) if count else rest
+
+
 class RustError(Exception):
     """A call that failed in the Rust program: `kind` is how RustyRay names
     the failure (`task_failed`, `actor_died`, ...), `message` its text."""
@@ -211,7 +293,9 @@ def _outcome(reply, decode=None):
     """A reply's values (one, or a tuple of several), each read by `decode`
     if given, or its error raised."""
     kind = reply[0].decode()
-    if kind in ("ok", "exit"):
+    if kind in ("ok", "exit", "okv", "exitv"):
+        if kind.endswith("v"):
+            decode = _unpack_value
         values = reply[1:] if decode is None else [decode(value) for value in reply[1:]]
         return values[0] if len(values) == 1 else tuple(values)
     raise RustError(reply[1].decode(), reply[2].decode(), reply[3].decode())
@@ -235,7 +319,10 @@ def _task(command, function, split):
     asks for the returned `Vec` as one object per element."""
 
     def task(*args):
-        reply = _child(command).request(["call", function, str(_attempt()), split, *args])
+        mark, inside, args = _inside(args)
+        reply = _child(command).request(
+            [mark + "call", *inside, function, str(_attempt()), split, *args]
+        )
         return _outcome(reply)
 
     return _named(task, function)
@@ -271,7 +358,8 @@ def _stream(command, function):
 
     def stream(*args):
         child = _child(command)
-        _outcome(child.request(["stream", function, str(_attempt()), *args]))
+        mark, inside, args = _inside(args)
+        _outcome(child.request([mark + "stream", *inside, function, str(_attempt()), *args]))
         yield from _items(child, lambda: child.request(["next"]))
 
     return _named(stream, function)
@@ -288,8 +376,9 @@ class RustActor:
         self.groups = sorted(groups.items())
         self.child = _Child(command)
         described = ",".join(f"{name}={limit}" for name, limit in self.groups)
+        mark, inside, args = _inside(args)
         reply = self.child.request(
-            ["create", actor, constructor, str(concurrency), described, *args]
+            [mark + "create", *inside, actor, constructor, str(concurrency), described, *args]
         )
         _outcome(reply)
         # Ray runs calls on several threads at once (a pool per concurrency
@@ -306,11 +395,14 @@ class RustActor:
     def _rustyray_call(self, method, *args):
         """Calls `method` in the child, as the attempt Ray runs."""
         attempt = str(_attempt())
+        mark, inside, args = _inside(args)
         if self.concurrent:
-            reply = self.child.request_concurrent("cmethod", [method, attempt, *args])
+            reply = self.child.request_concurrent(
+                mark + "cmethod", [*inside, method, attempt, *args]
+            )
         else:
-            reply = self.child.request(["method", method, attempt, *args])
-        if reply[0] == b"exit" and not self.exiting:
+            reply = self.child.request([mark + "method", *inside, method, attempt, *args])
+        if reply[0] in (b"exit", b"exitv") and not self.exiting:
             # The actor called `exit_actor()`: this call returns its value,
             # and the Ray actor ends (for good, its resources freed) by a
             # call Ray runs after this one.
@@ -321,13 +413,14 @@ class RustActor:
     def _rustyray_stream(self, method, *args):
         """A streaming method's encoded items."""
         child = self.child
+        mark, inside, args = _inside(args)
         if self.concurrent:
-            reply = child.request_concurrent("csmethod", [method, *args])
+            reply = child.request_concurrent(mark + "csmethod", [*inside, method, *args])
             _outcome(reply)
             key = reply[1]
             yield from _items(child, lambda: child.request_concurrent("cnext", [key]), key)
         else:
-            _outcome(child.request(["smethod", method, *args]))
+            _outcome(child.request([mark + "smethod", *inside, method, *args]))
             yield from _items(child, lambda: child.request(["next"]))
 
 
@@ -454,6 +547,9 @@ def shutdown():
 
 
 def _classify(error):
+    if getattr(error, "rustyray", False):
+        # An object a Ray worker put for a failed one inside a result.
+        return (error.kind, error.task, error.message)
     cause = getattr(error, "cause", None)
     if getattr(cause, "rustyray", False):
         return (cause.kind, cause.task, cause.message)

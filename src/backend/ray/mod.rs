@@ -31,6 +31,15 @@
 //! freed: it sweeps as it grows, so Ray may hold up to twice the live
 //! objects a while.)
 //!
+//! A value holding refs (an argument, a `put`, a result) crosses as the
+//! pair of its bytes and a list of Ray's refs to the objects inside (see
+//! `object::crossing`): Ray leaves refs inside a value unresolved and keeps
+//! their objects alive while the value lives (its borrower protocol). On
+//! the driver each such ref gets a cell of its own, paired with Ray's ref
+//! like a result. Between a trampoline and its child the objects travel by
+//! value (`protocol.rs`): the trampoline fetches those an argument names,
+//! and puts into Ray those a result names.
+//!
 //! Actors: a Python actor class trampoline holds a worker-mode child of
 //! its own, which holds the Rust actor (created through the registry's
 //! constructor); the driver's handle is an `ActorRef` whose calls go to
@@ -72,6 +81,7 @@ use crate::backend::local::LocalBackend;
 use crate::backend::{Backend, CallSpec, CreateSpec, Reservation};
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
+use crate::object::crossing::Crossed;
 use crate::object::store::Store;
 use crate::object::value::Value;
 use crate::object::{Object, ObjectId, ObjectRef};
@@ -130,7 +140,7 @@ pub(crate) struct RayGroup {
 /// What the engine and its actors' handles share.
 struct Shared {
     bridge: Arc<bridge::Bridge>,
-    refs: Mutex<Refs>,
+    refs: Arc<Mutex<Refs>>,
     command: Vec<String>,
     /// `command` as Python holds it, made on first use.
     py_command: std::sync::OnceLock<Py<PyAny>>,
@@ -182,7 +192,7 @@ impl RayBackend {
         Ok(RayBackend {
             shared: Arc::new(Shared {
                 bridge,
-                refs: Mutex::new(Refs::default()),
+                refs: Arc::default(),
                 command,
                 py_command: std::sync::OnceLock::new(),
                 variants: Mutex::new(HashMap::new()),
@@ -195,12 +205,12 @@ impl RayBackend {
     /// Stores `value` in Ray's object store (and in the runtime's, where
     /// the driver reads it).
     pub(crate) fn put<T: Object>(&self, store: &Arc<Store>, value: T) -> Result<ObjectRef<T>> {
-        let bytes = crate::object::crossing::encode("put", &value)?;
+        let crossed = crate::object::crossing::encode("put", &value)?;
         let cell = store.put(Value::new(value))?;
         Python::attach(|py| -> Result<()> {
             let ns = self.shared.bridge.ns.bind(py);
-            let ray_ref = bridge::call(ns, "put", (PyBytes::new(py, &bytes),))?;
-            lock(&self.shared.refs).insert(&cell, ray_ref.unbind());
+            let ray_ref = bridge::call(ns, "put", (self.shared.ray_value(py, &crossed)?,))?;
+            lock(&*self.shared.refs).insert(&cell, ray_ref.unbind());
             Ok(())
         })?;
         Ok(ObjectRef::from_cell(cell))
@@ -519,7 +529,7 @@ impl RayBackend {
         if self.released.swap(true, Ordering::AcqRel) {
             return;
         }
-        let refs = std::mem::take(&mut lock(&self.shared.refs).by_id);
+        let refs = std::mem::take(&mut lock(&*self.shared.refs).by_id);
         Python::attach(|_| drop(refs));
         bridge::release();
     }
@@ -664,7 +674,8 @@ impl Shared {
         Ok((task, Box::new(items)))
     }
 
-    /// Appends the arguments as Ray takes them: bytes, or Ray's refs.
+    /// Appends the arguments as Ray takes them: values (see
+    /// [`ray_value`](Self::ray_value)), or Ray's refs.
     fn push_args<'py>(
         &self,
         py: Python<'py>,
@@ -673,14 +684,39 @@ impl Shared {
     ) -> Result<()> {
         for arg in args {
             items.push(match &arg.0 {
-                RayArgKind::Bytes(bytes) => PyBytes::new(py, bytes).into_any(),
-                RayArgKind::Ref(cell) => match lock(&self.refs).by_id.get(&cell.id()) {
+                RayArgKind::Value(crossed) => self.ray_value(py, crossed)?,
+                RayArgKind::Ref(cell) => match lock(&*self.refs).by_id.get(&cell.id()) {
                     Some((_, ray_ref)) => ray_ref.bind(py).clone(),
                     None => PyBytes::new(py, &local_bytes(cell)?).into_any(),
                 },
             });
         }
         Ok(())
+    }
+
+    /// A value as Ray holds it: its bytes, or, when refs are inside, the
+    /// pair of its bytes and a list of Ray's refs to those objects (Ray's
+    /// borrower protocol keeps them alive while the value lives, and Ray
+    /// leaves refs inside a value unresolved).
+    fn ray_value<'py>(&self, py: Python<'py>, crossed: &Crossed) -> Result<Bound<'py, PyAny>> {
+        let bytes = PyBytes::new(py, &crossed.bytes).into_any();
+        if crossed.refs.is_empty() {
+            return Ok(bytes);
+        }
+        let table = lock(&*self.refs);
+        let refs = crossed
+            .refs
+            .iter()
+            .map(|cell| match table.by_id.get(&cell.id()) {
+                Some((_, ray_ref)) => Ok(ray_ref.bind(py).clone()),
+                None => Err(not_in_ray(cell)),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        drop(table);
+        let refs = PyList::new(py, refs).map_err(|e| bridge::py_error("arguments", e))?;
+        PyTuple::new(py, [bytes, refs.into_any()])
+            .map(Bound::into_any)
+            .map_err(|e| bridge::py_error("arguments", e))
     }
 
     /// The arguments as a Python list.
@@ -730,12 +766,14 @@ impl Shared {
                     .extract()
                     .map_err(|e| bridge::py_error("submit", e))?
             };
-            let classify = bridge::call_item(self.bridge.ns.bind(py), "_classify")?;
+            let landing = Arc::new(Landing {
+                store: Arc::clone(store),
+                refs: Arc::clone(&self.refs),
+                bridge: Arc::clone(&self.bridge),
+                classify: bridge::call_item(self.bridge.ns.bind(py), "_classify")?.unbind(),
+            });
             for (cell, ray_ref) in cells.iter().zip(&refs) {
-                let complete = completer(py, cell, name, &producer, &classify, decode)?;
-                ray_ref
-                    .call_method1("_on_completed", (complete,))
-                    .map_err(|e| bridge::py_error("_on_completed", e))?;
+                landing.complete_on(ray_ref, cell, name, &producer, decode)?;
             }
             if let Some(first) = refs.first() {
                 *lock(&producer.ray_ref) = Some(first.clone().unbind());
@@ -743,7 +781,7 @@ impl Shared {
             if !register {
                 return Ok(());
             }
-            let mut table = lock(&self.refs);
+            let mut table = lock(&*self.refs);
             for (cell, ray_ref) in cells.iter().zip(refs) {
                 table.insert(cell, ray_ref.unbind());
             }
@@ -935,52 +973,105 @@ impl RemoteActor for RayActor {
 fn local_bytes(cell: &Arc<ObjectCell>) -> Result<Vec<u8>> {
     match cell.try_get() {
         Some(Ok(crate::object::value::Stored::Memory(value))) => value.encode(),
-        Some(Ok(crate::object::value::Stored::Disk(_))) | None => Err(Error::InvalidArgument {
-            call: "remote",
-            reason: format!(
-                "object {} is not in Ray's object store (a ref of another runtime?)",
-                cell.id()
-            ),
-        }),
+        Some(Ok(crate::object::value::Stored::Disk(_))) | None => Err(not_in_ray(cell)),
         Some(Err(err)) => Err(err),
     }
 }
 
-/// The Python callable that completes `cell` when Ray completes its
-/// object (`ObjectRef._on_completed`): with the bytes, or with the error
-/// the exception is (`classify` names it).
-fn completer<'py>(
-    py: Python<'py>,
-    cell: &Arc<ObjectCell>,
-    task: &str,
-    producer: &Arc<RayTask>,
-    classify: &Bound<'py, PyAny>,
-    decode: Decode,
-) -> Result<Bound<'py, PyCFunction>> {
-    let cell = Arc::clone(cell);
-    let task = task.to_string();
-    let producer = Arc::clone(producer);
-    let classify = classify.clone().unbind();
-    PyCFunction::new_closure(
-        py,
-        None,
-        None,
-        move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
-            let _keep = &producer;
-            let value = args.get_item(0)?;
-            let result = match value.cast::<PyBytes>() {
-                Ok(bytes) => decode(bytes.as_bytes()),
-                Err(_) => {
-                    let (kind, who, message): (String, String, String) =
-                        classify.bind(args.py()).call1((value,))?.extract()?;
-                    Err(error_of(&kind, &task, who, message))
+/// The error of passing a ref Ray does not have.
+fn not_in_ray(cell: &ObjectCell) -> Error {
+    Error::InvalidArgument {
+        call: "remote",
+        reason: format!(
+            "object {} is not in Ray's object store (a ref of another runtime?)",
+            cell.id()
+        ),
+    }
+}
+
+/// What completes cells when Ray completes their objects: the runtime's
+/// store and table of Ray refs (a result holding refs brings cells of the
+/// objects they name), and how Ray's errors are named (`_classify`).
+struct Landing {
+    store: Arc<Store>,
+    refs: Arc<Mutex<Refs>>,
+    bridge: Arc<bridge::Bridge>,
+    classify: Py<PyAny>,
+}
+
+impl Landing {
+    /// Completes `cell` when Ray completes `ray_ref`'s object (through
+    /// `ObjectRef._on_completed`): with its bytes read by `decode`, or with
+    /// the error the exception is. `producer` (the call named `task`) stays
+    /// alive until then.
+    fn complete_on(
+        self: &Arc<Self>,
+        ray_ref: &Bound<'_, PyAny>,
+        cell: &Arc<ObjectCell>,
+        task: &str,
+        producer: &Arc<RayTask>,
+        decode: Decode,
+    ) -> Result<()> {
+        let landing = Arc::clone(self);
+        let cell = Arc::clone(cell);
+        let task = task.to_string();
+        let producer = Arc::clone(producer);
+        let complete = PyCFunction::new_closure(
+            ray_ref.py(),
+            None,
+            None,
+            move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                let _keep = &producer;
+                let result = landing.value(&args.get_item(0)?, &task, decode)?;
+                cell.complete(result);
+                Ok(())
+            },
+        )
+        .map_err(|e| bridge::py_error("callback", e))?;
+        ray_ref
+            .call_method1("_on_completed", (complete,))
+            .map(drop)
+            .map_err(|e| bridge::py_error("_on_completed", e))
+    }
+
+    /// What Ray's object `value` (of the call named `task`) is here: bytes
+    /// read by `decode`; a pair of bytes and Ray's refs to the objects
+    /// inside (see `Shared::ray_value`), each given a cell of its own,
+    /// paired with its Ray ref; or an error.
+    fn value(
+        self: &Arc<Self>,
+        value: &Bound<'_, PyAny>,
+        task: &str,
+        decode: Decode,
+    ) -> PyResult<Result<Value>> {
+        if let Ok(bytes) = value.cast::<PyBytes>() {
+            return Ok(decode(bytes.as_bytes()));
+        }
+        if value.is_instance_of::<PyTuple>() {
+            let (bytes, inside): (Vec<u8>, Vec<Bound<'_, PyAny>>) = value.extract()?;
+            let mut cells = Vec::with_capacity(inside.len());
+            for ray_ref in &inside {
+                let producer = Arc::new(RayTask {
+                    name: task.to_string(),
+                    cells: Mutex::new(Vec::new()),
+                    ray_ref: Mutex::new(Some(ray_ref.clone().unbind())),
+                    bridge: Arc::clone(&self.bridge),
+                });
+                let weak = Arc::downgrade(&producer) as Weak<dyn Producer>;
+                let cell = self.store.pending(weak, false);
+                *lock(&producer.cells) = vec![Arc::downgrade(&cell)];
+                if let Err(err) = self.complete_on(ray_ref, &cell, task, &producer, encoded) {
+                    cell.complete(Err(err));
                 }
-            };
-            cell.complete(result);
-            Ok(())
-        },
-    )
-    .map_err(|e| bridge::py_error("callback", e))
+                lock(&*self.refs).insert(&cell, ray_ref.clone().unbind());
+                cells.push(cell);
+            }
+            return Ok(Ok(Value::encoded_with(bytes, cells)));
+        }
+        let (kind, who, message): (String, String, String) =
+            self.classify.bind(value.py()).call1((value,))?.extract()?;
+        Ok(Err(error_of(&kind, task, who, message)))
+    }
 }
 
 /// How a result's bytes become its value.

@@ -31,8 +31,19 @@
 //!
 //! and a failure of any is `err`, (id,) kind, task, message (see
 //! [`Failure`]).
+//!
+//! Values that hold refs: a request whose arguments hold refs is marked
+//! `r` (`rcall`, `rcreate`, `rmethod`, `rcmethod`, `rstream`, `rsmethod`,
+//! `rcsmethod`) and carries one more part, after the kind (after the id,
+//! for a request with one): the objects those refs name, in the order the
+//! arguments' bytes name them, written as [`write_value`] writes a value
+//! with no bytes of its own. A call whose results hold refs is answered
+//! `okv` (or `exitv`) instead of `ok`, each result written by
+//! [`write_value`].
 
 use std::io::{self, Read, Write};
+
+use crate::object::crossing::Exported;
 
 /// Frames larger than this are refused (a broken peer, not a value: Ray
 /// keeps objects of any size, but one call's arguments stay far below).
@@ -64,23 +75,10 @@ fn invalid(what: String) -> io::Error {
 
 fn parse(body: &[u8]) -> io::Result<Vec<Vec<u8>>> {
     let mut rest = body;
-    let take_u32 = |rest: &mut &[u8]| -> io::Result<usize> {
-        let (head, tail) = rest
-            .split_first_chunk::<4>()
-            .ok_or_else(|| invalid("a truncated frame".into()))?;
-        *rest = tail;
-        Ok(u32::from_le_bytes(*head) as usize)
-    };
     let count = take_u32(&mut rest)?;
     let mut parts = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
-        let len = take_u32(&mut rest)?;
-        if len > rest.len() {
-            return Err(invalid("a part longer than its frame".into()));
-        }
-        let (part, tail) = rest.split_at(len);
-        parts.push(part.to_vec());
-        rest = tail;
+        parts.push(take_part(&mut rest)?.to_vec());
     }
     Ok(parts)
 }
@@ -106,6 +104,79 @@ pub(crate) fn write_frame(writer: &mut impl Write, parts: &[&[u8]]) -> io::Resul
     }
     writer.write_all(&frame)?;
     writer.flush()
+}
+
+/// Appends `value` (an object crossing by value, see
+/// `object::crossing::export`) as the protocol writes one: a `u32` count
+/// of the objects its refs name, each as a `u32` length and `v` then that
+/// object the same way (or `e` then its failure's kind, task and message,
+/// each a `u32` length and its bytes), then the value's own bytes to the
+/// end.
+pub(crate) fn write_value(out: &mut Vec<u8>, value: &Exported) {
+    out.extend_from_slice(&(value.refs.len() as u32).to_le_bytes());
+    for inside in &value.refs {
+        let mut item = Vec::new();
+        match inside {
+            Ok(value) => {
+                item.push(b'v');
+                write_value(&mut item, value);
+            }
+            Err(err) => {
+                let failure = super::worker::failure(err);
+                item.push(b'e');
+                for text in [failure.kind, &failure.task, &failure.message] {
+                    item.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                    item.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+        out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        out.extend_from_slice(&item);
+    }
+    out.extend_from_slice(&value.bytes);
+}
+
+/// Reads a value [`write_value`] wrote.
+pub(crate) fn read_value(mut rest: &[u8]) -> io::Result<Exported> {
+    let count = take_u32(&mut rest)?;
+    let mut refs = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let item = take_part(&mut rest)?;
+        refs.push(match item.split_first() {
+            Some((b'v', value)) => Ok(read_value(value)?),
+            Some((b'e', mut texts)) => {
+                let mut text = || -> io::Result<String> {
+                    Ok(String::from_utf8_lossy(take_part(&mut texts)?).into_owned())
+                };
+                let (kind, task, message) = (text()?, text()?, text()?);
+                Err(super::error_of(&kind, "", task, message))
+            }
+            _ => return Err(invalid("a value's ref of no known kind".into())),
+        });
+    }
+    Ok(Exported {
+        bytes: rest.to_vec(),
+        refs,
+    })
+}
+
+fn take_u32(rest: &mut &[u8]) -> io::Result<usize> {
+    let (head, tail) = rest
+        .split_first_chunk::<4>()
+        .ok_or_else(|| invalid("a truncated frame".into()))?;
+    *rest = tail;
+    Ok(u32::from_le_bytes(*head) as usize)
+}
+
+/// A `u32` length, then that many bytes.
+fn take_part<'a>(rest: &mut &'a [u8]) -> io::Result<&'a [u8]> {
+    let len = take_u32(rest)?;
+    if len > rest.len() {
+        return Err(invalid("a part longer than its frame".into()));
+    }
+    let (part, tail) = rest.split_at(len);
+    *rest = tail;
+    Ok(part)
 }
 
 /// How a failed call is reported across the protocol and Ray: a kind the
@@ -134,6 +205,39 @@ mod tests {
         );
         assert_eq!(read_frame(&mut reader).unwrap(), Some(vec![]));
         assert_eq!(read_frame(&mut reader).unwrap(), None);
+    }
+
+    #[test]
+    fn values_with_the_objects_their_refs_name_round_trip() {
+        let failed = crate::Error::TaskFailed {
+            task: "t".into(),
+            message: "m".into(),
+            cause: None,
+        };
+        let inner = Exported {
+            bytes: vec![3],
+            refs: Vec::new(),
+        };
+        let value = Exported {
+            bytes: vec![1, 2],
+            refs: vec![Ok(inner), Err(failed)],
+        };
+        let mut part = Vec::new();
+        write_value(&mut part, &value);
+        let back = read_value(&part).unwrap();
+        assert_eq!(back.bytes, vec![1, 2]);
+        assert_eq!(back.refs.len(), 2);
+        match &back.refs[0] {
+            Ok(inner) => assert_eq!((inner.bytes.as_slice(), inner.refs.len()), (&[3u8][..], 0)),
+            Err(err) => panic!("expected the object, got {err}"),
+        }
+        match &back.refs[1] {
+            Err(crate::Error::TaskFailed { task, message, .. }) => {
+                assert_eq!((task.as_str(), message.as_str()), ("t", "m"))
+            }
+            other => panic!("expected TaskFailed, got {:?}", other.as_ref().err()),
+        }
+        assert!(read_value(&part[..part.len() - 3]).is_err());
     }
 
     #[test]

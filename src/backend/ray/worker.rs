@@ -13,8 +13,11 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::protocol::{read_frame, write_frame, Failure};
+use super::protocol::{read_frame, read_value, write_frame, write_value, Failure};
 use crate::error::Error;
+use crate::object::cell::ObjectCell;
+use crate::object::crossing::{self, Exported};
+use crate::object::hooks::current_store;
 use crate::object::{Codec, ObjectRef};
 use crate::sync::lock;
 use crate::task::ObjectRefStream;
@@ -125,6 +128,7 @@ pub(crate) fn failure(err: &Error) -> Failure {
 /// Connects to the trampoline at `path` and serves its calls until it goes
 /// away; then ends the process.
 pub(crate) fn serve(path: &str, dispatch: &mut dyn Dispatch) -> ! {
+    crossing::results_cross();
     let code = match UnixStream::connect(path) {
         Ok(stream) => serve_stream(stream, dispatch),
         Err(err) => {
@@ -147,7 +151,7 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
     let streams = Streams::default();
     let mut exiting: Option<ExitProbe> = None;
     loop {
-        let parts = match read_frame(&mut reader) {
+        let request = match read_frame(&mut reader) {
             Ok(Some(parts)) => parts,
             Ok(None) => return 0,
             Err(err) => {
@@ -155,51 +159,89 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
                 return 1;
             }
         };
-        let kind = parts.first().map(Vec::as_slice).unwrap_or_default();
-        if let Some(outcome) = serve_streams(kind, &parts, dispatch, &writer, &streams) {
-            if let Err(err) = outcome {
-                eprintln!("rustyray worker: {err}");
-                return 1;
-            }
-            continue;
-        }
-        let (kind, codec) = unmarked(kind);
-        if kind == b"cmethod" {
-            // A call of an actor with `max_concurrency` above 1: submitted
-            // here, in the order received, and answered (under its id) by
-            // a thread of its own when done, so later calls run meanwhile.
-            let id = parts.get(1).cloned().unwrap_or_default();
-            let submitted = handle(kind, codec, &parts[2..], dispatch);
-            let writer = Arc::clone(&writer);
-            let exiting = exiting.clone();
-            let answer = move || {
-                let reply = submitted.and_then(results);
-                let exited = exiting.is_some_and(|exiting| exiting());
-                if let Err(err) = write_call_reply(&writer, Some(&id), &reply, exited) {
-                    eprintln!("rustyray worker: {err}");
-                    std::process::exit(1);
-                }
-            };
-            if let Err(err) = std::thread::Builder::new()
-                .name("rustyray-ray-call".into())
-                .spawn(answer)
-            {
-                eprintln!("rustyray worker: {err}");
-                return 1;
-            }
-            continue;
-        }
-        let reply =
-            handle(kind, codec, parts.get(1..).unwrap_or_default(), dispatch).and_then(results);
-        if kind == b"create" {
-            exiting = dispatch.exit_probe();
-        }
-        let exited = kind == b"method" && exiting.as_ref().is_some_and(|exiting| exiting());
-        if let Err(err) = write_call_reply(&writer, None, &reply, exited) {
+        let served = take_inside(request).and_then(|(parts, inside)| {
+            crossing::decoding_with(&inside, || {
+                serve_request(&parts, dispatch, &writer, &streams, &mut exiting)
+            })
+        });
+        if let Err(err) = served {
             eprintln!("rustyray worker: {err}");
             return 1;
         }
     }
+}
+
+/// Serves one request, its arguments decoded here (inside
+/// [`crossing::decoding_with`] the cells of the objects their refs name).
+fn serve_request(
+    parts: &[Vec<u8>],
+    dispatch: &mut dyn Dispatch,
+    writer: &Arc<Mutex<UnixStream>>,
+    streams: &Streams,
+    exiting: &mut Option<ExitProbe>,
+) -> std::io::Result<()> {
+    let kind = parts.first().map(Vec::as_slice).unwrap_or_default();
+    if let Some(outcome) = serve_streams(kind, parts, dispatch, writer, streams) {
+        return outcome;
+    }
+    let (kind, codec) = unmarked(kind);
+    if kind == b"cmethod" {
+        // A call of an actor with `max_concurrency` above 1: submitted
+        // here, in the order received, and answered (under its id) by a
+        // thread of its own when done, so later calls run meanwhile.
+        let id = parts.get(1).cloned().unwrap_or_default();
+        let submitted = handle(kind, codec, parts.get(2..).unwrap_or_default(), dispatch);
+        let writer = Arc::clone(writer);
+        let exiting = exiting.clone();
+        let answer = move || {
+            let reply = submitted.and_then(results);
+            let exited = exiting.is_some_and(|exiting| exiting());
+            if let Err(err) = write_call_reply(&writer, Some(&id), &reply, exited) {
+                eprintln!("rustyray worker: {err}");
+                std::process::exit(1);
+            }
+        };
+        return std::thread::Builder::new()
+            .name("rustyray-ray-call".into())
+            .spawn(answer)
+            .map(drop);
+    }
+    let reply = handle(kind, codec, parts.get(1..).unwrap_or_default(), dispatch).and_then(results);
+    if kind == b"create" {
+        *exiting = dispatch.exit_probe();
+    }
+    let exited = kind == b"method" && exiting.as_ref().is_some_and(|exiting| exiting());
+    write_call_reply(writer, None, &reply, exited)
+}
+
+/// Cells of the objects a request's arguments name.
+type Cells = Vec<Arc<ObjectCell>>;
+
+/// A request without the part that carries the objects its arguments'
+/// refs name (an `r`-marked request's: see [`protocol`](super::protocol)),
+/// and cells of those objects in this process's runtime.
+fn take_inside(mut parts: Vec<Vec<u8>>) -> std::io::Result<(Vec<Vec<u8>>, Cells)> {
+    let kind = parts.first().map(Vec::as_slice).unwrap_or_default();
+    let at = match kind {
+        b"rcall" | b"rcreate" | b"rmethod" | b"rstream" | b"rsmethod" => 1,
+        b"rcmethod" | b"rcsmethod" => 2,
+        _ => return Ok((parts, Vec::new())),
+    };
+    let broken = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    if parts.len() <= at {
+        return Err(broken(
+            "RustyRay worker protocol: a request without its refs",
+        ));
+    }
+    let inside = read_value(&parts.remove(at))?;
+    parts[0].remove(0);
+    let store = current_store().ok_or_else(|| broken("rustyray worker: no runtime"))?;
+    let cells = inside
+        .refs
+        .into_iter()
+        .map(|object| crossing::import(&store, object))
+        .collect();
+    Ok((parts, cells))
 }
 
 /// Serves a request about streams, if `kind` is one: `stream` or
@@ -308,11 +350,42 @@ fn write_next(writer: &Mutex<UnixStream>, id: Option<&[u8]>, next: &Next) -> std
     }
 }
 
-/// Every result of a call, encoded, once complete.
-fn results(refs: Vec<ObjectRef<Vec<u8>>>) -> Result<Vec<Vec<u8>>, Failure> {
-    refs.iter()
-        .map(|r| r.get().map_err(|err| failure(&err)))
-        .collect()
+/// Every result of a call, once complete: its bytes, or, if refs are
+/// inside any, each result as a value with the objects they name
+/// (`crossed`, see [`write_value`]).
+fn results(refs: Vec<ObjectRef<Vec<u8>>>) -> Result<Results, Failure> {
+    let exported = refs
+        .iter()
+        .map(|r| match crossing::export_result(&r.cell) {
+            Some(exported) => exported,
+            None => r.get().map(|bytes| Exported {
+                bytes,
+                refs: Vec::new(),
+            }),
+        })
+        .collect::<Result<Vec<_>, Error>>()
+        .map_err(|err| failure(&err))?;
+    let crossed = exported.iter().any(|value| !value.refs.is_empty());
+    let parts = exported
+        .into_iter()
+        .map(|value| {
+            if !crossed {
+                return value.bytes;
+            }
+            let mut part = Vec::new();
+            write_value(&mut part, &value);
+            part
+        })
+        .collect();
+    Ok(Results { parts, crossed })
+}
+
+/// A call's results as the reply carries them.
+#[derive(Default)]
+struct Results {
+    parts: Vec<Vec<u8>>,
+    /// Whether each part is a value with the objects its refs name.
+    crossed: bool,
 }
 
 fn write_reply(
@@ -320,24 +393,37 @@ fn write_reply(
     id: Option<&[u8]>,
     reply: &Result<Vec<Vec<u8>>, Failure>,
 ) -> std::io::Result<()> {
-    write_call_reply(writer, id, reply, false)
+    let reply = match reply {
+        Ok(parts) => Ok(Results {
+            parts: parts.clone(),
+            crossed: false,
+        }),
+        Err(failure) => Err(failure.clone()),
+    };
+    write_call_reply(writer, id, &reply, false)
 }
 
 /// A reply: `ok` with the results, `exit` with them when the call's actor
 /// called `exit_actor()` (`exited`: its Ray actor is to end after it), or
-/// `err` with the failure.
+/// `err` with the failure (`okv` and `exitv` for results written as values
+/// with the objects their refs name).
 fn write_call_reply(
     writer: &Mutex<UnixStream>,
     id: Option<&[u8]>,
-    reply: &Result<Vec<Vec<u8>>, Failure>,
+    reply: &Result<Results, Failure>,
     exited: bool,
 ) -> std::io::Result<()> {
     let mut frame: Vec<&[u8]> = Vec::new();
     match reply {
         Ok(results) => {
-            frame.push(if exited { b"exit" } else { b"ok" });
+            frame.push(match (exited, results.crossed) {
+                (false, false) => b"ok",
+                (true, false) => b"exit",
+                (false, true) => b"okv",
+                (true, true) => b"exitv",
+            });
             frame.extend(id);
-            frame.extend(results.iter().map(Vec::as_slice));
+            frame.extend(results.parts.iter().map(Vec::as_slice));
         }
         Err(f) => {
             frame.push(b"err");
@@ -435,6 +521,39 @@ fn parse_groups(text: &str) -> Vec<(String, usize)> {
 #[cfg(test)]
 mod tests {
     use super::parse_groups;
+    use crate::object::crossing::{decoding_with, encode, export, import};
+    use crate::{Codec, Config, ObjectRef};
+
+    #[test]
+    fn a_value_crosses_to_another_runtime_with_the_objects_its_refs_name() {
+        let here = crate::runtime::init(Config::default()).unwrap();
+        let one = here.put(1_u32).unwrap();
+        let two = here.put(2_u32).unwrap();
+        let crossed = encode("test", &vec![one.clone(), two, one]).unwrap();
+        assert_eq!(crossed.refs.len(), 3);
+        // What the trampoline carries between the processes: the objects,
+        // written and read back as the protocol does.
+        let objects: Vec<_> = crossed
+            .refs
+            .iter()
+            .map(|cell| {
+                let mut part = Vec::new();
+                super::write_value(&mut part, &export(cell).unwrap());
+                super::read_value(&part).unwrap()
+            })
+            .collect();
+        let there = crate::runtime::init(Config::default()).unwrap();
+        let store = there.engine().local().store();
+        let cells: Vec<_> = objects
+            .into_iter()
+            .map(|object| import(store, Ok(object)))
+            .collect();
+        let refs: Vec<ObjectRef<u32>> =
+            decoding_with(&cells, || Codec::Postcard.decode(&crossed.bytes)).unwrap();
+        let values: Vec<u32> = refs.iter().map(|r| there.get(r).unwrap()).collect();
+        assert_eq!(values, vec![1, 2, 1]);
+        assert!(refs.iter().all(|r| r.id().runtime() == there.id()));
+    }
 
     #[test]
     fn concurrency_groups_parse_as_the_trampoline_lists_them() {
