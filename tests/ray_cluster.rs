@@ -897,9 +897,36 @@ fn one_good_one_failed() -> Vec<rustyray::ObjectRef<i64>> {
     ]
 }
 
+/// Calls the counter it was passed: its value after adding 1, and the
+/// node it ran on.
 #[rustyray::remote]
-fn bump(counter: CounterHandle) -> i64 {
-    counter.incr(1).and_then(|r| r.get()).unwrap_or_default()
+fn bump(counter: CounterHandle) -> (i64, String) {
+    let now = counter.incr(1).and_then(|r| r.get()).unwrap_or(-1);
+    (now, rustyray::ray::node_id().unwrap_or_default())
+}
+
+/// Adds `by` to each counter, twice; the sum of the second values, summed
+/// by a task of the worker's own from the refs the calls returned.
+#[rustyray::remote]
+fn bump_all(counters: Vec<CounterHandle>, by: i64) -> i64 {
+    let calls: Vec<_> = counters
+        .iter()
+        .flat_map(|c| [c.incr(by).unwrap(), c.incr(by).unwrap()])
+        .collect();
+    let seconds: Vec<_> = calls.iter().skip(1).step_by(2).collect();
+    let total = seconds.iter().fold(add::remote(0, 0).unwrap(), |sum, r| {
+        add::remote(&sum, *r).unwrap()
+    });
+    total.get().unwrap_or(-1)
+}
+
+/// The error a failing call of the counter it was passed gives.
+#[rustyray::remote]
+fn fail_through(counter: CounterHandle) -> String {
+    match counter.fail("through a task".to_string()).unwrap().get() {
+        Err(Error::TaskFailed { message, .. }) => message,
+        other => format!("unexpected: {other:?}"),
+    }
 }
 
 #[test]
@@ -972,20 +999,45 @@ fn a_failed_object_inside_a_result_fails_only_its_own_ref() {
 }
 
 #[test]
-fn actor_handles_inside_values_are_refused_at_the_call() {
+fn an_actor_handle_passed_to_tasks_reaches_the_actor() {
     let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
     let counter = Counter::remote(0).unwrap();
-    match bump::remote(counter.clone()) {
-        Err(Error::InvalidArgument { call, reason }) => {
-            assert_eq!(call, "remote");
-            assert!(
-                reason.starts_with("an actor handle inside a value does not cross to Ray yet"),
-                "{reason}"
-            );
-        }
-        other => panic!("expected InvalidArgument, got {:?}", other.map(drop)),
-    }
-    assert_eq!(counter.incr(2).unwrap().get().unwrap(), 2);
+    let (now, node) = bump::options()
+        .resource("node2", 1.0)
+        .remote(counter.clone())
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(now, 1);
+    assert_ne!(node, driver);
+    let (now, _) = bump::remote(counter.clone()).unwrap().get().unwrap();
+    assert_eq!(now, 2);
+    assert_eq!(counter.incr(10).unwrap().get().unwrap(), 12);
+    assert_eq!(
+        fail_through::remote(counter.clone())
+            .unwrap()
+            .get()
+            .unwrap(),
+        "through a task"
+    );
+}
+
+#[test]
+fn handles_inside_values_call_their_actors_in_order() {
+    let _rt = cluster();
+    let a = Counter::remote(0).unwrap();
+    let b = Counter::remote(100).unwrap();
+    // a: 5, 10; b: 105, 110 — the second values sum to 120.
+    let total = bump_all::options()
+        .resource("node2", 1.0)
+        .remote(vec![a.clone(), b.clone()], 5)
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(total, 120);
+    assert_eq!(a.incr(0).unwrap().get().unwrap(), 10);
+    assert_eq!(b.incr(0).unwrap().get().unwrap(), 110);
 }
 
 #[test]

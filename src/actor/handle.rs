@@ -97,6 +97,40 @@ pub(crate) trait RemoteActor: Send + Sync {
     /// Kills the actor; with `no_restart` false, its engine restarts it
     /// while its restarts last.
     fn kill(&self, no_restart: bool);
+
+    /// The engine's own type, for the engine to find what names the actor
+    /// when a handle crosses (see [`ForeignActor`]).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// An actor living elsewhere, as a handle to it crosses to or from a Ray
+/// worker inside a value (see `object::crossing`): where its calls go, its
+/// concurrency groups, and the runtime a handle decoded from it joins.
+/// Decoding makes a handle of it in that runtime, whatever the bytes'
+/// actor id (the other side's).
+#[cfg(feature = "ray")]
+pub(crate) struct ForeignActor {
+    pub(crate) remote: Arc<dyn RemoteActor>,
+    pub(crate) groups: Vec<String>,
+    pub(crate) scheduler: Arc<Scheduler>,
+    pub(crate) table: Arc<ActorTable>,
+}
+
+#[cfg(feature = "ray")]
+impl ForeignActor {
+    /// A handle to the actor, in the runtime of `scheduler` and `table`.
+    fn handle<A: Actor>(&self) -> ActorRef<A> {
+        let groups = self.groups.iter().map(|name| (name.clone(), 1)).collect();
+        ActorRef::remote(
+            &self.scheduler,
+            &self.table,
+            None,
+            String::new(),
+            "a handle passed inside a value",
+            groups,
+            Arc::clone(&self.remote),
+        )
+    }
 }
 
 impl<A> Drop for Registration<A> {
@@ -466,10 +500,30 @@ const KIND: &str = "ActorRef";
 impl<A: Actor> Serialize for ActorRef<A> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         #[cfg(feature = "ray")]
-        if crate::object::crossing::refuses("an actor handle") {
-            return Err(serde::ser::Error::custom(
-                "an actor handle cannot cross to Ray",
-            ));
+        if crate::object::crossing::is_crossing() {
+            // A Ray actor's handle crosses as the actor itself (its engine
+            // maps it); a local actor's cannot.
+            let mailbox = self.mailbox();
+            let foreign = match (&self.inner.remote, mailbox.table()) {
+                (Some(remote), Some(table)) => ForeignActor {
+                    remote: Arc::clone(remote),
+                    groups: mailbox.group_names().to_vec(),
+                    scheduler: Arc::clone(&mailbox.scheduler),
+                    table,
+                },
+                _ => {
+                    crate::object::crossing::refuses("a local actor's handle");
+                    return Err(serde::ser::Error::custom(
+                        "a local actor's handle cannot cross to Ray",
+                    ));
+                }
+            };
+            handoff::leave(|| Arc::new(foreign));
+            return Wire {
+                id: mailbox.id,
+                type_tag: TypeTag::of::<A>(KIND),
+            }
+            .serialize(serializer);
         }
         // In an in-process copy or a spill, the handle goes along (and a
         // spilled value keeps its actor's registration alive).
@@ -496,6 +550,10 @@ impl<'de, A: Actor> Deserialize<'de> for ActorRef<A> {
         }
         match handoff::take() {
             Handoff::Handle(handle) => {
+                #[cfg(feature = "ray")]
+                if let Some(foreign) = handle.downcast_ref::<ForeignActor>() {
+                    return Ok(foreign.handle());
+                }
                 return match handle.downcast::<Registration<A>>() {
                     Ok(inner) if inner.core.mailbox.id == id => Ok(ActorRef { inner }),
                     _ => Err(D::Error::custom(format_args!(

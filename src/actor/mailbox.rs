@@ -334,6 +334,12 @@ impl Mailbox {
         &self.groups
     }
 
+    /// The runtime's table of actors, while the runtime lives.
+    #[cfg(feature = "ray")]
+    pub(crate) fn table(&self) -> Option<Arc<ActorTable>> {
+        self.table.upgrade()
+    }
+
     /// Numbers a new call in `lane` (0: the default one; see
     /// [`group_lane`](Self::group_lane)); the actor's death cause when it
     /// is dead.

@@ -50,11 +50,17 @@ fn serve(socket: &str) -> ! {
             std::process::exit(1)
         }
     };
+    let local = runtime.engine().local();
+    let home = worker::Home {
+        store: Arc::clone(local.store()),
+        scheduler: Arc::clone(local.scheduler()),
+        table: Arc::clone(local.actors()),
+    };
     let mut dispatch = Worker {
         _runtime: runtime,
         actor: None,
     };
-    worker::serve(socket, &mut dispatch)
+    worker::serve(socket, &mut dispatch, home)
 }
 
 struct Worker {

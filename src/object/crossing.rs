@@ -29,8 +29,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
 use crate::object::handoff::{self, Foreign, Handle};
-use crate::object::store::Store;
-use crate::object::value::{Stored, Value};
+use crate::object::value::Stored;
 use crate::object::Codec;
 
 thread_local! {
@@ -48,11 +47,12 @@ impl Drop for Restore {
     }
 }
 
-/// A value encoded to cross: its bytes and the cells of the refs inside,
-/// in encoding order.
+/// A value encoded to cross: its bytes and what the refs (and actor
+/// handles) inside name, in encoding order: a ref's cell as
+/// [`Foreign`], a handle as its actor layer left it.
 pub(crate) struct Crossed {
     pub(crate) bytes: Vec<u8>,
-    pub(crate) refs: Vec<Arc<ObjectCell>>,
+    pub(crate) inside: Vec<Handle>,
 }
 
 /// Encodes `value` (for `call`) with postcard to cross to another engine
@@ -62,8 +62,8 @@ pub(crate) fn encode<T: Serialize + 'static>(call: &'static str, value: &T) -> R
 }
 
 /// Encodes `value` (for `call`) with `codec` to cross to another engine:
-/// an actor handle (or a placement group handle) inside it is
-/// [`Error::InvalidArgument`] naming it.
+/// what inside refuses to cross (an actor handle of a local actor, a
+/// placement group handle) is [`Error::InvalidArgument`] naming it.
 pub(crate) fn encode_with<T: Serialize + 'static>(
     call: &'static str,
     codec: Codec,
@@ -72,7 +72,7 @@ pub(crate) fn encode_with<T: Serialize + 'static>(
     collect(call, || codec.encode(value))
 }
 
-/// Runs `encode` as an encoding that crosses, collecting the refs inside.
+/// Runs `encode` as an encoding that crosses, collecting what is inside.
 fn collect(call: &'static str, encode: impl FnOnce() -> Result<Vec<u8>>) -> Result<Crossed> {
     let _restore = Restore(CROSSING.replace(Some(None)));
     let collected = handoff::collect(encode);
@@ -86,19 +86,26 @@ fn collect(call: &'static str, encode: impl FnOnce() -> Result<Vec<u8>>) -> Resu
         });
     }
     let (bytes, handles) = collected?;
-    let refs = handles.iter().map(cell_of).collect::<Result<_>>()?;
-    Ok(Crossed { bytes, refs })
+    let inside = handles
+        .into_iter()
+        .map(
+            |handle| match Arc::clone(&handle).downcast::<ObjectCell>() {
+                Ok(cell) => Arc::new(Foreign(cell)) as Handle,
+                Err(_) => handle,
+            },
+        )
+        .collect();
+    Ok(Crossed { bytes, inside })
 }
 
-/// The cell a collected handle holds (refs leave their cells; a value that
-/// crossed before leaves them wrapped).
-fn cell_of(handle: &Handle) -> Result<Arc<ObjectCell>> {
-    if let Some(foreign) = handle.downcast_ref::<Foreign>() {
-        return Ok(Arc::clone(&foreign.0));
-    }
-    Arc::clone(handle)
-        .downcast::<ObjectCell>()
-        .map_err(|_| Error::serialization("a value left a handle that is not a ref's to cross"))
+/// The cell of a ref's handle (see [`Crossed`]); `None` for an actor's.
+pub(crate) fn cell_of(handle: &Handle) -> Option<&Arc<ObjectCell>> {
+    handle.downcast_ref::<Foreign>().map(|foreign| &foreign.0)
+}
+
+/// A ref's handle for the cell `cell` (see [`Crossed`]).
+pub(crate) fn handle_of(cell: Arc<ObjectCell>) -> Handle {
+    Arc::new(Foreign(cell))
 }
 
 /// Whether the value being encoded is crossing to another engine, where
@@ -115,6 +122,12 @@ pub(crate) fn refuses(what: &'static str) -> bool {
     }
 }
 
+/// Whether a value is being encoded to cross (a handle that can cross
+/// leaves itself then: see [`Crossed`]).
+pub(crate) fn is_crossing() -> bool {
+    CROSSING.get().is_some()
+}
+
 /// Set in a program serving a Ray worker: the results of its calls by name
 /// cross back (see [`outputs`]).
 static RESULTS_CROSS: AtomicBool = AtomicBool::new(false);
@@ -125,44 +138,57 @@ pub(crate) fn results_cross() {
     RESULTS_CROSS.store(true, Ordering::Release);
 }
 
-scoped_tls::scoped_thread_local!(static OUTPUTS: RefCell<Vec<Vec<Arc<ObjectCell>>>>);
+scoped_tls::scoped_thread_local!(static OUTPUTS: RefCell<Vec<Vec<Handle>>>);
 
 /// Runs `encode`, which encodes a call's outputs one by one with
 /// [`encode_output`]; where results cross (a program serving a Ray
-/// worker), also the cells of the refs inside each output, in order.
-pub(crate) fn outputs<R>(encode: impl FnOnce() -> R) -> (R, Vec<Vec<Arc<ObjectCell>>>) {
+/// worker), also what is inside each output, in order.
+pub(crate) fn outputs<R>(encode: impl FnOnce() -> R) -> (R, Vec<Vec<Handle>>) {
     if !RESULTS_CROSS.load(Ordering::Acquire) {
         return (encode(), Vec::new());
     }
-    let refs = RefCell::default();
-    let encoded = OUTPUTS.set(&refs, encode);
-    (encoded, refs.into_inner())
+    let inside = RefCell::default();
+    let encoded = OUTPUTS.set(&inside, encode);
+    (encoded, inside.into_inner())
 }
 
 /// Encodes one output of a call by name with `codec`; inside [`outputs`]
-/// where results cross, collecting the refs inside it.
+/// where results cross, collecting what is inside it.
 pub(crate) fn encode_output<T: Serialize + 'static>(codec: Codec, value: &T) -> Result<Vec<u8>> {
     if !OUTPUTS.is_set() {
         return codec.encode(value);
     }
-    let (encoded, refs) = match encode_with("a result", codec, value) {
-        Ok(Crossed { bytes, refs }) => (Ok(bytes), refs),
+    let (encoded, inside) = match encode_with("a result", codec, value) {
+        Ok(Crossed { bytes, inside }) => (Ok(bytes), inside),
         Err(err) => (Err(err), Vec::new()),
     };
-    OUTPUTS.with(|outputs| outputs.borrow_mut().push(refs));
+    OUTPUTS.with(|outputs| outputs.borrow_mut().push(inside));
     encoded
 }
 
-/// A complete object as it crosses by value: its bytes, and the objects
-/// its refs name, each the same way (or the error it is), in order.
+/// A complete object as it crosses by value: its bytes, and what the refs
+/// and handles inside name, in order.
 pub(crate) struct Exported {
     pub(crate) bytes: Vec<u8>,
-    pub(crate) refs: Vec<Result<Exported>>,
+    pub(crate) inside: Vec<Inside>,
+}
+
+/// What a ref or a handle inside an [`Exported`] object names.
+pub(crate) enum Inside {
+    /// An object, by value (or the error it is).
+    Object(Result<Exported>),
+    /// What the engine maps itself: an object it keeps by reference (see
+    /// [`export`]'s `keep`), or an actor.
+    Kept(Handle),
 }
 
 /// The object of `cell` as it crosses by value, once it (and each object
-/// it names) is complete: it waits for them.
-pub(crate) fn export(cell: &Arc<ObjectCell>) -> Result<Exported> {
+/// it names) is complete: it waits for them. The objects `keep` says are
+/// kept by reference instead (and not waited for), as are actors.
+pub(crate) fn export(
+    cell: &Arc<ObjectCell>,
+    keep: &dyn Fn(&ObjectCell) -> bool,
+) -> Result<Exported> {
     let stored = cell.wait(None).unwrap_or_else(|| {
         Err(Error::ObjectLost {
             object: cell.id().to_string(),
@@ -175,49 +201,49 @@ pub(crate) fn export(cell: &Arc<ObjectCell>) -> Result<Exported> {
             reason: "it is spilled to disk, and a spilled object does not cross to Ray yet".into(),
         });
     };
-    let Crossed { bytes, refs } = match value.as_encoded() {
-        Some((bytes, refs)) => Crossed {
+    let Crossed { bytes, inside } = match value.as_encoded() {
+        Some((bytes, inside)) => Crossed {
             bytes: bytes.to_vec(),
-            refs: refs.to_vec(),
+            inside: inside.to_vec(),
         },
         None => collect("a ref inside a result", || value.encode())?,
     };
     Ok(Exported {
         bytes,
-        refs: refs.iter().map(export).collect(),
+        inside: exported_inside(inside, keep),
     })
+}
+
+/// What is inside a value that crosses by value: each object `keep` does
+/// not keep by reference exported (see [`export`]).
+pub(crate) fn exported_inside(
+    inside: Vec<Handle>,
+    keep: &dyn Fn(&ObjectCell) -> bool,
+) -> Vec<Inside> {
+    inside
+        .into_iter()
+        .map(|handle| match cell_of(&handle) {
+            Some(cell) if !keep(cell) => Inside::Object(export(cell, keep)),
+            _ => Inside::Kept(handle),
+        })
+        .collect()
 }
 
 /// A call's encoded result (see `task::returns::Encoded`) as it crosses
 /// by value, once complete, when refs are inside it; `None` when it is
 /// plain bytes (or failed: read it as a `Vec<u8>`).
-pub(crate) fn export_result(cell: &Arc<ObjectCell>) -> Option<Result<Exported>> {
+pub(crate) fn export_result(
+    cell: &Arc<ObjectCell>,
+    keep: &dyn Fn(&ObjectCell) -> bool,
+) -> Option<Result<Exported>> {
     match cell.wait(None)? {
-        Ok(Stored::Memory(value)) if value.as_encoded().is_some() => Some(export(cell)),
+        Ok(Stored::Memory(value)) if value.as_encoded().is_some() => Some(export(cell, keep)),
         _ => None,
     }
 }
 
-/// A complete cell of `store` holding `exported` (or failed with its
-/// error), the objects it names made the same way.
-pub(crate) fn import(store: &Arc<Store>, exported: Result<Exported>) -> Arc<ObjectCell> {
-    match exported {
-        Ok(Exported { bytes, refs }) => {
-            let refs = refs.into_iter().map(|r| import(store, r)).collect();
-            store
-                .put(Value::encoded_with(bytes, refs))
-                .unwrap_or_else(|err| store.failed(err))
-        }
-        Err(err) => store.failed(err),
-    }
-}
-
-/// Runs `decode`, handing the refs inside the bytes it decodes (encoded on
-/// the other side) `cells`, in order.
-pub(crate) fn decoding_with<R>(cells: &[Arc<ObjectCell>], decode: impl FnOnce() -> R) -> R {
-    let handles: Vec<Handle> = cells
-        .iter()
-        .map(|cell| Arc::new(Foreign(Arc::clone(cell))) as Handle)
-        .collect();
-    handoff::with_handles(&handles, decode)
+/// Runs `decode`, handing the refs and handles inside the bytes it decodes
+/// (encoded on the other side) what they name here, `inside`, in order.
+pub(crate) fn decoding_with<R>(inside: &[Handle], decode: impl FnOnce() -> R) -> R {
+    handoff::with_handles(inside, decode)
 }

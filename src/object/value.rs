@@ -196,14 +196,15 @@ impl<T: Object> Erased for Typed<T> {
 }
 
 /// A value as its encoded bytes (see [`Value::encoded`]): it has no type
-/// of its own, so every read decodes it. The refs inside it, in encoding
-/// order, are cells of this side: each encoding hands them to its decoder
-/// (see `handoff`), which is also what keeps their objects alive.
+/// of its own, so every read decodes it. What the refs (and actor
+/// handles) inside it name, in encoding order, is held on this side (see
+/// `crossing`): each encoding hands it to its decoder (see `handoff`),
+/// which is also what keeps their objects alive.
 #[cfg(feature = "ray")]
 struct Raw {
     unencodable: AtomicBool,
     bytes: Vec<u8>,
-    refs: Vec<Arc<ObjectCell>>,
+    inside: Vec<handoff::Handle>,
 }
 
 #[cfg(feature = "ray")]
@@ -217,8 +218,8 @@ impl Erased for Raw {
     }
 
     fn encode(&self) -> Result<Vec<u8>> {
-        for cell in &self.refs {
-            handoff::leave(|| Arc::new(handoff::Foreign(Arc::clone(cell))));
+        for handle in &self.inside {
+            handoff::leave(|| Arc::clone(handle));
         }
         Ok(self.bytes.clone())
     }
@@ -275,26 +276,28 @@ impl Value {
         Value::encoded_with(bytes, Vec::new())
     }
 
-    /// [`encoded`](Self::encoded) bytes that name objects: `refs`, the
-    /// cells (of this side) of the refs inside, in encoding order.
+    /// [`encoded`](Self::encoded) bytes that name objects or actors:
+    /// `inside`, what the refs and handles inside them name on this side,
+    /// in encoding order (see `crossing`).
     #[cfg(feature = "ray")]
-    pub(crate) fn encoded_with(bytes: Vec<u8>, refs: Vec<Arc<ObjectCell>>) -> Value {
+    pub(crate) fn encoded_with(bytes: Vec<u8>, inside: Vec<handoff::Handle>) -> Value {
         Value(Repr::Shared(Arc::new(Raw {
             unencodable: AtomicBool::new(false),
             bytes,
-            refs,
+            inside,
         })))
     }
 
-    /// The bytes and the refs' cells of an [`encoded`](Self::encoded)
-    /// value; `None` for a value held as its type.
+    /// The bytes, and what the refs and handles inside name, of an
+    /// [`encoded`](Self::encoded) value; `None` for a value held as its
+    /// type.
     #[cfg(feature = "ray")]
-    pub(crate) fn as_encoded(&self) -> Option<(&[u8], &[Arc<ObjectCell>])> {
+    pub(crate) fn as_encoded(&self) -> Option<(&[u8], &[handoff::Handle])> {
         let Repr::Shared(value) = &self.0 else {
             return None;
         };
         let raw = value.as_any().downcast_ref::<Raw>()?;
-        Some((&raw.bytes, &raw.refs))
+        Some((&raw.bytes, &raw.inside))
     }
 
     /// Bytes of the value's serialized form.

@@ -198,7 +198,7 @@ fn crossing_outputs<R>(encode: impl FnOnce() -> R) -> (R, CrossingRefs) {
 
 /// The cells of the refs inside each output that crosses to a Ray worker.
 #[cfg(feature = "ray")]
-type CrossingRefs = Vec<Vec<Arc<ObjectCell>>>;
+type CrossingRefs = Vec<Vec<crate::object::handoff::Handle>>;
 #[cfg(not(feature = "ray"))]
 type CrossingRefs = ();
 

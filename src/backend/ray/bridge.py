@@ -3,6 +3,7 @@
 # worker processes, where it starts the program itself in worker mode and
 # speaks the framed protocol of `protocol.rs` with it over a Unix socket.
 import functools
+import itertools
 import os
 import socket
 import struct
@@ -47,86 +48,21 @@ def _recv(reader):
     return parts
 
 
-def _inside(args):
-    """The arguments as the child takes them, and the request's mark: an
-    argument that holds refs arrives from Ray as a pair (its bytes, Ray's
-    refs to the objects they name), which Ray leaves unresolved; the child
-    gets its bytes, and the objects of every such argument, in order, in
-    one more part (`_pack_refs`). Marked "r" then, else "" and no part.
-    An argument that is an object failed inside a result (`_unpack_value`)
-    fails the call with its error, as Ray fails a task whose argument
-    failed."""
-    if all(type(arg) is bytes for arg in args):
-        return "", [], args
-    refs = []
-    plain = []
-    for arg in args:
-        if isinstance(arg, RustError):
-            raise arg
-        if type(arg) is tuple:
-            data, inside = arg
-            refs.extend(inside)
-            plain.append(data)
-        else:
-            plain.append(arg)
-    return "r", [_pack_refs(refs)], plain
+def _text(text):
+    """A text as the protocol writes one inside an item: a length, then it."""
+    if isinstance(text, str):
+        text = text.encode()
+    return struct.pack("<I", len(text)) + text
 
 
-def _pack_refs(refs):
-    """The objects of Ray's `refs`, fetched here (Ray counts this worker
-    as blocked meanwhile), as `protocol.rs`'s `write_value` writes the
-    objects a value names: each an item of its own, `v` and its value or
-    `e` and the failure that it is."""
-    out = [struct.pack("<I", len(refs))]
-    for ref in refs:
-        try:
-            value = ray.get(ref)
-            if isinstance(value, RustError):
-                raise value
-            item = b"v" + _pack_value(value)
-        except Exception as error:  # noqa: BLE001: the object is that error
-            item = b"e" + b"".join(
-                struct.pack("<I", len(text)) + text
-                for text in (part.encode() for part in _classify(error))
-            )
-        out.append(struct.pack("<I", len(item)))
-        out.append(item)
-    return b"".join(out)
-
-
-def _pack_value(value):
-    """A Rust value from Ray (bytes, or its bytes and the refs inside) as
-    the protocol writes a value."""
-    if type(value) is tuple:
-        data, refs = value
-        return _pack_refs(refs) + data
-    return b"\0\0\0\0" + value
-
-
-def _unpack_value(data):
-    """A value the child wrote (`write_value`) as Ray holds it: its bytes,
-    or its bytes and Ray refs to the objects inside, each put into Ray's
-    object store (owned by this worker)."""
-    (count,) = struct.unpack_from("<I", data, 0)
-    off = 4
-    refs = []
+def _texts(data, at, count):
+    """`count` texts from `data` at `at` (see `_text`)."""
+    texts = []
     for _ in range(count):
-        (size,) = struct.unpack_from("<I", data, off)
-        off += 4
-        item = data[off : off + size]
-        off += size
-        if item[:1] == b"v":
-            refs.append(ray.put(_unpack_value(item[1:])))
-        else:
-            texts = []
-            at = 1
-            for _ in range(3):
-                (size,) = struct.unpack_from("<I", item, at)
-                texts.append(item[at + 4 : at + 4 + size].decode())
-                at += 4 + size
-            refs.append(ray.put(RustError(*texts)))
-    rest = data[off:]
-    return (rest, refs) if count else rest
+        (size,) = struct.unpack_from("<I", data, at)
+        texts.append(data[at + 4 : at + 4 + size])
+        at += 4 + size
+    return texts
 
 
 class RustError(Exception):
@@ -158,7 +94,12 @@ def _die_with_parent():
 
 
 class _Child:
-    """The program, started in worker mode by this Ray worker process."""
+    """The program, started in worker mode by this Ray worker process.
+
+    Besides the calls it is sent, it asks for Ray itself while they run
+    (see `protocol.rs`): this keeps the Ray refs and actor handles it holds,
+    by ids of this object's (`objects`, `actors`), makes calls of those
+    actors for it, and tells it when each object it holds completes."""
 
     def __init__(self, command):
         folder = tempfile.mkdtemp(prefix="rustyray-")
@@ -171,6 +112,11 @@ class _Child:
         full["RUSTYRAY_WORKER_SOCKET"] = path
         full["RUSTYRAY_RAY_NODE_ID"] = ray.get_runtime_context().get_node_id()
         self.command = command
+        self.send_lock = threading.Lock()
+        self.objects = {}
+        self.actors = {}
+        self.keys = itertools.count(1)
+        self.pending = None
         self.proc = subprocess.Popen(
             command, env=full, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
         )
@@ -204,22 +150,26 @@ class _Child:
     def alive(self):
         return self.proc.poll() is None
 
+    def _send(self, parts):
+        data = _pack(parts)
+        with self.send_lock:
+            self.conn.sendall(data)
+
     def request(self, parts):
-        """Sends one request and waits for its reply (one call at a time)."""
-        self.conn.sendall(_pack(parts))
-        reply = _recv(self.reader)
-        if reply is None:
-            self.died()
-        return reply
+        """Sends one request and waits for its reply (one call at a time),
+        serving the program's own requests meanwhile."""
+        self._send(parts)
+        while True:
+            reply = _recv(self.reader)
+            if reply is None:
+                self.died()
+            if reply[0][:1] != b"q":
+                return reply
+            self._serve(reply)
 
     def tell(self, parts):
         """Sends a message the child does not answer."""
-        lock = getattr(self, "send_lock", None)
-        if lock is None:
-            self.conn.sendall(_pack(parts))
-        else:
-            with lock:
-                self.conn.sendall(_pack(parts))
+        self._send(parts)
 
     def died(self):
         code = self.proc.wait()
@@ -236,9 +186,7 @@ class _Child:
     def concurrent(self):
         """Lets several threads make requests at once: each carries an id,
         and a reader thread hands each reply to its caller."""
-        self.send_lock = threading.Lock()
         self.pending = {}
-        self.next_id = 0
         reader = threading.Thread(target=self._read, name="rustyray-replies", daemon=True)
         reader.start()
 
@@ -247,6 +195,9 @@ class _Child:
             reply = _recv(self.reader)
             if reply is None:
                 self.died()
+            if reply[0][:1] == b"q":
+                self._serve(reply)
+                continue
             slot = self.pending.pop(reply[1], None)
             if slot is not None:
                 slot[1] = [reply[0]] + reply[2:]
@@ -254,13 +205,181 @@ class _Child:
 
     def request_concurrent(self, kind, parts):
         slot = [threading.Event(), None]
-        with self.send_lock:
-            self.next_id += 1
-            key = str(self.next_id).encode()
-            self.pending[key] = slot
-            self.conn.sendall(_pack([kind, key] + parts))
+        key = str(next(self.keys)).encode()
+        self.pending[key] = slot
+        self._send([kind, key] + parts)
         slot[0].wait()
         return slot[1]
+
+    # The arguments and results of calls.
+
+    def inside(self, args):
+        """The arguments as the child takes them, and the request's mark:
+        an argument that holds refs or actor handles arrives from Ray as a
+        pair (its bytes, what they name), which Ray leaves unresolved; the
+        child gets its bytes, and what every such argument names, in
+        order, in one more part (`_pack_inside`). Marked "r" then, else ""
+        and no part. An argument that is an object failed inside a result
+        (`_unpack_value`) fails the call with its error, as Ray fails a
+        task whose argument failed."""
+        if all(type(arg) is bytes for arg in args):
+            return "", [], args
+        named = []
+        plain = []
+        for arg in args:
+            if isinstance(arg, RustError):
+                raise arg
+            if type(arg) is tuple:
+                data, inside = arg
+                named.extend(inside)
+                plain.append(data)
+            else:
+                plain.append(arg)
+        return "r", [self._pack_inside(named)], plain
+
+    def _pack_inside(self, named):
+        """What a value's refs and handles name, as `write_value` writes
+        them: each object fetched here (Ray counts this worker as blocked
+        meanwhile), `v` and its value or `e` and the failure it is; each
+        actor (a pair of Ray's handle and its groups) kept here, `a` and
+        its id."""
+        out = [struct.pack("<I", len(named))]
+        for item in named:
+            if type(item) is tuple:
+                key = str(next(self.keys)).encode()
+                self.actors[key] = item
+                packed = b"a" + _text(key) + _text(item[1])
+            else:
+                try:
+                    value = ray.get(item)
+                    if isinstance(value, RustError):
+                        raise value
+                    packed = b"v" + self._pack_value(value)
+                except Exception as error:  # noqa: BLE001: the object is that error
+                    packed = b"e" + b"".join(_text(text) for text in _classify(error))
+            out.append(struct.pack("<I", len(packed)))
+            out.append(packed)
+        return b"".join(out)
+
+    def _pack_value(self, value):
+        """A Rust value from Ray (bytes, or its bytes and what is inside) as
+        `write_value` writes a value."""
+        if type(value) is tuple:
+            data, named = value
+            return self._pack_inside(named) + data
+        return b"\0\0\0\0" + value
+
+    def unpack_value(self, data):
+        """A value the child wrote (`write_value`) as Ray holds it: its
+        bytes, or its bytes and what is inside, each object by value put
+        into Ray's object store (owned by this worker)."""
+        (count,) = struct.unpack_from("<I", data, 0)
+        off = 4
+        named = []
+        for _ in range(count):
+            (size,) = struct.unpack_from("<I", data, off)
+            off += 4
+            item = data[off : off + size]
+            off += size
+            tag = item[:1]
+            if tag == b"v":
+                named.append(ray.put(self.unpack_value(item[1:])))
+            elif tag == b"e":
+                texts = [text.decode() for text in _texts(item, 1, 3)]
+                named.append(ray.put(RustError(*texts)))
+            elif tag == b"o":
+                named.append(self.objects[_texts(item, 1, 1)[0]])
+            else:
+                named.append(self.actors[_texts(item, 1, 1)[0]])
+        rest = data[off:]
+        return (rest, named) if count else rest
+
+    # The program's own requests.
+
+    def _serve(self, request):
+        """Serves a request of the program's (`q`-marked, see `protocol.rs`):
+        a wait on a thread of its own, the rest here."""
+        kind = request[0][1:]
+        if kind == b"free":
+            for key in request[1:]:
+                self.objects.pop(key, None)
+        elif kind == b"freeactor":
+            self.actors.pop(request[1], None)
+        elif kind == b"cancel":
+            ref = self.objects.get(request[1])
+            if ref is not None:
+                cancel(ref)
+        elif kind == b"kill":
+            entry = self.actors.get(request[1])
+            if entry is not None:
+                ray.kill(entry[0], no_restart=request[2] == b"1")
+        elif kind == b"wait":
+            waiting = threading.Thread(
+                target=self._answer, args=(request[1], self._wait, request[2:]), daemon=True
+            )
+            waiting.start()
+        elif kind == b"acall":
+            self._answer(request[1], self._actor_call, request[2:])
+        else:
+            self._send([b"rerr", request[1], "task_failed", "", f"unknown request {kind!r}"])
+
+    def _answer(self, key, serve, parts):
+        try:
+            answer = [b"re", key, *serve(parts)]
+        except Exception as error:  # noqa: BLE001: the request's failure
+            answer = [b"rerr", key, *_classify(error)]
+        self._send(answer)
+
+    def _wait(self, keys):
+        refs = [self.objects[key] for key in keys if key in self.objects]
+        ray.wait(refs, num_returns=len(refs), fetch_local=False)
+        return []
+
+    def _actor_call(self, parts):
+        handle, _groups = self.actors[parts[0]]
+        outputs = int(parts[2])
+        remote = actor_method(
+            handle,
+            parts[1].decode(),
+            outputs,
+            parts[3].decode() or None,
+            int(parts[4]) if parts[4] else None,
+            parts[5] == b"1",
+        )
+        refs = remote(*[self._arg(arg) for arg in parts[6:]])
+        if outputs == 1:
+            refs = [refs]
+        return [self._forward(ref) for ref in refs]
+
+    def _arg(self, part):
+        """An argument of the program's request: a ref (`o`) or a value."""
+        if part[:1] == b"o":
+            return self.objects[part[1:]]
+        return self.unpack_value(part[1:])
+
+    def _forward(self, ref):
+        """Keeps `ref` for the program, which learns its object when Ray
+        completes it; its id here."""
+        key = str(next(self.keys)).encode()
+        self.objects[key] = ref
+        ref._on_completed(lambda value: self._push(key, value))
+        return key
+
+    def _push(self, key, value):
+        try:
+            if type(value) is bytes:
+                self._send([b"done", key, b"\0\0\0\0" + value])
+            elif type(value) is tuple:
+                # Fetching what is inside blocks: not on Ray's thread.
+                later = threading.Thread(
+                    target=lambda: self._send([b"done", key, self._pack_value(value)]),
+                    daemon=True,
+                )
+                later.start()
+            else:
+                self._send([b"fail", key, *_classify(value)])
+        except OSError:
+            pass  # the program is gone
 
 
 def _state():
@@ -289,13 +408,14 @@ def _named(function, name):
     return function
 
 
-def _outcome(reply, decode=None):
+def _outcome(reply, child=None, decode=None):
     """A reply's values (one, or a tuple of several), each read by `decode`
-    if given, or its error raised."""
+    if given (by `child.unpack_value` for values holding refs), or its
+    error raised."""
     kind = reply[0].decode()
     if kind in ("ok", "exit", "okv", "exitv"):
         if kind.endswith("v"):
-            decode = _unpack_value
+            decode = child.unpack_value
         values = reply[1:] if decode is None else [decode(value) for value in reply[1:]]
         return values[0] if len(values) == 1 else tuple(values)
     raise RustError(reply[1].decode(), reply[2].decode(), reply[3].decode())
@@ -319,11 +439,10 @@ def _task(command, function, split):
     asks for the returned `Vec` as one object per element."""
 
     def task(*args):
-        mark, inside, args = _inside(args)
-        reply = _child(command).request(
-            [mark + "call", *inside, function, str(_attempt()), split, *args]
-        )
-        return _outcome(reply)
+        child = _child(command)
+        mark, inside, args = child.inside(args)
+        reply = child.request([mark + "call", *inside, function, str(_attempt()), split, *args])
+        return _outcome(reply, child)
 
     return _named(task, function)
 
@@ -358,7 +477,7 @@ def _stream(command, function):
 
     def stream(*args):
         child = _child(command)
-        mark, inside, args = _inside(args)
+        mark, inside, args = child.inside(args)
         _outcome(child.request([mark + "stream", *inside, function, str(_attempt()), *args]))
         yield from _items(child, lambda: child.request(["next"]))
 
@@ -376,7 +495,7 @@ class RustActor:
         self.groups = sorted(groups.items())
         self.child = _Child(command)
         described = ",".join(f"{name}={limit}" for name, limit in self.groups)
-        mark, inside, args = _inside(args)
+        mark, inside, args = self.child.inside(args)
         reply = self.child.request(
             [mark + "create", *inside, actor, constructor, str(concurrency), described, *args]
         )
@@ -395,7 +514,7 @@ class RustActor:
     def _rustyray_call(self, method, *args):
         """Calls `method` in the child, as the attempt Ray runs."""
         attempt = str(_attempt())
-        mark, inside, args = _inside(args)
+        mark, inside, args = self.child.inside(args)
         if self.concurrent:
             reply = self.child.request_concurrent(
                 mark + "cmethod", [*inside, method, attempt, *args]
@@ -408,12 +527,12 @@ class RustActor:
             # call Ray runs after this one.
             self.exiting = True
             ray.get_runtime_context().current_actor.__ray_terminate__.remote()
-        return _outcome(reply)
+        return _outcome(reply, self.child)
 
     def _rustyray_stream(self, method, *args):
         """A streaming method's encoded items."""
         child = self.child
-        mark, inside, args = _inside(args)
+        mark, inside, args = child.inside(args)
         if self.concurrent:
             reply = child.request_concurrent(mark + "csmethod", [*inside, method, *args])
             _outcome(reply)
@@ -462,7 +581,7 @@ def _unpacked(reply):
     """A MessagePack reply's values (one, or a tuple), or its error raised."""
     import msgpack
 
-    return _outcome(reply, lambda value: msgpack.unpackb(value, raw=False))
+    return _outcome(reply, decode=lambda value: msgpack.unpackb(value, raw=False))
 
 
 def _packed(args):

@@ -63,6 +63,7 @@
 //! `ObjectRef._on_completed`, with no Python future per result.
 
 mod bridge;
+mod link;
 pub(crate) mod protocol;
 pub(crate) mod worker;
 
@@ -75,13 +76,14 @@ use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyString, PyTuple};
 
 use std::any::type_name;
 
-use crate::actor::handle::{Actor, ActorRef, RemoteActor};
+use crate::actor::handle::{Actor, ActorRef, ForeignActor, RemoteActor};
 use crate::actor::method::MethodInfo;
 use crate::backend::local::LocalBackend;
 use crate::backend::{Backend, CallSpec, CreateSpec, Reservation};
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
-use crate::object::crossing::Crossed;
+use crate::object::crossing::{self, Crossed};
+use crate::object::handoff::Handle;
 use crate::object::store::Store;
 use crate::object::value::Value;
 use crate::object::{Object, ObjectId, ObjectRef};
@@ -694,29 +696,56 @@ impl Shared {
         Ok(())
     }
 
-    /// A value as Ray holds it: its bytes, or, when refs are inside, the
-    /// pair of its bytes and a list of Ray's refs to those objects (Ray's
-    /// borrower protocol keeps them alive while the value lives, and Ray
-    /// leaves refs inside a value unresolved).
+    /// A value as Ray holds it: its bytes, or, when refs or actor handles
+    /// are inside, the pair of its bytes and a list of what they name: Ray's
+    /// ref to each object, and for each actor the pair of Ray's handle and
+    /// its concurrency groups' names (`io,cpu`). Ray leaves refs inside a
+    /// value unresolved, and its borrower protocol keeps their objects
+    /// alive while the value lives.
     fn ray_value<'py>(&self, py: Python<'py>, crossed: &Crossed) -> Result<Bound<'py, PyAny>> {
         let bytes = PyBytes::new(py, &crossed.bytes).into_any();
-        if crossed.refs.is_empty() {
+        if crossed.inside.is_empty() {
             return Ok(bytes);
         }
-        let table = lock(&*self.refs);
         let refs = crossed
-            .refs
+            .inside
             .iter()
-            .map(|cell| match table.by_id.get(&cell.id()) {
-                Some((_, ray_ref)) => Ok(ray_ref.bind(py).clone()),
-                None => Err(not_in_ray(cell)),
-            })
+            .map(|handle| self.ray_inside(py, handle))
             .collect::<Result<Vec<_>>>()?;
-        drop(table);
         let refs = PyList::new(py, refs).map_err(|e| bridge::py_error("arguments", e))?;
         PyTuple::new(py, [bytes, refs.into_any()])
             .map(Bound::into_any)
             .map_err(|e| bridge::py_error("arguments", e))
+    }
+
+    /// What a ref or a handle inside a value names, as Ray holds it (see
+    /// [`ray_value`](Self::ray_value)).
+    fn ray_inside<'py>(&self, py: Python<'py>, handle: &Handle) -> Result<Bound<'py, PyAny>> {
+        if let Some(cell) = crossing::cell_of(handle) {
+            return match lock(&*self.refs).by_id.get(&cell.id()) {
+                Some((_, ray_ref)) => Ok(ray_ref.bind(py).clone()),
+                None => Err(not_in_ray(cell)),
+            };
+        }
+        let foreign = handle.downcast_ref::<ForeignActor>();
+        let Some((actor, groups)) = foreign.and_then(|foreign| {
+            let actor = foreign.remote.as_any().downcast_ref::<RayActor>()?;
+            Some((actor, foreign.groups.join(",")))
+        }) else {
+            return Err(Error::InvalidArgument {
+                call: "remote",
+                reason: "an actor handle of another runtime does not cross to Ray".into(),
+            });
+        };
+        PyTuple::new(
+            py,
+            [
+                actor.handle.bind(py).clone(),
+                PyString::new(py, &groups).into_any(),
+            ],
+        )
+        .map(Bound::into_any)
+        .map_err(|e| bridge::py_error("arguments", e))
     }
 
     /// The arguments as a Python list.
@@ -951,6 +980,10 @@ impl RemoteActor for RayActor {
         })
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn kill(&self, no_restart: bool) {
         if no_restart && !self.id.is_empty() {
             lock(&self.shared.killed).insert(self.id.clone());
@@ -1051,6 +1084,15 @@ impl Landing {
             let (bytes, inside): (Vec<u8>, Vec<Bound<'_, PyAny>>) = value.extract()?;
             let mut cells = Vec::with_capacity(inside.len());
             for ray_ref in &inside {
+                if ray_ref.is_instance_of::<PyTuple>() {
+                    return Ok(Err(Error::InvalidArgument {
+                        call: "get",
+                        reason: format!(
+                            "a result of `{task}` holds an actor handle, which does not cross \
+                             back from a Ray worker yet"
+                        ),
+                    }));
+                }
                 let producer = Arc::new(RayTask {
                     name: task.to_string(),
                     cells: Mutex::new(Vec::new()),
@@ -1064,7 +1106,7 @@ impl Landing {
                     cell.complete(Err(err));
                 }
                 lock(&*self.refs).insert(&cell, ray_ref.clone().unbind());
-                cells.push(cell);
+                cells.push(crossing::handle_of(cell));
             }
             return Ok(Ok(Value::encoded_with(bytes, cells)));
         }

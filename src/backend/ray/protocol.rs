@@ -40,10 +40,30 @@
 //! with no bytes of its own. A call whose results hold refs is answered
 //! `okv` (or `exitv`) instead of `ok`, each result written by
 //! [`write_value`].
+//!
+//! The program's own requests, while it serves (a call in it uses a Ray
+//! actor whose handle it was passed, or waits for an object Ray makes),
+//! are marked `q` and carry an id of the program's; the trampoline answers
+//! `re`, id, … or `rerr`, id, kind, task, message:
+//!
+//! - `qacall`, id, actor, method, result count, concurrency group (or
+//!   empty), max retries (or empty), retry exceptions (`1` or empty),
+//!   arguments… → `re`, id, object ids…: a call of a Ray actor the
+//!   trampoline holds; each argument is `o` and an object id (a ref Ray
+//!   resolves) or `v` and a value ([`write_value`]);
+//! - `qwait`, id, object ids… → `re`, id once all are complete (the
+//!   trampoline waits in Ray, which counts its worker as blocked);
+//! - `qcancel`, object id; `qkill`, actor, no restart (`1` or empty);
+//!   `qfree`, object ids… and `qfreeactor`, actor (the program holds them
+//!   no more): not answered.
+//!
+//! The trampoline tells the program when an object it holds for it is
+//! complete: `done`, object id, value ([`write_value`]) or `fail`, object
+//! id, kind, task, message.
 
 use std::io::{self, Read, Write};
 
-use crate::object::crossing::Exported;
+use crate::error::Error;
 
 /// Frames larger than this are refused (a broken peer, not a value: Ray
 /// keeps objects of any size, but one call's arguments stay far below).
@@ -106,28 +126,60 @@ pub(crate) fn write_frame(writer: &mut impl Write, parts: &[&[u8]]) -> io::Resul
     writer.flush()
 }
 
-/// Appends `value` (an object crossing by value, see
-/// `object::crossing::export`) as the protocol writes one: a `u32` count
-/// of the objects its refs name, each as a `u32` length and `v` then that
-/// object the same way (or `e` then its failure's kind, task and message,
-/// each a `u32` length and its bytes), then the value's own bytes to the
-/// end.
-pub(crate) fn write_value(out: &mut Vec<u8>, value: &Exported) {
-    out.extend_from_slice(&(value.refs.len() as u32).to_le_bytes());
-    for inside in &value.refs {
+/// A value as the protocol carries it: its bytes, and what the refs and
+/// actor handles inside name, in encoding order.
+pub(crate) struct WireValue {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) inside: Vec<WireInside>,
+}
+
+/// What a ref or a handle inside a [`WireValue`] names.
+pub(crate) enum WireInside {
+    /// An object, by value.
+    Value(WireValue),
+    /// An object that failed, as its error.
+    Failed(Error),
+    /// An object the trampoline holds, by its id there.
+    Object(String),
+    /// An actor the trampoline holds, by its id there, with its
+    /// concurrency groups' names (`io,cpu`).
+    Actor { id: String, groups: String },
+}
+
+/// Appends `value` as the protocol writes one: a `u32` count of what is
+/// inside, each as a `u32` length and a tagged item, then the value's own
+/// bytes to the end. An item is `v` then a value written the same way,
+/// `e` then a failure's kind, task and message, `o` then an object's id,
+/// or `a` then an actor's id and groups (each text a `u32` length and its
+/// bytes).
+pub(crate) fn write_value(out: &mut Vec<u8>, value: &WireValue) {
+    out.extend_from_slice(&(value.inside.len() as u32).to_le_bytes());
+    for inside in &value.inside {
         let mut item = Vec::new();
+        let text = |item: &mut Vec<u8>, text: &str| {
+            item.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            item.extend_from_slice(text.as_bytes());
+        };
         match inside {
-            Ok(value) => {
+            WireInside::Value(value) => {
                 item.push(b'v');
                 write_value(&mut item, value);
             }
-            Err(err) => {
+            WireInside::Failed(err) => {
                 let failure = super::worker::failure(err);
                 item.push(b'e');
-                for text in [failure.kind, &failure.task, &failure.message] {
-                    item.extend_from_slice(&(text.len() as u32).to_le_bytes());
-                    item.extend_from_slice(text.as_bytes());
+                for part in [failure.kind, &failure.task, &failure.message] {
+                    text(&mut item, part);
                 }
+            }
+            WireInside::Object(id) => {
+                item.push(b'o');
+                text(&mut item, id);
+            }
+            WireInside::Actor { id, groups } => {
+                item.push(b'a');
+                text(&mut item, id);
+                text(&mut item, groups);
             }
         }
         out.extend_from_slice(&(item.len() as u32).to_le_bytes());
@@ -137,26 +189,34 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Exported) {
 }
 
 /// Reads a value [`write_value`] wrote.
-pub(crate) fn read_value(mut rest: &[u8]) -> io::Result<Exported> {
+pub(crate) fn read_value(mut rest: &[u8]) -> io::Result<WireValue> {
     let count = take_u32(&mut rest)?;
-    let mut refs = Vec::with_capacity(count.min(1024));
+    let mut inside = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
         let item = take_part(&mut rest)?;
-        refs.push(match item.split_first() {
-            Some((b'v', value)) => Ok(read_value(value)?),
-            Some((b'e', mut texts)) => {
-                let mut text = || -> io::Result<String> {
-                    Ok(String::from_utf8_lossy(take_part(&mut texts)?).into_owned())
-                };
+        let Some((&tag, mut fields)) = item.split_first() else {
+            return Err(invalid("an empty item inside a value".into()));
+        };
+        let mut text = || -> io::Result<String> {
+            Ok(String::from_utf8_lossy(take_part(&mut fields)?).into_owned())
+        };
+        inside.push(match tag {
+            b'v' => WireInside::Value(read_value(fields)?),
+            b'e' => {
                 let (kind, task, message) = (text()?, text()?, text()?);
-                Err(super::error_of(&kind, "", task, message))
+                WireInside::Failed(super::error_of(&kind, "", task, message))
             }
-            _ => return Err(invalid("a value's ref of no known kind".into())),
+            b'o' => WireInside::Object(text()?),
+            b'a' => {
+                let (id, groups) = (text()?, text()?);
+                WireInside::Actor { id, groups }
+            }
+            _ => return Err(invalid("an item of no known kind inside a value".into())),
         });
     }
-    Ok(Exported {
+    Ok(WireValue {
         bytes: rest.to_vec(),
-        refs,
+        inside,
     })
 }
 
@@ -208,35 +268,53 @@ mod tests {
     }
 
     #[test]
-    fn values_with_the_objects_their_refs_name_round_trip() {
-        let failed = crate::Error::TaskFailed {
+    fn values_with_what_their_refs_name_round_trip() {
+        let failed = Error::TaskFailed {
             task: "t".into(),
             message: "m".into(),
             cause: None,
         };
-        let inner = Exported {
+        let inner = WireValue {
             bytes: vec![3],
-            refs: Vec::new(),
+            inside: Vec::new(),
         };
-        let value = Exported {
+        let value = WireValue {
             bytes: vec![1, 2],
-            refs: vec![Ok(inner), Err(failed)],
+            inside: vec![
+                WireInside::Value(inner),
+                WireInside::Failed(failed),
+                WireInside::Object("7".into()),
+                WireInside::Actor {
+                    id: "3".into(),
+                    groups: "io,cpu".into(),
+                },
+            ],
         };
         let mut part = Vec::new();
         write_value(&mut part, &value);
         let back = read_value(&part).unwrap();
         assert_eq!(back.bytes, vec![1, 2]);
-        assert_eq!(back.refs.len(), 2);
-        match &back.refs[0] {
-            Ok(inner) => assert_eq!((inner.bytes.as_slice(), inner.refs.len()), (&[3u8][..], 0)),
-            Err(err) => panic!("expected the object, got {err}"),
+        assert_eq!(back.inside.len(), 4);
+        match &back.inside[0] {
+            WireInside::Value(inner) => {
+                assert_eq!(
+                    (inner.bytes.as_slice(), inner.inside.len()),
+                    (&[3u8][..], 0)
+                )
+            }
+            _ => panic!("expected the object by value"),
         }
-        match &back.refs[1] {
-            Err(crate::Error::TaskFailed { task, message, .. }) => {
+        match &back.inside[1] {
+            WireInside::Failed(Error::TaskFailed { task, message, .. }) => {
                 assert_eq!((task.as_str(), message.as_str()), ("t", "m"))
             }
-            other => panic!("expected TaskFailed, got {:?}", other.as_ref().err()),
+            _ => panic!("expected TaskFailed"),
         }
+        assert!(matches!(&back.inside[2], WireInside::Object(id) if id == "7"));
+        assert!(matches!(
+            &back.inside[3],
+            WireInside::Actor { id, groups } if id == "3" && groups == "io,cpu"
+        ));
         assert!(read_value(&part[..part.len() - 3]).is_err());
     }
 

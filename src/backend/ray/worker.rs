@@ -13,11 +13,12 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::protocol::{read_frame, read_value, write_frame, write_value, Failure};
+pub(crate) use super::link::Home;
+use super::link::Link;
+use super::protocol::{read_value, write_value, Failure, WireValue};
 use crate::error::Error;
-use crate::object::cell::ObjectCell;
-use crate::object::crossing::{self, Exported};
-use crate::object::hooks::current_store;
+use crate::object::crossing;
+use crate::object::handoff::Handle;
 use crate::object::{Codec, ObjectRef};
 use crate::sync::lock;
 use crate::task::ObjectRefStream;
@@ -127,10 +128,10 @@ pub(crate) fn failure(err: &Error) -> Failure {
 
 /// Connects to the trampoline at `path` and serves its calls until it goes
 /// away; then ends the process.
-pub(crate) fn serve(path: &str, dispatch: &mut dyn Dispatch) -> ! {
+pub(crate) fn serve(path: &str, dispatch: &mut dyn Dispatch, home: Home) -> ! {
     crossing::results_cross();
     let code = match UnixStream::connect(path) {
-        Ok(stream) => serve_stream(stream, dispatch),
+        Ok(stream) => serve_stream(stream, dispatch, home),
         Err(err) => {
             eprintln!("rustyray worker: cannot connect to the Ray trampoline at {path}: {err}");
             1
@@ -139,29 +140,21 @@ pub(crate) fn serve(path: &str, dispatch: &mut dyn Dispatch) -> ! {
     std::process::exit(code)
 }
 
-fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
-    let mut reader = match stream.try_clone() {
-        Ok(reader) => std::io::BufReader::new(reader),
+fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch, home: Home) -> i32 {
+    let (link, requests) = match Link::start(stream, home) {
+        Ok(started) => started,
         Err(err) => {
             eprintln!("rustyray worker: {err}");
             return 1;
         }
     };
-    let writer = Arc::new(Mutex::new(stream));
     let streams = Streams::default();
     let mut exiting: Option<ExitProbe> = None;
-    loop {
-        let request = match read_frame(&mut reader) {
-            Ok(Some(parts)) => parts,
-            Ok(None) => return 0,
-            Err(err) => {
-                eprintln!("rustyray worker: {err}");
-                return 1;
-            }
-        };
-        let served = take_inside(request).and_then(|(parts, inside)| {
+    // Until the trampoline goes away (the channel closes with the socket).
+    for request in requests.iter() {
+        let served = take_inside(&link, request).and_then(|(parts, inside)| {
             crossing::decoding_with(&inside, || {
-                serve_request(&parts, dispatch, &writer, &streams, &mut exiting)
+                serve_request(&parts, dispatch, &link, &streams, &mut exiting)
             })
         });
         if let Err(err) = served {
@@ -169,6 +162,7 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
             return 1;
         }
     }
+    0
 }
 
 /// Serves one request, its arguments decoded here (inside
@@ -176,12 +170,12 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch) -> i32 {
 fn serve_request(
     parts: &[Vec<u8>],
     dispatch: &mut dyn Dispatch,
-    writer: &Arc<Mutex<UnixStream>>,
+    link: &Arc<Link>,
     streams: &Streams,
     exiting: &mut Option<ExitProbe>,
 ) -> std::io::Result<()> {
     let kind = parts.first().map(Vec::as_slice).unwrap_or_default();
-    if let Some(outcome) = serve_streams(kind, parts, dispatch, writer, streams) {
+    if let Some(outcome) = serve_streams(kind, parts, dispatch, link, streams) {
         return outcome;
     }
     let (kind, codec) = unmarked(kind);
@@ -191,12 +185,12 @@ fn serve_request(
         // thread of its own when done, so later calls run meanwhile.
         let id = parts.get(1).cloned().unwrap_or_default();
         let submitted = handle(kind, codec, parts.get(2..).unwrap_or_default(), dispatch);
-        let writer = Arc::clone(writer);
+        let link = Arc::clone(link);
         let exiting = exiting.clone();
         let answer = move || {
-            let reply = submitted.and_then(results);
+            let reply = submitted.and_then(|refs| results(&link, refs));
             let exited = exiting.is_some_and(|exiting| exiting());
-            if let Err(err) = write_call_reply(&writer, Some(&id), &reply, exited) {
+            if let Err(err) = write_call_reply(&link, Some(&id), &reply, exited) {
                 eprintln!("rustyray worker: {err}");
                 std::process::exit(1);
             }
@@ -206,21 +200,25 @@ fn serve_request(
             .spawn(answer)
             .map(drop);
     }
-    let reply = handle(kind, codec, parts.get(1..).unwrap_or_default(), dispatch).and_then(results);
+    let reply = handle(kind, codec, parts.get(1..).unwrap_or_default(), dispatch)
+        .and_then(|refs| results(link, refs));
     if kind == b"create" {
         *exiting = dispatch.exit_probe();
     }
     let exited = kind == b"method" && exiting.as_ref().is_some_and(|exiting| exiting());
-    write_call_reply(writer, None, &reply, exited)
+    write_call_reply(link, None, &reply, exited)
 }
 
-/// Cells of the objects a request's arguments name.
-type Cells = Vec<Arc<ObjectCell>>;
+/// What a request's arguments name, in this process.
+type Inside = Vec<Handle>;
 
 /// A request without the part that carries the objects its arguments'
 /// refs name (an `r`-marked request's: see [`protocol`](super::protocol)),
 /// and cells of those objects in this process's runtime.
-fn take_inside(mut parts: Vec<Vec<u8>>) -> std::io::Result<(Vec<Vec<u8>>, Cells)> {
+fn take_inside(
+    link: &Arc<Link>,
+    mut parts: Vec<Vec<u8>>,
+) -> std::io::Result<(Vec<Vec<u8>>, Inside)> {
     let kind = parts.first().map(Vec::as_slice).unwrap_or_default();
     let at = match kind {
         b"rcall" | b"rcreate" | b"rmethod" | b"rstream" | b"rsmethod" => 1,
@@ -235,13 +233,7 @@ fn take_inside(mut parts: Vec<Vec<u8>>) -> std::io::Result<(Vec<Vec<u8>>, Cells)
     }
     let inside = read_value(&parts.remove(at))?;
     parts[0].remove(0);
-    let store = current_store().ok_or_else(|| broken("rustyray worker: no runtime"))?;
-    let cells = inside
-        .refs
-        .into_iter()
-        .map(|object| crossing::import(&store, object))
-        .collect();
-    Ok((parts, cells))
+    Ok((parts, link.inside(inside.inside)))
 }
 
 /// Serves a request about streams, if `kind` is one: `stream` or
@@ -254,7 +246,7 @@ fn serve_streams(
     kind: &[u8],
     parts: &[Vec<u8>],
     dispatch: &mut dyn Dispatch,
-    writer: &Arc<Mutex<UnixStream>>,
+    link: &Arc<Link>,
     streams: &Streams,
 ) -> Option<std::io::Result<()>> {
     let request = Parts(parts);
@@ -271,17 +263,17 @@ fn serve_streams(
                 request.text(2).parse().unwrap_or(0),
                 &request.args(3),
             );
-            write_reply(writer, None, &start(started, b"").map(|()| Vec::new()))
+            write_reply(link, None, &start(started, b"").map(|()| Vec::new()))
         }
         b"smethod" => {
             let started = dispatch.method_stream(&request.text(1), &request.args(2));
-            write_reply(writer, None, &start(started, b"").map(|()| Vec::new()))
+            write_reply(link, None, &start(started, b"").map(|()| Vec::new()))
         }
-        b"next" => write_next(writer, None, &next_item(streams, b"")),
+        b"next" => write_next(link, None, &next_item(streams, b"")),
         b"csmethod" => {
             let started = dispatch.method_stream(&request.text(2), &request.args(3));
             write_reply(
-                writer,
+                link,
                 Some(&id),
                 &start(started, &id).map(|()| vec![id.clone()]),
             )
@@ -293,10 +285,10 @@ fn serve_streams(
             Ok(())
         }
         b"cnext" => {
-            let (writer, streams) = (Arc::clone(writer), Arc::clone(streams));
+            let (link, streams) = (Arc::clone(link), Arc::clone(streams));
             let key = parts.get(2).cloned().unwrap_or_default();
             let answer = move || {
-                if let Err(err) = write_next(&writer, Some(&id), &next_item(&streams, &key)) {
+                if let Err(err) = write_next(&link, Some(&id), &next_item(&streams, &key)) {
                     eprintln!("rustyray worker: {err}");
                     std::process::exit(1);
                 }
@@ -333,39 +325,39 @@ fn next_item(streams: &Streams, key: &[u8]) -> Next {
     next
 }
 
-fn write_next(writer: &Mutex<UnixStream>, id: Option<&[u8]>, next: &Next) -> std::io::Result<()> {
+fn write_next(link: &Link, id: Option<&[u8]>, next: &Next) -> std::io::Result<()> {
     match next {
         Next::Item(bytes) => {
             let mut frame: Vec<&[u8]> = vec![b"item"];
             frame.extend(id);
             frame.push(bytes);
-            write_frame(&mut *lock(writer), &frame)
+            link.write(&frame)
         }
         Next::End => {
             let mut frame: Vec<&[u8]> = vec![b"end"];
             frame.extend(id);
-            write_frame(&mut *lock(writer), &frame)
+            link.write(&frame)
         }
-        Next::Failed(failure) => write_reply(writer, id, &Err(failure.clone())),
+        Next::Failed(failure) => write_reply(link, id, &Err(failure.clone())),
     }
 }
 
 /// Every result of a call, once complete: its bytes, or, if refs are
 /// inside any, each result as a value with the objects they name
 /// (`crossed`, see [`write_value`]).
-fn results(refs: Vec<ObjectRef<Vec<u8>>>) -> Result<Results, Failure> {
+fn results(link: &Link, refs: Vec<ObjectRef<Vec<u8>>>) -> Result<Results, Failure> {
     let exported = refs
         .iter()
-        .map(|r| match crossing::export_result(&r.cell) {
+        .map(|r| match link.export_result(&r.cell) {
             Some(exported) => exported,
-            None => r.get().map(|bytes| Exported {
+            None => r.get().map(|bytes| WireValue {
                 bytes,
-                refs: Vec::new(),
+                inside: Vec::new(),
             }),
         })
         .collect::<Result<Vec<_>, Error>>()
         .map_err(|err| failure(&err))?;
-    let crossed = exported.iter().any(|value| !value.refs.is_empty());
+    let crossed = exported.iter().any(|value| !value.inside.is_empty());
     let parts = exported
         .into_iter()
         .map(|value| {
@@ -389,7 +381,7 @@ struct Results {
 }
 
 fn write_reply(
-    writer: &Mutex<UnixStream>,
+    link: &Link,
     id: Option<&[u8]>,
     reply: &Result<Vec<Vec<u8>>, Failure>,
 ) -> std::io::Result<()> {
@@ -400,7 +392,7 @@ fn write_reply(
         }),
         Err(failure) => Err(failure.clone()),
     };
-    write_call_reply(writer, id, &reply, false)
+    write_call_reply(link, id, &reply, false)
 }
 
 /// A reply: `ok` with the results, `exit` with them when the call's actor
@@ -408,7 +400,7 @@ fn write_reply(
 /// `err` with the failure (`okv` and `exitv` for results written as values
 /// with the objects their refs name).
 fn write_call_reply(
-    writer: &Mutex<UnixStream>,
+    link: &Link,
     id: Option<&[u8]>,
     reply: &Result<Results, Failure>,
     exited: bool,
@@ -431,7 +423,7 @@ fn write_call_reply(
             frame.extend([f.kind.as_bytes(), f.task.as_bytes(), f.message.as_bytes()]);
         }
     }
-    write_frame(&mut *lock(writer), &frame)
+    link.write(&frame)
 }
 
 /// A request's kind without the mark of a Python program's request
@@ -521,8 +513,11 @@ fn parse_groups(text: &str) -> Vec<(String, usize)> {
 #[cfg(test)]
 mod tests {
     use super::parse_groups;
-    use crate::object::crossing::{decoding_with, encode, export, import};
+    use crate::backend::ray::link::{Home, Link};
+    use crate::backend::ray::protocol::{read_value, write_value, WireInside, WireValue};
+    use crate::object::crossing::{self, decoding_with, encode};
     use crate::{Codec, Config, ObjectRef};
+    use std::sync::Arc;
 
     #[test]
     fn a_value_crosses_to_another_runtime_with_the_objects_its_refs_name() {
@@ -530,26 +525,36 @@ mod tests {
         let one = here.put(1_u32).unwrap();
         let two = here.put(2_u32).unwrap();
         let crossed = encode("test", &vec![one.clone(), two, one]).unwrap();
-        assert_eq!(crossed.refs.len(), 3);
-        // What the trampoline carries between the processes: the objects,
-        // written and read back as the protocol does.
-        let objects: Vec<_> = crossed
-            .refs
+        assert_eq!(crossed.inside.len(), 3);
+        // The other side: a runtime whose link to a trampoline reads the
+        // value, its objects written by value as the protocol does.
+        let there = crate::runtime::init(Config::default()).unwrap();
+        let local = there.engine().local();
+        let (ours, _trampoline) = std::os::unix::net::UnixStream::pair().unwrap();
+        let home = Home {
+            store: Arc::clone(local.store()),
+            scheduler: Arc::clone(local.scheduler()),
+            table: Arc::clone(local.actors()),
+        };
+        let (link, _requests) = Link::start(ours, home).unwrap();
+        let inside = crossed
+            .inside
             .iter()
-            .map(|cell| {
-                let mut part = Vec::new();
-                super::write_value(&mut part, &export(cell).unwrap());
-                super::read_value(&part).unwrap()
+            .map(|handle| {
+                let cell = crossing::cell_of(handle).unwrap();
+                WireInside::Value(link.export(cell).unwrap())
             })
             .collect();
-        let there = crate::runtime::init(Config::default()).unwrap();
-        let store = there.engine().local().store();
-        let cells: Vec<_> = objects
-            .into_iter()
-            .map(|object| import(store, Ok(object)))
-            .collect();
+        let mut part = Vec::new();
+        let value = WireValue {
+            bytes: crossed.bytes.clone(),
+            inside,
+        };
+        write_value(&mut part, &value);
+        let read = read_value(&part).unwrap();
+        let handles = link.inside(read.inside);
         let refs: Vec<ObjectRef<u32>> =
-            decoding_with(&cells, || Codec::Postcard.decode(&crossed.bytes)).unwrap();
+            decoding_with(&handles, || Codec::Postcard.decode(&read.bytes)).unwrap();
         let values: Vec<u32> = refs.iter().map(|r| there.get(r).unwrap()).collect();
         assert_eq!(values, vec![1, 2, 1]);
         assert!(refs.iter().all(|r| r.id().runtime() == there.id()));

@@ -1,0 +1,506 @@
+//! The link of a program serving a Ray worker (worker mode) to its
+//! trampoline: the socket both speak the protocol on, read by one thread.
+//!
+//! The trampoline sends calls; the program answers them (see
+//! [`worker`](super::worker)). While a call runs, the program may need Ray
+//! itself: a handle to a Ray actor passed to it inside a value is a
+//! [`ForwardedActor`], whose calls the trampoline makes in Ray (`qacall`),
+//! and the refs those calls return are *forwarded objects*: cells of the
+//! program's runtime that the trampoline completes when Ray completes the
+//! object (`done` / `fail`), paired with the trampoline's id of Ray's ref.
+//! A blocking wait for one first waits in the trampoline (`qwait`), so that
+//! Ray counts the worker as blocked and lends its CPU, as `ray.get` does.
+//!
+//! The reader thread hands the trampoline's requests to the serving loop
+//! in order, and the answers to the program's own requests to the threads
+//! waiting for them; when the socket closes, every waiting request fails
+//! and the serving loop ends.
+
+use std::collections::HashMap;
+use std::io::BufReader;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::protocol::{read_frame, read_value, write_frame, write_value, WireInside, WireValue};
+use crate::actor::handle::{ForeignActor, RemoteActor};
+use crate::actor::method::MethodInfo;
+use crate::actor::registry::ActorTable;
+use crate::error::{Error, Result};
+use crate::object::cell::{ObjectCell, Producer};
+use crate::object::crossing::{self, Crossed, Exported, Inside};
+use crate::object::handoff::Handle;
+use crate::object::store::Store;
+use crate::object::value::Value;
+use crate::object::ObjectId;
+use crate::sync::lock;
+use crate::task::args::{RayArg, RayArgKind};
+use crate::task::scheduler::Scheduler;
+
+/// The runtime a program serving a Ray worker runs its calls in: what
+/// objects and actor handles from the trampoline join.
+pub(crate) struct Home {
+    pub(crate) store: Arc<Store>,
+    pub(crate) scheduler: Arc<Scheduler>,
+    pub(crate) table: Arc<ActorTable>,
+}
+
+/// A frame's parts.
+pub(crate) type Frame = Vec<Vec<u8>>;
+
+/// The program's end of the socket to its trampoline.
+pub(crate) struct Link {
+    writer: Mutex<UnixStream>,
+    home: Home,
+    next: AtomicU64,
+    /// The program's requests waiting for their answers, by id.
+    answers: Mutex<HashMap<u64, Sender<Frame>>>,
+    objects: Mutex<Objects>,
+}
+
+/// The forwarded objects: the trampoline's id of each and its cell here.
+#[derive(Default)]
+struct Objects {
+    by_id: HashMap<String, Entry>,
+    by_cell: HashMap<ObjectId, String>,
+    /// The table's size after the last sweep of freed objects.
+    swept: usize,
+}
+
+/// A forwarded object's cell, and its producer until it is complete (the
+/// cell reaches its producer weakly: this keeps it for `cancel` and a
+/// blocked `get`).
+struct Entry {
+    cell: Weak<ObjectCell>,
+    producer: Option<Arc<Forwarded>>,
+}
+
+impl Link {
+    /// Starts reading `stream`: the link, and the trampoline's requests in
+    /// the order they arrive (the channel closes with the socket).
+    pub(crate) fn start(
+        stream: UnixStream,
+        home: Home,
+    ) -> std::io::Result<(Arc<Link>, Receiver<Frame>)> {
+        let reader = BufReader::new(stream.try_clone()?);
+        let link = Arc::new(Link {
+            writer: Mutex::new(stream),
+            home,
+            next: AtomicU64::new(1),
+            answers: Mutex::new(HashMap::new()),
+            objects: Mutex::new(Objects::default()),
+        });
+        let (requests, received) = crossbeam_channel::unbounded();
+        let reading = Arc::downgrade(&link);
+        std::thread::Builder::new()
+            .name("rustyray-ray-link".into())
+            .spawn(move || read(reader, &reading, &requests))?;
+        Ok((link, received))
+    }
+
+    /// Writes one frame.
+    pub(crate) fn write(&self, parts: &[&[u8]]) -> std::io::Result<()> {
+        write_frame(&mut *lock(&self.writer), parts)
+    }
+
+    /// Sends a request of the program's (`q` and `kind`) and waits for its
+    /// answer's parts (after the id).
+    fn request(&self, kind: &str, parts: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (answer, answered) = crossbeam_channel::bounded(1);
+        lock(&self.answers).insert(id, answer);
+        let head = [format!("q{kind}").into_bytes(), id.to_string().into_bytes()];
+        let frame: Vec<&[u8]> = head.iter().chain(&parts).map(Vec::as_slice).collect();
+        if let Err(err) = self.write(&frame) {
+            lock(&self.answers).remove(&id);
+            return Err(gone(&err.to_string()));
+        }
+        // The answer comes, or the socket closes (which drops the sender).
+        let answer = answered
+            .recv()
+            .map_err(|_| gone("the trampoline went away"))?;
+        match answer.first().map(Vec::as_slice) {
+            Some(b"re") => Ok(answer.into_iter().skip(2).collect()),
+            _ => {
+                let text = |i: usize| {
+                    answer
+                        .get(i)
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .unwrap_or_default()
+                };
+                Err(super::error_of(&text(2), "", text(3), text(4)))
+            }
+        }
+    }
+
+    /// Sends a message of the program's that is not answered.
+    fn tell(&self, parts: &[&[u8]]) {
+        if let Err(err) = self.write(parts) {
+            tracing::warn!("rustyray worker: {err}");
+        }
+    }
+
+    /// A forwarded object: a pending cell the trampoline completes, by its
+    /// id `id` there.
+    fn object(self: &Arc<Self>, id: String) -> Arc<ObjectCell> {
+        let producer = Arc::new(Forwarded {
+            link: Arc::downgrade(self),
+            id: id.clone(),
+        });
+        let cell = self
+            .home
+            .store
+            .pending(Arc::downgrade(&producer) as Weak<dyn Producer>, false);
+        let freed = lock(&self.objects).insert(id, &cell, producer);
+        self.free(freed);
+        cell
+    }
+
+    /// Completes the forwarded object `id` (a `done` or `fail` message).
+    fn complete(&self, id: &str, result: Result<Value>) {
+        let (cell, producer) = lock(&self.objects).complete(id);
+        drop(producer);
+        if let Some(cell) = cell {
+            cell.complete(result);
+        }
+    }
+
+    /// The trampoline's id of `cell`, if it is a forwarded object.
+    fn forwarded(&self, cell: &ObjectCell) -> Option<String> {
+        lock(&self.objects).by_cell.get(&cell.id()).cloned()
+    }
+
+    /// Sends the trampoline the ids of forwarded objects freed here.
+    fn free(&self, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut frame: Vec<&[u8]> = vec![b"qfree"];
+        frame.extend(ids.iter().map(|id| id.as_bytes()));
+        self.tell(&frame);
+    }
+
+    /// What the trampoline sent inside a value, here: objects by value
+    /// made complete in this runtime, its objects forwarded, its actors
+    /// as handles whose calls it makes.
+    pub(crate) fn inside(self: &Arc<Self>, inside: Vec<WireInside>) -> Vec<Handle> {
+        inside
+            .into_iter()
+            .map(|inside| match inside {
+                WireInside::Value(value) => {
+                    let value = self.value(value);
+                    let store = &self.home.store;
+                    crossing::handle_of(store.put(value).unwrap_or_else(|err| store.failed(err)))
+                }
+                WireInside::Failed(err) => crossing::handle_of(self.home.store.failed(err)),
+                WireInside::Object(id) => crossing::handle_of(self.object(id)),
+                WireInside::Actor { id, groups } => {
+                    let remote = Arc::new(ForwardedActor {
+                        link: Arc::clone(self),
+                        id,
+                    });
+                    Arc::new(ForeignActor {
+                        remote,
+                        groups: groups
+                            .split(',')
+                            .filter(|g| !g.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                        scheduler: Arc::clone(&self.home.scheduler),
+                        table: Arc::clone(&self.home.table),
+                    }) as Handle
+                }
+            })
+            .collect()
+    }
+
+    /// A value the trampoline sent, as this runtime holds it.
+    fn value(self: &Arc<Self>, value: WireValue) -> Value {
+        let inside = self.inside(value.inside);
+        Value::encoded_with(value.bytes, inside)
+    }
+
+    /// An object of this runtime as it crosses to the trampoline by value
+    /// (waiting for it): forwarded objects inside stay forwarded.
+    pub(crate) fn export(&self, cell: &Arc<ObjectCell>) -> Result<WireValue> {
+        let keep = |cell: &ObjectCell| self.forwarded(cell).is_some();
+        self.wire(crossing::export(cell, &keep)?)
+    }
+
+    /// A call's encoded result as it crosses, when refs are inside it
+    /// (see [`crossing::export_result`]).
+    pub(crate) fn export_result(&self, cell: &Arc<ObjectCell>) -> Option<Result<WireValue>> {
+        let keep = |cell: &ObjectCell| self.forwarded(cell).is_some();
+        crossing::export_result(cell, &keep).map(|exported| self.wire(exported?))
+    }
+
+    /// An exported object as the protocol writes it.
+    fn wire(&self, exported: Exported) -> Result<WireValue> {
+        let inside = exported
+            .inside
+            .into_iter()
+            .map(|inside| match inside {
+                Inside::Object(Ok(object)) => self.wire(object).map(WireInside::Value),
+                Inside::Object(Err(err)) => Ok(WireInside::Failed(err)),
+                Inside::Kept(handle) => self.kept(&handle),
+            })
+            .collect::<Result<_>>()?;
+        Ok(WireValue {
+            bytes: exported.bytes,
+            inside,
+        })
+    }
+
+    /// A forwarded object, or an actor the trampoline holds, by its id
+    /// there.
+    fn kept(&self, handle: &Handle) -> Result<WireInside> {
+        if let Some(id) = crossing::cell_of(handle).and_then(|cell| self.forwarded(cell)) {
+            return Ok(WireInside::Object(id));
+        }
+        let forwarded = handle
+            .downcast_ref::<ForeignActor>()
+            .and_then(|foreign| foreign.remote.as_any().downcast_ref::<ForwardedActor>());
+        match forwarded {
+            Some(actor) => Ok(WireInside::Actor {
+                id: actor.id.clone(),
+                groups: String::new(),
+            }),
+            None => Err(Error::InvalidArgument {
+                call: "remote",
+                reason: "an actor handle made in a Ray worker does not cross to Ray yet".into(),
+            }),
+        }
+    }
+
+    /// Each argument as the trampoline takes it: `o` and a forwarded
+    /// object's id (a ref Ray resolves), or `v` and a value.
+    fn args(&self, args: &[RayArg]) -> Result<Vec<Vec<u8>>> {
+        args.iter()
+            .map(|arg| {
+                let value = match &arg.0 {
+                    RayArgKind::Ref(cell) => {
+                        if let Some(id) = self.forwarded(cell) {
+                            return Ok([b"o".as_slice(), id.as_bytes()].concat());
+                        }
+                        self.export(cell)?
+                    }
+                    RayArgKind::Value(Crossed { bytes, inside }) => {
+                        let keep = |cell: &ObjectCell| self.forwarded(cell).is_some();
+                        self.wire(Exported {
+                            bytes: bytes.clone(),
+                            inside: crossing::exported_inside(inside.clone(), &keep),
+                        })?
+                    }
+                };
+                let mut part = vec![b'v'];
+                write_value(&mut part, &value);
+                Ok(part)
+            })
+            .collect()
+    }
+}
+
+impl Objects {
+    /// Adds the forwarded object `id`; sweeps out those freed here as the
+    /// table doubles: their ids, for the trampoline.
+    fn insert(
+        &mut self,
+        id: String,
+        cell: &Arc<ObjectCell>,
+        producer: Arc<Forwarded>,
+    ) -> Vec<String> {
+        self.by_cell.insert(cell.id(), id.clone());
+        let entry = Entry {
+            cell: Arc::downgrade(cell),
+            producer: Some(producer),
+        };
+        self.by_id.insert(id, entry);
+        if self.by_id.len() <= 2 * self.swept.max(64) {
+            return Vec::new();
+        }
+        let freed: Vec<String> = self
+            .by_id
+            .iter()
+            .filter(|(_, entry)| entry.cell.strong_count() == 0)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &freed {
+            self.by_id.remove(id);
+        }
+        self.by_cell.retain(|_, id| !freed.contains(id));
+        self.swept = self.by_id.len();
+        freed
+    }
+
+    /// The cell of the forwarded object `id`, now complete, and its
+    /// producer (to drop outside the lock).
+    fn complete(&mut self, id: &str) -> (Option<Arc<ObjectCell>>, Option<Arc<Forwarded>>) {
+        match self.by_id.get_mut(id) {
+            Some(entry) => (entry.cell.upgrade(), entry.producer.take()),
+            None => (None, None),
+        }
+    }
+}
+
+/// Reads the trampoline's frames until the socket closes: its requests to
+/// `requests`, answers to the waiting requests of the program's, objects'
+/// completions to their cells.
+fn read(mut reader: BufReader<UnixStream>, link: &Weak<Link>, requests: &Sender<Frame>) {
+    loop {
+        let parts = match read_frame(&mut reader) {
+            Ok(Some(parts)) => parts,
+            Ok(None) => break,
+            Err(err) => {
+                eprintln!("rustyray worker: {err}");
+                break;
+            }
+        };
+        let Some(link) = link.upgrade() else { break };
+        let text = |i: usize| {
+            parts
+                .get(i)
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default()
+        };
+        match parts.first().map(Vec::as_slice) {
+            Some(b"re" | b"rerr") => {
+                let waiting = text(1)
+                    .parse()
+                    .ok()
+                    .and_then(|id| lock(&link.answers).remove(&id));
+                if let Some(waiting) = waiting {
+                    let _ = waiting.send(parts);
+                }
+            }
+            Some(b"done") => {
+                let value = parts.get(2).map(|p| read_value(p));
+                let result = match value {
+                    Some(Ok(value)) => Ok(link.value(value)),
+                    Some(Err(err)) => Err(Error::serialization(err)),
+                    None => Err(Error::serialization("a `done` without its value")),
+                };
+                link.complete(&text(1), result);
+            }
+            Some(b"fail") => {
+                let err = super::error_of(&text(2), "", text(3), text(4));
+                link.complete(&text(1), Err(err));
+            }
+            _ => {
+                if requests.send(parts).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    // The trampoline is gone: the program's waiting requests fail.
+    if let Some(link) = link.upgrade() {
+        lock(&link.answers).clear();
+    }
+}
+
+/// The error of a request whose trampoline went away.
+fn gone(why: &str) -> Error {
+    Error::Io {
+        what: "a request to the Ray worker's trampoline".into(),
+        reason: why.to_string(),
+    }
+}
+
+/// What completes a forwarded object: the trampoline, through Ray.
+struct Forwarded {
+    link: Weak<Link>,
+    id: String,
+}
+
+impl Producer for Forwarded {
+    fn cancel(self: Arc<Self>) {
+        if let Some(link) = self.link.upgrade() {
+            link.tell(&[b"qcancel", self.id.as_bytes()]);
+        }
+    }
+
+    fn help(self: Arc<Self>) -> bool {
+        // The caller is about to block on the object: wait in Ray first,
+        // which counts this worker as blocked and lends its CPU (a task
+        // it waits for may need it).
+        if let Some(link) = self.link.upgrade() {
+            if let Err(err) = link.request("wait", vec![self.id.clone().into_bytes()]) {
+                tracing::debug!("rustyray worker: waiting in Ray: {err}");
+            }
+        }
+        false
+    }
+}
+
+/// A Ray actor the trampoline holds, whose handle was passed to a call of
+/// this program: its calls go to the trampoline (`qacall`).
+pub(crate) struct ForwardedActor {
+    link: Arc<Link>,
+    /// The trampoline's id of the actor's handle.
+    id: String,
+}
+
+impl RemoteActor for ForwardedActor {
+    fn call(
+        &self,
+        method: MethodInfo,
+        args: Vec<RayArg>,
+        outputs: usize,
+    ) -> Result<Vec<Arc<ObjectCell>>> {
+        self.link.home.store.check_open()?;
+        let name = method.name.rsplit('.').next().unwrap_or(method.name);
+        let mut parts = vec![
+            self.id.clone().into_bytes(),
+            name.as_bytes().to_vec(),
+            outputs.to_string().into_bytes(),
+            method.group.unwrap_or_default().as_bytes().to_vec(),
+            method
+                .max_retries
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+                .into_bytes(),
+            if method.retry_exceptions {
+                b"1".to_vec()
+            } else {
+                Vec::new()
+            },
+        ];
+        parts.extend(self.link.args(&args)?);
+        let ids = self.link.request("acall", parts)?;
+        Ok(ids
+            .into_iter()
+            .map(|id| self.link.object(String::from_utf8_lossy(&id).into_owned()))
+            .collect())
+    }
+
+    fn call_streaming(
+        &self,
+        method: MethodInfo,
+        _args: Vec<RayArg>,
+        _backpressure: Option<usize>,
+    ) -> Result<crate::task::stream::RemoteStream> {
+        Err(Error::InvalidArgument {
+            call: method.name,
+            reason: "a streaming method of an actor whose handle was passed into a Ray worker \
+                     is not mapped yet: call it where the handle was made"
+                .into(),
+        })
+    }
+
+    fn kill(&self, no_restart: bool) {
+        let no_restart: &[u8] = if no_restart { b"1" } else { b"" };
+        self.link.tell(&[b"qkill", self.id.as_bytes(), no_restart]);
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Drop for ForwardedActor {
+    fn drop(&mut self) {
+        self.link.tell(&[b"qfreeactor", self.id.as_bytes()]);
+    }
+}
