@@ -998,6 +998,49 @@ fn a_failed_object_inside_a_result_fails_only_its_own_ref() {
     }
 }
 
+/// Fibonacci by nested tasks: each waits for the two it submits, so the
+/// cluster's two CPUs run it only if a waiting task lends its CPU (as Ray's
+/// `get` does).
+#[rustyray::remote]
+fn fib(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let a = fib::remote(n - 1).unwrap();
+    let b = fib::remote(n - 2).unwrap();
+    a.get().unwrap() + b.get().unwrap()
+}
+
+/// The node a nested task pinned to node 2 ran on, its ref returned as is,
+/// and the message of a nested task that panics.
+#[rustyray::remote]
+fn nested() -> (rustyray::ObjectRef<String>, String) {
+    let there = where_am_i::options()
+        .resource("node2", 1.0)
+        .remote()
+        .unwrap();
+    let failed = match boom::remote("deep").unwrap().get() {
+        Err(Error::TaskFailed { message, .. }) => message,
+        other => format!("unexpected: {other:?}"),
+    };
+    (there, failed)
+}
+
+#[test]
+fn tasks_submitted_inside_a_task_run_on_the_cluster() {
+    let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    assert_eq!(fib::remote(5).unwrap().get().unwrap(), 5);
+    let (there, failed) = nested::options()
+        .resource("head", 1.0)
+        .remote()
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_ne!(there.get().unwrap(), driver);
+    assert!(failed.contains("boom: deep"), "{failed}");
+}
+
 #[test]
 fn an_actor_handle_passed_to_tasks_reaches_the_actor() {
     let _rt = cluster();

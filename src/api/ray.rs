@@ -52,6 +52,7 @@ fn serve(socket: &str) -> ! {
     };
     let local = runtime.engine().local();
     let home = worker::Home {
+        runtime: runtime.id(),
         store: Arc::clone(local.store()),
         scheduler: Arc::clone(local.scheduler()),
         table: Arc::clone(local.actors()),

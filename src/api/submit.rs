@@ -59,6 +59,10 @@ fn submit<A: ArgList, R: TaskReturn, B: Body>(
     if let Some(ray) = runtime.ray() {
         return ray.submit::<A, R>(runtime.engine().local().store(), call, args);
     }
+    #[cfg(feature = "ray")]
+    if let Some(link) = crate::backend::ray::worker::nested(runtime.id()) {
+        return link.submit::<A, R>(&call, args);
+    }
     runtime.engine().local().submit::<A, R, B>(call, args, body)
 }
 

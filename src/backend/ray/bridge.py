@@ -115,6 +115,7 @@ class _Child:
         self.send_lock = threading.Lock()
         self.objects = {}
         self.actors = {}
+        self.tasks = {}
         self.keys = itertools.count(1)
         self.pending = None
         self.proc = subprocess.Popen(
@@ -165,7 +166,7 @@ class _Child:
                 self.died()
             if reply[0][:1] != b"q":
                 return reply
-            self._serve(reply)
+            self._serve(reply, on_task_thread=True)
 
     def tell(self, parts):
         """Sends a message the child does not answer."""
@@ -296,9 +297,12 @@ class _Child:
 
     # The program's own requests.
 
-    def _serve(self, request):
-        """Serves a request of the program's (`q`-marked, see `protocol.rs`):
-        a wait on a thread of its own, the rest here."""
+    def _serve(self, request, on_task_thread=False):
+        """Serves a request of the program's (`q`-marked, see `protocol.rs`).
+        A wait runs on the thread of the call it came in (`on_task_thread`):
+        Ray counts a worker as blocked only while its task's own thread
+        waits; from the reader of a concurrent actor, on a thread of its
+        own."""
         kind = request[0][1:]
         if kind == b"free":
             for key in request[1:]:
@@ -313,13 +317,17 @@ class _Child:
             entry = self.actors.get(request[1])
             if entry is not None:
                 ray.kill(entry[0], no_restart=request[2] == b"1")
-        elif kind == b"wait":
+        elif kind == b"get" and on_task_thread:
+            self._answer(request[1], self._get, request[2:])
+        elif kind == b"get":
             waiting = threading.Thread(
-                target=self._answer, args=(request[1], self._wait, request[2:]), daemon=True
+                target=self._answer, args=(request[1], self._get, request[2:]), daemon=True
             )
             waiting.start()
         elif kind == b"acall":
             self._answer(request[1], self._actor_call, request[2:])
+        elif kind == b"call":
+            self._answer(request[1], self._call, request[2:])
         else:
             self._send([b"rerr", request[1], "task_failed", "", f"unknown request {kind!r}"])
 
@@ -330,10 +338,42 @@ class _Child:
             answer = [b"rerr", key, *_classify(error)]
         self._send(answer)
 
-    def _wait(self, keys):
+    def _get(self, keys):
+        """Waits for objects the program is about to block on, in Ray's
+        `get` (which counts this worker as blocked: a task it waits for
+        may need its CPU). Their values reach it by `_push`."""
         refs = [self.objects[key] for key in keys if key in self.objects]
-        ray.wait(refs, num_returns=len(refs), fetch_local=False)
+        try:
+            ray.get(refs)
+        except Exception:  # noqa: BLE001: a failure reaches it by `_push`
+            pass
         return []
+
+    def _call(self, parts):
+        """Submits a task the program's call submitted (see `protocol.rs`)."""
+        function, split = parts[0].decode(), parts[1].decode()
+        count = int(parts[2])
+        options = {
+            "num_returns": count,
+            "name": parts[3].decode(),
+            "num_cpus": float(parts[4]),
+            "max_retries": int(parts[5]),
+            "retry_exceptions": parts[6] == b"1",
+        }
+        resources = {}
+        for pair in filter(None, parts[7].decode().split(",")):
+            name, amount = pair.rsplit("=", 1)
+            resources[name] = float(amount)
+        if resources:
+            options["resources"] = resources
+        key = (function, split)
+        remote = self.tasks.get(key)
+        if remote is None:
+            remote = self.tasks[key] = ray.remote(_task(tuple(self.command), function, split))
+        refs = remote.options(**options).remote(*[self._arg(arg) for arg in parts[8:]])
+        if count == 1:
+            refs = [refs]
+        return [self._forward(ref) for ref in refs]
 
     def _actor_call(self, parts):
         handle, _groups = self.actors[parts[0]]

@@ -3,12 +3,13 @@
 //!
 //! The trampoline sends calls; the program answers them (see
 //! [`worker`](super::worker)). While a call runs, the program may need Ray
-//! itself: a handle to a Ray actor passed to it inside a value is a
-//! [`ForwardedActor`], whose calls the trampoline makes in Ray (`qacall`),
-//! and the refs those calls return are *forwarded objects*: cells of the
+//! itself: a task a call submits is made by the trampoline in Ray (`qcall`),
+//! as are the calls of a handle to a Ray actor passed to it inside a value
+//! (a [`ForwardedActor`], `qacall`), and the refs those return are
+//! *forwarded objects*: cells of the
 //! program's runtime that the trampoline completes when Ray completes the
 //! object (`done` / `fail`), paired with the trampoline's id of Ray's ref.
-//! A blocking wait for one first waits in the trampoline (`qwait`), so that
+//! A blocking wait for one first waits in the trampoline (`qget`), so that
 //! Ray counts the worker as blocked and lends its CPU, as `ray.get` does.
 //!
 //! The reader thread hands the trampoline's requests to the serving loop
@@ -28,20 +29,23 @@ use super::protocol::{read_frame, read_value, write_frame, write_value, WireInsi
 use crate::actor::handle::{ForeignActor, RemoteActor};
 use crate::actor::method::MethodInfo;
 use crate::actor::registry::ActorTable;
+use crate::backend::CallSpec;
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
 use crate::object::crossing::{self, Crossed, Exported, Inside};
 use crate::object::handoff::Handle;
 use crate::object::store::Store;
 use crate::object::value::Value;
-use crate::object::ObjectId;
+use crate::object::{ObjectId, RuntimeId};
 use crate::sync::lock;
-use crate::task::args::{RayArg, RayArgKind};
+use crate::task::args::{ArgList, RayArg, RayArgKind};
+use crate::task::returns::{Outputs, TaskReturn};
 use crate::task::scheduler::Scheduler;
 
 /// The runtime a program serving a Ray worker runs its calls in: what
 /// objects and actor handles from the trampoline join.
 pub(crate) struct Home {
+    pub(crate) runtime: RuntimeId,
     pub(crate) store: Arc<Store>,
     pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) table: Arc<ActorTable>,
@@ -133,6 +137,56 @@ impl Link {
                 Err(super::error_of(&text(2), "", text(3), text(4)))
             }
         }
+    }
+
+    /// Submits a task (a call inside a call this program runs) to Ray, by
+    /// its registered name: its results are forwarded objects.
+    pub(crate) fn submit<A: ArgList, R: TaskReturn>(
+        self: &Arc<Self>,
+        call: &CallSpec<'_>,
+        mut args: A,
+    ) -> Result<R::Refs> {
+        self.home.store.check_open()?;
+        if call.placement.is_some() {
+            return Err(Error::InvalidArgument {
+                call: "remote",
+                reason: "a placement group for a task submitted inside a Ray worker is not \
+                         mapped yet"
+                    .into(),
+            });
+        }
+        // A count of 0: the call says (`num_returns(n)` of a `Vec`, which
+        // the worker splits).
+        let (count, split) = match R::COUNT {
+            0 => (call.num_returns.unwrap_or(0), call.num_returns),
+            n => (n, None),
+        };
+        let resources: Vec<String> = call
+            .resources
+            .iter()
+            .map(|(name, amount)| format!("{name}={amount}"))
+            .collect();
+        let mut parts: Vec<Vec<u8>> = [
+            call.function.to_string(),
+            split.map(|n| n.to_string()).unwrap_or_default(),
+            count.to_string(),
+            call.task_name().to_string(),
+            call.num_cpus.to_string(),
+            call.max_retries.to_string(),
+            if call.retry_exceptions { "1" } else { "" }.to_string(),
+            resources.join(","),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+        parts.extend(self.args(&args.ray_args()?)?);
+        let ids = self.request("call", parts)?;
+        let cells = ids
+            .into_iter()
+            .map(|id| self.object(String::from_utf8_lossy(&id).into_owned()));
+        Ok(R::refs(&Outputs::new(
+            cells.collect::<Vec<_>>().into_iter(),
+        )))
     }
 
     /// Sends a message of the program's that is not answered.
@@ -426,7 +480,7 @@ impl Producer for Forwarded {
         // which counts this worker as blocked and lends its CPU (a task
         // it waits for may need it).
         if let Some(link) = self.link.upgrade() {
-            if let Err(err) = link.request("wait", vec![self.id.clone().into_bytes()]) {
+            if let Err(err) = link.request("get", vec![self.id.clone().into_bytes()]) {
                 tracing::debug!("rustyray worker: waiting in Ray: {err}");
             }
         }

@@ -51,8 +51,13 @@
 //!   arguments… → `re`, id, object ids…: a call of a Ray actor the
 //!   trampoline holds; each argument is `o` and an object id (a ref Ray
 //!   resolves) or `v` and a value ([`write_value`]);
-//! - `qwait`, id, object ids… → `re`, id once all are complete (the
-//!   trampoline waits in Ray, which counts its worker as blocked);
+//! - `qcall`, id, function, split (empty, or the `num_returns` a returned
+//!   `Vec` is split into), result count, task name, CPUs, max retries,
+//!   retry exceptions (`1` or empty), custom resources (`a=1,b=2`),
+//!   arguments… → `re`, id, object ids…: a task the program's call
+//!   submitted, made by the trampoline in Ray;
+//! - `qget`, id, object ids… → `re`, id once all are complete (the
+//!   trampoline waits in Ray's `get`, which counts its worker as blocked);
 //! - `qcancel`, object id; `qkill`, actor, no restart (`1` or empty);
 //!   `qfree`, object ids… and `qfreeactor`, actor (the program holds them
 //!   no more): not answered.

@@ -11,15 +11,14 @@
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-pub(crate) use super::link::Home;
-use super::link::Link;
+pub(crate) use super::link::{Home, Link};
 use super::protocol::{read_value, write_value, Failure, WireValue};
 use crate::error::Error;
 use crate::object::crossing;
 use crate::object::handoff::Handle;
-use crate::object::{Codec, ObjectRef};
+use crate::object::{Codec, ObjectRef, RuntimeId};
 use crate::sync::lock;
 use crate::task::ObjectRefStream;
 
@@ -93,6 +92,20 @@ enum Next {
     Failed(Failure),
 }
 
+/// The runtime this process serves its Ray worker's calls in, and its link
+/// to the trampoline.
+static SERVED: OnceLock<(RuntimeId, Arc<Link>)> = OnceLock::new();
+
+/// The link to Ray of a call running in `runtime`, when this process serves
+/// a Ray worker's calls there: what a task (or an actor call) running here
+/// submits goes to Ray, as a task of the Ray worker, not to this process's
+/// own runtime (the calls the worker serves are submitted from outside any
+/// task, and run here).
+pub(crate) fn nested(runtime: RuntimeId) -> Option<Arc<Link>> {
+    let (served, link) = SERVED.get()?;
+    (*served == runtime && crate::task::context::is_running()).then(|| Arc::clone(link))
+}
+
 /// The trampoline's socket, when this process was started in worker mode
 /// and does not serve yet.
 pub(crate) fn asked() -> Option<String> {
@@ -141,6 +154,7 @@ pub(crate) fn serve(path: &str, dispatch: &mut dyn Dispatch, home: Home) -> ! {
 }
 
 fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch, home: Home) -> i32 {
+    let runtime = home.runtime;
     let (link, requests) = match Link::start(stream, home) {
         Ok(started) => started,
         Err(err) => {
@@ -148,6 +162,7 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch, home: Home) -> 
             return 1;
         }
     };
+    let _ = SERVED.set((runtime, Arc::clone(&link)));
     let streams = Streams::default();
     let mut exiting: Option<ExitProbe> = None;
     // Until the trampoline goes away (the channel closes with the socket).
@@ -532,6 +547,7 @@ mod tests {
         let local = there.engine().local();
         let (ours, _trampoline) = std::os::unix::net::UnixStream::pair().unwrap();
         let home = Home {
+            runtime: there.id(),
             store: Arc::clone(local.store()),
             scheduler: Arc::clone(local.scheduler()),
             table: Arc::clone(local.actors()),
