@@ -1041,6 +1041,37 @@ fn tasks_submitted_inside_a_task_run_on_the_cluster() {
     assert!(failed.contains("boom: deep"), "{failed}");
 }
 
+/// Creates a counter named `name` from inside a task, finds it again by
+/// name, and calls it through both handles; returns the values and the
+/// handle.
+#[rustyray::remote]
+fn make_and_find(name: String) -> (i64, i64, CounterHandle) {
+    let made = Counter::options().name(&name).remote(40).unwrap();
+    let first = made.incr(1).unwrap().get().unwrap();
+    let found = rustyray::get_actor::<Counter>(&name).unwrap();
+    (first, found.incr(1).unwrap().get().unwrap(), made)
+}
+
+#[test]
+fn a_task_creates_finds_and_returns_ray_actors() {
+    let _rt = cluster();
+    let (first, second, counter) = make_and_find::options()
+        .resource("node2", 1.0)
+        .remote("made-in-a-task".to_string())
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!((first, second), (41, 42));
+    // The handle it returned reaches the same actor, as does its name.
+    assert_eq!(counter.incr(1).unwrap().get().unwrap(), 43);
+    let found = rustyray::get_actor::<Counter>("made-in-a-task").unwrap();
+    assert_eq!(found.incr(1).unwrap().get().unwrap(), 44);
+    // And it passes on to another task.
+    let (now, _) = bump::remote(counter.clone()).unwrap().get().unwrap();
+    assert_eq!(now, 45);
+    rustyray::kill(&counter).unwrap();
+}
+
 #[test]
 fn an_actor_handle_passed_to_tasks_reaches_the_actor() {
     let _rt = cluster();

@@ -119,7 +119,7 @@ pub(crate) struct ForeignActor {
 #[cfg(feature = "ray")]
 impl ForeignActor {
     /// A handle to the actor, in the runtime of `scheduler` and `table`.
-    fn handle<A: Actor>(&self) -> ActorRef<A> {
+    pub(crate) fn handle<A: Actor>(&self) -> ActorRef<A> {
         let groups = self.groups.iter().map(|name| (name.clone(), 1)).collect();
         ActorRef::remote(
             &self.scheduler,

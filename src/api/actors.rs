@@ -65,6 +65,11 @@ impl<A: Actor> ActorRef<A> {
             let methods = crate::api::registry::call_methods(std::any::type_name::<A>());
             return ray.create_actor::<A, Ar>(runtime.engine().local(), spec, &methods, args);
         }
+        #[cfg(feature = "ray")]
+        if let Some(link) = crate::backend::ray::worker::nested(runtime.id()) {
+            let methods = crate::api::registry::call_methods(std::any::type_name::<A>());
+            return link.create_actor::<A, Ar>(spec, &methods, args);
+        }
         runtime.engine().local().create_actor(spec, args, ctor)
     }
 }

@@ -116,6 +116,11 @@ impl Runtime {
             }
         });
         let runtime = Runtime { inner };
+        #[cfg(feature = "ray")]
+        if let Some(ray) = runtime.ray() {
+            let local = runtime.engine().local();
+            ray.attach(local.scheduler(), local.actors());
+        }
         runtime
             .engine()
             .local()
@@ -315,6 +320,12 @@ impl Runtime {
         if let Some(ray) = self.ray() {
             let actor = ray.get_actor::<A>(self.inner.engine.local(), name, namespace)?;
             return Ok(A::Handle::from_actor_ref(actor));
+        }
+        #[cfg(feature = "ray")]
+        if let Some(link) = crate::backend::ray::worker::nested(self.id()) {
+            return Ok(A::Handle::from_actor_ref(
+                link.get_actor::<A>(name, namespace)?,
+            ));
         }
         let actor: ActorRef<A> = self.inner.engine.local().get_actor(name, namespace)?;
         Ok(A::Handle::from_actor_ref(actor))

@@ -116,6 +116,7 @@ class _Child:
         self.objects = {}
         self.actors = {}
         self.tasks = {}
+        self.classes = {}
         self.keys = itertools.count(1)
         self.pending = None
         self.proc = subprocess.Popen(
@@ -242,8 +243,8 @@ class _Child:
         """What a value's refs and handles name, as `write_value` writes
         them: each object fetched here (Ray counts this worker as blocked
         meanwhile), `v` and its value or `e` and the failure it is; each
-        actor (a pair of Ray's handle and its groups) kept here, `a` and
-        its id."""
+        actor (Ray's handle, its groups' names and its type's name) kept
+        here, `a` and its id."""
         out = [struct.pack("<I", len(named))]
         for item in named:
             if type(item) is tuple:
@@ -328,6 +329,10 @@ class _Child:
             self._answer(request[1], self._actor_call, request[2:])
         elif kind == b"call":
             self._answer(request[1], self._call, request[2:])
+        elif kind == b"create":
+            self._answer(request[1], self._create, request[2:])
+        elif kind == b"getactor":
+            self._answer(request[1], self._get_actor, request[2:])
         else:
             self._send([b"rerr", request[1], "task_failed", "", f"unknown request {kind!r}"])
 
@@ -351,6 +356,7 @@ class _Child:
 
     def _call(self, parts):
         """Submits a task the program's call submitted (see `protocol.rs`)."""
+        keys, parts = parts[0].split(b","), parts[1:]
         function, split = parts[0].decode(), parts[1].decode()
         count = int(parts[2])
         options = {
@@ -371,12 +377,12 @@ class _Child:
         if remote is None:
             remote = self.tasks[key] = ray.remote(_task(tuple(self.command), function, split))
         refs = remote.options(**options).remote(*[self._arg(arg) for arg in parts[8:]])
-        if count == 1:
-            refs = [refs]
-        return [self._forward(ref) for ref in refs]
+        self._watch(keys, [refs] if count == 1 else refs)
+        return []
 
     def _actor_call(self, parts):
-        handle, _groups = self.actors[parts[0]]
+        keys, parts = parts[0].split(b","), parts[1:]
+        handle = self.actors[parts[0]][0]
         outputs = int(parts[2])
         remote = actor_method(
             handle,
@@ -387,9 +393,59 @@ class _Child:
             parts[5] == b"1",
         )
         refs = remote(*[self._arg(arg) for arg in parts[6:]])
-        if outputs == 1:
-            refs = [refs]
-        return [self._forward(ref) for ref in refs]
+        self._watch(keys, [refs] if outputs == 1 else refs)
+        return []
+
+    def _create(self, parts):
+        """Creates a Ray actor the program's call created (see
+        `protocol.rs`): its id here."""
+        texts = [part.decode() for part in parts[:12]]
+        actor, constructor, methods = texts[0], texts[1], list(filter(None, texts[2].split(",")))
+        options = {
+            "num_cpus": float(texts[3]),
+            "max_restarts": int(texts[4]),
+            "max_task_retries": int(texts[5]),
+        }
+        concurrency = int(texts[6])
+        if concurrency > 1:
+            options["max_concurrency"] = min(concurrency, 64)
+        groups = {}
+        for pair in filter(None, texts[7].split(",")):
+            name, limit = pair.rsplit("=", 1)
+            groups[name] = min(int(limit), 64)
+        if groups:
+            options["concurrency_groups"] = groups
+        if texts[8]:
+            options["name"] = texts[8]
+            options["namespace"] = texts[9]
+            options["get_if_exists"] = texts[10] == "1"
+        resources = {}
+        for pair in filter(None, texts[11].split(",")):
+            name, amount = pair.rsplit("=", 1)
+            resources[name] = float(amount)
+        if resources:
+            options["resources"] = resources
+        args = [self._arg(arg) for arg in parts[12:]]
+        handle = self.create_actor(actor, constructor, methods, options, args)
+        key = str(next(self.keys)).encode()
+        self.actors[key] = (handle, ",".join(sorted(groups)), actor.rsplit("::", 1)[-1])
+        return [key]
+
+    def create_actor(self, actor, constructor, methods, options, args):
+        groups = options.pop("concurrency_groups", {})
+        cls = _actor_class(actor, methods, groups, self.classes)
+        concurrency = options.get("max_concurrency", 1)
+        return cls.options(**options).remote(
+            tuple(self.command), actor, constructor, concurrency, groups, *args
+        )
+
+    def _get_actor(self, parts):
+        """The named actor: its id here, its type and its groups' names."""
+        handle, actor, groups = get_actor(parts[0].decode(), parts[1].decode())
+        names = ",".join(name for name, _ in groups)
+        key = str(next(self.keys)).encode()
+        self.actors[key] = (handle, names, actor.rsplit("::", 1)[-1])
+        return [key, actor, names]
 
     def _arg(self, part):
         """An argument of the program's request: a ref (`o`) or a value."""
@@ -397,13 +453,13 @@ class _Child:
             return self.objects[part[1:]]
         return self.unpack_value(part[1:])
 
-    def _forward(self, ref):
-        """Keeps `ref` for the program, which learns its object when Ray
-        completes it; its id here."""
-        key = str(next(self.keys)).encode()
-        self.objects[key] = ref
-        ref._on_completed(lambda value: self._push(key, value))
-        return key
+    def _watch(self, keys, refs):
+        """Keeps `refs` for the program under its ids `keys` (it made
+        their cells before it asked): it learns each object when Ray
+        completes it."""
+        for key, ref in zip(keys, refs):
+            self.objects[key] = ref
+            ref._on_completed(functools.partial(self._push, key))
 
     def _push(self, key, value):
         try:
@@ -875,23 +931,27 @@ _DESCRIBE = "rustyray-describe"
 _actor_classes = {}
 
 
-def _actor_class(actor, methods, groups):
+def _actor_class(actor, methods, groups, made):
     """The Ray actor class of the Rust actor type `actor`: `RustActor` with
     a method of each of `methods`, these concurrency groups (Ray takes them
-    when the class is made, not in `.options(..)`), and `_DESCRIBE`."""
+    when the class is made, not in `.options(..)`), and `_DESCRIBE`; kept
+    in `made` (the driver's, or a worker's own: a worker's trampoline
+    carries no class the driver made)."""
     key = (actor, tuple(methods), tuple(sorted(groups.items())))
-    made = _actor_classes.get(key)
-    if made is None:
+    cls = made.get(key)
+    if cls is None:
         body = {name: _method(name) for name in methods if not name.startswith("_")}
         cls = _named(type("RustActor", (RustActor,), body), actor)
-        made = ray.remote(concurrency_groups={**groups, _DESCRIBE: 1})(cls)
-        _actor_classes[key] = made
-    return made
+        cls = made[key] = ray.remote(concurrency_groups={**groups, _DESCRIBE: 1})(cls)
+    return cls
 
 
 def create_actor(command, actor, constructor, methods, options, args):
+    """Creates the Ray actor of the Rust actor type `actor` (see
+    `_actor_class`)."""
     groups = options.pop("concurrency_groups", {})
-    return _actor_class(actor, methods, groups).options(**options).remote(
+    cls = _actor_class(actor, methods, groups, _actor_classes)
+    return cls.options(**options).remote(
         command,
         actor,
         constructor,

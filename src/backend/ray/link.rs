@@ -26,10 +26,12 @@ use std::sync::{Arc, Mutex, Weak};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::protocol::{read_frame, read_value, write_frame, write_value, WireInside, WireValue};
-use crate::actor::handle::{ForeignActor, RemoteActor};
+use std::any::type_name;
+
+use crate::actor::handle::{Actor, ActorRef, ForeignActor, RemoteActor};
 use crate::actor::method::MethodInfo;
 use crate::actor::registry::ActorTable;
-use crate::backend::CallSpec;
+use crate::backend::{CallSpec, CreateSpec};
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
 use crate::object::crossing::{self, Crossed, Exported, Inside};
@@ -166,7 +168,9 @@ impl Link {
             .iter()
             .map(|(name, amount)| format!("{name}={amount}"))
             .collect();
+        let (ids, cells) = self.results(count);
         let mut parts: Vec<Vec<u8>> = [
+            ids,
             call.function.to_string(),
             split.map(|n| n.to_string()).unwrap_or_default(),
             count.to_string(),
@@ -180,13 +184,135 @@ impl Link {
         .map(String::into_bytes)
         .collect();
         parts.extend(self.args(&args.ray_args()?)?);
-        let ids = self.request("call", parts)?;
-        let cells = ids
-            .into_iter()
-            .map(|id| self.object(String::from_utf8_lossy(&id).into_owned()));
-        Ok(R::refs(&Outputs::new(
-            cells.collect::<Vec<_>>().into_iter(),
-        )))
+        self.request("call", parts)?;
+        Ok(R::refs(&Outputs::new(cells.into_iter())))
+    }
+
+    /// The cells of `count` results of a request of the program's, each a
+    /// forwarded object under a new id, and those ids (`a,b`): the
+    /// program names them, so that each is known here before the
+    /// trampoline can say it is complete.
+    fn results(self: &Arc<Self>, count: usize) -> (String, Vec<Arc<ObjectCell>>) {
+        let ids: Vec<String> = (0..count)
+            .map(|_| format!("o{}", self.next.fetch_add(1, Ordering::Relaxed)))
+            .collect();
+        let cells = ids.iter().map(|id| self.object(id.clone())).collect();
+        (ids.join(","), cells)
+    }
+
+    /// Creates a Ray actor (inside a call this program runs) holding an `A`
+    /// made by the constructor `spec` names, through the trampoline; its
+    /// Ray class has a method of each name in `methods`.
+    pub(crate) fn create_actor<A: Actor, Ar: ArgList>(
+        self: &Arc<Self>,
+        spec: CreateSpec<'_>,
+        methods: &[&'static str],
+        mut args: Ar,
+    ) -> Result<ActorRef<A>> {
+        self.home.store.check_open()?;
+        if spec.placement.is_some() {
+            return Err(Error::InvalidArgument {
+                call: "remote",
+                reason: "a placement group for an actor created inside a Ray worker is not \
+                         mapped yet"
+                    .into(),
+            });
+        }
+        let constructor = spec
+            .constructor
+            .rsplit('.')
+            .next()
+            .unwrap_or(spec.constructor);
+        let groups: Vec<String> = spec
+            .concurrency_groups
+            .iter()
+            .map(|(name, limit)| format!("{name}={limit}"))
+            .collect();
+        let resources: Vec<String> = spec
+            .resources
+            .iter()
+            .map(|(name, amount)| format!("{name}={amount}"))
+            .collect();
+        let mut parts: Vec<Vec<u8>> = [
+            type_name::<A>().to_string(),
+            constructor.to_string(),
+            methods.join(","),
+            spec.num_cpus.to_string(),
+            spec.max_restarts.to_string(),
+            spec.max_task_retries.to_string(),
+            spec.max_concurrency.to_string(),
+            groups.join(","),
+            spec.name.clone().unwrap_or_default(),
+            spec.namespace.clone(),
+            if spec.get_if_exists { "1" } else { "" }.to_string(),
+            resources.join(","),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+        parts.extend(self.args(&args.ray_args()?)?);
+        let answer = self.request("create", parts)?;
+        let id = answer
+            .first()
+            .map(|id| String::from_utf8_lossy(id).into_owned());
+        let groups = spec.concurrency_groups.into_iter().map(|(name, _)| name);
+        Ok(self
+            .actor(id.unwrap_or_default(), groups.collect())
+            .handle())
+    }
+
+    /// The live Ray actor named `name` in `namespace`, when it holds an
+    /// `A` (inside a call this program runs), through the trampoline.
+    pub(crate) fn get_actor<A: Actor>(
+        self: &Arc<Self>,
+        name: &str,
+        namespace: &str,
+    ) -> Result<ActorRef<A>> {
+        let not_found = |reason: String| Error::ActorNotFound {
+            name: name.to_string(),
+            reason,
+        };
+        let answer = self
+            .request("getactor", vec![name.into(), namespace.into()])
+            .map_err(|err| match err {
+                Error::TaskFailed { message, .. } => not_found(message),
+                other => other,
+            })?;
+        let text = |i: usize| {
+            answer
+                .get(i)
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default()
+        };
+        let (id, actor, groups) = (text(0), text(1), text(2));
+        let foreign = self.actor(
+            id,
+            groups
+                .split(',')
+                .filter(|g| !g.is_empty())
+                .map(str::to_string)
+                .collect(),
+        );
+        if actor != type_name::<A>() {
+            return Err(not_found(format!(
+                "it is a `{actor}`, not a `{}`",
+                type_name::<A>()
+            )));
+        }
+        Ok(foreign.handle())
+    }
+
+    /// The actor the trampoline holds as `id`, as a handle crossing here.
+    fn actor(self: &Arc<Self>, id: String, groups: Vec<String>) -> ForeignActor {
+        ForeignActor {
+            remote: Arc::new(ForwardedActor {
+                link: Arc::clone(self),
+                id,
+            }),
+            groups,
+            scheduler: Arc::clone(&self.home.scheduler),
+            table: Arc::clone(&self.home.table),
+        }
     }
 
     /// Sends a message of the program's that is not answered.
@@ -251,20 +377,8 @@ impl Link {
                 WireInside::Failed(err) => crossing::handle_of(self.home.store.failed(err)),
                 WireInside::Object(id) => crossing::handle_of(self.object(id)),
                 WireInside::Actor { id, groups } => {
-                    let remote = Arc::new(ForwardedActor {
-                        link: Arc::clone(self),
-                        id,
-                    });
-                    Arc::new(ForeignActor {
-                        remote,
-                        groups: groups
-                            .split(',')
-                            .filter(|g| !g.is_empty())
-                            .map(str::to_string)
-                            .collect(),
-                        scheduler: Arc::clone(&self.home.scheduler),
-                        table: Arc::clone(&self.home.table),
-                    }) as Handle
+                    let groups = groups.split(',').filter(|g| !g.is_empty());
+                    Arc::new(self.actor(id, groups.map(str::to_string).collect())) as Handle
                 }
             })
             .collect()
@@ -505,7 +619,9 @@ impl RemoteActor for ForwardedActor {
     ) -> Result<Vec<Arc<ObjectCell>>> {
         self.link.home.store.check_open()?;
         let name = method.name.rsplit('.').next().unwrap_or(method.name);
+        let (ids, cells) = self.link.results(outputs);
         let mut parts = vec![
+            ids.into_bytes(),
             self.id.clone().into_bytes(),
             name.as_bytes().to_vec(),
             outputs.to_string().into_bytes(),
@@ -522,11 +638,8 @@ impl RemoteActor for ForwardedActor {
             },
         ];
         parts.extend(self.link.args(&args)?);
-        let ids = self.link.request("acall", parts)?;
-        Ok(ids
-            .into_iter()
-            .map(|id| self.link.object(String::from_utf8_lossy(&id).into_owned()))
-            .collect())
+        self.link.request("acall", parts)?;
+        Ok(cells)
     }
 
     fn call_streaming(

@@ -69,7 +69,7 @@ pub(crate) mod worker;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyString, PyTuple};
@@ -78,6 +78,7 @@ use std::any::type_name;
 
 use crate::actor::handle::{Actor, ActorRef, ForeignActor, RemoteActor};
 use crate::actor::method::MethodInfo;
+use crate::actor::registry::ActorTable;
 use crate::backend::local::LocalBackend;
 use crate::backend::{Backend, CallSpec, CreateSpec, Reservation};
 use crate::error::{Error, Result};
@@ -90,6 +91,7 @@ use crate::object::{Object, ObjectId, ObjectRef};
 use crate::sync::lock;
 use crate::task::args::{ArgList, RayArg, RayArgKind};
 use crate::task::returns::{Outputs, TaskReturn};
+use crate::task::scheduler::Scheduler;
 use crate::task::stream::{ItemSource, RemoteStream};
 
 pub(crate) use bridge::node_id;
@@ -151,6 +153,9 @@ struct Shared {
     variants: Mutex<HashMap<String, Py<PyAny>>>,
     /// Ray's ids of the actors this runtime killed: their calls fail here.
     killed: Mutex<HashSet<String>>,
+    /// The runtime's scheduler and actors, which handles of Ray actors that
+    /// come inside values join (see [`RayBackend::attach`]).
+    home: OnceLock<(Arc<Scheduler>, Arc<ActorTable>)>,
 }
 
 /// Ray's ref to each object of this runtime that Ray has.
@@ -199,9 +204,19 @@ impl RayBackend {
                 py_command: std::sync::OnceLock::new(),
                 variants: Mutex::new(HashMap::new()),
                 killed: Mutex::new(HashSet::new()),
+                home: OnceLock::new(),
             }),
             released: AtomicBool::new(false),
         })
+    }
+
+    /// The runtime's scheduler and actors: handles of Ray actors that come
+    /// inside values (a task's result) join them.
+    pub(crate) fn attach(&self, scheduler: &Arc<Scheduler>, table: &Arc<ActorTable>) {
+        let _ = self
+            .shared
+            .home
+            .set((Arc::clone(scheduler), Arc::clone(table)));
     }
 
     /// Stores `value` in Ray's object store (and in the runtime's, where
@@ -372,19 +387,7 @@ impl RayBackend {
             Some(name) => format!("{} `{name}`", short_name::<A>()),
             None => short_name::<A>().to_string(),
         };
-        let id = Python::attach(|py| {
-            let id = handle.bind(py).getattr("_actor_id")?.call_method0("hex")?;
-            id.extract::<String>()
-        })
-        .unwrap_or_default();
-        let remote = Arc::new(RayActor {
-            shared: Arc::clone(&self.shared),
-            store: Arc::clone(local.store()),
-            handle,
-            id,
-            label,
-            methods: Mutex::new(HashMap::new()),
-        });
+        let remote = self.shared.actor(local.store(), handle, label);
         ActorRef::remote(
             local.scheduler(),
             local.actors(),
@@ -558,6 +561,29 @@ fn resources<'py>(py: Python<'py>, amounts: &[(String, f64)]) -> PyResult<Bound<
 }
 
 impl Shared {
+    /// The Ray actor of Ray's `handle`, as its handles here reach it
+    /// (`label` names it in errors).
+    fn actor(
+        self: &Arc<Self>,
+        store: &Arc<Store>,
+        handle: Py<PyAny>,
+        label: String,
+    ) -> Arc<RayActor> {
+        let id = Python::attach(|py| {
+            let id = handle.bind(py).getattr("_actor_id")?.call_method0("hex")?;
+            id.extract::<String>()
+        })
+        .unwrap_or_default();
+        Arc::new(RayActor {
+            shared: Arc::clone(self),
+            store: Arc::clone(store),
+            handle,
+            id,
+            label,
+            methods: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// The program's command, as Python holds it.
     fn py_command<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         self.py_command
@@ -698,8 +724,9 @@ impl Shared {
 
     /// A value as Ray holds it: its bytes, or, when refs or actor handles
     /// are inside, the pair of its bytes and a list of what they name: Ray's
-    /// ref to each object, and for each actor the pair of Ray's handle and
-    /// its concurrency groups' names (`io,cpu`). Ray leaves refs inside a
+    /// ref to each object, and for each actor the triple of Ray's handle,
+    /// its concurrency groups' names (`io,cpu`) and its type's short name
+    /// (what errors call it). Ray leaves refs inside a
     /// value unresolved, and its borrower protocol keeps their objects
     /// alive while the value lives.
     fn ray_value<'py>(&self, py: Python<'py>, crossed: &Crossed) -> Result<Bound<'py, PyAny>> {
@@ -737,15 +764,15 @@ impl Shared {
                 reason: "an actor handle of another runtime does not cross to Ray".into(),
             });
         };
-        PyTuple::new(
-            py,
-            [
-                actor.handle.bind(py).clone(),
-                PyString::new(py, &groups).into_any(),
-            ],
-        )
-        .map(Bound::into_any)
-        .map_err(|e| bridge::py_error("arguments", e))
+        let label = actor.label.split(' ').next().unwrap_or_default();
+        let triple = [
+            actor.handle.bind(py).clone(),
+            PyString::new(py, &groups).into_any(),
+            PyString::new(py, label).into_any(),
+        ];
+        PyTuple::new(py, triple)
+            .map(Bound::into_any)
+            .map_err(|e| bridge::py_error("arguments", e))
     }
 
     /// The arguments as a Python list.
@@ -759,7 +786,7 @@ impl Shared {
     /// (returning Ray's ref, or a list of `count` refs), each completed
     /// when Ray completes its object and paired with its Ray ref.
     fn results(
-        &self,
+        self: &Arc<Self>,
         store: &Arc<Store>,
         count: usize,
         name: &str,
@@ -772,7 +799,7 @@ impl Shared {
     /// paired with their Ray refs only if `register` (refs whose bytes a
     /// Rust task could read as its argument).
     fn results_as(
-        &self,
+        self: &Arc<Self>,
         store: &Arc<Store>,
         count: usize,
         name: &str,
@@ -797,8 +824,7 @@ impl Shared {
             };
             let landing = Arc::new(Landing {
                 store: Arc::clone(store),
-                refs: Arc::clone(&self.refs),
-                bridge: Arc::clone(&self.bridge),
+                shared: Arc::clone(self),
                 classify: bridge::call_item(self.bridge.ns.bind(py), "_classify")?.unbind(),
             });
             for (cell, ray_ref) in cells.iter().zip(&refs) {
@@ -1027,8 +1053,7 @@ fn not_in_ray(cell: &ObjectCell) -> Error {
 /// objects they name), and how Ray's errors are named (`_classify`).
 struct Landing {
     store: Arc<Store>,
-    refs: Arc<Mutex<Refs>>,
-    bridge: Arc<bridge::Bridge>,
+    shared: Arc<Shared>,
     classify: Py<PyAny>,
 }
 
@@ -1082,22 +1107,21 @@ impl Landing {
         }
         if value.is_instance_of::<PyTuple>() {
             let (bytes, inside): (Vec<u8>, Vec<Bound<'_, PyAny>>) = value.extract()?;
-            let mut cells = Vec::with_capacity(inside.len());
+            let mut handles = Vec::with_capacity(inside.len());
             for ray_ref in &inside {
                 if ray_ref.is_instance_of::<PyTuple>() {
-                    return Ok(Err(Error::InvalidArgument {
-                        call: "get",
-                        reason: format!(
-                            "a result of `{task}` holds an actor handle, which does not cross \
-                             back from a Ray worker yet"
-                        ),
-                    }));
+                    let actor = self.actor(ray_ref);
+                    handles.push(match actor {
+                        Ok(actor) => actor,
+                        Err(err) => return Ok(Err(err)),
+                    });
+                    continue;
                 }
                 let producer = Arc::new(RayTask {
                     name: task.to_string(),
                     cells: Mutex::new(Vec::new()),
                     ray_ref: Mutex::new(Some(ray_ref.clone().unbind())),
-                    bridge: Arc::clone(&self.bridge),
+                    bridge: Arc::clone(&self.shared.bridge),
                 });
                 let weak = Arc::downgrade(&producer) as Weak<dyn Producer>;
                 let cell = self.store.pending(weak, false);
@@ -1105,14 +1129,40 @@ impl Landing {
                 if let Err(err) = self.complete_on(ray_ref, &cell, task, &producer, encoded) {
                     cell.complete(Err(err));
                 }
-                lock(&*self.refs).insert(&cell, ray_ref.clone().unbind());
-                cells.push(crossing::handle_of(cell));
+                lock(&*self.shared.refs).insert(&cell, ray_ref.clone().unbind());
+                handles.push(crossing::handle_of(cell));
             }
-            return Ok(Ok(Value::encoded_with(bytes, cells)));
+            return Ok(Ok(Value::encoded_with(bytes, handles)));
         }
         let (kind, who, message): (String, String, String) =
             self.classify.bind(value.py()).call1((value,))?.extract()?;
         Ok(Err(error_of(&kind, task, who, message)))
+    }
+
+    /// An actor inside a value from Ray (the triple of Ray's handle, its
+    /// concurrency groups' names and its type's short name, see
+    /// `Shared::ray_inside`), as a handle crossing here.
+    fn actor(&self, item: &Bound<'_, PyAny>) -> Result<Handle> {
+        let (handle, groups, label): (Bound<'_, PyAny>, String, String) = item
+            .extract()
+            .map_err(|e| bridge::py_error("an actor handle", e))?;
+        let Some((scheduler, table)) = self.shared.home.get() else {
+            return Err(Error::InvalidArgument {
+                call: "get",
+                reason: "an actor handle reached a runtime that is not running".into(),
+            });
+        };
+        let remote = self.shared.actor(&self.store, handle.unbind(), label);
+        Ok(Arc::new(ForeignActor {
+            remote,
+            groups: groups
+                .split(',')
+                .filter(|g| !g.is_empty())
+                .map(str::to_string)
+                .collect(),
+            scheduler: Arc::clone(scheduler),
+            table: Arc::clone(table),
+        }))
     }
 }
 

@@ -46,16 +46,23 @@
 //! are marked `q` and carry an id of the program's; the trampoline answers
 //! `re`, id, … or `rerr`, id, kind, task, message:
 //!
-//! - `qacall`, id, actor, method, result count, concurrency group (or
-//!   empty), max retries (or empty), retry exceptions (`1` or empty),
-//!   arguments… → `re`, id, object ids…: a call of a Ray actor the
-//!   trampoline holds; each argument is `o` and an object id (a ref Ray
-//!   resolves) or `v` and a value ([`write_value`]);
-//! - `qcall`, id, function, split (empty, or the `num_returns` a returned
-//!   `Vec` is split into), result count, task name, CPUs, max retries,
-//!   retry exceptions (`1` or empty), custom resources (`a=1,b=2`),
-//!   arguments… → `re`, id, object ids…: a task the program's call
-//!   submitted, made by the trampoline in Ray;
+//! - `qacall`, id, result ids (`o1,o2`: the program names the objects,
+//!   so it knows each before the trampoline says it is complete), actor,
+//!   method, result count, concurrency group (or empty), max retries (or
+//!   empty), retry exceptions (`1` or empty), arguments… → `re`, id: a
+//!   call of a Ray actor the trampoline holds; each argument is `o` and an
+//!   object id (a ref Ray resolves) or `v` and a value ([`write_value`]);
+//! - `qcall`, id, result ids, function, split (empty, or the
+//!   `num_returns` a returned `Vec` is split into), result count, task
+//!   name, CPUs, max retries, retry exceptions (`1` or empty), custom
+//!   resources (`a=1,b=2`), arguments… → `re`, id: a task the program's
+//!   call submitted, made by the trampoline in Ray;
+//! - `qcreate`, id, actor type, constructor, methods (`a,b`), CPUs, max
+//!   restarts, max task retries, max concurrency, concurrency groups
+//!   (`io=2`), name (or empty), namespace, get if exists (`1` or empty),
+//!   custom resources, arguments… → `re`, id, actor id: a Ray actor the
+//!   program's call created; `qgetactor`, id, name, namespace → `re`, id,
+//!   actor id, actor type, concurrency groups' names;
 //! - `qget`, id, object ids… → `re`, id once all are complete (the
 //!   trampoline waits in Ray's `get`, which counts its worker as blocked);
 //! - `qcancel`, object id; `qkill`, actor, no restart (`1` or empty);

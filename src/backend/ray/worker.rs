@@ -203,24 +203,33 @@ fn serve_request(
         let link = Arc::clone(link);
         let exiting = exiting.clone();
         let answer = move || {
-            let reply = submitted.and_then(|refs| results(&link, refs));
+            let reply = submitted.as_ref().map_err(Failure::clone);
+            let reply = reply.and_then(|refs| results(&link, refs));
             let exited = exiting.is_some_and(|exiting| exiting());
             if let Err(err) = write_call_reply(&link, Some(&id), &reply, exited) {
                 eprintln!("rustyray worker: {err}");
                 std::process::exit(1);
             }
+            // Only now may what the results hold go (and the trampoline be
+            // told it may free it): the reply names it.
+            drop(submitted);
         };
         return std::thread::Builder::new()
             .name("rustyray-ray-call".into())
             .spawn(answer)
             .map(drop);
     }
-    let reply = handle(kind, codec, parts.get(1..).unwrap_or_default(), dispatch)
+    let submitted = handle(kind, codec, parts.get(1..).unwrap_or_default(), dispatch);
+    let reply = submitted
+        .as_ref()
+        .map_err(Failure::clone)
         .and_then(|refs| results(link, refs));
     if kind == b"create" {
         *exiting = dispatch.exit_probe();
     }
     let exited = kind == b"method" && exiting.as_ref().is_some_and(|exiting| exiting());
+    // The results (and what they hold) stay until the reply that names
+    // them is written.
     write_call_reply(link, None, &reply, exited)
 }
 
@@ -360,7 +369,7 @@ fn write_next(link: &Link, id: Option<&[u8]>, next: &Next) -> std::io::Result<()
 /// Every result of a call, once complete: its bytes, or, if refs are
 /// inside any, each result as a value with the objects they name
 /// (`crossed`, see [`write_value`]).
-fn results(link: &Link, refs: Vec<ObjectRef<Vec<u8>>>) -> Result<Results, Failure> {
+fn results(link: &Link, refs: &[ObjectRef<Vec<u8>>]) -> Result<Results, Failure> {
     let exported = refs
         .iter()
         .map(|r| match link.export_result(&r.cell) {
