@@ -850,16 +850,46 @@ fn an_actor_pool_spreads_calls_over_actors_on_both_nodes() {
     assert_eq!((&ran[0].0, &ran[1].0), (&nodes[0], &nodes[1]));
 }
 
+/// Takes `n` items from the queue, in order.
+#[rustyray::remote]
+fn consume(queue: rustyray::util::Queue<u32>, n: usize) -> Vec<u32> {
+    (0..n).map(|_| queue.get().unwrap()).collect()
+}
+
+/// Puts `100..100 + n` into the queue; how many it put.
+#[rustyray::remote]
+fn produce(queue: rustyray::util::Queue<u32>, n: u32) -> u32 {
+    (0..n).for_each(|i| queue.put(100 + i).unwrap());
+    n
+}
+
 #[test]
-fn a_queue_is_refused_on_ray_until_it_is_mapped() {
+fn a_queue_passes_items_between_the_driver_and_tasks_on_the_cluster() {
     let _rt = cluster();
-    match rustyray::util::Queue::<u32>::new(2) {
-        Err(Error::InvalidArgument { call, reason }) => {
-            assert_eq!(call, "Queue::new");
-            assert!(reason.contains("not mapped to Ray"), "{reason}");
-        }
-        other => panic!("expected InvalidArgument, got {other:?}"),
+    let queue = rustyray::util::Queue::<u32>::new(2).unwrap();
+    let consumer = consume::options()
+        .resource("node2", 1.0)
+        .remote(queue.clone(), 5)
+        .unwrap();
+    // The queue holds 2: each put past that waits for the consumer.
+    for i in 0..5 {
+        queue.put(i).unwrap();
     }
+    assert_eq!(consumer.get().unwrap(), vec![0, 1, 2, 3, 4]);
+    assert!(matches!(
+        queue.get_timeout(Duration::ZERO),
+        Err(Error::Timeout { .. })
+    ));
+    queue.put_nowait_batch(vec![7, 8]).unwrap();
+    assert_eq!(queue.size().unwrap(), 2);
+    assert!(queue.full().unwrap());
+    assert_eq!(queue.get_nowait_batch(2).unwrap(), vec![7, 8]);
+    // A task puts (its third put waits for room); the driver gets.
+    let produced = produce::remote(queue.clone(), 3).unwrap();
+    let got: Vec<u32> = (0..3).map(|_| queue.get().unwrap()).collect();
+    assert_eq!(got, vec![100, 101, 102]);
+    assert_eq!(produced.get().unwrap(), 3);
+    queue.shutdown();
 }
 
 #[rustyray::remote]

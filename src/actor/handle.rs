@@ -245,6 +245,22 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
+    /// A handle, typed as a `B`, to the same actor living elsewhere (a Ray
+    /// actor whose calls by name a `B`'s handle makes); `None` for a local
+    /// actor.
+    #[cfg(feature = "ray")]
+    pub(crate) fn retyped<B: Actor>(&self) -> Option<ActorRef<B>> {
+        let remote = self.inner.remote.as_ref()?;
+        let mailbox = self.mailbox();
+        let foreign = ForeignActor {
+            remote: Arc::clone(remote),
+            groups: mailbox.group_names().to_vec(),
+            scheduler: Arc::clone(&mailbox.scheduler),
+            table: mailbox.table()?,
+        };
+        Some(foreign.handle())
+    }
+
     fn from_any(core: Arc<dyn Any + Send + Sync>, found: &str) -> Result<Self, String> {
         core.downcast::<ActorCore<A>>()
             .map(ActorRef::register)

@@ -9,13 +9,15 @@
 //! made there, in the same order (`handoff::Foreign`): the ids inside the
 //! bytes are never looked up, so a ref crosses any number of processes.
 //!
-//! Between a Ray worker and the program it runs in worker mode the objects
-//! travel by value instead: [`export`] turns a complete object into its
-//! bytes and, recursively, those of the objects it names; [`import`] makes
-//! cells of them on the other side.
+//! Between a Ray worker and the program it runs in worker mode an object
+//! travels by value unless the trampoline holds it: [`export`] turns a
+//! complete object into its bytes and, recursively, what it names (the
+//! engine maps what it keeps by reference: see `backend::ray::link`).
 //!
-//! An actor handle or a placement group handle inside a value does not
-//! cross (yet): while a value is encoded to cross, their `Serialize` asks
+//! An actor handle crosses the same way when its actor lives elsewhere (a
+//! Ray actor): it leaves what its engine maps (`actor::handle::
+//! ForeignActor`). A local actor's handle or a placement group handle does
+//! not cross: while a value is encoded to cross, their `Serialize` asks
 //! [`refuses`] and fails, and the encoding becomes an error naming what
 //! could not cross, at the call that tried, instead of a decoding error in
 //! a Ray worker later.

@@ -12,6 +12,8 @@
 
 mod actor_pool;
 mod queue;
+#[cfg(feature = "ray")]
+mod ray_queue;
 
 pub use actor_pool::ActorPool;
 pub use queue::{Queue, QueueActor};

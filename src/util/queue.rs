@@ -23,6 +23,8 @@ use crate::runtime::{global, Runtime};
 use crate::sync::lock;
 use crate::task::args::IntoArg;
 use crate::task::returns::One;
+#[cfg(feature = "ray")]
+use crate::util::ray_queue::{RayQueue, RayQueueHandle};
 
 /// How many calls the queue's actor runs at once: every blocked `get` and
 /// `put` is one (Ray's default for an async actor).
@@ -42,6 +44,11 @@ const QUEUE_CONCURRENCY: usize = 1000;
 /// Each call (`put`, `get`, `size`) is an actor call: the calls of one
 /// caller take effect in the order made, and a blocked `get` never holds up
 /// a `put` (the actor runs up to 1000 calls at once).
+///
+/// On a Ray cluster ([`Config::ray`](crate::Config::ray), feature `ray`)
+/// the queue is a Ray actor, its handle passes to tasks and actors on any
+/// node, and items travel as their encoded bytes (an item holding refs or
+/// actor handles is refused there with [`Error::InvalidArgument`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -137,8 +144,9 @@ impl<'de, T: Object> Deserialize<'de> for Queue<T> {
 }
 
 /// What a timed call of the queue's actor returns.
+#[doc(hidden)]
 #[derive(Serialize, Deserialize)]
-enum Outcome<T> {
+pub enum Outcome<T> {
     Done(T),
     TimedOut,
 }
@@ -158,15 +166,21 @@ impl<T: Object> Queue<T> {
     fn create(maxsize: usize, runtime: &Runtime) -> Result<Self> {
         runtime.check_running()?;
         #[cfg(feature = "ray")]
-        if runtime.ray().is_some() {
-            // Its actor is generic (no Ray worker could make it by name),
-            // and its handle would have to cross to Ray inside values.
-            return Err(Error::InvalidArgument {
-                call: "Queue::new",
-                reason: "the queue is not mapped to Ray yet: on a Ray runtime, use an actor \
-                         of your own (or a queue in a runtime of this process)"
-                    .into(),
-            });
+        if runtime.ray().is_some() || crate::backend::ray::worker::nested(runtime.id()).is_some() {
+            // A Ray actor of the one queue type Ray workers make by name
+            // (see `ray_queue`), reached through this queue's handle.
+            let ray = RayQueue::options()
+                .max_concurrency(QUEUE_CONCURRENCY)
+                .on(runtime)
+                .remote(maxsize)?;
+            let actor = ray
+                .actor_ref()
+                .retyped()
+                .ok_or_else(|| Error::InvalidArgument {
+                    call: "Queue::new",
+                    reason: "the queue's Ray actor was made in this process".into(),
+                })?;
+            return Ok(Queue { actor, maxsize });
         }
         let store = Arc::clone(runtime.engine().local().store());
         let options = ActorOptions::default()
@@ -174,15 +188,15 @@ impl<T: Object> Queue<T> {
             .on(runtime);
         let class = ActorClass::__new().any_async(true);
         let actor = ActorRef::__create(options, &class, "Queue.new", (), move |()| {
-            Ok(QueueActor {
-                items: Mutex::new(VecDeque::new()),
-                maxsize,
-                not_empty: Notify::new(),
-                not_full: Notify::new(),
-                store: Arc::clone(&store),
-            })
+            Ok(QueueActor::new(maxsize, Arc::clone(&store)))
         })?;
         Ok(Queue { actor, maxsize })
+    }
+
+    /// The queue's actor on Ray, when it is one (see `ray_queue`).
+    #[cfg(feature = "ray")]
+    fn on_ray(&self) -> Option<RayQueueHandle> {
+        self.actor.retyped().map(RayQueueHandle::from_actor_ref)
     }
 
     /// The bound given at creation (0: none).
@@ -223,6 +237,10 @@ impl<T: Object> Queue<T> {
     }
 
     fn put_call(&self, item: T, timeout: Option<Duration>) -> Result<ObjectRef<Outcome<()>>> {
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.on_ray() {
+            return ray.put(encoded("Queue::put", &item)?, timeout);
+        }
         self.actor
             .__call_async::<_, One<Outcome<()>>, ActorRead<QueueActor<T>>, _, _>(
                 "Queue.put",
@@ -248,11 +266,19 @@ impl<T: Object> Queue<T> {
     /// no room for them all now. Ray's `put_nowait_batch`.
     pub fn put_nowait_batch(&self, items: Vec<T>) -> Result<()> {
         let count = items.len();
-        let r = self.actor.__call_ref::<_, One<bool>, _>(
-            "Queue.put_nowait_batch",
-            (IntoArg::<Vec<T>>::into_arg(items),),
-            |queue: &QueueActor<T>, (items,)| Ok(One(queue.put_batch(items))),
-        )?;
+        #[cfg(feature = "ray")]
+        let ray = self.on_ray();
+        #[cfg(feature = "ray")]
+        let r = match &ray {
+            Some(ray) => {
+                let call = "Queue::put_nowait_batch";
+                let items = items.iter().map(|item| encoded(call, item));
+                ray.put_nowait_batch(items.collect::<Result<Vec<_>>>()?)?
+            }
+            None => self.put_batch_call(items)?,
+        };
+        #[cfg(not(feature = "ray"))]
+        let r = self.put_batch_call(items)?;
         if r.get()? {
             return Ok(());
         }
@@ -260,6 +286,14 @@ impl<T: Object> Queue<T> {
             &format!("Queue::put_nowait_batch: room for {count} items in the queue"),
             Some(Duration::ZERO),
         ))
+    }
+
+    fn put_batch_call(&self, items: Vec<T>) -> Result<ObjectRef<bool>> {
+        self.actor.__call_ref::<_, One<bool>, _>(
+            "Queue.put_nowait_batch",
+            (IntoArg::<Vec<T>>::into_arg(items),),
+            |queue: &QueueActor<T>, (items,)| Ok(One(queue.put_batch(items))),
+        )
     }
 
     /// Removes the item at the front, waiting while the queue is empty.
@@ -290,10 +324,14 @@ impl<T: Object> Queue<T> {
         timeout: Option<Duration>,
     ) -> impl Future<Output = Result<T>> + Send + 'static {
         let call = self.get_call(timeout);
-        async move { Self::get_outcome(call?.await?, timeout) }
+        async move { Self::get_outcome(call?.wait().await?, timeout) }
     }
 
-    fn get_call(&self, timeout: Option<Duration>) -> Result<ObjectRef<Outcome<T>>> {
+    fn get_call(&self, timeout: Option<Duration>) -> Result<Got<T>> {
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.on_ray() {
+            return ray.get(timeout).map(Got::Encoded);
+        }
         self.actor
             .__call_async::<_, One<Outcome<T>>, ActorRead<QueueActor<T>>, _, _>(
                 "Queue.get",
@@ -302,6 +340,7 @@ impl<T: Object> Queue<T> {
                     Ok(One(queue.get(timeout).await))
                 },
             )
+            .map(Got::Item)
     }
 
     fn get_outcome(outcome: Outcome<T>, timeout: Option<Duration>) -> Result<T> {
@@ -315,25 +354,30 @@ impl<T: Object> Queue<T> {
     /// (with a zero timeout) when the queue holds fewer now. Ray's
     /// `get_nowait_batch`.
     pub fn get_nowait_batch(&self, n: usize) -> Result<Vec<T>> {
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.on_ray() {
+            let items = ray.get_nowait_batch(n)?.get()?;
+            let items = items.map(|items| items.iter().map(|item| decoded(item)).collect());
+            return items.transpose()?.ok_or_else(|| short_of(n));
+        }
         let r = self.actor.__call_ref::<_, One<Option<Vec<T>>>, _>(
             "Queue.get_nowait_batch",
             (IntoArg::<usize>::into_arg(n),),
             |queue: &QueueActor<T>, (n,)| Ok(One(queue.get_batch(n))),
         )?;
-        r.get()?.ok_or_else(|| {
-            timed_out(
-                &format!("Queue::get_nowait_batch: {n} items in the queue"),
-                Some(Duration::ZERO),
-            )
-        })
+        r.get()?.ok_or_else(|| short_of(n))
     }
 
     /// How many items the queue holds now.
     pub fn size(&self) -> Result<usize> {
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.on_ray() {
+            return ray.size()?.get();
+        }
         let r = self.actor.__call_ref::<_, One<usize>, _>(
             "Queue.size",
             (),
-            |queue: &QueueActor<T>, ()| Ok(One(lock(&queue.items).len())),
+            |queue: &QueueActor<T>, ()| Ok(One(queue.len())),
         )?;
         r.get()
     }
@@ -356,6 +400,69 @@ impl<T: Object> Queue<T> {
     }
 }
 
+/// A get's pending outcome: the item, or its bytes from the queue's actor
+/// on Ray.
+enum Got<T> {
+    Item(ObjectRef<Outcome<T>>),
+    #[cfg(feature = "ray")]
+    Encoded(ObjectRef<Outcome<Vec<u8>>>),
+}
+
+impl<T: Object> Got<T> {
+    fn get(self) -> Result<Outcome<T>> {
+        match self {
+            Got::Item(r) => r.get(),
+            #[cfg(feature = "ray")]
+            Got::Encoded(r) => decoded_outcome(r.get()?),
+        }
+    }
+
+    async fn wait(self) -> Result<Outcome<T>> {
+        match self {
+            Got::Item(r) => r.await,
+            #[cfg(feature = "ray")]
+            Got::Encoded(r) => decoded_outcome(r.await?),
+        }
+    }
+}
+
+/// An item as the queue's actor on Ray holds it: its bytes. An item
+/// holding refs or actor handles does not go there (yet).
+#[cfg(feature = "ray")]
+fn encoded<T: Object>(call: &'static str, item: &T) -> Result<Vec<u8>> {
+    let crossed = crate::object::crossing::encode(call, item)?;
+    if !crossed.inside.is_empty() {
+        return Err(Error::InvalidArgument {
+            call,
+            reason: "an item holding refs or actor handles does not go into a queue on Ray \
+                     yet: put a plain value"
+                .into(),
+        });
+    }
+    Ok(crossed.bytes)
+}
+
+/// An item from the queue's actor on Ray.
+#[cfg(feature = "ray")]
+fn decoded<T: Object>(bytes: &[u8]) -> Result<T> {
+    crate::Codec::Postcard.decode(bytes)
+}
+
+#[cfg(feature = "ray")]
+fn decoded_outcome<T: Object>(outcome: Outcome<Vec<u8>>) -> Result<Outcome<T>> {
+    Ok(match outcome {
+        Outcome::Done(bytes) => Outcome::Done(decoded(&bytes)?),
+        Outcome::TimedOut => Outcome::TimedOut,
+    })
+}
+
+fn short_of(n: usize) -> Error {
+    timed_out(
+        &format!("Queue::get_nowait_batch: {n} items in the queue"),
+        Some(Duration::ZERO),
+    )
+}
+
 fn timed_out(what: &str, timeout: Option<Duration>) -> Error {
     Error::Timeout {
         what: what.to_string(),
@@ -364,7 +471,24 @@ fn timed_out(what: &str, timeout: Option<Duration>) -> Error {
 }
 
 impl<T: Send> QueueActor<T> {
-    async fn put(&self, item: T, timeout: Option<Duration>) -> Outcome<()> {
+    /// A queue of at most `maxsize` items (0: no bound), its timers on
+    /// `store`'s runtime.
+    pub(crate) fn new(maxsize: usize, store: Arc<Store>) -> Self {
+        QueueActor {
+            items: Mutex::new(VecDeque::new()),
+            maxsize,
+            not_empty: Notify::new(),
+            not_full: Notify::new(),
+            store,
+        }
+    }
+
+    /// How many items it holds now.
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.items).len()
+    }
+
+    pub(crate) async fn put(&self, item: T, timeout: Option<Duration>) -> Outcome<()> {
         let mut timer = timeout.map(|t| Timer::after(&self.store, t));
         loop {
             let notified = self.not_full.notified();
@@ -387,7 +511,7 @@ impl<T: Send> QueueActor<T> {
         }
     }
 
-    async fn get(&self, timeout: Option<Duration>) -> Outcome<T> {
+    pub(crate) async fn get(&self, timeout: Option<Duration>) -> Outcome<T> {
         let mut timer = timeout.map(|t| Timer::after(&self.store, t));
         loop {
             let notified = self.not_empty.notified();
@@ -405,7 +529,7 @@ impl<T: Send> QueueActor<T> {
     }
 
     /// Adds all of `items`, or none when there is no room for them all.
-    fn put_batch(&self, items: Vec<T>) -> bool {
+    pub(crate) fn put_batch(&self, items: Vec<T>) -> bool {
         let added = items.len();
         {
             let mut queue = lock(&self.items);
@@ -421,7 +545,7 @@ impl<T: Send> QueueActor<T> {
     }
 
     /// Takes the `n` items at the front, or none when there are fewer.
-    fn get_batch(&self, n: usize) -> Option<Vec<T>> {
+    pub(crate) fn get_batch(&self, n: usize) -> Option<Vec<T>> {
         let taken: Vec<T> = {
             let mut queue = lock(&self.items);
             if queue.len() < n {
