@@ -3,20 +3,22 @@
 //!
 //! The trampoline sends calls; the program answers them (see
 //! [`worker`](super::worker)). While a call runs, the program may need Ray
-//! itself: a task a call submits is made by the trampoline in Ray (`qcall`),
-//! as are the calls of a handle to a Ray actor passed to it inside a value
-//! (a [`ForwardedActor`], `qacall`), and the refs those return are
-//! *forwarded objects*: cells of the
-//! program's runtime that the trampoline completes when Ray completes the
-//! object (`done` / `fail`), paired with the trampoline's id of Ray's ref.
-//! A blocking wait for one first waits in the trampoline (`qget`), so that
-//! Ray counts the worker as blocked and lends its CPU, as `ray.get` does.
+//! itself, and asks the trampoline (see [`protocol`](super::protocol)):
+//! the tasks a call submits (`qcall`), the actors it creates or finds
+//! (`qcreate`, `qgetactor`) and the calls of Ray actors whose handles it
+//! holds ([`ForwardedActor`], `qacall`) are made in Ray by the trampoline.
+//! The refs those return are *forwarded objects*: cells of the program's
+//! runtime, under ids the program chose, that the trampoline completes
+//! when Ray completes the object (`done` / `fail`). A blocking `get` of one
+//! first waits in the trampoline (`qget`), so that Ray counts the worker as
+//! blocked and lends its CPU, as `ray.get` does.
 //!
 //! The reader thread hands the trampoline's requests to the serving loop
 //! in order, and the answers to the program's own requests to the threads
 //! waiting for them; when the socket closes, every waiting request fails
 //! and the serving loop ends.
 
+use std::any::type_name;
 use std::collections::HashMap;
 use std::io::BufReader;
 use std::os::unix::net::UnixStream;
@@ -26,8 +28,6 @@ use std::sync::{Arc, Mutex, Weak};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::protocol::{read_frame, read_value, write_frame, write_value, WireInside, WireValue};
-use std::any::type_name;
-
 use crate::actor::handle::{Actor, ActorRef, ForeignActor, RemoteActor};
 use crate::actor::method::MethodInfo;
 use crate::actor::registry::ActorTable;
@@ -113,7 +113,7 @@ impl Link {
 
     /// Sends a request of the program's (`q` and `kind`) and waits for its
     /// answer's parts (after the id).
-    fn request(&self, kind: &str, parts: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>> {
+    fn request(&self, kind: &str, parts: Frame) -> Result<Frame> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (answer, answered) = crossbeam_channel::bounded(1);
         lock(&self.answers).insert(id, answer);
@@ -130,12 +130,7 @@ impl Link {
         match answer.first().map(Vec::as_slice) {
             Some(b"re") => Ok(answer.into_iter().skip(2).collect()),
             _ => {
-                let text = |i: usize| {
-                    answer
-                        .get(i)
-                        .map(|p| String::from_utf8_lossy(p).into_owned())
-                        .unwrap_or_default()
-                };
+                let text = |i| text(&answer, i);
                 Err(super::error_of(&text(2), "", text(3), text(4)))
             }
         }
@@ -163,11 +158,6 @@ impl Link {
             0 => (call.num_returns.unwrap_or(0), call.num_returns),
             n => (n, None),
         };
-        let resources: Vec<String> = call
-            .resources
-            .iter()
-            .map(|(name, amount)| format!("{name}={amount}"))
-            .collect();
         let (ids, cells) = self.results(count);
         let mut parts: Vec<Vec<u8>> = [
             ids,
@@ -178,7 +168,7 @@ impl Link {
             call.num_cpus.to_string(),
             call.max_retries.to_string(),
             if call.retry_exceptions { "1" } else { "" }.to_string(),
-            resources.join(","),
+            pairs(call.resources),
         ]
         .into_iter()
         .map(String::into_bytes)
@@ -223,16 +213,6 @@ impl Link {
             .rsplit('.')
             .next()
             .unwrap_or(spec.constructor);
-        let groups: Vec<String> = spec
-            .concurrency_groups
-            .iter()
-            .map(|(name, limit)| format!("{name}={limit}"))
-            .collect();
-        let resources: Vec<String> = spec
-            .resources
-            .iter()
-            .map(|(name, amount)| format!("{name}={amount}"))
-            .collect();
         let mut parts: Vec<Vec<u8>> = [
             type_name::<A>().to_string(),
             constructor.to_string(),
@@ -241,11 +221,11 @@ impl Link {
             spec.max_restarts.to_string(),
             spec.max_task_retries.to_string(),
             spec.max_concurrency.to_string(),
-            groups.join(","),
+            pairs(&spec.concurrency_groups),
             spec.name.clone().unwrap_or_default(),
             spec.namespace.clone(),
             if spec.get_if_exists { "1" } else { "" }.to_string(),
-            resources.join(","),
+            pairs(spec.resources),
         ]
         .into_iter()
         .map(String::into_bytes)
@@ -278,13 +258,7 @@ impl Link {
                 Error::TaskFailed { message, .. } => not_found(message),
                 other => other,
             })?;
-        let text = |i: usize| {
-            answer
-                .get(i)
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .unwrap_or_default()
-        };
-        let (id, actor, groups) = (text(0), text(1), text(2));
+        let (id, actor, groups) = (text(&answer, 0), text(&answer, 1), text(&answer, 2));
         let foreign = self.actor(
             id,
             groups
@@ -526,12 +500,7 @@ fn read(mut reader: BufReader<UnixStream>, link: &Weak<Link>, requests: &Sender<
             }
         };
         let Some(link) = link.upgrade() else { break };
-        let text = |i: usize| {
-            parts
-                .get(i)
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .unwrap_or_default()
-        };
+        let text = |i| text(&parts, i);
         match parts.first().map(Vec::as_slice) {
             Some(b"re" | b"rerr") => {
                 let waiting = text(1)
@@ -566,6 +535,23 @@ fn read(mut reader: BufReader<UnixStream>, link: &Weak<Link>, requests: &Sender<
     if let Some(link) = link.upgrade() {
         lock(&link.answers).clear();
     }
+}
+
+/// Part `i` of a frame as text (empty if missing).
+fn text(parts: &[Vec<u8>], i: usize) -> String {
+    parts
+        .get(i)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default()
+}
+
+/// Names and amounts as the protocol lists them: `a=1,b=2`.
+fn pairs<T: std::fmt::Display>(items: &[(String, T)]) -> String {
+    let items: Vec<String> = items
+        .iter()
+        .map(|(name, n)| format!("{name}={n}"))
+        .collect();
+    items.join(",")
 }
 
 /// The error of a request whose trampoline went away.
