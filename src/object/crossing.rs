@@ -238,6 +238,11 @@ pub(crate) fn export_result(
     cell: &Arc<ObjectCell>,
     keep: &dyn Fn(&ObjectCell) -> bool,
 ) -> Option<Result<Exported>> {
+    // The call may not have started: run it on this thread then (as a
+    // `get` would), rather than wait for a worker to take it.
+    if !cell.is_complete() {
+        cell.help();
+    }
     match cell.wait(None)? {
         Ok(Stored::Memory(value)) if value.as_encoded().is_some() => Some(export(cell, keep)),
         _ => None,
