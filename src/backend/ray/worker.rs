@@ -5,8 +5,11 @@
 //! on; [`init`](crate::init) (and so `#[rustyray::main]`) finds it set,
 //! connects, and serves instead of returning: each call runs in a local
 //! runtime of the worker's own through the registry of functions by name,
-//! its arguments and results encoded with the codec. The process ends when
-//! the trampoline's Ray worker does (the socket closes).
+//! its arguments and results encoded with the codec. The socket is read by
+//! the link's thread ([`Link`]), which hands the trampoline's requests to
+//! the serving loop here and the answers to the program's own requests (a
+//! call using Ray) to their callers. The process ends when the
+//! trampoline's Ray worker does (the socket closes).
 
 use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
