@@ -250,15 +250,21 @@ impl<A: Actor> ActorRef<A> {
     /// actor.
     #[cfg(feature = "ray")]
     pub(crate) fn retyped<B: Actor>(&self) -> Option<ActorRef<B>> {
+        self.foreign().map(|foreign| foreign.handle())
+    }
+
+    /// The actor as a handle to it crosses to another process, when it
+    /// lives elsewhere (a Ray actor; see [`ForeignActor`]).
+    #[cfg(feature = "ray")]
+    fn foreign(&self) -> Option<ForeignActor> {
         let remote = self.inner.remote.as_ref()?;
         let mailbox = self.mailbox();
-        let foreign = ForeignActor {
+        Some(ForeignActor {
             remote: Arc::clone(remote),
             groups: mailbox.group_names().to_vec(),
             scheduler: Arc::clone(&mailbox.scheduler),
             table: mailbox.table()?,
-        };
-        Some(foreign.handle())
+        })
     }
 
     fn from_any(core: Arc<dyn Any + Send + Sync>, found: &str) -> Result<Self, String> {
@@ -519,24 +525,15 @@ impl<A: Actor> Serialize for ActorRef<A> {
         if crate::object::crossing::is_crossing() {
             // A Ray actor's handle crosses as the actor itself (its engine
             // maps it); a local actor's cannot.
-            let mailbox = self.mailbox();
-            let foreign = match (&self.inner.remote, mailbox.table()) {
-                (Some(remote), Some(table)) => ForeignActor {
-                    remote: Arc::clone(remote),
-                    groups: mailbox.group_names().to_vec(),
-                    scheduler: Arc::clone(&mailbox.scheduler),
-                    table,
-                },
-                _ => {
-                    crate::object::crossing::refuses("a local actor's handle");
-                    return Err(serde::ser::Error::custom(
-                        "a local actor's handle cannot cross to Ray",
-                    ));
-                }
+            let Some(foreign) = self.foreign() else {
+                crate::object::crossing::refuses("a local actor's handle");
+                return Err(serde::ser::Error::custom(
+                    "a local actor's handle cannot cross to Ray",
+                ));
             };
             handoff::leave(|| Arc::new(foreign));
             return Wire {
-                id: mailbox.id,
+                id: self.id(),
                 type_tag: TypeTag::of::<A>(KIND),
             }
             .serialize(serializer);

@@ -18,7 +18,7 @@ use crate::backend::ray::worker::{self, Dispatch, ExitProbe, Started, Submitted,
 use crate::error::{Error, Result};
 use crate::object::Codec;
 use crate::registry::AnyActor;
-use crate::runtime::{Config, RuntimeGuard};
+use crate::runtime::{Config, Runtime, RuntimeGuard};
 
 /// Starts a runtime and installs it as the calling thread's current one
 /// (see [`runtime::init`](crate::runtime::init)); in a process that a Ray
@@ -50,18 +50,23 @@ fn serve(socket: &str) -> ! {
             std::process::exit(1)
         }
     };
-    let local = runtime.engine().local();
-    let home = worker::Home {
-        runtime: runtime.id(),
-        store: Arc::clone(local.store()),
-        scheduler: Arc::clone(local.scheduler()),
-        table: Arc::clone(local.actors()),
-    };
+    let home = home(&runtime);
     let mut dispatch = Worker {
         _runtime: runtime,
         actor: None,
     };
     worker::serve(socket, &mut dispatch, home)
+}
+
+/// What objects and actor handles from the trampoline join: `runtime`.
+fn home(runtime: &Runtime) -> worker::Home {
+    let local = runtime.engine().local();
+    worker::Home {
+        runtime: runtime.id(),
+        store: Arc::clone(local.store()),
+        scheduler: Arc::clone(local.scheduler()),
+        table: Arc::clone(local.actors()),
+    }
 }
 
 struct Worker {
@@ -149,5 +154,50 @@ fn no_actor() -> Failure {
         kind: "actor_died",
         task: String::new(),
         message: "this Ray worker holds no actor".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::home;
+    use crate::backend::ray::protocol::{read_value, write_value, WireInside, WireValue};
+    use crate::backend::ray::worker::Link;
+    use crate::object::crossing::{self, encode};
+    use crate::object::handoff;
+    use crate::{Codec, Config, ObjectRef};
+
+    #[test]
+    fn a_value_crosses_to_another_runtime_with_the_objects_its_refs_name() {
+        let here = crate::runtime::init(Config::default()).unwrap();
+        let one = here.put(1_u32).unwrap();
+        let two = here.put(2_u32).unwrap();
+        let crossed = encode("test", &vec![one.clone(), two, one]).unwrap();
+        assert_eq!(crossed.inside.len(), 3);
+        // The other side: a runtime whose link to a trampoline reads the
+        // value, its objects written by value as the protocol does.
+        let there = crate::runtime::init(Config::default()).unwrap();
+        let (ours, _trampoline) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (link, _requests) = Link::start(ours, home(&there)).unwrap();
+        let inside = crossed
+            .inside
+            .iter()
+            .map(|handle| {
+                let cell = crossing::cell_of(handle).unwrap();
+                WireInside::Value(link.export(cell).unwrap())
+            })
+            .collect();
+        let mut part = Vec::new();
+        let value = WireValue {
+            bytes: crossed.bytes.clone(),
+            inside,
+        };
+        write_value(&mut part, &value);
+        let read = read_value(&part).unwrap();
+        let handles = link.inside(read.inside);
+        let refs: Vec<ObjectRef<u32>> =
+            handoff::with_handles(&handles, || Codec::Postcard.decode(&read.bytes)).unwrap();
+        let values: Vec<u32> = refs.iter().map(|r| there.get(r).unwrap()).collect();
+        assert_eq!(values, vec![1, 2, 1]);
+        assert!(refs.iter().all(|r| r.id().runtime() == there.id()));
     }
 }

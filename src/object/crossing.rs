@@ -248,9 +248,3 @@ pub(crate) fn export_result(
         _ => None,
     }
 }
-
-/// Runs `decode`, handing the refs and handles inside the bytes it decodes
-/// (encoded on the other side) what they name here, `inside`, in order.
-pub(crate) fn decoding_with<R>(inside: &[Handle], decode: impl FnOnce() -> R) -> R {
-    handoff::with_handles(inside, decode)
-}

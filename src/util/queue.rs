@@ -78,6 +78,10 @@ const QUEUE_CONCURRENCY: usize = 1000;
 pub struct Queue<T> {
     actor: ActorRef<QueueActor<T>>,
     maxsize: usize,
+    /// The same actor as its Ray actor's own handle, when it is one (see
+    /// `ray_queue`): the calls go there, items encoded.
+    #[cfg(feature = "ray")]
+    ray: Option<RayQueueHandle>,
 }
 
 /// The actor behind a [`Queue`]; reached only through it.
@@ -103,6 +107,8 @@ impl<T> Clone for Queue<T> {
         Queue {
             actor: self.actor.clone(),
             maxsize: self.maxsize,
+            #[cfg(feature = "ray")]
+            ray: self.ray.clone(),
         }
     }
 }
@@ -126,7 +132,7 @@ impl<T: Object> ActorHandle for Queue<T> {
     fn from_actor_ref(actor: ActorRef<QueueActor<T>>) -> Self {
         // Only a queue's own handles are made from its actor, and they
         // carry the bound: this one does not know it.
-        Queue { actor, maxsize: 0 }
+        Queue::of(actor, 0)
     }
 }
 
@@ -139,7 +145,7 @@ impl<T: Object> Serialize for Queue<T> {
 impl<'de, T: Object> Deserialize<'de> for Queue<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let (actor, maxsize) = <(ActorRef<QueueActor<T>>, usize)>::deserialize(deserializer)?;
-        Ok(Queue { actor, maxsize })
+        Ok(Queue::of(actor, maxsize))
     }
 }
 
@@ -180,7 +186,7 @@ impl<T: Object> Queue<T> {
                     call: "Queue::new",
                     reason: "the queue's Ray actor was made in this process".into(),
                 })?;
-            return Ok(Queue { actor, maxsize });
+            return Ok(Queue::of(actor, maxsize));
         }
         let store = Arc::clone(runtime.engine().local().store());
         let options = ActorOptions::default()
@@ -190,13 +196,23 @@ impl<T: Object> Queue<T> {
         let actor = ActorRef::__create(options, &class, "Queue.new", (), move |()| {
             Ok(QueueActor::new(maxsize, Arc::clone(&store)))
         })?;
-        Ok(Queue { actor, maxsize })
+        Ok(Queue::of(actor, maxsize))
     }
 
-    /// The queue's actor on Ray, when it is one (see `ray_queue`).
+    /// The queue of `actor`, bounded at `maxsize`.
+    fn of(actor: ActorRef<QueueActor<T>>, maxsize: usize) -> Self {
+        Queue {
+            #[cfg(feature = "ray")]
+            ray: actor.retyped().map(RayQueueHandle::from_actor_ref),
+            actor,
+            maxsize,
+        }
+    }
+
+    /// The queue's actor on Ray, when it is one.
     #[cfg(feature = "ray")]
-    fn on_ray(&self) -> Option<RayQueueHandle> {
-        self.actor.retyped().map(RayQueueHandle::from_actor_ref)
+    fn on_ray(&self) -> Option<&RayQueueHandle> {
+        self.ray.as_ref()
     }
 
     /// The bound given at creation (0: none).
@@ -266,20 +282,7 @@ impl<T: Object> Queue<T> {
     /// no room for them all now. Ray's `put_nowait_batch`.
     pub fn put_nowait_batch(&self, items: Vec<T>) -> Result<()> {
         let count = items.len();
-        #[cfg(feature = "ray")]
-        let ray = self.on_ray();
-        #[cfg(feature = "ray")]
-        let r = match &ray {
-            Some(ray) => {
-                let call = "Queue::put_nowait_batch";
-                let items = items.iter().map(|item| encoded(call, item));
-                ray.put_nowait_batch(items.collect::<Result<Vec<_>>>()?)?
-            }
-            None => self.put_batch_call(items)?,
-        };
-        #[cfg(not(feature = "ray"))]
-        let r = self.put_batch_call(items)?;
-        if r.get()? {
+        if self.put_batch_call(items)?.get()? {
             return Ok(());
         }
         Err(timed_out(
@@ -289,6 +292,12 @@ impl<T: Object> Queue<T> {
     }
 
     fn put_batch_call(&self, items: Vec<T>) -> Result<ObjectRef<bool>> {
+        #[cfg(feature = "ray")]
+        if let Some(ray) = self.on_ray() {
+            let call = "Queue::put_nowait_batch";
+            let items = items.iter().map(|item| encoded(call, item));
+            return ray.put_nowait_batch(items.collect::<Result<Vec<_>>>()?);
+        }
         self.actor.__call_ref::<_, One<bool>, _>(
             "Queue.put_nowait_batch",
             (IntoArg::<Vec<T>>::into_arg(items),),

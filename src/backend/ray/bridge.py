@@ -38,14 +38,7 @@ def _recv(reader):
     if len(body) < n:
         return None
     (count,) = struct.unpack_from("<I", body, 0)
-    off = 4
-    parts = []
-    for _ in range(count):
-        (m,) = struct.unpack_from("<I", body, off)
-        off += 4
-        parts.append(body[off : off + m])
-        off += m
-    return parts
+    return _texts(body, 4, count)
 
 
 def _text(text):
@@ -56,7 +49,8 @@ def _text(text):
 
 
 def _texts(data, at, count):
-    """`count` texts from `data` at `at` (see `_text`)."""
+    """`count` texts from `data` at `at` (see `_text`), as bytes: a frame's
+    parts are written the same way."""
     texts = []
     for _ in range(count):
         (size,) = struct.unpack_from("<I", data, at)

@@ -27,7 +27,9 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::protocol::{read_frame, read_value, write_frame, write_value, WireInside, WireValue};
+use super::protocol::{
+    names, read_frame, read_value, write_frame, write_value, WireInside, WireValue,
+};
 use crate::actor::handle::{Actor, ActorRef, ForeignActor, RemoteActor};
 use crate::actor::method::MethodInfo;
 use crate::actor::registry::ActorTable;
@@ -248,31 +250,12 @@ impl Link {
         name: &str,
         namespace: &str,
     ) -> Result<ActorRef<A>> {
-        let not_found = |reason: String| Error::ActorNotFound {
-            name: name.to_string(),
-            reason,
-        };
         let answer = self
             .request("getactor", vec![name.into(), namespace.into()])
-            .map_err(|err| match err {
-                Error::TaskFailed { message, .. } => not_found(message),
-                other => other,
-            })?;
+            .map_err(|err| super::not_found(name, err))?;
         let (id, actor, groups) = (text(&answer, 0), text(&answer, 1), text(&answer, 2));
-        let foreign = self.actor(
-            id,
-            groups
-                .split(',')
-                .filter(|g| !g.is_empty())
-                .map(str::to_string)
-                .collect(),
-        );
-        if actor != type_name::<A>() {
-            return Err(not_found(format!(
-                "it is a `{actor}`, not a `{}`",
-                type_name::<A>()
-            )));
-        }
+        let foreign = self.actor(id, names(&groups));
+        super::found_as::<A>(name, &actor)?;
         Ok(foreign.handle())
     }
 
@@ -350,10 +333,7 @@ impl Link {
                 }
                 WireInside::Failed(err) => crossing::handle_of(self.home.store.failed(err)),
                 WireInside::Object(id) => crossing::handle_of(self.object(id)),
-                WireInside::Actor { id, groups } => {
-                    let groups = groups.split(',').filter(|g| !g.is_empty());
-                    Arc::new(self.actor(id, groups.map(str::to_string).collect())) as Handle
-                }
+                WireInside::Actor { id, groups } => Arc::new(self.actor(id, names(&groups))),
             })
             .collect()
     }

@@ -414,29 +414,17 @@ impl RayBackend {
         name: &str,
         namespace: &str,
     ) -> Result<ActorRef<A>> {
-        let not_found = |reason: String| Error::ActorNotFound {
-            name: name.to_string(),
-            reason,
-        };
         let (handle, groups) = Python::attach(|py| -> Result<(Py<PyAny>, _)> {
             let found = bridge::call(
                 self.shared.bridge.ns.bind(py),
                 "get_actor",
                 (name, namespace),
             )
-            .map_err(|err| match err {
-                Error::TaskFailed { message, .. } => not_found(message),
-                other => other,
-            })?;
+            .map_err(|err| not_found(name, err))?;
             let (handle, actor, groups): (Bound<'_, PyAny>, String, Vec<(String, usize)>) = found
                 .extract()
                 .map_err(|e| bridge::py_error("get_actor", e))?;
-            if actor != type_name::<A>() {
-                return Err(not_found(format!(
-                    "it is a `{actor}`, not a `{}`",
-                    type_name::<A>()
-                )));
-            }
+            found_as::<A>(name, &actor)?;
             Ok((handle.unbind(), groups))
         })?;
         Ok(self.handle(
@@ -552,6 +540,30 @@ impl Drop for RayBackend {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// A failed look-up of the actor named `name` in Ray (Ray's message) as
+/// [`Error::ActorNotFound`].
+fn not_found(name: &str, err: Error) -> Error {
+    match err {
+        Error::TaskFailed { message, .. } => Error::ActorNotFound {
+            name: name.to_string(),
+            reason: message,
+        },
+        other => other,
+    }
+}
+
+/// `Ok` when the actor named `name`, found in Ray, is of the actor type
+/// `actor` names: an `A`.
+fn found_as<A>(name: &str, actor: &str) -> Result<()> {
+    if actor == type_name::<A>() {
+        return Ok(());
+    }
+    Err(Error::ActorNotFound {
+        name: name.to_string(),
+        reason: format!("it is a `{actor}`, not a `{}`", type_name::<A>()),
+    })
 }
 
 fn short_name<A>() -> &'static str {
@@ -1125,12 +1137,8 @@ impl Landing {
                     });
                     continue;
                 }
-                let producer = Arc::new(RayTask {
-                    name: task.to_string(),
-                    cells: Mutex::new(Vec::new()),
-                    ray_ref: Mutex::new(Some(ray_ref.clone().unbind())),
-                    bridge: Arc::clone(&self.shared.bridge),
-                });
+                let producer = self.shared.producer(task);
+                *lock(&producer.ray_ref) = Some(ray_ref.clone().unbind());
                 let weak = Arc::downgrade(&producer) as Weak<dyn Producer>;
                 let cell = self.store.pending(weak, false);
                 *lock(&producer.cells) = vec![Arc::downgrade(&cell)];
@@ -1163,11 +1171,7 @@ impl Landing {
         let remote = self.shared.actor(&self.store, handle.unbind(), label);
         Ok(Arc::new(ForeignActor {
             remote,
-            groups: groups
-                .split(',')
-                .filter(|g| !g.is_empty())
-                .map(str::to_string)
-                .collect(),
+            groups: protocol::names(&groups),
             scheduler: Arc::clone(scheduler),
             table: Arc::clone(table),
         }))

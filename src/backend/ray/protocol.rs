@@ -158,6 +158,14 @@ pub(crate) enum WireInside {
     Actor { id: String, groups: String },
 }
 
+/// Names as the protocol lists them (`io,cpu`).
+pub(crate) fn names(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Appends `value` as the protocol writes one: a `u32` count of what is
 /// inside, each as a `u32` length and a tagged item, then the value's own
 /// bytes to the end. An item is `v` then a value written the same way,

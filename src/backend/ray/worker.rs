@@ -20,7 +20,7 @@ pub(crate) use super::link::{Home, Link};
 use super::protocol::{read_value, write_value, Failure, WireValue};
 use crate::error::Error;
 use crate::object::crossing;
-use crate::object::handoff::Handle;
+use crate::object::handoff::{self, Handle};
 use crate::object::{Codec, ObjectRef, RuntimeId};
 use crate::sync::lock;
 use crate::task::ObjectRefStream;
@@ -171,7 +171,7 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch, home: Home) -> 
     // Until the trampoline goes away (the channel closes with the socket).
     for request in requests.iter() {
         let served = take_inside(&link, request).and_then(|(parts, inside)| {
-            crossing::decoding_with(&inside, || {
+            handoff::with_handles(&inside, || {
                 serve_request(&parts, dispatch, &link, &streams, &mut exiting)
             })
         });
@@ -184,7 +184,7 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch, home: Home) -> 
 }
 
 /// Serves one request, its arguments decoded here (inside
-/// [`crossing::decoding_with`] the cells of the objects their refs name).
+/// `handoff::with_handles` what their refs and handles name here).
 fn serve_request(
     parts: &[Vec<u8>],
     dispatch: &mut dyn Dispatch,
@@ -290,11 +290,11 @@ fn serve_streams(
                 request.text(2).parse().unwrap_or(0),
                 &request.args(3),
             );
-            write_reply(link, None, &start(started, b"").map(|()| Vec::new()))
+            write_reply(link, None, start(started, b"").map(|()| Vec::new()))
         }
         b"smethod" => {
             let started = dispatch.method_stream(&request.text(1), &request.args(2));
-            write_reply(link, None, &start(started, b"").map(|()| Vec::new()))
+            write_reply(link, None, start(started, b"").map(|()| Vec::new()))
         }
         b"next" => write_next(link, None, &next_item(streams, b"")),
         b"csmethod" => {
@@ -302,7 +302,7 @@ fn serve_streams(
             write_reply(
                 link,
                 Some(&id),
-                &start(started, &id).map(|()| vec![id.clone()]),
+                start(started, &id).map(|()| vec![id.clone()]),
             )
         }
         b"sdrop" => {
@@ -365,7 +365,7 @@ fn write_next(link: &Link, id: Option<&[u8]>, next: &Next) -> std::io::Result<()
             frame.extend(id);
             link.write(&frame)
         }
-        Next::Failed(failure) => write_reply(link, id, &Err(failure.clone())),
+        Next::Failed(failure) => write_reply(link, id, Err(failure.clone())),
     }
 }
 
@@ -410,15 +410,12 @@ struct Results {
 fn write_reply(
     link: &Link,
     id: Option<&[u8]>,
-    reply: &Result<Vec<Vec<u8>>, Failure>,
+    reply: Result<Vec<Vec<u8>>, Failure>,
 ) -> std::io::Result<()> {
-    let reply = match reply {
-        Ok(parts) => Ok(Results {
-            parts: parts.clone(),
-            crossed: false,
-        }),
-        Err(failure) => Err(failure.clone()),
-    };
+    let reply = reply.map(|parts| Results {
+        parts,
+        crossed: false,
+    });
     write_call_reply(link, id, &reply, false)
 }
 
@@ -540,54 +537,6 @@ fn parse_groups(text: &str) -> Vec<(String, usize)> {
 #[cfg(test)]
 mod tests {
     use super::parse_groups;
-    use crate::backend::ray::link::{Home, Link};
-    use crate::backend::ray::protocol::{read_value, write_value, WireInside, WireValue};
-    use crate::object::crossing::{self, decoding_with, encode};
-    use crate::{Codec, Config, ObjectRef};
-    use std::sync::Arc;
-
-    #[test]
-    fn a_value_crosses_to_another_runtime_with_the_objects_its_refs_name() {
-        let here = crate::runtime::init(Config::default()).unwrap();
-        let one = here.put(1_u32).unwrap();
-        let two = here.put(2_u32).unwrap();
-        let crossed = encode("test", &vec![one.clone(), two, one]).unwrap();
-        assert_eq!(crossed.inside.len(), 3);
-        // The other side: a runtime whose link to a trampoline reads the
-        // value, its objects written by value as the protocol does.
-        let there = crate::runtime::init(Config::default()).unwrap();
-        let local = there.engine().local();
-        let (ours, _trampoline) = std::os::unix::net::UnixStream::pair().unwrap();
-        let home = Home {
-            runtime: there.id(),
-            store: Arc::clone(local.store()),
-            scheduler: Arc::clone(local.scheduler()),
-            table: Arc::clone(local.actors()),
-        };
-        let (link, _requests) = Link::start(ours, home).unwrap();
-        let inside = crossed
-            .inside
-            .iter()
-            .map(|handle| {
-                let cell = crossing::cell_of(handle).unwrap();
-                WireInside::Value(link.export(cell).unwrap())
-            })
-            .collect();
-        let mut part = Vec::new();
-        let value = WireValue {
-            bytes: crossed.bytes.clone(),
-            inside,
-        };
-        write_value(&mut part, &value);
-        let read = read_value(&part).unwrap();
-        let handles = link.inside(read.inside);
-        let refs: Vec<ObjectRef<u32>> =
-            decoding_with(&handles, || Codec::Postcard.decode(&read.bytes)).unwrap();
-        let values: Vec<u32> = refs.iter().map(|r| there.get(r).unwrap()).collect();
-        assert_eq!(values, vec![1, 2, 1]);
-        assert!(refs.iter().all(|r| r.id().runtime() == there.id()));
-    }
-
     #[test]
     fn concurrency_groups_parse_as_the_trampoline_lists_them() {
         assert_eq!(parse_groups(""), Vec::<(String, usize)>::new());
