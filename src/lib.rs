@@ -119,7 +119,7 @@ pub use runtime::{
     RuntimeId,
 };
 pub use task::args::{Arg, IntoArg};
-pub use task::{context, ActorId, Context, ObjectRefStream, TaskId};
+pub use task::{context, ActorId, Context, NodeId, ObjectRefStream, TaskId};
 
 pub use rustyray_macros::{actor, main, remote, test};
 

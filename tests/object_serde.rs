@@ -524,7 +524,9 @@ struct Crew<H> {
 fn an_actor_handle_is_encoded_as_its_id_then_its_actor_type_tag() {
     let _rt = rustyray::init(Config::default()).unwrap();
     let c = Counter::remote(0).unwrap();
-    let mut expected = varint(c.id().runtime().as_u64());
+    // The id: its kind (0: a local actor), its runtime, its number.
+    let mut expected = varint(0);
+    expected.extend(varint(c.id().runtime().as_u64()));
     expected.extend(varint(c.id().index()));
     expected.extend(type_tag::<Counter>("ActorRef"));
     assert_eq!(postcard::to_allocvec(&c).unwrap(), expected);

@@ -28,9 +28,27 @@ fn add(a: i64, b: i64) -> i64 {
     a + b
 }
 
+/// The Ray node the task runs on, in hex.
 #[rustyray::remote]
 fn where_am_i() -> String {
-    rustyray::ray::node_id().unwrap_or_default()
+    rustyray::context().node_id().to_string()
+}
+
+/// The node the task runs on, its task id and attempt, as its context says.
+#[rustyray::remote]
+fn who_am_i() -> (rustyray::NodeId, String, u32) {
+    let context = rustyray::context();
+    let task = context.task_id().map(|id| id.to_string());
+    (
+        context.node_id(),
+        task.unwrap_or_default(),
+        context.attempt(),
+    )
+}
+
+/// Whether `text` is Ray's hex id of `bytes` bytes.
+fn is_ray_hex(text: &str, bytes: usize) -> bool {
+    text.len() == 2 * bytes && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[rustyray::remote]
@@ -145,14 +163,20 @@ fn tasks_and_dependencies_run_in_ray_workers() {
 #[test]
 fn a_task_pinned_to_node2_runs_on_another_node() {
     let _rt = cluster();
-    let driver = rustyray::ray::node_id().expect("the driver's node");
-    let there = where_am_i::options()
+    let driver = rustyray::context().node_id();
+    assert_eq!(
+        Some(driver.hex()),
+        rustyray::ray::node_id().as_deref(),
+        "the driver's node is its Ray node"
+    );
+    assert!(is_ray_hex(driver.hex(), 28), "{driver:?}");
+    let (there, there_task, attempt) = who_am_i::options()
         .resource("node2", 1.0)
         .remote()
         .unwrap()
         .get()
         .unwrap();
-    let here = where_am_i::options()
+    let (here, here_task, _) = who_am_i::options()
         .resource("head", 1.0)
         .remote()
         .unwrap()
@@ -160,7 +184,12 @@ fn a_task_pinned_to_node2_runs_on_another_node() {
         .unwrap();
     assert_eq!(here, driver);
     assert_ne!(there, driver);
-    assert_eq!(there.len(), driver.len());
+    assert!(is_ray_hex(there.hex(), 28), "{there:?}");
+    // Inside, the task's id is Ray's (24 bytes, in hex), one per task.
+    assert!(is_ray_hex(&there_task, 24), "{there_task}");
+    assert!(is_ray_hex(&here_task, 24), "{here_task}");
+    assert_ne!(there_task, here_task);
+    assert_eq!(attempt, 0);
 }
 
 #[test]
@@ -281,7 +310,14 @@ impl Counter {
     }
 
     fn node(&self) -> String {
-        rustyray::ray::node_id().unwrap_or_default()
+        rustyray::context().node_id().to_string()
+    }
+
+    /// The actor's id and the call's task id, as the context says them.
+    fn ids(&self) -> (Option<rustyray::ActorId>, String) {
+        let context = rustyray::context();
+        let task = context.task_id().map(|id| id.to_string());
+        (context.actor_id(), task.unwrap_or_default())
     }
 
     /// Kills the actor's process on the first call (`marker` missing);
@@ -338,7 +374,7 @@ impl Counter {
 #[test]
 fn an_actor_on_node2_keeps_state_in_order() {
     let _rt = cluster();
-    let driver = rustyray::ray::node_id().expect("the driver's node");
+    let driver = rustyray::context().node_id().to_string();
     let counter = Counter::options()
         .resource("node2", 1.0)
         .remote(10)
@@ -347,6 +383,18 @@ fn an_actor_on_node2_keeps_state_in_order() {
     assert_eq!(rustyray::get_all(&calls).unwrap(), vec![11, 13, 16, 20, 25]);
     let node = counter.node().unwrap().get().unwrap();
     assert_ne!(node, driver);
+    // The actor's id is Ray's, alike on the driver and in the actor; each
+    // call has a Ray task id of its own.
+    assert!(
+        is_ray_hex(&counter.id().to_string(), 16),
+        "{}",
+        counter.id()
+    );
+    let (id, first) = counter.ids().unwrap().get().unwrap();
+    let (_, second) = counter.ids().unwrap().get().unwrap();
+    assert_eq!(id, Some(counter.id()));
+    assert!(is_ray_hex(&first, 24), "{first}");
+    assert_ne!(first, second);
     // A call's application error is TaskFailed with its message.
     match counter.fail("no".to_string()).unwrap().get() {
         Err(Error::TaskFailed { message, .. }) => assert_eq!(message, "no"),
@@ -1096,6 +1144,9 @@ fn a_task_creates_finds_and_returns_ray_actors() {
     assert_eq!(counter.incr(1).unwrap().get().unwrap(), 43);
     let found = rustyray::get_actor::<Counter>("made-in-a-task").unwrap();
     assert_eq!(found.incr(1).unwrap().get().unwrap(), 44);
+    assert_eq!(found.id(), counter.id());
+    let (id, _) = counter.ids().unwrap().get().unwrap();
+    assert_eq!(id, Some(counter.id()));
     // And it passes on to another task.
     let (now, _) = bump::remote(counter.clone()).unwrap().get().unwrap();
     assert_eq!(now, 45);

@@ -320,6 +320,39 @@ fn context_outside_a_task_is_the_drivers() {
     assert_eq!(ctx.actor_id(), None);
 }
 
+#[rustyray::remote]
+fn node() -> rustyray::NodeId {
+    rustyray::context().node_id()
+}
+
+#[rustyray::remote]
+async fn node_async() -> rustyray::NodeId {
+    tokio::task::yield_now().await;
+    rustyray::context().node_id()
+}
+
+#[rustyray::test(num_cpus = 2)]
+fn every_task_of_every_local_runtime_runs_on_the_drivers_node() -> Result<()> {
+    let driver = rustyray::context().node_id();
+    assert_eq!(rustyray::get(&node::remote()?)?, driver);
+    assert_eq!(rustyray::get(&node_async::remote()?)?, driver);
+    // A second runtime in the process: the same node.
+    let other = rustyray::init(Config::default().num_cpus(1))?;
+    assert_eq!(
+        rustyray::get(&node::options().on(&other).remote()?)?,
+        driver
+    );
+    drop(other);
+    // A node id survives a round trip through the codec, as a result does.
+    let bytes = postcard::to_allocvec(&driver).unwrap();
+    assert_eq!(
+        postcard::from_bytes::<rustyray::NodeId>(&bytes).unwrap(),
+        driver
+    );
+    assert_eq!(driver.to_string(), driver.hex());
+    Ok(())
+}
+
 #[test]
 fn context_without_any_runtime_is_the_drivers() {
     assert_eq!(seen(), (None, None, 0, false));

@@ -36,7 +36,7 @@ use crate::task::context;
 use crate::task::resources::Demand;
 use crate::task::returns::{TaskReturn, UserError};
 use crate::task::run::{AsyncBody, SyncBody};
-use crate::task::spec::{TaskName, TaskSpec};
+use crate::task::spec::{FirstAttempt, TaskName, TaskSpec};
 use crate::task::task::{Body, Failure, Outcome, Task};
 
 /// One constructed instance of an actor.
@@ -416,7 +416,7 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             outputs: 0,
             place: Some(Arc::new(Construction(Arc::clone(&self.mailbox)))),
             seq: 0,
-            first_attempt: 0,
+            first_attempt: FirstAttempt::NEW,
         };
         let mut cause = Some(cause);
         let submitted = submit(&self.mailbox.scheduler, spec, (), false, |()| {

@@ -23,7 +23,7 @@ use crate::task::id::ActorId;
 use crate::task::resources::Demand;
 use crate::task::returns::{Outputs, TaskReturn, UserError};
 use crate::task::scheduler::Scheduler;
-use crate::task::spec::{TaskName, TaskSpec};
+use crate::task::spec::{FirstAttempt, TaskName, TaskSpec};
 use crate::task::task::Body;
 
 /// A type that runs as an actor: implemented by `#[rustyray::actor]` on the
@@ -101,6 +101,10 @@ pub(crate) trait RemoteActor: Send + Sync {
     /// The engine's own type, for the engine to find what names the actor
     /// when a handle crosses (see [`ForeignActor`]).
     fn as_any(&self) -> &dyn Any;
+
+    /// The engine's id of the actor (Ray's, in hex), which its handles
+    /// here go by.
+    fn engine_id(&self) -> &str;
 }
 
 /// An actor living elsewhere, as a handle to it crosses to or from a Ray
@@ -192,6 +196,8 @@ pub(crate) struct ActorSpec {
     pub(crate) lanes: Lanes,
     /// What the actor holds for its lifetime.
     pub(crate) demand: Demand,
+    /// The id it goes by (Ray's, in a Ray worker); `None`: a new one.
+    pub(crate) id: Option<ActorId>,
 }
 
 impl<A: Actor> ActorRef<A> {
@@ -206,9 +212,10 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    /// A handle to an actor living elsewhere (see [`RemoteActor`]), with an
-    /// id of `table`'s and the actor's concurrency `groups` (name and
-    /// limit: a call in a group it does not have fails as locally).
+    /// A handle to an actor living elsewhere (see [`RemoteActor`]), with
+    /// its engine's id (else one of `table`'s) and the actor's concurrency
+    /// `groups` (name and limit: a call in a group it does not have fails
+    /// as locally).
     #[cfg(feature = "ray")]
     pub(crate) fn remote(
         scheduler: &Arc<Scheduler>,
@@ -222,7 +229,7 @@ impl<A: Actor> ActorRef<A> {
         let type_name = type_name::<A>();
         let short_name = type_name.rsplit("::").next().unwrap_or(type_name);
         let mailbox = Mailbox::new(
-            table.next_id(),
+            ActorId::ray(table.runtime(), remote.engine_id()).unwrap_or_else(|| table.next_id()),
             short_name,
             name,
             namespace,
@@ -299,7 +306,7 @@ impl<A: Actor> ActorRef<A> {
         let type_name = type_name::<A>();
         let short_name = type_name.rsplit("::").next().unwrap_or(type_name);
         let mailbox = Mailbox::new(
-            table.next_id(),
+            spec.id.unwrap_or_else(|| table.next_id()),
             short_name,
             spec.name.clone(),
             spec.namespace.clone(),
@@ -335,7 +342,7 @@ impl<A: Actor> ActorRef<A> {
             outputs: 0,
             place: Some(Arc::new(Construction(Arc::clone(&mailbox)))),
             seq: 0,
-            first_attempt: 0,
+            first_attempt: FirstAttempt::NEW,
         };
         let created = submit(scheduler, creation, args, spec.max_restarts != 0, |args| {
             core.creation_body(args, ctor)

@@ -5,6 +5,8 @@
 //! The generated handle methods pass it by value; it is `Copy` and built
 //! in a constant, so an ordinary call (no settings) carries only its name.
 
+use crate::task::spec::FirstAttempt;
+
 /// The per-method settings of an actor method: `#[method(concurrency_group
 /// = "io", max_retries = 2, retry_exceptions = true)]`, and a streaming
 /// method's `generator_backpressure = n`.
@@ -22,9 +24,8 @@ pub struct MethodInfo {
     /// A streaming method's backpressure: items yielded ahead of the
     /// consumer before it pauses.
     pub(crate) generator_backpressure: Option<usize>,
-    /// The number of the call's first attempt: not 0 for an attempt that
-    /// Ray retries in a Ray worker.
-    pub(crate) first_attempt: u32,
+    /// The call's first attempt: attempt 0 but in a Ray worker.
+    pub(crate) first_attempt: FirstAttempt,
 }
 
 impl MethodInfo {
@@ -36,7 +37,7 @@ impl MethodInfo {
             max_retries: None,
             retry_exceptions: false,
             generator_backpressure: None,
-            first_attempt: 0,
+            first_attempt: FirstAttempt::NEW,
         }
     }
 

@@ -3,6 +3,8 @@
 use crate::api::placement::PlacementGroup;
 use crate::api::task_options::set_resource;
 use crate::runtime::Runtime;
+#[cfg(feature = "ray")]
+use crate::task::ActorId;
 
 /// Options of an actor: start from `Actor::options()`, set what you need,
 /// then call `.remote(..)` with the constructor's arguments.
@@ -54,6 +56,9 @@ pub struct ActorOptions {
     pub(crate) resources: Vec<(String, f64)>,
     pub(crate) runtime: Option<Runtime>,
     pub(crate) placement: Option<(PlacementGroup, Option<usize>)>,
+    /// The id it goes by: Ray's, for the actor a Ray worker holds.
+    #[cfg(feature = "ray")]
+    pub(crate) ray_id: Option<ActorId>,
 }
 
 impl Default for ActorOptions {
@@ -73,6 +78,8 @@ impl Default for ActorOptions {
             resources: Vec::new(),
             runtime: None,
             placement: None,
+            #[cfg(feature = "ray")]
+            ray_id: None,
         }
     }
 }

@@ -59,6 +59,10 @@ impl<A: Actor> ActorRef<A> {
                 .placement
                 .as_ref()
                 .map(|(pg, b)| (&pg.reservation, *b)),
+            #[cfg(feature = "ray")]
+            id: options.ray_id,
+            #[cfg(not(feature = "ray"))]
+            id: None,
         };
         #[cfg(feature = "ray")]
         if let Some(ray) = runtime.ray() {

@@ -12,6 +12,7 @@ pub(crate) mod actors;
 pub(crate) mod cancel;
 pub(crate) mod lifecycle;
 pub(crate) mod mixed;
+pub(crate) mod node;
 pub(crate) mod placement;
 #[cfg(feature = "ray")]
 pub mod python;

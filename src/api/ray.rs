@@ -10,7 +10,7 @@
 //! binary, the test that started the driver is run again in each worker
 //! (libtest's `--exact`), and its `init` enters worker mode there.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::api::registry;
 use crate::backend::ray::protocol::Failure;
@@ -18,7 +18,9 @@ use crate::backend::ray::worker::{self, Dispatch, ExitProbe, Started, Submitted,
 use crate::error::{Error, Result};
 use crate::object::Codec;
 use crate::registry::AnyActor;
-use crate::runtime::{Config, Runtime, RuntimeGuard};
+use crate::runtime::{global, Config, Runtime, RuntimeGuard};
+use crate::task::spec::FirstAttempt;
+use crate::task::{ActorId, NodeId};
 
 /// Starts a runtime and installs it as the calling thread's current one
 /// (see [`runtime::init`](crate::runtime::init)); in a process that a Ray
@@ -39,6 +41,22 @@ pub fn node_id() -> Option<String> {
     std::env::var(NODE_VAR)
         .ok()
         .or_else(crate::backend::ray::node_id)
+}
+
+/// The Ray node the calling code runs on (see
+/// [`Context::node_id`](crate::Context::node_id)): this Ray worker's, or
+/// the driver's when the runtime in scope runs on a Ray cluster.
+pub(crate) fn ray_node() -> Option<NodeId> {
+    static WORKER: OnceLock<Option<NodeId>> = OnceLock::new();
+    let worker = WORKER.get_or_init(|| {
+        let hex = std::env::var(NODE_VAR).ok()?;
+        Some(NodeId::from_hex(&hex))
+    });
+    if worker.is_some() {
+        return worker.clone();
+    }
+    global().ok()?.ray()?;
+    crate::backend::ray::node_id().map(|hex| NodeId::from_hex(&hex))
 }
 
 /// Serves a Ray worker's calls in a local runtime of this process.
@@ -83,7 +101,7 @@ impl Dispatch for Worker {
         &mut self,
         function: &str,
         codec: Codec,
-        attempt: u32,
+        attempt: FirstAttempt,
         split: Option<usize>,
         args: &[u8],
     ) -> Submitted {
@@ -101,19 +119,27 @@ impl Dispatch for Worker {
         constructor: &str,
         max_concurrency: usize,
         groups: Vec<(String, usize)>,
+        ray_id: &str,
         codec: Codec,
         args: &[u8],
     ) -> std::result::Result<(), Failure> {
         let constructor = registry::constructor(actor, constructor).map_err(failed)?;
-        let options = groups.into_iter().fold(
+        let mut options = groups.into_iter().fold(
             crate::ActorOptions::default().max_concurrency(max_concurrency),
             |options, (name, limit)| options.concurrency_group(name, limit),
         );
+        options.ray_id = ActorId::ray(self._runtime.id(), ray_id);
         self.actor = Some(constructor.remote(options, codec, args).map_err(failed)?);
         Ok(())
     }
 
-    fn method(&mut self, method: &str, codec: Codec, attempt: u32, args: &[u8]) -> Submitted {
+    fn method(
+        &mut self,
+        method: &str,
+        codec: Codec,
+        attempt: FirstAttempt,
+        args: &[u8],
+    ) -> Submitted {
         let actor = self.actor.as_ref().ok_or_else(no_actor)?;
         actor
             .as_ray_attempt(attempt)
@@ -121,7 +147,7 @@ impl Dispatch for Worker {
             .map_err(failed)
     }
 
-    fn stream(&mut self, function: &str, attempt: u32, args: &[u8]) -> Started {
+    fn stream(&mut self, function: &str, attempt: FirstAttempt, args: &[u8]) -> Started {
         let function = registry::function(function).map_err(failed)?;
         function
             .remote_streaming_with(attempt_options(function, attempt), Codec::Postcard, args)
@@ -141,11 +167,11 @@ impl Dispatch for Worker {
     }
 }
 
-/// `function`'s options for attempt `attempt` of it: Ray retries the task
-/// (its options say how often), so here it runs once, as the attempt Ray
-/// runs.
-fn attempt_options(function: &registry::Function, attempt: u32) -> crate::TaskOptions {
-    function.options().max_retries(0).__first_attempt(attempt)
+/// `function`'s options for the attempt `attempt` of Ray's task: Ray
+/// retries the task (its options say how often), so here it runs once, as
+/// the attempt Ray runs.
+fn attempt_options(function: &registry::Function, attempt: FirstAttempt) -> crate::TaskOptions {
+    function.options().max_retries(0).ray_attempt(attempt)
 }
 
 /// The failure of a method call in a Ray worker that holds no actor.

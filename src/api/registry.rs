@@ -48,6 +48,8 @@ use crate::object::{Codec, ObjectRef};
 use crate::runtime::{global, Runtime};
 use crate::task::args::ValueList;
 use crate::task::returns::{Encoded, TaskReturn, UserError};
+#[cfg(feature = "ray")]
+use crate::task::spec::FirstAttempt;
 use crate::task::{ActorId, ObjectRefStream};
 
 /// The refs to a call's results, each encoded with the call's codec.
@@ -343,7 +345,7 @@ pub struct AnyActor {
     /// In a Ray worker, the attempt Ray runs of the calls made through
     /// this handle (Ray does the retrying: each runs once).
     #[cfg(feature = "ray")]
-    ray_attempt: Option<u32>,
+    ray_attempt: Option<FirstAttempt>,
 }
 
 impl AnyActor {
@@ -382,10 +384,10 @@ impl AnyActor {
         Ok(index().method(self.actor, method)?.stream.is_some())
     }
 
-    /// This handle, its calls running once each as attempt `attempt` of
-    /// a call Ray retries.
+    /// This handle, its calls running once each as the attempt `attempt`
+    /// of Ray's call that Ray runs.
     #[cfg(feature = "ray")]
-    pub(crate) fn as_ray_attempt(&self, attempt: u32) -> AnyActor {
+    pub(crate) fn as_ray_attempt(&self, attempt: FirstAttempt) -> AnyActor {
         AnyActor {
             ray_attempt: Some(attempt),
             ..self.clone()

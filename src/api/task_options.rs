@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::api::placement::PlacementGroup;
 use crate::runtime::Runtime;
+use crate::task::spec::FirstAttempt;
 
 /// Per-call options of a remote function: start from `f::options()`, set
 /// what differs from the function's `#[remote(..)]` defaults, then call
@@ -26,9 +27,9 @@ pub struct TaskOptions {
     /// Objects the call makes, when not its function's own count: set by
     /// the generated `num_returns(n)` of a function returning a `Vec`.
     pub(crate) num_returns: Option<usize>,
-    /// The number of the call's first attempt: a Ray worker runs attempt
-    /// `n` of a task Ray retries (see [`TaskOptions::__first_attempt`]).
-    pub(crate) first_attempt: u32,
+    /// The call's first attempt: a Ray worker runs the attempt of Ray's
+    /// task that Ray runs (see [`TaskOptions::ray_attempt`]).
+    pub(crate) first_attempt: FirstAttempt,
 }
 
 impl TaskOptions {
@@ -48,7 +49,7 @@ impl TaskOptions {
             runtime: None,
             placement: None,
             num_returns: None,
-            first_attempt: 0,
+            first_attempt: FirstAttempt::NEW,
         }
     }
 
@@ -73,12 +74,15 @@ impl TaskOptions {
         self
     }
 
-    /// Numbers the call's first attempt `n` (what
-    /// [`Context::attempt`](crate::Context::attempt) says in it): a Ray
-    /// worker runs attempt `n` of a task that Ray retries.
-    #[doc(hidden)]
-    pub fn __first_attempt(mut self, n: u32) -> Self {
-        self.first_attempt = n;
+    /// Runs the call as `attempt` (what [`Context::attempt`] and
+    /// [`Context::task_id`] say in it): a Ray worker runs the attempt of
+    /// Ray's task that Ray runs.
+    ///
+    /// [`Context::attempt`]: crate::Context::attempt
+    /// [`Context::task_id`]: crate::Context::task_id
+    #[cfg(feature = "ray")]
+    pub(crate) fn ray_attempt(mut self, attempt: FirstAttempt) -> Self {
+        self.first_attempt = attempt;
         self
     }
 

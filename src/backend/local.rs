@@ -209,6 +209,7 @@ impl Backend for LocalBackend {
                 groups: spec.concurrency_groups,
             },
             demand,
+            id: spec.id,
         };
         let actor = ActorRef::create(&self.scheduler, &self.actors, spec, args, ctor)?;
         if let Some((group, _)) = placement {

@@ -34,9 +34,10 @@ use crate::actor::handle::{Actor, ActorRef};
 use crate::error::Result;
 use crate::object::{MemoryStats, Object, ObjectRef};
 use crate::task::args::ArgList;
+use crate::task::id::ActorId;
 use crate::task::placement::Group;
 use crate::task::returns::{TaskReturn, UserError};
-use crate::task::spec::TaskName;
+use crate::task::spec::{FirstAttempt, TaskName};
 use crate::task::task::Body;
 
 /// A placement group's reservation, in the engine that made it.
@@ -75,8 +76,8 @@ pub(crate) struct CallSpec<'a> {
     /// How many objects it makes, when the call says (else its return
     /// type's count).
     pub(crate) num_returns: Option<usize>,
-    /// The number of its first attempt (0 but in a Ray worker).
-    pub(crate) first_attempt: u32,
+    /// Its first attempt (attempt 0 but in a Ray worker).
+    pub(crate) first_attempt: FirstAttempt,
 }
 
 /// One actor's creation, as data.
@@ -98,6 +99,8 @@ pub(crate) struct CreateSpec<'a> {
     pub(crate) resources: &'a [(String, f64)],
     /// The placement group and bundle (`None`: any) it runs in.
     pub(crate) placement: Option<(&'a Reservation, Option<usize>)>,
+    /// The id it goes by (Ray's, in a Ray worker); `None`: a new one.
+    pub(crate) id: Option<ActorId>,
 }
 
 impl CallSpec<'_> {

@@ -16,7 +16,7 @@ use crate::runtime::Runtime;
 use crate::task::resources::Demand;
 use crate::task::run::SyncBody;
 use crate::task::scheduler::Scheduler;
-use crate::task::spec::{TaskName, TaskSpec};
+use crate::task::spec::{FirstAttempt, TaskName, TaskSpec};
 use crate::task::task::Task;
 
 /// The scheduler of a runtime started by `init`.
@@ -34,7 +34,7 @@ fn spec(name: &'static str) -> TaskSpec {
         outputs: 1,
         place: None,
         seq: 0,
-        first_attempt: 0,
+        first_attempt: FirstAttempt::NEW,
     }
 }
 

@@ -61,7 +61,7 @@ pub fn context() -> Context {
 }
 
 impl Context {
-    /// The running task's id.
+    /// The running task's id: on a Ray cluster, Ray's task id.
     pub fn task_id(&self) -> Option<TaskId> {
         self.running.as_ref().map(|(t, _)| t.id)
     }
@@ -79,7 +79,8 @@ impl Context {
         self.running.as_ref().map_or(0, |(_, a)| *a)
     }
 
-    /// The actor this call runs on, if it is an actor call.
+    /// The actor this call runs on, if it is an actor call: on a Ray
+    /// cluster, Ray's actor id, equal to its handles' `id()`.
     pub fn actor_id(&self) -> Option<ActorId> {
         self.actor().map(|a| a.id())
     }

@@ -56,5 +56,5 @@ pub(crate) mod task;
 pub(crate) mod trace;
 
 pub use context::{context, Context};
-pub use id::{ActorId, TaskId};
+pub use id::{ActorId, NodeId, TaskId};
 pub use stream::ObjectRefStream;

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::task::id::RAY_TASK_ID_LEN;
 use crate::task::place::Place;
 use crate::task::resources::Demand;
 
@@ -25,9 +26,27 @@ pub(crate) struct TaskSpec {
     pub(crate) place: Option<Arc<dyn Place>>,
     /// Its number at its place (actor calls run in this order).
     pub(crate) seq: u64,
-    /// The number of its first attempt: 0, but in a Ray worker running a
-    /// task that Ray retries.
-    pub(crate) first_attempt: u32,
+    /// Its first attempt: 0 of a new task, but in a Ray worker, the
+    /// attempt of Ray's task that Ray runs.
+    pub(crate) first_attempt: FirstAttempt,
+}
+
+/// The attempt a submission runs first: attempt 0 of a new task of its
+/// runtime; in a Ray worker, the attempt Ray runs of Ray's task (Ray does
+/// the retrying), whose id [`Context::task_id`](crate::Context::task_id)
+/// then says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FirstAttempt {
+    pub(crate) number: u32,
+    pub(crate) ray_task: Option<[u8; RAY_TASK_ID_LEN]>,
+}
+
+impl FirstAttempt {
+    /// Attempt 0 of a new task.
+    pub(crate) const NEW: FirstAttempt = FirstAttempt {
+        number: 0,
+        ray_task: None,
+    };
 }
 
 /// A task's name: its function's path (no allocation per call) or the name

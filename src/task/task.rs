@@ -100,7 +100,7 @@ pub(crate) struct TaskCell<B: ?Sized> {
     pub(crate) place: Option<Arc<dyn Place>>,
     /// Its number at its place.
     pub(crate) seq: u64,
-    /// The number of its first attempt (see `TaskSpec::first_attempt`).
+    /// The number of its first attempt (see `FirstAttempt`).
     pub(crate) first_attempt: u32,
     /// Set when finishing must not give the task's resources back: an
     /// actor's creation (the actor keeps them) or a stolen task (they are
@@ -164,7 +164,7 @@ impl Task {
             let outputs = (0..outputs).map(|_| store.pending(producer.clone(), keep));
             let outputs = Outputs::new(outputs);
             TaskCell {
-                id: scheduler.next_id(),
+                id: scheduler.next_id().on_ray(first_attempt.ray_task),
                 name,
                 scheduler: Arc::clone(scheduler),
                 outputs,
@@ -173,7 +173,7 @@ impl Task {
                 retry_exceptions,
                 place,
                 seq,
-                first_attempt,
+                first_attempt: first_attempt.number,
                 keeps_resources: AtomicBool::new(false),
                 phase: Phase::new(),
                 waiting_for: AtomicUsize::new(deps.len() + 1),

@@ -244,7 +244,7 @@ class _Child:
             if type(item) is tuple:
                 key = str(next(self.keys)).encode()
                 self.actors[key] = item
-                packed = b"a" + _text(key) + _text(item[1])
+                packed = b"a" + _text(key) + _text(item[1]) + _text(item[0]._actor_id.hex())
             else:
                 try:
                     value = ray.get(item)
@@ -423,7 +423,7 @@ class _Child:
         handle = self.create_actor(actor, constructor, methods, options, args)
         key = str(next(self.keys)).encode()
         self.actors[key] = (handle, ",".join(sorted(groups)), actor.rsplit("::", 1)[-1])
-        return [key]
+        return [key, handle._actor_id.hex()]
 
     def create_actor(self, actor, constructor, methods, options, args):
         groups = options.pop("concurrency_groups", {})
@@ -434,12 +434,13 @@ class _Child:
         )
 
     def _get_actor(self, parts):
-        """The named actor: its id here, its type and its groups' names."""
+        """The named actor: its id here, its type, its groups' names and
+        Ray's id of it."""
         handle, actor, groups = get_actor(parts[0].decode(), parts[1].decode())
         names = ",".join(name for name, _ in groups)
         key = str(next(self.keys)).encode()
         self.actors[key] = (handle, names, actor.rsplit("::", 1)[-1])
-        return [key, actor, names]
+        return [key, actor, names, handle._actor_id.hex()]
 
     def _arg(self, part):
         """An argument of the program's request: a ref (`o`) or a value."""
@@ -512,13 +513,24 @@ def _outcome(reply, child=None, decode=None):
 
 
 def _attempt():
-    """The number of this attempt of the running task (0: the first; Ray
-    counts its retries), or 0 where Ray does not say."""
+    """The running task's attempt as the protocol's `attempt` part says it:
+    Ray's number of it (0: the first; Ray counts its retries), `/`, and
+    Ray's hex task id; "0" where Ray does not say."""
     try:
         worker = ray._private.worker.global_worker
-        return int(worker.core_worker.get_current_task_attempt_number())
+        number = worker.core_worker.get_current_task_attempt_number()
+        return f"{number}/{worker.current_task_id.hex()}"
     except Exception:  # noqa: BLE001: not in a task, or another Ray
-        return 0
+        return "0"
+
+
+def _actor_id():
+    """The hex id of the actor this worker holds ("" where Ray does not
+    say)."""
+    try:
+        return ray.get_runtime_context().get_actor_id() or ""
+    except Exception:  # noqa: BLE001: not in an actor, or another Ray
+        return ""
 
 
 def _task(command, function, split):
@@ -531,7 +543,7 @@ def _task(command, function, split):
     def task(*args):
         child = _child(command)
         mark, inside, args = child.inside(args)
-        reply = child.request([mark + "call", *inside, function, str(_attempt()), split, *args])
+        reply = child.request([mark + "call", *inside, function, _attempt(), split, *args])
         return _outcome(reply, child)
 
     return _named(task, function)
@@ -568,7 +580,7 @@ def _stream(command, function):
     def stream(*args):
         child = _child(command)
         mark, inside, args = child.inside(args)
-        _outcome(child.request([mark + "stream", *inside, function, str(_attempt()), *args]))
+        _outcome(child.request([mark + "stream", *inside, function, _attempt(), *args]))
         yield from _items(child, lambda: child.request(["next"]))
 
     return _named(stream, function)
@@ -587,7 +599,16 @@ class RustActor:
         described = ",".join(f"{name}={limit}" for name, limit in self.groups)
         mark, inside, args = self.child.inside(args)
         reply = self.child.request(
-            [mark + "create", *inside, actor, constructor, str(concurrency), described, *args]
+            [
+                mark + "create",
+                *inside,
+                actor,
+                constructor,
+                str(concurrency),
+                described,
+                _actor_id(),
+                *args,
+            ]
         )
         _outcome(reply)
         # Ray runs calls on several threads at once (a pool per concurrency
@@ -603,7 +624,7 @@ class RustActor:
 
     def _rustyray_call(self, method, *args):
         """Calls `method` in the child, as the attempt Ray runs."""
-        attempt = str(_attempt())
+        attempt = _attempt()
         mark, inside, args = self.child.inside(args)
         if self.concurrent:
             reply = self.child.request_concurrent(
@@ -661,7 +682,7 @@ def _msgpack_task(command, function):
     and out, MessagePack between here and the worker-mode program."""
 
     def task(*args):
-        request = ["mcall", function, str(_attempt()), "", _packed(args)]
+        request = ["mcall", function, _attempt(), "", _packed(args)]
         return _unpacked(_child(command).request(request))
 
     return _named(task, function)
@@ -692,13 +713,13 @@ class _PythonsRustActor:
     def __init__(self, *args):
         self._child = _Child(self.program)
         reply = self._child.request(
-            ["mcreate", self.actor, self.constructor, "1", "", _packed(args)]
+            ["mcreate", self.actor, self.constructor, "1", "", _actor_id(), _packed(args)]
         )
         _outcome(reply)
 
     def call(self, method, *args):
         """The method `method`'s result on `args`."""
-        reply = self._child.request(["mmethod", method, str(_attempt()), _packed(args)])
+        reply = self._child.request(["mmethod", method, _attempt(), _packed(args)])
         return _unpacked(reply)
 
 

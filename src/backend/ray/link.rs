@@ -234,13 +234,9 @@ impl Link {
         .collect();
         parts.extend(self.args(&args.ray_args()?)?);
         let answer = self.request("create", parts)?;
-        let id = answer
-            .first()
-            .map(|id| String::from_utf8_lossy(id).into_owned());
         let groups = spec.concurrency_groups.into_iter().map(|(name, _)| name);
-        Ok(self
-            .actor(id.unwrap_or_default(), groups.collect())
-            .handle())
+        let ray = text(&answer, 1);
+        Ok(self.actor(text(&answer, 0), groups.collect(), ray).handle())
     }
 
     /// The live Ray actor named `name` in `namespace`, when it holds an
@@ -254,17 +250,19 @@ impl Link {
             .request("getactor", vec![name.into(), namespace.into()])
             .map_err(|err| super::not_found(name, err))?;
         let (id, actor, groups) = (text(&answer, 0), text(&answer, 1), text(&answer, 2));
-        let foreign = self.actor(id, names(&groups));
+        let foreign = self.actor(id, names(&groups), text(&answer, 3));
         super::found_as::<A>(name, &actor)?;
         Ok(foreign.handle())
     }
 
-    /// The actor the trampoline holds as `id`, as a handle crossing here.
-    fn actor(self: &Arc<Self>, id: String, groups: Vec<String>) -> ForeignActor {
+    /// The actor the trampoline holds as `id` (Ray's `ray`), as a handle
+    /// crossing here.
+    fn actor(self: &Arc<Self>, id: String, groups: Vec<String>, ray: String) -> ForeignActor {
         ForeignActor {
             remote: Arc::new(ForwardedActor {
                 link: Arc::clone(self),
                 id,
+                ray,
             }),
             groups,
             scheduler: Arc::clone(&self.home.scheduler),
@@ -333,7 +331,9 @@ impl Link {
                 }
                 WireInside::Failed(err) => crossing::handle_of(self.home.store.failed(err)),
                 WireInside::Object(id) => crossing::handle_of(self.object(id)),
-                WireInside::Actor { id, groups } => Arc::new(self.actor(id, names(&groups))),
+                WireInside::Actor { id, groups, ray } => {
+                    Arc::new(self.actor(id, names(&groups), ray))
+                }
             })
             .collect()
     }
@@ -388,6 +388,7 @@ impl Link {
             Some(actor) => Ok(WireInside::Actor {
                 id: actor.id.clone(),
                 groups: String::new(),
+                ray: actor.ray.clone(),
             }),
             None => Err(Error::InvalidArgument {
                 call: "remote",
@@ -574,6 +575,8 @@ pub(crate) struct ForwardedActor {
     link: Arc<Link>,
     /// The trampoline's id of the actor's handle.
     id: String,
+    /// Ray's hex id of the actor.
+    ray: String,
 }
 
 impl RemoteActor for ForwardedActor {
@@ -629,6 +632,10 @@ impl RemoteActor for ForwardedActor {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+
+    fn engine_id(&self) -> &str {
+        &self.ray
     }
 }
 

@@ -1030,6 +1030,10 @@ impl RemoteActor for RayActor {
         self
     }
 
+    fn engine_id(&self) -> &str {
+        &self.id
+    }
+
     fn kill(&self, no_restart: bool) {
         if no_restart && !self.id.is_empty() {
             lock(&self.shared.killed).insert(self.id.clone());

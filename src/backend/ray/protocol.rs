@@ -5,13 +5,15 @@
 //! `u32` count of parts, then each part as a `u32` length and its bytes.
 //! The first part names the message:
 //!
-//! - `call`, function, attempt (Ray's number of it, in decimal), split
+//! - `call`, function, attempt (Ray's number of it, in decimal, then `/`
+//!   and Ray's hex task id where the trampoline knows it), split
 //!   (empty, or the `num_returns` a returned `Vec` is split into), encoded
 //!   arguments… → `ok`, encoded results… (`mcall`, and `mcreate` and
 //!   `mmethod` below: the same with arguments and results in MessagePack,
 //!   for a Python program's calls)
 //! - `create`, actor, constructor, max concurrency, concurrency groups
-//!   (`io=2,cpu=1`), encoded arguments… → `ok`
+//!   (`io=2,cpu=1`), Ray's hex actor id (or empty), encoded arguments… →
+//!   `ok`
 //! - `method`, method, attempt, encoded arguments… → `ok`, encoded
 //!   results… (`exit` instead of `ok` when the actor called `exit_actor()`:
 //!   the trampoline ends its Ray actor after this call)
@@ -154,8 +156,12 @@ pub(crate) enum WireInside {
     /// An object the trampoline holds, by its id there.
     Object(String),
     /// An actor the trampoline holds, by its id there, with its
-    /// concurrency groups' names (`io,cpu`).
-    Actor { id: String, groups: String },
+    /// concurrency groups' names (`io,cpu`) and Ray's hex id of it.
+    Actor {
+        id: String,
+        groups: String,
+        ray: String,
+    },
 }
 
 /// Names as the protocol lists them (`io,cpu`).
@@ -170,8 +176,8 @@ pub(crate) fn names(text: &str) -> Vec<String> {
 /// inside, each as a `u32` length and a tagged item, then the value's own
 /// bytes to the end. An item is `v` then a value written the same way,
 /// `e` then a failure's kind, task and message, `o` then an object's id,
-/// or `a` then an actor's id and groups (each text a `u32` length and its
-/// bytes).
+/// or `a` then an actor's id, groups and Ray's id (each text a `u32`
+/// length and its bytes).
 pub(crate) fn write_value(out: &mut Vec<u8>, value: &WireValue) {
     out.extend_from_slice(&(value.inside.len() as u32).to_le_bytes());
     for inside in &value.inside {
@@ -196,10 +202,11 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &WireValue) {
                 item.push(b'o');
                 text(&mut item, id);
             }
-            WireInside::Actor { id, groups } => {
+            WireInside::Actor { id, groups, ray } => {
                 item.push(b'a');
-                text(&mut item, id);
-                text(&mut item, groups);
+                for part in [id, groups, ray] {
+                    text(&mut item, part);
+                }
             }
         }
         out.extend_from_slice(&(item.len() as u32).to_le_bytes());
@@ -228,8 +235,8 @@ pub(crate) fn read_value(mut rest: &[u8]) -> io::Result<WireValue> {
             }
             b'o' => WireInside::Object(text()?),
             b'a' => {
-                let (id, groups) = (text()?, text()?);
-                WireInside::Actor { id, groups }
+                let (id, groups, ray) = (text()?, text()?, text()?);
+                WireInside::Actor { id, groups, ray }
             }
             _ => return Err(invalid("an item of no known kind inside a value".into())),
         });
@@ -307,6 +314,7 @@ mod tests {
                 WireInside::Actor {
                     id: "3".into(),
                     groups: "io,cpu".into(),
+                    ray: "ab".into(),
                 },
             ],
         };
@@ -333,7 +341,7 @@ mod tests {
         assert!(matches!(&back.inside[2], WireInside::Object(id) if id == "7"));
         assert!(matches!(
             &back.inside[3],
-            WireInside::Actor { id, groups } if id == "3" && groups == "io,cpu"
+            WireInside::Actor { id, groups, ray } if id == "3" && groups == "io,cpu" && ray == "ab"
         ));
         assert!(read_value(&part[..part.len() - 3]).is_err());
     }

@@ -23,6 +23,8 @@ use crate::object::crossing;
 use crate::object::handoff::{self, Handle};
 use crate::object::{Codec, ObjectRef, RuntimeId};
 use crate::sync::lock;
+use crate::task::id::parse_hex;
+use crate::task::spec::FirstAttempt;
 use crate::task::ObjectRefStream;
 
 /// The refs to a call's results, each encoded.
@@ -48,29 +50,38 @@ pub(crate) trait Dispatch {
         &mut self,
         function: &str,
         codec: Codec,
-        attempt: u32,
+        attempt: FirstAttempt,
         split: Option<usize>,
         args: &[u8],
     ) -> Submitted;
     /// Creates this worker's actor with its constructor `constructor`,
     /// running up to `max_concurrency` calls at once in its default group
-    /// and up to each limit in its concurrency `groups`; `args` encoded
-    /// with `codec`.
+    /// and up to each limit in its concurrency `groups`, named by Ray's
+    /// hex id `ray_id` (if the trampoline knows it); `args` encoded with
+    /// `codec`.
+    #[allow(clippy::too_many_arguments)]
     fn create(
         &mut self,
         actor: &str,
         constructor: &str,
         max_concurrency: usize,
         groups: Vec<(String, usize)>,
+        ray_id: &str,
         codec: Codec,
         args: &[u8],
     ) -> Result<(), Failure>;
     /// Submits attempt `attempt` of a call of a method of this worker's
     /// actor (Ray does the retrying: the call runs once), its arguments and
     /// results encoded with `codec`.
-    fn method(&mut self, method: &str, codec: Codec, attempt: u32, args: &[u8]) -> Submitted;
+    fn method(
+        &mut self,
+        method: &str,
+        codec: Codec,
+        attempt: FirstAttempt,
+        args: &[u8],
+    ) -> Submitted;
     /// Submits attempt `attempt` of the streaming generator `function`.
-    fn stream(&mut self, function: &str, attempt: u32, args: &[u8]) -> Started;
+    fn stream(&mut self, function: &str, attempt: FirstAttempt, args: &[u8]) -> Started;
     /// Calls a streaming method of this worker's actor.
     fn method_stream(&mut self, method: &str, args: &[u8]) -> Started;
     /// Whether a call of this worker's actor called `exit_actor()` (asked
@@ -285,11 +296,7 @@ fn serve_streams(
     };
     Some(match kind {
         b"stream" => {
-            let started = dispatch.stream(
-                &request.text(1),
-                request.text(2).parse().unwrap_or(0),
-                &request.args(3),
-            );
+            let started = dispatch.stream(&request.text(1), request.attempt(2), &request.args(3));
             write_reply(link, None, start(started, b"").map(|()| Vec::new()))
         }
         b"smethod" => {
@@ -470,7 +477,7 @@ fn handle(kind: &[u8], codec: Codec, rest: &[Vec<u8>], dispatch: &mut dyn Dispat
         b"call" => dispatch.call(
             &request.text(0),
             codec,
-            request.text(1).parse().unwrap_or(0),
+            request.attempt(1),
             request.text(2).parse().ok(),
             &request.args(3),
         ),
@@ -482,15 +489,16 @@ fn handle(kind: &[u8], codec: Codec, rest: &[Vec<u8>], dispatch: &mut dyn Dispat
                     &request.text(1),
                     max_concurrency,
                     parse_groups(&request.text(3)),
+                    &request.text(4),
                     codec,
-                    &request.args(4),
+                    &request.args(5),
                 )
                 .map(|()| Vec::new())
         }
         b"method" | b"cmethod" => dispatch.method(
             &request.text(0),
             codec,
-            request.text(1).parse().unwrap_or(0),
+            request.attempt(1),
             &request.args(2),
         ),
         other => Err(Failure {
@@ -514,6 +522,17 @@ impl Parts<'_> {
             .get(i)
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .unwrap_or_default()
+    }
+
+    /// Part `i` as an attempt: Ray's number of it, then `/` and Ray's hex
+    /// task id if known (`2/00ab…`).
+    fn attempt(&self, i: usize) -> FirstAttempt {
+        let text = self.text(i);
+        let (number, task) = text.split_once('/').unwrap_or((&text, ""));
+        FirstAttempt {
+            number: number.parse().unwrap_or(0),
+            ray_task: parse_hex(task),
+        }
     }
 
     /// The encoded arguments from part `from` on, as one tuple: a tuple's
