@@ -70,7 +70,7 @@ fn serve(socket: &str) -> ! {
     };
     let home = home(&runtime);
     let mut dispatch = Worker {
-        _runtime: runtime,
+        runtime: Runtime::clone(&runtime),
         actor: None,
     };
     worker::serve(socket, &mut dispatch, home)
@@ -79,16 +79,21 @@ fn serve(socket: &str) -> ! {
 /// What objects and actor handles from the trampoline join: `runtime`.
 fn home(runtime: &Runtime) -> worker::Home {
     let local = runtime.engine().local();
+    let entered = runtime.clone();
     worker::Home {
         runtime: runtime.id(),
+        enter: Arc::new(move || Box::new(entered.enter())),
         store: Arc::clone(local.store()),
         scheduler: Arc::clone(local.scheduler()),
         table: Arc::clone(local.actors()),
     }
 }
 
+/// What a worker-mode program serves its trampoline's calls with: the
+/// runtime they run in (current on every serving thread, installed by the
+/// guard `serve` keeps) and the actor it holds, once created.
 struct Worker {
-    _runtime: RuntimeGuard,
+    runtime: Runtime,
     actor: Option<AnyActor>,
 }
 
@@ -128,7 +133,7 @@ impl Dispatch for Worker {
             crate::ActorOptions::default().max_concurrency(max_concurrency),
             |options, (name, limit)| options.concurrency_group(name, limit),
         );
-        options.ray_id = ActorId::ray(self._runtime.id(), ray_id);
+        options.ray_id = ActorId::ray(self.runtime.id(), ray_id);
         self.actor = Some(constructor.remote(options, codec, args).map_err(failed)?);
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! The link of a program serving a Ray worker (worker mode) to its
-//! trampoline: the socket both speak the protocol on, read by one thread.
+//! trampoline: the socket both speak the protocol on.
 //!
 //! The trampoline sends calls; the program answers them (see
 //! [`worker`](super::worker)). While a call runs, the program may need Ray
@@ -13,19 +13,21 @@
 //! first waits in the trampoline (`qget`), so that Ray counts the worker as
 //! blocked and lends its CPU, as `ray.get` does.
 //!
-//! The reader thread hands the trampoline's requests to the serving loop
-//! in order, and the answers to the program's own requests to the threads
-//! waiting for them; when the socket closes, every waiting request fails
-//! and the serving loop ends.
+//! Whichever serving thread reads the socket (see
+//! [`worker`](super::worker)) hands the answers to the program's own
+//! requests to the threads waiting for them and completes forwarded
+//! objects, until it reads a request of the trampoline's, which it then
+//! serves itself; when the socket closes, every waiting request fails and
+//! the serving ends.
 
-use std::any::type_name;
+use std::any::{type_name, Any};
 use std::collections::HashMap;
 use std::io::BufReader;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 
 use super::protocol::{
     names, read_frame, read_value, write_frame, write_value, WireInside, WireValue,
@@ -50,6 +52,9 @@ use crate::task::scheduler::Scheduler;
 /// objects and actor handles from the trampoline join.
 pub(crate) struct Home {
     pub(crate) runtime: RuntimeId,
+    /// Makes the runtime current on a serving thread, until the returned
+    /// guard drops.
+    pub(crate) enter: Arc<dyn Fn() -> Box<dyn Any> + Send + Sync>,
     pub(crate) store: Arc<Store>,
     pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) table: Arc<ActorTable>,
@@ -86,12 +91,12 @@ struct Entry {
 }
 
 impl Link {
-    /// Starts reading `stream`: the link, and the trampoline's requests in
-    /// the order they arrive (the channel closes with the socket).
+    /// The link over `stream`, and the socket's reading end (see
+    /// [`next_request`](Self::next_request)).
     pub(crate) fn start(
         stream: UnixStream,
         home: Home,
-    ) -> std::io::Result<(Arc<Link>, Receiver<Frame>)> {
+    ) -> std::io::Result<(Arc<Link>, BufReader<UnixStream>)> {
         let reader = BufReader::new(stream.try_clone()?);
         let link = Arc::new(Link {
             writer: Mutex::new(stream),
@@ -100,12 +105,56 @@ impl Link {
             answers: Mutex::new(HashMap::new()),
             objects: Mutex::new(Objects::default()),
         });
-        let (requests, received) = crossbeam_channel::unbounded();
-        let reading = Arc::downgrade(&link);
-        std::thread::Builder::new()
-            .name("rustyray-ray-link".into())
-            .spawn(move || read(reader, &reading, &requests))?;
-        Ok((link, received))
+        Ok((link, reader))
+    }
+
+    /// Reads the trampoline's frames until its next request, which it
+    /// returns: meanwhile, answers to the program's requests go to the
+    /// threads waiting for them, and objects' completions to their cells.
+    /// `None` once the socket closes (every waiting request then fails).
+    pub(crate) fn next_request(
+        self: &Arc<Self>,
+        reader: &mut BufReader<UnixStream>,
+    ) -> Option<Frame> {
+        loop {
+            let parts = match read_frame(reader) {
+                Ok(Some(parts)) => parts,
+                Ok(None) => break,
+                Err(err) => {
+                    eprintln!("rustyray worker: {err}");
+                    break;
+                }
+            };
+            let text = |i| text(&parts, i);
+            match parts.first().map(Vec::as_slice) {
+                Some(b"re" | b"rerr") => {
+                    let waiting = text(1)
+                        .parse()
+                        .ok()
+                        .and_then(|id| lock(&self.answers).remove(&id));
+                    if let Some(waiting) = waiting {
+                        let _ = waiting.send(parts);
+                    }
+                }
+                Some(b"done") => {
+                    let value = parts.get(2).map(|p| read_value(p));
+                    let result = match value {
+                        Some(Ok(value)) => Ok(self.value(value)),
+                        Some(Err(err)) => Err(Error::serialization(err)),
+                        None => Err(Error::serialization("a `done` without its value")),
+                    };
+                    self.complete(&text(1), result);
+                }
+                Some(b"fail") => {
+                    let err = super::error_of(&text(2), "", text(3), text(4));
+                    self.complete(&text(1), Err(err));
+                }
+                _ => return Some(parts),
+            }
+        }
+        // The trampoline is gone: the program's waiting requests fail.
+        lock(&self.answers).clear();
+        None
     }
 
     /// Writes one frame.
@@ -464,57 +513,6 @@ impl Objects {
             Some(entry) => (entry.cell.upgrade(), entry.producer.take()),
             None => (None, None),
         }
-    }
-}
-
-/// Reads the trampoline's frames until the socket closes: its requests to
-/// `requests`, answers to the waiting requests of the program's, objects'
-/// completions to their cells.
-fn read(mut reader: BufReader<UnixStream>, link: &Weak<Link>, requests: &Sender<Frame>) {
-    loop {
-        let parts = match read_frame(&mut reader) {
-            Ok(Some(parts)) => parts,
-            Ok(None) => break,
-            Err(err) => {
-                eprintln!("rustyray worker: {err}");
-                break;
-            }
-        };
-        let Some(link) = link.upgrade() else { break };
-        let text = |i| text(&parts, i);
-        match parts.first().map(Vec::as_slice) {
-            Some(b"re" | b"rerr") => {
-                let waiting = text(1)
-                    .parse()
-                    .ok()
-                    .and_then(|id| lock(&link.answers).remove(&id));
-                if let Some(waiting) = waiting {
-                    let _ = waiting.send(parts);
-                }
-            }
-            Some(b"done") => {
-                let value = parts.get(2).map(|p| read_value(p));
-                let result = match value {
-                    Some(Ok(value)) => Ok(link.value(value)),
-                    Some(Err(err)) => Err(Error::serialization(err)),
-                    None => Err(Error::serialization("a `done` without its value")),
-                };
-                link.complete(&text(1), result);
-            }
-            Some(b"fail") => {
-                let err = super::error_of(&text(2), "", text(3), text(4));
-                link.complete(&text(1), Err(err));
-            }
-            _ => {
-                if requests.send(parts).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    // The trampoline is gone: the program's waiting requests fail.
-    if let Some(link) = link.upgrade() {
-        lock(&link.answers).clear();
     }
 }
 

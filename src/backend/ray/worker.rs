@@ -5,24 +5,26 @@
 //! on; [`init`](crate::init) (and so `#[rustyray::main]`) finds it set,
 //! connects, and serves instead of returning: each call runs in a local
 //! runtime of the worker's own through the registry of functions by name,
-//! its arguments and results encoded with the codec. The socket is read by
-//! the link's thread ([`Link`]), which hands the trampoline's requests to
-//! the serving loop here and the answers to the program's own requests (a
-//! call using Ray) to their callers. The process ends when the
+//! its arguments and results encoded with the codec. The serving threads
+//! take turns reading the socket ([`Link::next_request`]): the one reading
+//! hands the answers to the program's own requests (a call using Ray) to
+//! their callers, and serves the next request of the trampoline's itself,
+//! while another reads on (see `Serving`). The process ends when the
 //! trampoline's Ray worker does (the socket closes).
 
 use std::collections::HashMap;
+use std::io::BufReader;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-pub(crate) use super::link::{Home, Link};
+pub(crate) use super::link::{Frame, Home, Link};
 use super::protocol::{read_value, write_value, Failure, WireValue};
 use crate::error::Error;
 use crate::object::crossing;
 use crate::object::handoff::{self, Handle};
 use crate::object::{Codec, ObjectRef, RuntimeId};
-use crate::sync::lock;
+use crate::sync::{lock, wait_until};
 use crate::task::id::parse_hex;
 use crate::task::spec::FirstAttempt;
 use crate::task::ObjectRefStream;
@@ -155,7 +157,7 @@ pub(crate) fn failure(err: &Error) -> Failure {
 
 /// Connects to the trampoline at `path` and serves its calls until it goes
 /// away; then ends the process.
-pub(crate) fn serve(path: &str, dispatch: &mut dyn Dispatch, home: Home) -> ! {
+pub(crate) fn serve(path: &str, dispatch: &mut (dyn Dispatch + Send), home: Home) -> ! {
     crossing::results_cross();
     let code = match UnixStream::connect(path) {
         Ok(stream) => serve_stream(stream, dispatch, home),
@@ -167,9 +169,10 @@ pub(crate) fn serve(path: &str, dispatch: &mut dyn Dispatch, home: Home) -> ! {
     std::process::exit(code)
 }
 
-fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch, home: Home) -> i32 {
+fn serve_stream(stream: UnixStream, dispatch: &mut (dyn Dispatch + Send), home: Home) -> i32 {
     let runtime = home.runtime;
-    let (link, requests) = match Link::start(stream, home) {
+    let enter = Arc::clone(&home.enter);
+    let (link, reader) = match Link::start(stream, home) {
         Ok(started) => started,
         Err(err) => {
             eprintln!("rustyray worker: {err}");
@@ -177,21 +180,111 @@ fn serve_stream(stream: UnixStream, dispatch: &mut dyn Dispatch, home: Home) -> 
         }
     };
     let _ = SERVED.set((runtime, Arc::clone(&link)));
-    let streams = Streams::default();
-    let mut exiting: Option<ExitProbe> = None;
-    // Until the trampoline goes away (the channel closes with the socket).
-    for request in requests.iter() {
-        let served = take_inside(&link, request).and_then(|(parts, inside)| {
-            handoff::with_handles(&inside, || {
-                serve_request(&parts, dispatch, &link, &streams, &mut exiting)
-            })
-        });
-        if let Err(err) = served {
-            eprintln!("rustyray worker: {err}");
-            return 1;
+    let serving = Serving {
+        link,
+        enter,
+        reading: Mutex::new(Reading { reader, issued: 0 }),
+        waiting_to_read: AtomicUsize::new(0),
+        turn: Mutex::new(Turn {
+            dispatch,
+            exiting: None,
+            served: 0,
+        }),
+        turned: Condvar::new(),
+        streams: Streams::default(),
+    };
+    // Until the trampoline goes away: then every serving thread ends.
+    std::thread::scope(|scope| serving.lead(scope));
+    0
+}
+
+/// The serving threads, as leader and followers: one at a time reads the
+/// socket (holding `reading`), until it reads a request of the
+/// trampoline's; it then leaves reading to a follower (started if none
+/// waits) and serves the request itself. So a call runs on the thread
+/// that read it, and its reply is written there: no hand-over between
+/// threads on the way (each would cost a wake-up), while the socket is
+/// always read, for the answers a running call may wait for.
+///
+/// Requests are served one at a time, in the order they were read (a
+/// concurrent actor's calls are only submitted in turn, and answered by
+/// threads of their own).
+struct Serving<'a> {
+    link: Arc<Link>,
+    enter: Arc<dyn Fn() -> Box<dyn std::any::Any> + Send + Sync>,
+    reading: Mutex<Reading>,
+    /// Threads waiting to read (for `reading`).
+    waiting_to_read: AtomicUsize,
+    turn: Mutex<Turn<'a>>,
+    /// Notified when a request has been served.
+    turned: Condvar,
+    streams: Streams,
+}
+
+/// The socket's reading end, and how many requests were read from it.
+struct Reading {
+    reader: BufReader<UnixStream>,
+    issued: u64,
+}
+
+/// What serving a request changes, and how many were served.
+struct Turn<'a> {
+    dispatch: &'a mut (dyn Dispatch + Send),
+    exiting: Option<ExitProbe>,
+    served: u64,
+}
+
+impl<'a> Serving<'a> {
+    /// Reads and serves requests until the socket closes.
+    fn lead<'s>(&'s self, scope: &'s std::thread::Scope<'s, '_>) {
+        loop {
+            self.waiting_to_read.fetch_add(1, Ordering::AcqRel);
+            let mut reading = lock(&self.reading);
+            self.waiting_to_read.fetch_sub(1, Ordering::AcqRel);
+            let Some(request) = self.link.next_request(&mut reading.reader) else {
+                return;
+            };
+            let ticket = reading.issued;
+            reading.issued += 1;
+            if self.waiting_to_read.load(Ordering::Acquire) == 0 {
+                let follower = std::thread::Builder::new()
+                    .name("rustyray-ray-serve".into())
+                    .spawn_scoped(scope, move || {
+                        let _entered = (self.enter)();
+                        self.lead(scope);
+                    });
+                if let Err(err) = follower {
+                    eprintln!("rustyray worker: no thread to read the socket: {err}");
+                    std::process::exit(1);
+                }
+            }
+            drop(reading);
+            self.serve(ticket, request);
         }
     }
-    0
+
+    /// Serves request number `ticket` once those before it are served.
+    fn serve(&self, ticket: u64, request: Frame) {
+        let mut turn = lock(&self.turn);
+        while turn.served != ticket {
+            turn = wait_until(&self.turned, turn, None);
+        }
+        let Turn {
+            dispatch, exiting, ..
+        } = &mut *turn;
+        let served = take_inside(&self.link, request).and_then(|(parts, inside)| {
+            handoff::with_handles(&inside, || {
+                serve_request(&parts, &mut **dispatch, &self.link, &self.streams, exiting)
+            })
+        });
+        turn.served += 1;
+        drop(turn);
+        self.turned.notify_all();
+        if let Err(err) = served {
+            eprintln!("rustyray worker: {err}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Serves one request, its arguments decoded here (inside
