@@ -1089,6 +1089,19 @@ fn fib(n: u64) -> u64 {
     a.get().unwrap() + b.get().unwrap()
 }
 
+/// Waits (up to two minutes) for a nested task that needs node 2's one CPU,
+/// which this task holds: it runs only if the wait lends the CPU.
+#[rustyray::remote]
+fn wait_for_nested_on_node2() -> Result<i64, String> {
+    let nested = add::options()
+        .resource("node2", 0.5)
+        .remote(20, 22)
+        .map_err(|e| e.to_string())?;
+    nested
+        .get_timeout(Duration::from_secs(120))
+        .map_err(|e| e.to_string())
+}
+
 /// The node a nested task pinned to node 2 ran on, its ref returned as is,
 /// and the message of a nested task that panics.
 #[rustyray::remote]
@@ -1117,6 +1130,14 @@ fn tasks_submitted_inside_a_task_run_on_the_cluster() {
         .unwrap();
     assert_ne!(there.get().unwrap(), driver);
     assert!(failed.contains("boom: deep"), "{failed}");
+    // `get_timeout` lends the worker's CPU too, as Ray's `get(timeout=..)`.
+    let lent = wait_for_nested_on_node2::options()
+        .resource("node2", 0.5)
+        .remote()
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(lent, 42);
 }
 
 /// Creates a counter named `name` from inside a task, finds it again by

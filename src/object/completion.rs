@@ -83,6 +83,15 @@ pub(crate) trait Producer: Send + Sync {
     /// has not started. `true` when it ran here.
     fn help(self: Arc<Self>) -> bool;
 
+    /// The calling thread is about to block until the producer completes
+    /// the value or `deadline` passes (a `get_timeout`): a producer living
+    /// elsewhere may wait there meanwhile, so that its system counts this
+    /// thread as blocked, as [`help`](Self::help) may without a deadline.
+    /// Nothing by default: a local task is not run inline under a deadline.
+    fn wait_elsewhere(self: Arc<Self>, deadline: Instant) {
+        let _ = deadline;
+    }
+
     /// The producer as the layer above knows it (a task), for listing what
     /// is live; `None` by default.
     fn observe(self: Arc<Self>) -> Option<Box<dyn std::any::Any + Send>> {

@@ -108,12 +108,20 @@ impl<T: Object> ObjectRef<T> {
         if let Some(outcome) = self.cell.try_get() {
             return outcome;
         }
-        if timeout.is_none() && self.cell.help() {
+        let deadline = timeout.and_then(deadline_after);
+        let helped = match deadline {
+            None if timeout.is_none() => self.cell.help(),
+            None => false,
+            Some(deadline) => {
+                self.cell.wait_elsewhere(deadline);
+                true
+            }
+        };
+        if helped {
             if let Some(outcome) = self.cell.try_get() {
                 return outcome;
             }
         }
-        let deadline = timeout.and_then(deadline_after);
         let outcome = {
             let _blocked = store.blocking();
             self.cell.wait(deadline)

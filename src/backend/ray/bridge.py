@@ -337,14 +337,16 @@ class _Child:
             answer = [b"rerr", key, *_classify(error)]
         self._send(answer)
 
-    def _get(self, keys):
-        """Waits for objects the program is about to block on, in Ray's
-        `get` (which counts this worker as blocked: a task it waits for
-        may need its CPU). Their values reach it by `_push`."""
-        refs = [self.objects[key] for key in keys if key in self.objects]
+    def _get(self, parts):
+        """Waits for objects the program is about to block on (for at most
+        the seconds `parts[0]` says, if any), in Ray's `get` (which counts
+        this worker as blocked: a task it waits for may need its CPU).
+        Their values reach it by `_push`."""
+        timeout = float(parts[0]) if parts[0] else None
+        refs = [self.objects[key] for key in parts[1:] if key in self.objects]
         try:
-            ray.get(refs)
-        except Exception:  # noqa: BLE001: a failure reaches it by `_push`
+            ray.get(refs, timeout=timeout)
+        except Exception:  # noqa: BLE001: a failure or a timeout reaches it by `_push`
             pass
         return []
 

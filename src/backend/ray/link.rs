@@ -9,9 +9,9 @@
 //! holds ([`ForwardedActor`], `qacall`) are made in Ray by the trampoline.
 //! The refs those return are *forwarded objects*: cells of the program's
 //! runtime, under ids the program chose, that the trampoline completes
-//! when Ray completes the object (`done` / `fail`). A blocking `get` of one
-//! first waits in the trampoline (`qget`), so that Ray counts the worker as
-//! blocked and lends its CPU, as `ray.get` does.
+//! when Ray completes the object (`done` / `fail`). A blocking `get` (or
+//! `get_timeout`) of one first waits in the trampoline (`qget`), so that
+//! Ray counts the worker as blocked and lends its CPU, as `ray.get` does.
 //!
 //! Whichever serving thread reads the socket (see
 //! [`worker`](super::worker)) hands the answers to the program's own
@@ -26,6 +26,7 @@ use std::io::BufReader;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
@@ -555,15 +556,34 @@ impl Producer for Forwarded {
     }
 
     fn help(self: Arc<Self>) -> bool {
-        // The caller is about to block on the object: wait in Ray first,
-        // which counts this worker as blocked and lends its CPU (a task
-        // it waits for may need it).
-        if let Some(link) = self.link.upgrade() {
-            if let Err(err) = link.request("get", vec![self.id.clone().into_bytes()]) {
-                tracing::debug!("rustyray worker: waiting in Ray: {err}");
-            }
-        }
+        self.wait_in_ray(None);
         false
+    }
+
+    fn wait_elsewhere(self: Arc<Self>, deadline: Instant) {
+        self.wait_in_ray(Some(deadline));
+    }
+}
+
+impl Forwarded {
+    /// The caller is about to block on the object (until `deadline`): wait
+    /// in Ray first, which counts this worker as blocked and lends its CPU
+    /// (a task it waits for may need it).
+    fn wait_in_ray(&self, deadline: Option<Instant>) {
+        let Some(link) = self.link.upgrade() else {
+            return;
+        };
+        let timeout = deadline.map(|deadline| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            left.as_secs_f64().to_string()
+        });
+        let parts = vec![
+            timeout.unwrap_or_default().into_bytes(),
+            self.id.clone().into_bytes(),
+        ];
+        if let Err(err) = link.request("get", parts) {
+            tracing::debug!("rustyray worker: waiting in Ray: {err}");
+        }
     }
 }
 

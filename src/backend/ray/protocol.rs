@@ -62,11 +62,13 @@
 //! - `qcreate`, id, actor type, constructor, methods (`a,b`), CPUs, max
 //!   restarts, max task retries, max concurrency, concurrency groups
 //!   (`io=2`), name (or empty), namespace, get if exists (`1` or empty),
-//!   custom resources, arguments… → `re`, id, actor id: a Ray actor the
-//!   program's call created; `qgetactor`, id, name, namespace → `re`, id,
-//!   actor id, actor type, concurrency groups' names;
-//! - `qget`, id, object ids… → `re`, id once all are complete (the
-//!   trampoline waits in Ray's `get`, which counts its worker as blocked);
+//!   custom resources, arguments… → `re`, id, actor id, Ray's hex id of
+//!   it: a Ray actor the program's call created; `qgetactor`, id, name,
+//!   namespace → `re`, id, actor id, actor type, concurrency groups'
+//!   names, Ray's hex id of it;
+//! - `qget`, id, timeout (seconds, or empty: none), object ids… → `re`, id
+//!   once all are complete or the timeout passed (the trampoline waits in
+//!   Ray's `get`, which counts its worker as blocked);
 //! - `qcancel`, object id; `qkill`, actor, no restart (`1` or empty);
 //!   `qfree`, object ids… and `qfreeactor`, actor (the program holds them
 //!   no more): not answered.
