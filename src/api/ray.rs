@@ -38,25 +38,34 @@ pub fn init(config: Config) -> Result<RuntimeGuard> {
 /// otherwise. Ray's hex node id, as `ray.get_runtime_context().get_node_id()`
 /// gives it.
 pub fn node_id() -> Option<String> {
-    std::env::var(NODE_VAR)
-        .ok()
-        .or_else(crate::backend::ray::node_id)
+    match worker_node() {
+        Some(node) => Some(node.hex().to_string()),
+        None => crate::backend::ray::node_id(),
+    }
 }
 
 /// The Ray node the calling code runs on (see
 /// [`Context::node_id`](crate::Context::node_id)): this Ray worker's, or
 /// the driver's when the runtime in scope runs on a Ray cluster.
 pub(crate) fn ray_node() -> Option<NodeId> {
-    static WORKER: OnceLock<Option<NodeId>> = OnceLock::new();
-    let worker = WORKER.get_or_init(|| {
-        let hex = std::env::var(NODE_VAR).ok()?;
-        Some(NodeId::from_hex(&hex))
-    });
-    if worker.is_some() {
-        return worker.clone();
+    if let Some(node) = worker_node() {
+        return Some(node.clone());
     }
     global().ok()?.ray()?;
     crate::backend::ray::node_id().map(|hex| NodeId::from_hex(&hex))
+}
+
+/// The Ray node of this process, when a Ray worker started it in worker
+/// mode (the trampoline names it in the environment; read once).
+fn worker_node() -> Option<&'static NodeId> {
+    static WORKER: OnceLock<Option<NodeId>> = OnceLock::new();
+    WORKER
+        .get_or_init(|| {
+            std::env::var(NODE_VAR)
+                .ok()
+                .map(|hex| NodeId::from_hex(&hex))
+        })
+        .as_ref()
 }
 
 /// Serves a Ray worker's calls in a local runtime of this process.

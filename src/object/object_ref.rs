@@ -109,18 +109,14 @@ impl<T: Object> ObjectRef<T> {
             return outcome;
         }
         let deadline = timeout.and_then(deadline_after);
-        let helped = match deadline {
-            None if timeout.is_none() => self.cell.help(),
-            None => false,
-            Some(deadline) => {
-                self.cell.wait_elsewhere(deadline);
-                true
+        match deadline {
+            Some(deadline) => self.cell.wait_elsewhere(deadline),
+            None if timeout.is_none() && self.cell.help() => {
+                if let Some(outcome) = self.cell.try_get() {
+                    return outcome;
+                }
             }
-        };
-        if helped {
-            if let Some(outcome) = self.cell.try_get() {
-                return outcome;
-            }
+            None => {}
         }
         let outcome = {
             let _blocked = store.blocking();

@@ -158,6 +158,12 @@ impl Link {
         None
     }
 
+    /// Makes the home runtime current on the calling thread, until the
+    /// returned guard drops.
+    pub(crate) fn enter(&self) -> Box<dyn Any> {
+        (self.home.enter)()
+    }
+
     /// Writes one frame.
     pub(crate) fn write(&self, parts: &[&[u8]]) -> std::io::Result<()> {
         write_frame(&mut *lock(&self.writer), parts)
@@ -197,12 +203,7 @@ impl Link {
     ) -> Result<R::Refs> {
         self.home.store.check_open()?;
         if call.placement.is_some() {
-            return Err(Error::InvalidArgument {
-                call: "remote",
-                reason: "a placement group for a task submitted inside a Ray worker is not \
-                         mapped yet"
-                    .into(),
-            });
+            return Err(placement_not_mapped("a task submitted"));
         }
         // A count of 0: the call says (`num_returns(n)` of a `Vec`, which
         // the worker splits).
@@ -211,7 +212,7 @@ impl Link {
             n => (n, None),
         };
         let (ids, cells) = self.results(count);
-        let mut parts: Vec<Vec<u8>> = [
+        let mut parts = texts([
             ids,
             call.function.to_string(),
             split.map(|n| n.to_string()).unwrap_or_default(),
@@ -221,10 +222,7 @@ impl Link {
             call.max_retries.to_string(),
             if call.retry_exceptions { "1" } else { "" }.to_string(),
             pairs(call.resources),
-        ]
-        .into_iter()
-        .map(String::into_bytes)
-        .collect();
+        ]);
         parts.extend(self.args(&args.ray_args()?)?);
         self.request("call", parts)?;
         Ok(R::refs(&Outputs::new(cells.into_iter())))
@@ -253,21 +251,11 @@ impl Link {
     ) -> Result<ActorRef<A>> {
         self.home.store.check_open()?;
         if spec.placement.is_some() {
-            return Err(Error::InvalidArgument {
-                call: "remote",
-                reason: "a placement group for an actor created inside a Ray worker is not \
-                         mapped yet"
-                    .into(),
-            });
+            return Err(placement_not_mapped("an actor created"));
         }
-        let constructor = spec
-            .constructor
-            .rsplit('.')
-            .next()
-            .unwrap_or(spec.constructor);
-        let mut parts: Vec<Vec<u8>> = [
+        let mut parts = texts([
             type_name::<A>().to_string(),
-            constructor.to_string(),
+            super::member(spec.constructor).to_string(),
             methods.join(","),
             spec.num_cpus.to_string(),
             spec.max_restarts.to_string(),
@@ -278,10 +266,7 @@ impl Link {
             spec.namespace.clone(),
             if spec.get_if_exists { "1" } else { "" }.to_string(),
             pairs(spec.resources),
-        ]
-        .into_iter()
-        .map(String::into_bytes)
-        .collect();
+        ]);
         parts.extend(self.args(&args.ray_args()?)?);
         let answer = self.request("create", parts)?;
         let groups = spec.concurrency_groups.into_iter().map(|(name, _)| name);
@@ -525,6 +510,20 @@ fn text(parts: &[Vec<u8>], i: usize) -> String {
         .unwrap_or_default()
 }
 
+/// The refusal of a placement group for `what` (`a task submitted`)
+/// inside a Ray worker.
+fn placement_not_mapped(what: &str) -> Error {
+    Error::InvalidArgument {
+        call: "remote",
+        reason: format!("a placement group for {what} inside a Ray worker is not mapped yet"),
+    }
+}
+
+/// A request's text parts, as a frame's parts.
+fn texts<const N: usize>(texts: [String; N]) -> Frame {
+    texts.into_iter().map(String::into_bytes).collect()
+}
+
 /// Names and amounts as the protocol lists them: `a=1,b=2`.
 fn pairs<T: std::fmt::Display>(items: &[(String, T)]) -> String {
     let items: Vec<String> = items
@@ -605,25 +604,19 @@ impl RemoteActor for ForwardedActor {
         outputs: usize,
     ) -> Result<Vec<Arc<ObjectCell>>> {
         self.link.home.store.check_open()?;
-        let name = method.name.rsplit('.').next().unwrap_or(method.name);
         let (ids, cells) = self.link.results(outputs);
-        let mut parts = vec![
-            ids.into_bytes(),
-            self.id.clone().into_bytes(),
-            name.as_bytes().to_vec(),
-            outputs.to_string().into_bytes(),
-            method.group.unwrap_or_default().as_bytes().to_vec(),
+        let mut parts = texts([
+            ids,
+            self.id.clone(),
+            super::member(method.name).to_string(),
+            outputs.to_string(),
+            method.group.unwrap_or_default().to_string(),
             method
                 .max_retries
                 .map(|n| n.to_string())
-                .unwrap_or_default()
-                .into_bytes(),
-            if method.retry_exceptions {
-                b"1".to_vec()
-            } else {
-                Vec::new()
-            },
-        ];
+                .unwrap_or_default(),
+            if method.retry_exceptions { "1" } else { "" }.to_string(),
+        ]);
         parts.extend(self.link.args(&args)?);
         self.link.request("acall", parts)?;
         Ok(cells)

@@ -319,11 +319,7 @@ impl RayBackend {
     ) -> Result<ActorRef<A>> {
         local.check_open()?;
         let args = args.ray_args()?;
-        let constructor = spec
-            .constructor
-            .rsplit('.')
-            .next()
-            .unwrap_or(spec.constructor);
+        let constructor = member(spec.constructor);
         let shared = &self.shared;
         let handle = Python::attach(|py| -> Result<Py<PyAny>> {
             let options = PyDict::new(py);
@@ -569,6 +565,12 @@ fn found_as<A>(name: &str, actor: &str) -> Result<()> {
 fn short_name<A>() -> &'static str {
     let name = type_name::<A>();
     name.rsplit("::").next().unwrap_or(name)
+}
+
+/// The member part of a qualified name (`Counter.incr` → `incr`): what
+/// Ray's class names a method or constructor.
+fn member(qualified: &str) -> &str {
+    qualified.rsplit('.').next().unwrap_or(qualified)
 }
 
 /// Custom resources as Ray takes them.
@@ -990,7 +992,7 @@ impl RemoteActor for RayActor {
                 .map(|_| self.store.failed(died.clone()))
                 .collect());
         }
-        let name = method.name.rsplit('.').next().unwrap_or(method.name);
+        let name = member(method.name);
         let shared = &self.shared;
         shared.results(&self.store, outputs, &self.label, |py| {
             let remote = self.method(py, &method, name, outputs)?;
@@ -1011,7 +1013,7 @@ impl RemoteActor for RayActor {
         if let Some(died) = self.killed() {
             return Err(died);
         }
-        let name = method.name.rsplit('.').next().unwrap_or(method.name);
+        let name = member(method.name);
         let shared = &self.shared;
         shared.stream(&self.store, method.name, |py| {
             let remote = bridge::call(

@@ -171,7 +171,6 @@ pub(crate) fn serve(path: &str, dispatch: &mut (dyn Dispatch + Send), home: Home
 
 fn serve_stream(stream: UnixStream, dispatch: &mut (dyn Dispatch + Send), home: Home) -> i32 {
     let runtime = home.runtime;
-    let enter = Arc::clone(&home.enter);
     let (link, reader) = match Link::start(stream, home) {
         Ok(started) => started,
         Err(err) => {
@@ -182,7 +181,6 @@ fn serve_stream(stream: UnixStream, dispatch: &mut (dyn Dispatch + Send), home: 
     let _ = SERVED.set((runtime, Arc::clone(&link)));
     let serving = Serving {
         link,
-        enter,
         reading: Mutex::new(Reading { reader, issued: 0 }),
         waiting_to_read: AtomicUsize::new(0),
         turn: Mutex::new(Turn {
@@ -211,7 +209,6 @@ fn serve_stream(stream: UnixStream, dispatch: &mut (dyn Dispatch + Send), home: 
 /// threads of their own).
 struct Serving<'a> {
     link: Arc<Link>,
-    enter: Arc<dyn Fn() -> Box<dyn std::any::Any> + Send + Sync>,
     reading: Mutex<Reading>,
     /// Threads waiting to read (for `reading`).
     waiting_to_read: AtomicUsize,
@@ -250,7 +247,7 @@ impl<'a> Serving<'a> {
                 let follower = std::thread::Builder::new()
                     .name("rustyray-ray-serve".into())
                     .spawn_scoped(scope, move || {
-                        let _entered = (self.enter)();
+                        let _entered = self.link.enter();
                         self.lead(scope);
                     });
                 if let Err(err) = follower {
