@@ -1089,17 +1089,45 @@ fn fib(n: u64) -> u64 {
     a.get().unwrap() + b.get().unwrap()
 }
 
-/// Waits (up to two minutes) for a nested task that needs node 2's one CPU,
-/// which this task holds: it runs only if the wait lends the CPU.
+/// Waits (up to two minutes, by `get_timeout`, or by `wait` then `get`)
+/// for a nested task that needs node 2's one CPU, which this task holds:
+/// it runs only if the wait lends the CPU.
 #[rustyray::remote]
-fn wait_for_nested_on_node2() -> Result<i64, String> {
+fn wait_for_nested_on_node2(by_wait: bool) -> Result<i64, String> {
     let nested = add::options()
         .resource("node2", 0.5)
         .remote(20, 22)
         .map_err(|e| e.to_string())?;
-    nested
-        .get_timeout(Duration::from_secs(120))
-        .map_err(|e| e.to_string())
+    let two_minutes = Duration::from_secs(120);
+    if by_wait {
+        let (ready, _) = rustyray::wait(std::slice::from_ref(&nested), 1, Some(two_minutes))
+            .map_err(|e| e.to_string())?;
+        if ready.is_empty() {
+            return Err("the nested task never ran".into());
+        }
+        return nested.get().map_err(|e| e.to_string());
+    }
+    nested.get_timeout(two_minutes).map_err(|e| e.to_string())
+}
+
+/// Inside a Ray worker, for the refs it was given (inside its argument,
+/// so they stay refs): the positions `wait` finds ready when it waits for
+/// one, then when it waits 200 ms for all, and the first ready's value.
+#[rustyray::remote]
+fn first_ready(
+    refs: Vec<rustyray::ObjectRef<u32>>,
+) -> Result<(Vec<usize>, Vec<usize>, u32), String> {
+    let positions = |ready: &[rustyray::ObjectRef<u32>]| -> Vec<usize> {
+        ready
+            .iter()
+            .filter_map(|r| refs.iter().position(|given| given == r))
+            .collect()
+    };
+    let (one, _) = rustyray::wait(&refs, 1, None).map_err(|e| e.to_string())?;
+    let (all, _) = rustyray::wait(&refs, refs.len(), Some(Duration::from_millis(200)))
+        .map_err(|e| e.to_string())?;
+    let value = one[0].get().map_err(|e| e.to_string())?;
+    Ok((positions(&one), positions(&all), value))
 }
 
 /// The node a nested task pinned to node 2 ran on, its ref returned as is,
@@ -1130,14 +1158,34 @@ fn tasks_submitted_inside_a_task_run_on_the_cluster() {
         .unwrap();
     assert_ne!(there.get().unwrap(), driver);
     assert!(failed.contains("boom: deep"), "{failed}");
-    // `get_timeout` lends the worker's CPU too, as Ray's `get(timeout=..)`.
-    let lent = wait_for_nested_on_node2::options()
-        .resource("node2", 0.5)
-        .remote()
+    // `get_timeout` and `wait` lend the worker's CPU too, as Ray's
+    // `get(timeout=..)` and `wait` do.
+    for by_wait in [false, true] {
+        let lent = wait_for_nested_on_node2::options()
+            .resource("node2", 0.5)
+            .remote(by_wait)
+            .unwrap()
+            .get()
+            .unwrap();
+        assert_eq!(lent, 42, "by wait: {by_wait}");
+    }
+}
+
+#[test]
+fn a_task_starts_before_the_refs_inside_its_arguments_are_ready() {
+    let _rt = cluster();
+    let (dir, release) = scratch("first-ready", "release");
+    let held = hold_until::remote(release.display().to_string()).unwrap();
+    let given = rustyray::put(5_u32).unwrap();
+    // The held object comes first: `wait` for one returns the other.
+    let found = first_ready::remote(vec![held.clone(), given])
         .unwrap()
-        .get()
+        .get_timeout(Duration::from_secs(100))
         .unwrap();
-    assert_eq!(lent, 42);
+    assert_eq!(found, (vec![1], vec![1], 5));
+    std::fs::write(&release, b"").unwrap();
+    assert_eq!(held.get().unwrap(), 1);
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Creates a counter named `name` from inside a task, finds it again by

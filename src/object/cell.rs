@@ -178,15 +178,6 @@ impl ObjectCell {
         self.producer().is_some_and(Producer::help)
     }
 
-    /// Lets the producer wait where it lives until `deadline`, the calling
-    /// thread being about to block that long (see
-    /// [`Producer::wait_elsewhere`]).
-    pub(crate) fn wait_elsewhere(&self, deadline: Instant) {
-        if let Some(producer) = self.producer() {
-            producer.wait_elsewhere(deadline);
-        }
-    }
-
     /// Completes the object; the first completion wins. A value that finds
     /// no room in memory or on disk completes it with `StoreFull`.
     pub(crate) fn complete(self: &Arc<Self>, result: Result<Value>) -> bool {

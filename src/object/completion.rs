@@ -83,13 +83,12 @@ pub(crate) trait Producer: Send + Sync {
     /// has not started. `true` when it ran here.
     fn help(self: Arc<Self>) -> bool;
 
-    /// The calling thread is about to block until the producer completes
-    /// the value or `deadline` passes (a `get_timeout`): a producer living
-    /// elsewhere may wait there meanwhile, so that its system counts this
-    /// thread as blocked, as [`help`](Self::help) may without a deadline.
-    /// Nothing by default: a local task is not run inline under a deadline.
-    fn wait_elsewhere(self: Arc<Self>, deadline: Instant) {
-        let _ = deadline;
+    /// Where the producer lives, when that is outside this process, and
+    /// its name for the value there: a thread about to block on the value
+    /// waits there first (see [`Elsewhere`]). `None` by default: a local
+    /// producer is waited for here.
+    fn elsewhere(&self) -> Option<(Arc<dyn Elsewhere>, String)> {
+        None
     }
 
     /// The producer as the layer above knows it (a task), for listing what
@@ -97,6 +96,19 @@ pub(crate) trait Producer: Send + Sync {
     fn observe(self: Arc<Self>) -> Option<Box<dyn std::any::Any + Send>> {
         None
     }
+}
+
+/// A place outside this process where values are produced (a Ray worker's
+/// trampoline): a thread about to block on some of its values waits there
+/// first, so that the place's own system counts the thread as blocked
+/// while it waits as that system's own waits do (Ray lends a worker
+/// blocked in its `get` the worker's CPU, for the task it waits for).
+pub(crate) trait Elsewhere: Send + Sync {
+    /// Blocks until `ready` of the values named `keys` are complete there
+    /// (all of them: until they are, or one failed), or until `deadline`.
+    /// The values still reach their completions the usual way, maybe a
+    /// little after this returns.
+    fn wait(&self, keys: Vec<String>, ready: usize, deadline: Option<Instant>);
 }
 
 /// Async waiters, each under the key its registrant removes it by. The

@@ -14,7 +14,7 @@ use crate::object::cell::ObjectCell;
 use crate::object::hooks::SendGuard;
 use crate::object::id::ObjectId;
 use crate::object::value::Stored;
-use crate::object::Object;
+use crate::object::{wait, Object};
 use crate::sync::deadline_after;
 
 /// A reference to an object in a runtime's store: the result of
@@ -109,15 +109,12 @@ impl<T: Object> ObjectRef<T> {
             return outcome;
         }
         let deadline = timeout.and_then(deadline_after);
-        match deadline {
-            Some(deadline) => self.cell.wait_elsewhere(deadline),
-            None if timeout.is_none() && self.cell.help() => {
-                if let Some(outcome) = self.cell.try_get() {
-                    return outcome;
-                }
+        if timeout.is_none() && self.cell.help() {
+            if let Some(outcome) = self.cell.try_get() {
+                return outcome;
             }
-            None => {}
         }
+        wait::block_elsewhere(&[&self.cell], 1, deadline);
         let outcome = {
             let _blocked = store.blocking();
             self.cell.wait(deadline)

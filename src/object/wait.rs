@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
+use crate::object::completion::Elsewhere;
 use crate::object::store::Store;
 use crate::object::timer::Timer;
 use crate::object::{Object, ObjectRef};
@@ -166,6 +167,7 @@ pub(crate) fn block_until(
             }
         }
     }
+    block_elsewhere(cells, until.ready, deadline);
     let completions = Arc::new(Completions {
         needed: AtomicIsize::new(until.ready as isize),
         failures: until
@@ -195,6 +197,38 @@ pub(crate) fn block_until(
         *sleeping = true;
         sleeping = wait_until(&completions.changed, sleeping, deadline);
         *sleeping = false;
+    }
+}
+
+/// Lets a thread about to block until `ready` of `cells` are complete (or
+/// `deadline`) wait where their producers live first (see [`Elsewhere`]),
+/// when every pending one lives in one place outside this process: the
+/// objects of a Ray worker's nested tasks, waited for in Ray. Returns at
+/// once otherwise.
+pub(crate) fn block_elsewhere(cells: &[&ObjectCell], ready: usize, deadline: Option<Instant>) {
+    let mut place: Option<Arc<dyn Elsewhere>> = None;
+    let mut keys = Vec::new();
+    let mut complete = 0;
+    for cell in cells {
+        if cell.is_complete() {
+            complete += 1;
+            continue;
+        }
+        let Some((there, key)) = cell.producer().and_then(|p| p.elsewhere()) else {
+            return;
+        };
+        let same = |p: &Arc<dyn Elsewhere>| std::ptr::addr_eq(Arc::as_ptr(p), Arc::as_ptr(&there));
+        match &place {
+            Some(p) if !same(p) => return,
+            Some(_) => {}
+            None => place = Some(there),
+        }
+        keys.push(key);
+    }
+    if let Some(place) = place {
+        if ready > complete {
+            place.wait(keys, ready - complete, deadline);
+        }
     }
 }
 

@@ -151,10 +151,12 @@ class _Child:
         with self.send_lock:
             self.conn.sendall(data)
 
-    def request(self, parts):
+    def request(self, parts, later=()):
         """Sends one request and waits for its reply (one call at a time),
-        serving the program's own requests meanwhile."""
+        serving the program's own requests meanwhile; `later`: the objects
+        the request names to watch once it is sent (see `_pack_inside`)."""
         self._send(parts)
+        self._watch(later)
         while True:
             reply = _recv(self.reader)
             if reply is None:
@@ -199,27 +201,29 @@ class _Child:
                 slot[1] = [reply[0]] + reply[2:]
                 slot[0].set()
 
-    def request_concurrent(self, kind, parts):
+    def request_concurrent(self, kind, parts, later=()):
         slot = [threading.Event(), None]
         key = str(next(self.keys)).encode()
         self.pending[key] = slot
         self._send([kind, key] + parts)
+        self._watch(later)
         slot[0].wait()
         return slot[1]
 
     # The arguments and results of calls.
 
     def inside(self, args):
-        """The arguments as the child takes them, and the request's mark:
-        an argument that holds refs or actor handles arrives from Ray as a
-        pair (its bytes, what they name), which Ray leaves unresolved; the
-        child gets its bytes, and what every such argument names, in
-        order, in one more part (`_pack_inside`). Marked "r" then, else ""
-        and no part. An argument that is an object failed inside a result
+        """The arguments as the child takes them, the request's mark, and
+        the objects to watch once the request is sent: an argument that
+        holds refs or actor handles arrives from Ray as a pair (its bytes,
+        what they name), which Ray leaves unresolved; the child gets its
+        bytes, and what every such argument names, in order, in one more
+        part (`_pack_inside`). Marked "r" then, else "" and no part. An
+        argument that is an object failed inside a result
         (`_unpack_value`) fails the call with its error, as Ray fails a
         task whose argument failed."""
         if all(type(arg) is bytes for arg in args):
-            return "", [], args
+            return "", [], args, []
         named = []
         plain = []
         for arg in args:
@@ -231,38 +235,38 @@ class _Child:
                 plain.append(data)
             else:
                 plain.append(arg)
-        return "r", [self._pack_inside(named)], plain
+        later = []
+        return "r", [self._pack_inside(named, later)], plain, later
 
-    def _pack_inside(self, named):
+    def _pack_inside(self, named, later):
         """What a value's refs and handles name, as `write_value` writes
-        them: each object fetched here (Ray counts this worker as blocked
-        meanwhile), `v` and its value or `e` and the failure it is; each
+        them: each object kept here for the child, `o` and its id (the
+        child learns its value when Ray completes it, and until then may
+        wait for it, pass it on or drop it, as Ray's borrowers do); each
         actor (Ray's handle, its groups' names and its type's name) kept
-        here, `a` and its id."""
+        here, `a` and its id. The objects are watched (`_watch`) only once
+        the frame that names them is sent (`later`): the child must know
+        an object before it reads that it is complete."""
         out = [struct.pack("<I", len(named))]
         for item in named:
+            key = str(next(self.keys)).encode()
             if type(item) is tuple:
-                key = str(next(self.keys)).encode()
                 self.actors[key] = item
                 packed = b"a" + _text(key) + _text(item[1]) + _text(item[0]._actor_id.hex())
             else:
-                try:
-                    value = ray.get(item)
-                    if isinstance(value, RustError):
-                        raise value
-                    packed = b"v" + self._pack_value(value)
-                except Exception as error:  # noqa: BLE001: the object is that error
-                    packed = b"e" + b"".join(_text(text) for text in _classify(error))
+                self.objects[key] = item
+                later.append((key, item))
+                packed = b"o" + _text(key)
             out.append(struct.pack("<I", len(packed)))
             out.append(packed)
         return b"".join(out)
 
-    def _pack_value(self, value):
+    def _pack_value(self, value, later):
         """A Rust value from Ray (bytes, or its bytes and what is inside) as
-        `write_value` writes a value."""
+        `write_value` writes a value (see `_pack_inside` for `later`)."""
         if type(value) is tuple:
             data, named = value
-            return self._pack_inside(named) + data
+            return self._pack_inside(named, later) + data
         return b"\0\0\0\0" + value
 
     def unpack_value(self, data):
@@ -338,14 +342,20 @@ class _Child:
         self._send(answer)
 
     def _get(self, parts):
-        """Waits for objects the program is about to block on (for at most
-        the seconds `parts[0]` says, if any), in Ray's `get` (which counts
-        this worker as blocked: a task it waits for may need its CPU).
+        """Waits until as many of the objects the program is about to block
+        on as `parts[1]` says are complete (for at most the seconds
+        `parts[0]` says, if any): for all of them in Ray's `get` (which
+        returns early on a failure), for fewer in Ray's `wait`. Both count
+        this worker as blocked (a task it waits for may need its CPU).
         Their values reach it by `_push`."""
         timeout = float(parts[0]) if parts[0] else None
-        refs = [self.objects[key] for key in parts[1:] if key in self.objects]
+        ready = int(parts[1])
+        refs = [self.objects[key] for key in parts[2:] if key in self.objects]
         try:
-            ray.get(refs, timeout=timeout)
+            if ready < len(refs):
+                ray.wait(refs, num_returns=ready, timeout=timeout)
+            else:
+                ray.get(refs, timeout=timeout)
         except Exception:  # noqa: BLE001: a failure or a timeout reaches it by `_push`
             pass
         return []
@@ -373,7 +383,7 @@ class _Child:
         if remote is None:
             remote = self.tasks[key] = ray.remote(_task(tuple(self.command), function, split))
         refs = remote.options(**options).remote(*[self._arg(arg) for arg in parts[8:]])
-        self._watch(keys, [refs] if count == 1 else refs)
+        self._watch(zip(keys, [refs] if count == 1 else refs))
         return []
 
     def _actor_call(self, parts):
@@ -389,7 +399,7 @@ class _Child:
             parts[5] == b"1",
         )
         refs = remote(*[self._arg(arg) for arg in parts[6:]])
-        self._watch(keys, [refs] if outputs == 1 else refs)
+        self._watch(zip(keys, [refs] if outputs == 1 else refs))
         return []
 
     def _create(self, parts):
@@ -450,11 +460,11 @@ class _Child:
             return self.objects[part[1:]]
         return self.unpack_value(part[1:])
 
-    def _watch(self, keys, refs):
-        """Keeps `refs` for the program under its ids `keys` (it made
-        their cells before it asked): it learns each object when Ray
+    def _watch(self, objects):
+        """Keeps each object of `objects` (key, ref) for the program under
+        its key (it knows each by then): it learns each object when Ray
         completes it."""
-        for key, ref in zip(keys, refs):
+        for key, ref in objects:
             self.objects[key] = ref
             ref._on_completed(functools.partial(self._push, key))
 
@@ -463,17 +473,13 @@ class _Child:
             if type(value) is bytes:
                 self._send([b"done", key, b"\0\0\0\0" + value])
             elif type(value) is tuple:
-                # Fetching what is inside blocks: not on Ray's thread.
-                later = threading.Thread(
-                    target=lambda: self._send([b"done", key, self._pack_value(value)]),
-                    daemon=True,
-                )
-                later.start()
+                later = []
+                self._send([b"done", key, self._pack_value(value, later)])
+                self._watch(later)
             else:
                 self._send([b"fail", key, *_classify(value)])
         except OSError:
             pass  # the program is gone
-
 
 def _state():
     state = sys.modules.get("_rustyray_worker_state")
@@ -544,8 +550,10 @@ def _task(command, function, split):
 
     def task(*args):
         child = _child(command)
-        mark, inside, args = child.inside(args)
-        reply = child.request([mark + "call", *inside, function, _attempt(), split, *args])
+        mark, inside, args, later = child.inside(args)
+        reply = child.request(
+            [mark + "call", *inside, function, _attempt(), split, *args], later
+        )
         return _outcome(reply, child)
 
     return _named(task, function)
@@ -581,8 +589,8 @@ def _stream(command, function):
 
     def stream(*args):
         child = _child(command)
-        mark, inside, args = child.inside(args)
-        _outcome(child.request([mark + "stream", *inside, function, _attempt(), *args]))
+        mark, inside, args, later = child.inside(args)
+        _outcome(child.request([mark + "stream", *inside, function, _attempt(), *args], later))
         yield from _items(child, lambda: child.request(["next"]))
 
     return _named(stream, function)
@@ -599,7 +607,7 @@ class RustActor:
         self.groups = sorted(groups.items())
         self.child = _Child(command)
         described = ",".join(f"{name}={limit}" for name, limit in self.groups)
-        mark, inside, args = self.child.inside(args)
+        mark, inside, args, later = self.child.inside(args)
         reply = self.child.request(
             [
                 mark + "create",
@@ -610,7 +618,8 @@ class RustActor:
                 described,
                 _actor_id(),
                 *args,
-            ]
+            ],
+            later,
         )
         _outcome(reply)
         # Ray runs calls on several threads at once (a pool per concurrency
@@ -627,13 +636,15 @@ class RustActor:
     def _rustyray_call(self, method, *args):
         """Calls `method` in the child, as the attempt Ray runs."""
         attempt = _attempt()
-        mark, inside, args = self.child.inside(args)
+        mark, inside, args, later = self.child.inside(args)
         if self.concurrent:
             reply = self.child.request_concurrent(
-                mark + "cmethod", [*inside, method, attempt, *args]
+                mark + "cmethod", [*inside, method, attempt, *args], later
             )
         else:
-            reply = self.child.request([mark + "method", *inside, method, attempt, *args])
+            reply = self.child.request(
+                [mark + "method", *inside, method, attempt, *args], later
+            )
         if reply[0] in (b"exit", b"exitv") and not self.exiting:
             # The actor called `exit_actor()`: this call returns its value,
             # and the Ray actor ends (for good, its resources freed) by a
@@ -645,14 +656,14 @@ class RustActor:
     def _rustyray_stream(self, method, *args):
         """A streaming method's encoded items."""
         child = self.child
-        mark, inside, args = child.inside(args)
+        mark, inside, args, later = child.inside(args)
         if self.concurrent:
-            reply = child.request_concurrent(mark + "csmethod", [*inside, method, *args])
+            reply = child.request_concurrent(mark + "csmethod", [*inside, method, *args], later)
             _outcome(reply)
             key = reply[1]
             yield from _items(child, lambda: child.request_concurrent("cnext", [key]), key)
         else:
-            _outcome(child.request([mark + "smethod", *inside, method, *args]))
+            _outcome(child.request([mark + "smethod", *inside, method, *args], later))
             yield from _items(child, lambda: child.request(["next"]))
 
 

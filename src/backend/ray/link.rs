@@ -9,9 +9,13 @@
 //! holds ([`ForwardedActor`], `qacall`) are made in Ray by the trampoline.
 //! The refs those return are *forwarded objects*: cells of the program's
 //! runtime, under ids the program chose, that the trampoline completes
-//! when Ray completes the object (`done` / `fail`). A blocking `get` (or
-//! `get_timeout`) of one first waits in the trampoline (`qget`), so that
-//! Ray counts the worker as blocked and lends its CPU, as `ray.get` does.
+//! when Ray completes the object (`done` / `fail`). The refs inside a
+//! call's arguments (and inside the values of forwarded objects) are
+//! forwarded objects too, under ids the trampoline chose: a call starts
+//! without waiting for them, as a Ray task does. A blocking `get`,
+//! `get_timeout`, `get_all` or `wait` of forwarded objects first waits in
+//! the trampoline (`qget`), so that Ray counts the worker as blocked and
+//! lends its CPU, as `ray.get` and `ray.wait` do.
 //!
 //! Whichever serving thread reads the socket (see
 //! [`worker`](super::worker)) hands the answers to the program's own
@@ -39,6 +43,7 @@ use crate::actor::registry::ActorTable;
 use crate::backend::{CallSpec, CreateSpec};
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
+use crate::object::completion::Elsewhere;
 use crate::object::crossing::{self, Crossed, Exported, Inside};
 use crate::object::handoff::Handle;
 use crate::object::store::Store;
@@ -352,9 +357,10 @@ impl Link {
         self.tell(&frame);
     }
 
-    /// What the trampoline sent inside a value, here: objects by value
-    /// made complete in this runtime, its objects forwarded, its actors
-    /// as handles whose calls it makes.
+    /// What the trampoline sent inside a value, here: its objects
+    /// forwarded (objects by value, which it does not send now, made
+    /// complete in this runtime), its actors as handles whose calls it
+    /// makes.
     pub(crate) fn inside(self: &Arc<Self>, inside: Vec<WireInside>) -> Vec<Handle> {
         inside
             .into_iter()
@@ -555,32 +561,28 @@ impl Producer for Forwarded {
     }
 
     fn help(self: Arc<Self>) -> bool {
-        self.wait_in_ray(None);
         false
     }
 
-    fn wait_elsewhere(self: Arc<Self>, deadline: Instant) {
-        self.wait_in_ray(Some(deadline));
+    fn elsewhere(&self) -> Option<(Arc<dyn Elsewhere>, String)> {
+        let link: Arc<dyn Elsewhere> = self.link.upgrade()?;
+        Some((link, self.id.clone()))
     }
 }
 
-impl Forwarded {
-    /// The caller is about to block on the object (until `deadline`): wait
-    /// in Ray first, which counts this worker as blocked and lends its CPU
-    /// (a task it waits for may need it).
-    fn wait_in_ray(&self, deadline: Option<Instant>) {
-        let Some(link) = self.link.upgrade() else {
-            return;
-        };
+/// A thread of the program about to block on forwarded objects waits in
+/// Ray first (`qget`): in `ray.get` for all of them (which returns early
+/// on a failure), in `ray.wait` for fewer. Both count this worker as
+/// blocked and lend its CPU, which a task it waits for may need.
+impl Elsewhere for Link {
+    fn wait(&self, keys: Vec<String>, ready: usize, deadline: Option<Instant>) {
         let timeout = deadline.map(|deadline| {
             let left = deadline.saturating_duration_since(Instant::now());
             left.as_secs_f64().to_string()
         });
-        let parts = vec![
-            timeout.unwrap_or_default().into_bytes(),
-            self.id.clone().into_bytes(),
-        ];
-        if let Err(err) = link.request("get", parts) {
+        let mut parts = texts([timeout.unwrap_or_default(), ready.to_string()]);
+        parts.extend(keys.into_iter().map(String::into_bytes));
+        if let Err(err) = self.request("get", parts) {
             tracing::debug!("rustyray worker: waiting in Ray: {err}");
         }
     }

@@ -37,16 +37,19 @@
 //! their objects alive while the value lives (its borrower protocol). On
 //! the driver each such ref gets a cell of its own, paired with Ray's ref
 //! like a result; an actor's handle crosses as Ray's handle. Between a
-//! trampoline and its child the objects travel by value (`protocol.rs`):
-//! the trampoline fetches those an argument names, and puts into Ray those
-//! a result names, unless it holds them for the child already.
+//! trampoline and its child (`protocol.rs`), the objects an argument names
+//! stay in Ray, held by the trampoline and forwarded to the child (which
+//! reads each when Ray has it); the objects a result names travel by
+//! value, and the trampoline puts them into Ray, unless it holds them for
+//! the child already.
 //!
 //! A call running in the child reaches Ray through the trampoline
 //! (`link.rs`): the tasks it submits, the actors it creates or finds and
 //! the calls of actor handles it was given are made there, in Ray, and
 //! their refs are the child's cells that the trampoline completes. A
-//! blocking `get` of one waits in Ray's `get` on the task's own thread, so
-//! Ray lends the worker's CPU meanwhile, as it does for a Python task.
+//! blocking `get` or `wait` of such refs waits in Ray's `get` or `wait` on
+//! the task's own thread, so Ray lends the worker's CPU meanwhile, as it
+//! does for a Python task.
 //!
 //! Actors: a Python actor class trampoline holds a worker-mode child of
 //! its own, which holds the Rust actor (created through the registry's

@@ -66,9 +66,10 @@
 //!   it: a Ray actor the program's call created; `qgetactor`, id, name,
 //!   namespace → `re`, id, actor id, actor type, concurrency groups'
 //!   names, Ray's hex id of it;
-//! - `qget`, id, timeout (seconds, or empty: none), object ids… → `re`, id
-//!   once all are complete or the timeout passed (the trampoline waits in
-//!   Ray's `get`, which counts its worker as blocked);
+//! - `qget`, id, timeout (seconds, or empty: none), count, object ids… →
+//!   `re`, id once `count` of them are complete (all: or one failed) or
+//!   the timeout passed (the trampoline waits in Ray's `get` for all and
+//!   in Ray's `wait` for fewer, which both count its worker as blocked);
 //! - `qcancel`, object id; `qkill`, actor, no restart (`1` or empty);
 //!   `qfree`, object ids… and `qfreeactor`, actor (the program holds them
 //!   no more): not answered.

@@ -241,6 +241,9 @@ impl<'a> Serving<'a> {
             let Some(request) = self.link.next_request(&mut reading.reader) else {
                 return;
             };
+            // The objects its arguments name are known here before the
+            // next frame is read: it may say one is complete.
+            let request = take_inside(&self.link, request);
             let ticket = reading.issued;
             reading.issued += 1;
             if self.waiting_to_read.load(Ordering::Acquire) == 0 {
@@ -261,7 +264,7 @@ impl<'a> Serving<'a> {
     }
 
     /// Serves request number `ticket` once those before it are served.
-    fn serve(&self, ticket: u64, request: Frame) {
+    fn serve(&self, ticket: u64, request: std::io::Result<(Frame, Inside)>) {
         let mut turn = lock(&self.turn);
         while turn.served != ticket {
             turn = wait_until(&self.turned, turn, None);
@@ -269,7 +272,7 @@ impl<'a> Serving<'a> {
         let Turn {
             dispatch, exiting, ..
         } = &mut *turn;
-        let served = take_inside(&self.link, request).and_then(|(parts, inside)| {
+        let served = request.and_then(|(parts, inside)| {
             handoff::with_handles(&inside, || {
                 serve_request(&parts, &mut **dispatch, &self.link, &self.streams, exiting)
             })
