@@ -1007,6 +1007,64 @@ fn fail_through(counter: CounterHandle) -> String {
     }
 }
 
+/// Streams `count_up(n)` from the counter it was given, then two items of
+/// `forever()` (the stream, dropped, stops); the counts, and the counter
+/// after one more increment.
+#[rustyray::remote]
+fn stream_through(counter: CounterHandle, n: i64) -> (Vec<i64>, Vec<i64>, i64) {
+    let counted = counter
+        .count_up(n)
+        .unwrap()
+        .map(|item| item.unwrap().get().unwrap().0)
+        .collect();
+    let first_two = counter
+        .forever()
+        .unwrap()
+        .take(2)
+        .map(|item| item.unwrap().get().unwrap())
+        .collect();
+    let after = counter.incr(1).unwrap().get().unwrap();
+    (counted, first_two, after)
+}
+
+#[test]
+fn a_task_streams_from_an_actor_whose_handle_it_was_given() {
+    let _rt = cluster();
+    let counter = Counter::remote(10).unwrap();
+    let (counted, first_two, after) = stream_through::remote(counter.clone(), 3)
+        .unwrap()
+        .get_timeout(Duration::from_secs(100))
+        .unwrap();
+    assert_eq!(counted, [11, 12, 13]);
+    // `forever` counts from the count without changing it; the increment
+    // ran once the stopped generator let the actor go.
+    assert_eq!(first_two, [13, 14]);
+    assert_eq!(after, 14);
+    assert_eq!(counter.incr(0).unwrap().get().unwrap(), 14);
+    // Waiting for a stream's items lends the worker's CPU, as in Ray.
+    let counted = stream_from_a_counter_on_node2::options()
+        .resource("node2", 0.5)
+        .remote()
+        .unwrap()
+        .get_timeout(Duration::from_secs(100))
+        .unwrap();
+    assert_eq!(counted, [11, 12, 13]);
+}
+
+/// Creates a counter that needs node 2's one CPU, which this task holds,
+/// and streams `count_up(3)` from it: the counter starts only if waiting
+/// for the stream lends the CPU.
+#[rustyray::remote]
+fn stream_from_a_counter_on_node2() -> Vec<i64> {
+    let counter = Counter::options()
+        .num_cpus(1.0)
+        .resource("node2", 0.5)
+        .remote(10)
+        .unwrap();
+    let items = counter.count_up(3).unwrap();
+    items.map(|item| item.unwrap().get().unwrap().0).collect()
+}
+
 #[test]
 fn refs_inside_arguments_reach_a_task_on_another_node() {
     let _rt = cluster();

@@ -33,12 +33,12 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::object::store::Store;
 use crate::object::value::Value;
-use crate::object::{Object, ObjectRef};
+use crate::object::{wait, Object, ObjectRef};
 use crate::sync::lock;
 use crate::task::context;
 use crate::task::returns::{One, UserError};
@@ -443,6 +443,11 @@ impl<T: Object> Iterator for ObjectRefStream<T> {
             if let Poll::Ready(item) = self.poll_item(None) {
                 return item;
             }
+            // A generator living elsewhere (a Ray actor's, called in a Ray
+            // worker) is waited for there too, which lends the worker's
+            // CPU as Ray's own iteration does; a while at a time, since
+            // the item reaches the channel by another way.
+            wait::block_elsewhere(&[&self.task.cell], 1, Some(Instant::now() + RECHECK));
             let state = lock(&self.channel.state);
             if state.items.is_empty() && !state.ended {
                 drop(

@@ -2,9 +2,11 @@
 # `bridge.rs`), and, pickled by value with the functions below, in Ray's
 # worker processes, where it starts the program itself in worker mode and
 # speaks the framed protocol of `protocol.rs` with it over a Unix socket.
+import collections
 import functools
 import itertools
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -15,6 +17,10 @@ import time
 import types
 
 import ray
+
+# How long a call's thread waits in Ray at a time before it serves what the
+# child sent meanwhile (see `_Child._get`).
+_SLICE = 0.05
 
 
 def _pack(parts):
@@ -28,17 +34,38 @@ def _pack(parts):
     return struct.pack("<I", len(body)) + body
 
 
-def _recv(reader):
-    """The next frame's parts from a buffered `reader` (None at its end)."""
-    head = reader.read(4)
-    if len(head) < 4:
-        return None
-    (n,) = struct.unpack("<I", head)
-    body = reader.read(n)
-    if len(body) < n:
-        return None
-    (count,) = struct.unpack_from("<I", body, 0)
-    return _texts(body, 4, count)
+class _Frames:
+    """The frames the child sends, read whole from its socket; `waiting`
+    says, without waiting, whether one has (begun to) come."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.buffer = bytearray()
+
+    def _fill(self, size):
+        """Whether `size` bytes are at hand (False: the socket closed)."""
+        while len(self.buffer) < size:
+            chunk = self.conn.recv(max(1 << 16, size - len(self.buffer)))
+            if not chunk:
+                return False
+            self.buffer += chunk
+        return True
+
+    def next(self):
+        """The next frame's parts (None once the socket closes)."""
+        if not self._fill(4):
+            return None
+        (n,) = struct.unpack_from("<I", self.buffer, 0)
+        if not self._fill(4 + n):
+            return None
+        with memoryview(self.buffer) as view:
+            body = bytes(view[4 : 4 + n])
+        del self.buffer[: 4 + n]
+        (count,) = struct.unpack_from("<I", body, 0)
+        return _texts(body, 4, count)
+
+    def waiting(self):
+        return bool(self.buffer) or bool(select.select([self.conn], [], [], 0)[0])
 
 
 def _text(text):
@@ -141,7 +168,9 @@ class _Child:
             os.rmdir(folder)
         conn.settimeout(None)
         self.conn = conn
-        self.reader = conn.makefile("rb")
+        self.frames = _Frames(conn)
+        # Frames read while a wait was served (`_get`), for `request`.
+        self.stash = collections.deque()
 
     def alive(self):
         return self.proc.poll() is None
@@ -158,12 +187,16 @@ class _Child:
         self._send(parts)
         self._watch(later)
         while True:
-            reply = _recv(self.reader)
-            if reply is None:
-                self.died()
+            reply = self.stash.popleft() if self.stash else self._next_frame()
             if reply[0][:1] != b"q":
                 return reply
             self._serve(reply, on_task_thread=True)
+
+    def _next_frame(self):
+        frame = self.frames.next()
+        if frame is None:
+            self.died()
+        return frame
 
     def tell(self, parts):
         """Sends a message the child does not answer."""
@@ -190,9 +223,7 @@ class _Child:
 
     def _read(self):
         while True:
-            reply = _recv(self.reader)
-            if reply is None:
-                self.died()
+            reply = self._next_frame()
             if reply[0][:1] == b"q":
                 self._serve(reply)
                 continue
@@ -317,7 +348,7 @@ class _Child:
             if entry is not None:
                 ray.kill(entry[0], no_restart=request[2] == b"1")
         elif kind == b"get" and on_task_thread:
-            self._answer(request[1], self._get, request[2:])
+            self._answer(request[1], functools.partial(self._get, serving=True), request[2:])
         elif kind == b"get":
             waiting = threading.Thread(
                 target=self._answer, args=(request[1], self._get, request[2:]), daemon=True
@@ -325,6 +356,15 @@ class _Child:
             waiting.start()
         elif kind == b"acall":
             self._answer(request[1], self._actor_call, request[2:])
+        elif kind == b"astream":
+            self._answer(request[1], self._actor_stream, request[2:])
+        elif kind == b"next":
+            # Waits for the actor's next item: never on a call's thread,
+            # whose other requests must go on meanwhile.
+            waiting = threading.Thread(
+                target=self._answer, args=(request[1], self._next, request[2:]), daemon=True
+            )
+            waiting.start()
         elif kind == b"call":
             self._answer(request[1], self._call, request[2:])
         elif kind == b"create":
@@ -341,24 +381,56 @@ class _Child:
             answer = [b"rerr", key, *_classify(error)]
         self._send(answer)
 
-    def _get(self, parts):
+    def _get(self, parts, serving=False):
         """Waits until as many of the objects the program is about to block
         on as `parts[1]` says are complete (for at most the seconds
         `parts[0]` says, if any): for all of them in Ray's `get` (which
         returns early on a failure), for fewer in Ray's `wait`. Both count
-        this worker as blocked (a task it waits for may need its CPU).
-        Their values reach it by `_push`."""
+        this worker as blocked (a task it waits for may need its CPU). A
+        stream's generator among them is ready when its next item is.
+        Their values reach it by `_push`, a stream's items by `qnext`.
+
+        `serving`: on the thread that reads the child's frames (a call's,
+        so that Ray lends its CPU), which waits a slice at a time and
+        serves in between what the child sent meanwhile (a cancel, say,
+        which what it waits for may need), its waits on threads of their
+        own; frames for `request` are kept for it."""
         timeout = float(parts[0]) if parts[0] else None
         ready = int(parts[1])
         refs = [self.objects[key] for key in parts[2:] if key in self.objects]
-        try:
-            if ready < len(refs):
-                ray.wait(refs, num_returns=ready, timeout=timeout)
-            else:
-                ray.get(refs, timeout=timeout)
-        except Exception:  # noqa: BLE001: a failure or a timeout reaches it by `_push`
-            pass
-        return []
+        if not refs:
+            return []
+        # A stream's generator is ready when its next item is.
+        streams = any(isinstance(ref, ray.ObjectRefGenerator) for ref in refs)
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def wait(seconds):
+            try:
+                if ready < len(refs) or streams:
+                    got, _ = ray.wait(refs, num_returns=min(ready, len(refs)), timeout=seconds)
+                    return len(got) >= min(ready, len(refs))
+                ray.get(refs, timeout=seconds)
+            except ray.exceptions.GetTimeoutError:
+                return False
+            except Exception:  # noqa: BLE001: a failure reaches it by `_push`
+                pass
+            return True
+
+        if not serving:
+            wait(timeout)
+            return []
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return []
+            if wait(_SLICE if left is None else min(_SLICE, left)):
+                return []
+            while self.frames.waiting():
+                frame = self._next_frame()
+                if frame[0][:1] == b"q":
+                    self._serve(frame)
+                else:
+                    self.stash.append(frame)
 
     def _call(self, parts):
         """Submits a task the program's call submitted (see `protocol.rs`)."""
@@ -401,6 +473,26 @@ class _Child:
         refs = remote(*[self._arg(arg) for arg in parts[6:]])
         self._watch(zip(keys, [refs] if outputs == 1 else refs))
         return []
+
+    def _actor_stream(self, parts):
+        """Calls a streaming method of a Ray actor the trampoline holds: its
+        generator kept under the program's id (`parts[0]`), for `qnext`,
+        `qcancel` and `qfree`."""
+        key, handle = parts[0], self.actors[parts[1]][0]
+        group = parts[3].decode() or None
+        backpressure = int(parts[4]) if parts[4] else None
+        remote = actor_stream(handle, group, backpressure)
+        self.objects[key] = remote(parts[2].decode(), *[self._arg(arg) for arg in parts[5:]])
+        return []
+
+    def _next(self, parts):
+        """The next item of the stream kept under `parts[0]`: `item` and its
+        bytes, or `end`; the error that ended it is raised."""
+        generator = self.objects[parts[0]]
+        try:
+            return [b"item", ray.get(next(generator))]
+        except StopIteration:
+            return [b"end"]
 
     def _create(self, parts):
         """Creates a Ray actor the program's call created (see

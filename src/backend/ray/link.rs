@@ -53,6 +53,7 @@ use crate::sync::lock;
 use crate::task::args::{ArgList, RayArg, RayArgKind};
 use crate::task::returns::{Outputs, TaskReturn};
 use crate::task::scheduler::Scheduler;
+use crate::task::stream::{ItemSource, RemoteStream};
 
 /// The runtime a program serving a Ray worker runs its calls in: what
 /// objects and actor handles from the trampoline join.
@@ -175,8 +176,15 @@ impl Link {
     }
 
     /// Sends a request of the program's (`q` and `kind`) and waits for its
-    /// answer's parts (after the id).
+    /// answer's parts (after the id); a refusal is an error naming the task
+    /// the trampoline names, if any.
     fn request(&self, kind: &str, parts: Frame) -> Result<Frame> {
+        self.request_for("", kind, parts)
+    }
+
+    /// [`request`](Self::request), a refusal naming `task` when the
+    /// trampoline names none.
+    fn request_for(&self, task: &str, kind: &str, parts: Frame) -> Result<Frame> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (answer, answered) = crossbeam_channel::bounded(1);
         lock(&self.answers).insert(id, answer);
@@ -194,7 +202,7 @@ impl Link {
             Some(b"re") => Ok(answer.into_iter().skip(2).collect()),
             _ => {
                 let text = |i| text(&answer, i);
-                Err(super::error_of(&text(2), "", text(3), text(4)))
+                Err(super::error_of(&text(2), task, text(3), text(4)))
             }
         }
     }
@@ -238,11 +246,15 @@ impl Link {
     /// program names them, so that each is known here before the
     /// trampoline can say it is complete.
     fn results(self: &Arc<Self>, count: usize) -> (String, Vec<Arc<ObjectCell>>) {
-        let ids: Vec<String> = (0..count)
-            .map(|_| format!("o{}", self.next.fetch_add(1, Ordering::Relaxed)))
-            .collect();
-        let cells = ids.iter().map(|id| self.object(id.clone())).collect();
+        let (ids, cells): (Vec<String>, _) = (0..count).map(|_| self.result()).unzip();
         (ids.join(","), cells)
+    }
+
+    /// One forwarded object under a new id (see [`results`](Self::results)).
+    fn result(self: &Arc<Self>) -> (String, Arc<ObjectCell>) {
+        let id = format!("o{}", self.next.fetch_add(1, Ordering::Relaxed));
+        let cell = self.object(id.clone());
+        (id, cell)
     }
 
     /// Creates a Ray actor (inside a call this program runs) holding an `A`
@@ -627,15 +639,28 @@ impl RemoteActor for ForwardedActor {
     fn call_streaming(
         &self,
         method: MethodInfo,
-        _args: Vec<RayArg>,
-        _backpressure: Option<usize>,
-    ) -> Result<crate::task::stream::RemoteStream> {
-        Err(Error::InvalidArgument {
-            call: method.name,
-            reason: "a streaming method of an actor whose handle was passed into a Ray worker \
-                     is not mapped yet: call it where the handle was made"
-                .into(),
-        })
+        args: Vec<RayArg>,
+        backpressure: Option<usize>,
+    ) -> Result<RemoteStream> {
+        self.link.home.store.check_open()?;
+        // The stream's task is a forwarded object under the generator's id
+        // (its cancel is the generator's); its items come by `qnext`.
+        let (id, task) = self.link.result();
+        let mut parts = texts([
+            id.clone(),
+            self.id.clone(),
+            super::member(method.name).to_string(),
+            method.group.unwrap_or_default().to_string(),
+            backpressure.map(|n| n.to_string()).unwrap_or_default(),
+        ]);
+        parts.extend(self.link.args(&args)?);
+        self.link.request("astream", parts)?;
+        let items = ForwardedItems {
+            link: Arc::clone(&self.link),
+            id,
+            name: method.name.to_string(),
+        };
+        Ok((task, Box::new(items)))
     }
 
     fn kill(&self, no_restart: bool) {
@@ -649,6 +674,41 @@ impl RemoteActor for ForwardedActor {
 
     fn engine_id(&self) -> &str {
         &self.ray
+    }
+}
+
+/// The items of a streaming method the trampoline called (see
+/// [`ForwardedActor::call_streaming`]): each asked for in turn (`qnext`).
+struct ForwardedItems {
+    link: Arc<Link>,
+    /// The trampoline's id of the stream's generator.
+    id: String,
+    name: String,
+}
+
+impl ItemSource for ForwardedItems {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn next_item(&mut self) -> Option<Result<Vec<u8>>> {
+        let answer = self
+            .link
+            .request_for(&self.name, "next", texts([self.id.clone()]));
+        match answer {
+            Ok(mut parts) => match parts.first().map(Vec::as_slice) {
+                Some(b"item") if parts.len() == 2 => parts.pop().map(Ok),
+                Some(b"end") => None,
+                _ => Some(Err(Error::serialization(
+                    "a stream's next item of no known kind",
+                ))),
+            },
+            Err(err) => Some(Err(err)),
+        }
+    }
+
+    fn stop(&mut self) {
+        self.link.tell(&[b"qcancel", self.id.as_bytes()]);
     }
 }
 

@@ -45,11 +45,13 @@
 //!
 //! A call running in the child reaches Ray through the trampoline
 //! (`link.rs`): the tasks it submits, the actors it creates or finds and
-//! the calls of actor handles it was given are made there, in Ray, and
-//! their refs are the child's cells that the trampoline completes. A
-//! blocking `get` or `wait` of such refs waits in Ray's `get` or `wait` on
-//! the task's own thread, so Ray lends the worker's CPU meanwhile, as it
-//! does for a Python task.
+//! the calls of actor handles it was given (streaming methods too) are
+//! made there, in Ray, and their refs are the child's cells that the
+//! trampoline completes. A blocking `get` or `wait` of such refs (or of a
+//! stream's next item) waits in Ray's `get` or `wait` on the task's own
+//! thread, so Ray lends the worker's CPU meanwhile, as it does for a
+//! Python task; that thread reads the child's socket too, so it waits a
+//! slice at a time and serves what the child sent meanwhile.
 //!
 //! Actors: a Python actor class trampoline holds a worker-mode child of
 //! its own, which holds the Rust actor (created through the registry's

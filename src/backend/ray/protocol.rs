@@ -54,6 +54,13 @@
 //!   empty), retry exceptions (`1` or empty), arguments… → `re`, id: a
 //!   call of a Ray actor the trampoline holds; each argument is `o` and an
 //!   object id (a ref Ray resolves) or `v` and a value ([`write_value`]);
+//! - `qastream`, id, stream id (the program names it, as a result),
+//!   actor, method, concurrency group (or empty), backpressure (or empty),
+//!   arguments… → `re`, id: a call of a streaming method of a Ray actor
+//!   the trampoline holds, which keeps its generator under the stream id;
+//!   `qnext`, id, stream id → `re`, id, `item`, encoded item | `re`, id,
+//!   `end` (or `rerr` with the error that ended the stream): its next
+//!   item; `qcancel` of the stream id stops it, and `qfree` forgets it;
 //! - `qcall`, id, result ids, function, split (empty, or the
 //!   `num_returns` a returned `Vec` is split into), result count, task
 //!   name, CPUs, max retries, retry exceptions (`1` or empty), custom
@@ -69,7 +76,8 @@
 //! - `qget`, id, timeout (seconds, or empty: none), count, object ids… →
 //!   `re`, id once `count` of them are complete (all: or one failed) or
 //!   the timeout passed (the trampoline waits in Ray's `get` for all and
-//!   in Ray's `wait` for fewer, which both count its worker as blocked);
+//!   in Ray's `wait` for fewer, which both count its worker as blocked; a
+//!   stream id is ready when the stream's next item is);
 //! - `qcancel`, object id; `qkill`, actor, no restart (`1` or empty);
 //!   `qfree`, object ids… and `qfreeactor`, actor (the program holds them
 //!   no more): not answered.
