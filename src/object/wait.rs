@@ -206,6 +206,9 @@ pub(crate) fn block_until(
 /// objects of a Ray worker's nested tasks, waited for in Ray. Returns at
 /// once otherwise.
 pub(crate) fn block_elsewhere(cells: &[&ObjectCell], ready: usize, deadline: Option<Instant>) {
+    if !cfg!(feature = "ray") {
+        return; // only a Ray worker's objects live elsewhere
+    }
     let mut place: Option<Arc<dyn Elsewhere>> = None;
     let mut keys = Vec::new();
     let mut complete = 0;

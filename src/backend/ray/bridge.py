@@ -41,6 +41,9 @@ class _Frames:
     def __init__(self, conn):
         self.conn = conn
         self.buffer = bytearray()
+        # `poll`, not `select`: a Ray worker's descriptors may pass 1024.
+        self.poller = select.poll()
+        self.poller.register(conn, select.POLLIN)
 
     def _fill(self, size):
         """Whether `size` bytes are at hand (False: the socket closed)."""
@@ -65,7 +68,7 @@ class _Frames:
         return _texts(body, 4, count)
 
     def waiting(self):
-        return bool(self.buffer) or bool(select.select([self.conn], [], [], 0)[0])
+        return bool(self.buffer) or bool(self.poller.poll(0))
 
 
 def _text(text):
