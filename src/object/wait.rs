@@ -462,3 +462,106 @@ pub(crate) fn cancel_ref_with<T>(r: &ObjectRef<T>, recursive: bool) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(all(test, feature = "ray"))]
+mod tests {
+    use std::sync::{Mutex, Weak};
+
+    use super::*;
+    use crate::object::completion::Producer;
+    use crate::object::id::RuntimeId;
+    use crate::object::spill::SpillDir;
+    use crate::object::value::Value;
+
+    /// A place that records the waits asked of it.
+    #[derive(Default)]
+    struct Place {
+        waits: Mutex<Vec<(Vec<String>, usize, bool)>>,
+    }
+
+    impl Elsewhere for Place {
+        fn wait(&self, keys: Vec<String>, ready: usize, deadline: Option<Instant>) {
+            lock(&self.waits).push((keys, ready, deadline.is_some()));
+        }
+    }
+
+    /// A producer living at `place` (or here, with none), under `key`.
+    struct There {
+        place: Option<Arc<Place>>,
+        key: String,
+    }
+
+    impl Producer for There {
+        fn cancel(self: Arc<Self>) {}
+
+        fn help(self: Arc<Self>) -> bool {
+            false
+        }
+
+        fn elsewhere(&self) -> Option<(Arc<dyn Elsewhere>, String)> {
+            let place: Arc<dyn Elsewhere> = self.place.clone()?;
+            Some((place, self.key.clone()))
+        }
+    }
+
+    fn store() -> Arc<Store> {
+        let dir = SpillDir::new(std::env::temp_dir(), "rustyray-wait-tests");
+        Arc::new(Store::new(RuntimeId::next().0, "t".into(), u64::MAX, dir))
+    }
+
+    /// A pending cell of `store` whose producer (kept in `producers`)
+    /// lives at `place`.
+    fn cell(
+        store: &Arc<Store>,
+        place: Option<&Arc<Place>>,
+        key: &str,
+        producers: &mut Vec<Arc<There>>,
+    ) -> Arc<ObjectCell> {
+        let producer = Arc::new(There {
+            place: place.cloned(),
+            key: key.into(),
+        });
+        let cell = store.pending(Arc::downgrade(&producer) as Weak<dyn Producer>, false);
+        producers.push(producer);
+        cell
+    }
+
+    #[test]
+    fn a_wait_over_objects_of_one_place_waits_there_for_what_is_missing() {
+        let store = store();
+        let place = Arc::new(Place::default());
+        let mut producers = Vec::new();
+        let a = cell(&store, Some(&place), "a", &mut producers);
+        let b = cell(&store, Some(&place), "b", &mut producers);
+        let c = cell(&store, Some(&place), "c", &mut producers);
+        assert!(b.complete(Ok(Value::new(1_u32))));
+        // Two of three wanted, one complete: one more, among the pending.
+        block_elsewhere(&[&a, &b, &c], 2, None);
+        // All of them, with a deadline.
+        block_elsewhere(&[&a, &c], 2, Some(Instant::now()));
+        // Enough complete already: no wait.
+        block_elsewhere(&[&a, &b], 1, None);
+        assert_eq!(
+            *lock(&place.waits),
+            vec![
+                (vec!["a".to_string(), "c".to_string()], 1, false),
+                (vec!["a".to_string(), "c".to_string()], 2, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wait_over_objects_of_several_places_waits_here_only() {
+        let store = store();
+        let (one, two) = (Arc::new(Place::default()), Arc::new(Place::default()));
+        let mut producers = Vec::new();
+        let a = cell(&store, Some(&one), "a", &mut producers);
+        let b = cell(&store, Some(&two), "b", &mut producers);
+        let local = cell(&store, None, "here", &mut producers);
+        block_elsewhere(&[&a, &b], 1, None);
+        block_elsewhere(&[&a, &local], 1, None);
+        block_elsewhere(&[&local, &a], 1, None);
+        assert!(lock(&one.waits).is_empty());
+        assert!(lock(&two.waits).is_empty());
+    }
+}
