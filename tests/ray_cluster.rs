@@ -220,6 +220,14 @@ fn objects_cross_nodes() {
     assert_eq!(total, 5050);
     assert_eq!(node, driver);
     assert_eq!(made.get().unwrap(), (1..=100).collect::<Vec<u32>>());
+    // About a megabyte each way between a worker and its program.
+    let many = numbers::options()
+        .resource("node2", 1.0)
+        .remote(300_000)
+        .unwrap();
+    let (total, _) = sum::remote(&many).unwrap().get().unwrap();
+    assert_eq!(total, 45_000_150_000);
+    assert_eq!(many.get().unwrap(), (1..=300_000).collect::<Vec<u32>>());
 }
 
 #[test]

@@ -59,13 +59,26 @@ class _Frames:
         if not self._fill(4):
             return None
         (n,) = struct.unpack_from("<I", self.buffer, 0)
-        if not self._fill(4 + n):
-            return None
-        with memoryview(self.buffer) as view:
-            body = bytes(view[4 : 4 + n])
-        del self.buffer[: 4 + n]
+        if n <= 1 << 16:
+            if not self._fill(4 + n):
+                return None
+            with memoryview(self.buffer) as view:
+                body = bytes(view[4 : 4 + n])
+            del self.buffer[: 4 + n]
+        else:
+            # A large frame is read straight into a body of its own.
+            body = bytearray(n)
+            have = min(n, len(self.buffer) - 4)
+            body[:have] = self.buffer[4 : 4 + have]
+            del self.buffer[: 4 + have]
+            with memoryview(body) as view:
+                while have < n:
+                    got = self.conn.recv_into(view[have:])
+                    if not got:
+                        return None
+                    have += got
         (count,) = struct.unpack_from("<I", body, 0)
-        return _texts(body, 4, count)
+        return [bytes(part) for part in _texts(body, 4, count)]
 
     def waiting(self):
         return bool(self.buffer) or bool(self.poller.poll(0))
