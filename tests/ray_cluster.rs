@@ -742,6 +742,16 @@ fn placement_groups_reserve_on_the_cluster_and_hold_what_is_placed_in_them() {
             .unwrap(),
         driver
     );
+    // A task given the group places its own work in it.
+    let (reserved, task_node, actor_node) = place_in_given::options()
+        .resource("head", 0.5)
+        .remote(pg.clone())
+        .unwrap()
+        .get_timeout(Duration::from_secs(120))
+        .unwrap();
+    let node2 = placed[0].get().unwrap();
+    assert!(reserved);
+    assert_eq!((task_node, actor_node), (node2.clone(), node2));
     rustyray::remove_placement_group(&pg).unwrap();
     // Removal frees node 2 and kills what was placed in the group.
     until_ray_reports("node2 free after the removal", || {
@@ -754,6 +764,24 @@ fn placement_groups_reserve_on_the_cluster_and_hold_what_is_placed_in_them() {
             .get_timeout(Duration::from_secs(120)),
         Err(Error::ActorDied { .. })
     ));
+}
+
+/// Given a placement group made on the cluster: whether it is reserved,
+/// and the nodes where a task and an actor it places in the group's
+/// bundle 0 run.
+#[rustyray::remote]
+fn place_in_given(pg: rustyray::PlacementGroup) -> (bool, String, String) {
+    let reserved = pg.wait(Duration::from_secs(120)).unwrap();
+    let task = where_am_i::options()
+        .placement_group(&pg, Some(0))
+        .remote()
+        .unwrap();
+    let counter = Counter::options()
+        .placement_group(&pg, Some(0))
+        .remote(1)
+        .unwrap();
+    let actor_node = counter.node().unwrap().get().unwrap();
+    (reserved, task.get().unwrap(), actor_node)
 }
 
 /// Where it runs, then `n` numbers; an error instead of `fail_at`.

@@ -110,8 +110,10 @@ impl Bundle {
 /// actor, which can then place its own work in the group (Ray's
 /// `placement_group` argument). Encoded (when it crosses a boundary: a
 /// spill, a value encoded by hand), it is the group's runtime and id; it
-/// decodes where that runtime is in scope, while the group is not removed
-/// (a local runtime's group: handles inside values do not cross to Ray).
+/// decodes where that runtime is in scope, while the group is not removed.
+/// On a Ray cluster, a group made there crosses to tasks and actors as
+/// Ray's own group, which they place their work in; a local runtime's
+/// group does not cross to Ray.
 ///
 /// ```
 /// use rustyray::{Bundle, PlacementGroup, PlacementStrategy};
@@ -170,28 +172,48 @@ struct Wire {
     id: u64,
     strategy: PlacementStrategy,
     bundles: Vec<Bundle>,
+    /// The group crossed to or from a Ray worker: its handle went along
+    /// (see `object::crossing`).
+    crossed: bool,
 }
 
 impl Serialize for PlacementGroup {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         #[cfg(feature = "ray")]
-        if crate::object::crossing::refuses("a placement group handle") {
-            return Err(serde::ser::Error::custom(
-                "a placement group cannot cross to Ray",
-            ));
+        let crossed = crate::object::crossing::is_crossing();
+        #[cfg(not(feature = "ray"))]
+        let crossed = false;
+        #[cfg(feature = "ray")]
+        if crossed {
+            // A Ray group crosses as Ray's own; a local runtime's cannot.
+            if self.reservation.local().is_some()
+                && crate::object::crossing::refuses("a local runtime's placement group handle")
+            {
+                return Err(serde::ser::Error::custom(
+                    "a local runtime's placement group cannot cross to Ray",
+                ));
+            }
+            crate::object::handoff::leave(|| {
+                Arc::new(crate::backend::GroupHandle {
+                    reservation: self.reservation.clone(),
+                    ready: Arc::clone(&self.ready.cell),
+                })
+            });
         }
         Wire {
             runtime: self.runtime.id(),
             id: self.id,
             strategy: self.strategy,
             bundles: self.bundles.to_vec(),
+            crossed,
         }
         .serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for PlacementGroup {
-    /// Finds the group in the runtime in scope.
+    /// Finds the group in the runtime in scope, or (one that crossed to a
+    /// Ray worker) takes the handle that came with it.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let wire = Wire::deserialize(deserializer)?;
         let runtime = global().map_err(|_| {
@@ -200,6 +222,29 @@ impl<'de> Deserialize<'de> for PlacementGroup {
                 wire.id
             ))
         })?;
+        #[cfg(feature = "ray")]
+        if wire.crossed {
+            let handle = match crate::object::handoff::take() {
+                crate::object::handoff::Handoff::Handle(handle) => {
+                    handle.downcast::<crate::backend::GroupHandle>().ok()
+                }
+                _ => None,
+            };
+            let Some(handle) = handle else {
+                return Err(D::Error::custom(format_args!(
+                    "cannot decode placement group {}: it crossed without its handle",
+                    wire.id
+                )));
+            };
+            return Ok(PlacementGroup {
+                id: wire.id,
+                reservation: handle.reservation.clone(),
+                runtime,
+                strategy: wire.strategy,
+                bundles: wire.bundles.into(),
+                ready: ObjectRef::from_cell(Arc::clone(&handle.ready)),
+            });
+        }
         if runtime.id() != wire.runtime {
             return Err(D::Error::custom(format_args!(
                 "cannot decode placement group {}: it belongs to runtime {}, but runtime {} is \
@@ -483,6 +528,11 @@ impl Runtime {
                 Some(ray) => ray.remove_placement_group(group),
                 None => Ok(()),
             },
+            #[cfg(feature = "ray")]
+            Reservation::Forwarded(group) => {
+                group.remove();
+                Ok(())
+            }
         }
     }
 }

@@ -48,6 +48,19 @@ pub(crate) enum Reservation {
     /// A Ray placement group.
     #[cfg(feature = "ray")]
     Ray(Arc<ray::RayGroup>),
+    /// A Ray placement group whose handle a call in a Ray worker was
+    /// given: its trampoline holds it.
+    #[cfg(feature = "ray")]
+    Forwarded(Arc<ray::ForwardedGroup>),
+}
+
+/// A placement group's handle as it crosses to or from a Ray worker inside
+/// a value (see `object::crossing`): its reservation, and what completes
+/// once the group is reserved.
+#[cfg(feature = "ray")]
+pub(crate) struct GroupHandle {
+    pub(crate) reservation: Reservation,
+    pub(crate) ready: Arc<crate::object::cell::ObjectCell>,
 }
 
 impl Reservation {
@@ -56,7 +69,7 @@ impl Reservation {
         match self {
             Reservation::Local(group) => Some(group),
             #[cfg(feature = "ray")]
-            Reservation::Ray(_) => None,
+            Reservation::Ray(_) | Reservation::Forwarded(_) => None,
         }
     }
 }

@@ -152,6 +152,8 @@ class _Child:
         self.send_lock = threading.Lock()
         self.objects = {}
         self.actors = {}
+        self.groups = {}
+        self.reserved = None
         self.tasks = {}
         self.classes = {}
         self.keys = itertools.count(1)
@@ -291,15 +293,29 @@ class _Child:
         child learns its value when Ray completes it, and until then may
         wait for it, pass it on or drop it, as Ray's borrowers do); each
         actor (Ray's handle, its groups' names and its type's name) kept
-        here, `a` and its id. The objects are watched (`_watch`) only once
+        here, `a` and its id; each placement group kept here, `g`, its id
+        and the id of an object that completes once it is reserved. The
+        objects are watched (`_watch`) only once
         the frame that names them is sent (`later`): the child must know
         an object before it reads that it is complete."""
+        from ray.util.placement_group import PlacementGroup
+
         out = [struct.pack("<I", len(named))]
         for item in named:
             key = str(next(self.keys)).encode()
             if type(item) is tuple:
                 self.actors[key] = item
                 packed = b"a" + _text(key) + _text(item[1]) + _text(item[0]._actor_id.hex())
+            elif isinstance(item, PlacementGroup):
+                # The group, and an object that completes once it is reserved.
+                self.groups[key] = item
+                if self.reserved is None:
+                    self.reserved = ray.remote(num_cpus=0)(_reserved)
+                ready_key = str(next(self.keys)).encode()
+                ready = self.reserved.remote(item.ready())
+                self.objects[ready_key] = ready
+                later.append((ready_key, ready))
+                packed = b"g" + _text(key) + _text(ready_key)
             else:
                 self.objects[key] = item
                 later.append((key, item))
@@ -336,6 +352,8 @@ class _Child:
                 named.append(ray.put(RustError(*texts)))
             elif tag == b"o":
                 named.append(self.objects[_texts(item, 1, 1)[0]])
+            elif tag == b"g":
+                named.append(self.groups[_texts(item, 1, 1)[0]])
             else:
                 named.append(self.actors[_texts(item, 1, 1)[0]])
         rest = data[off:]
@@ -355,6 +373,12 @@ class _Child:
                 self.objects.pop(key, None)
         elif kind == b"freeactor":
             self.actors.pop(request[1], None)
+        elif kind == b"freegroup":
+            self.groups.pop(request[1], None)
+        elif kind == b"removegroup":
+            group = self.groups.get(request[1])
+            if group is not None:
+                remove_placement_group(group)
         elif kind == b"cancel":
             ref = self.objects.get(request[1])
             if ref is not None:
@@ -470,7 +494,8 @@ class _Child:
         remote = self.tasks.get(key)
         if remote is None:
             remote = self.tasks[key] = ray.remote(_task(tuple(self.command), function, split))
-        refs = remote.options(**options).remote(*[self._arg(arg) for arg in parts[8:]])
+        options = self._placed(options, parts[8], parts[9])
+        refs = remote.options(**options).remote(*[self._arg(arg) for arg in parts[10:]])
         self._watch(zip(keys, [refs] if count == 1 else refs))
         return []
 
@@ -539,7 +564,8 @@ class _Child:
             resources[name] = float(amount)
         if resources:
             options["resources"] = resources
-        args = [self._arg(arg) for arg in parts[12:]]
+        options = self._placed(options, parts[12], parts[13])
+        args = [self._arg(arg) for arg in parts[14:]]
         handle = self.create_actor(actor, constructor, methods, options, args)
         key = str(next(self.keys)).encode()
         self.actors[key] = (handle, ",".join(sorted(groups)), actor.rsplit("::", 1)[-1])
@@ -552,6 +578,13 @@ class _Child:
         return cls.options(**options).remote(
             tuple(self.command), actor, constructor, concurrency, groups, *args
         )
+
+    def _placed(self, options, group, bundle):
+        """`options` placing a task or an actor in the group this holds
+        under `group` (none if empty), in `bundle` (any if empty)."""
+        if not group:
+            return options
+        return in_placement_group(options, self.groups[group], int(bundle) if bundle else -1)
 
     def _get_actor(self, parts):
         """The named actor: its id here, its type, its groups' names and

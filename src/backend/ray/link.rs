@@ -6,7 +6,9 @@
 //! itself, and asks the trampoline (see [`protocol`](super::protocol)):
 //! the tasks a call submits (`qcall`), the actors it creates or finds
 //! (`qcreate`, `qgetactor`) and the calls of Ray actors whose handles it
-//! holds ([`ForwardedActor`], `qacall`) are made in Ray by the trampoline.
+//! holds ([`ForwardedActor`], `qacall`) are made in Ray by the trampoline,
+//! placed in the Ray placement groups whose handles it was given
+//! ([`ForwardedGroup`]).
 //! The refs those return are *forwarded objects*: cells of the program's
 //! runtime, under ids the program chose, that the trampoline completes
 //! when Ray completes the object (`done` / `fail`). The refs inside a
@@ -40,7 +42,7 @@ use super::protocol::{
 use crate::actor::handle::{Actor, ActorRef, ForeignActor, RemoteActor};
 use crate::actor::method::MethodInfo;
 use crate::actor::registry::ActorTable;
-use crate::backend::{CallSpec, CreateSpec};
+use crate::backend::{CallSpec, CreateSpec, GroupHandle, Reservation};
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
 use crate::object::completion::Elsewhere;
@@ -215,9 +217,7 @@ impl Link {
         mut args: A,
     ) -> Result<R::Refs> {
         self.home.store.check_open()?;
-        if call.placement.is_some() {
-            return Err(placement_not_mapped("a task submitted"));
-        }
+        let [group, bundle] = placed(call.placement)?;
         // A count of 0: the call says (`num_returns(n)` of a `Vec`, which
         // the worker splits).
         let (count, split) = match R::COUNT {
@@ -235,6 +235,8 @@ impl Link {
             call.max_retries.to_string(),
             if call.retry_exceptions { "1" } else { "" }.to_string(),
             pairs(call.resources),
+            group,
+            bundle,
         ]);
         parts.extend(self.args(&args.ray_args()?)?);
         self.request("call", parts)?;
@@ -267,9 +269,7 @@ impl Link {
         mut args: Ar,
     ) -> Result<ActorRef<A>> {
         self.home.store.check_open()?;
-        if spec.placement.is_some() {
-            return Err(placement_not_mapped("an actor created"));
-        }
+        let [group, bundle] = placed(spec.placement)?;
         let mut parts = texts([
             type_name::<A>().to_string(),
             super::member(spec.constructor).to_string(),
@@ -283,6 +283,8 @@ impl Link {
             spec.namespace.clone(),
             if spec.get_if_exists { "1" } else { "" }.to_string(),
             pairs(spec.resources),
+            group,
+            bundle,
         ]);
         parts.extend(self.args(&args.ray_args()?)?);
         let answer = self.request("create", parts)?;
@@ -387,6 +389,16 @@ impl Link {
                 WireInside::Actor { id, groups, ray } => {
                     Arc::new(self.actor(id, names(&groups), ray))
                 }
+                WireInside::Group { id, ready } => {
+                    let group = ForwardedGroup {
+                        link: Arc::clone(self),
+                        id,
+                    };
+                    Arc::new(GroupHandle {
+                        reservation: Reservation::Forwarded(Arc::new(group)),
+                        ready: self.object(ready),
+                    })
+                }
             })
             .collect()
     }
@@ -433,6 +445,18 @@ impl Link {
     fn kept(&self, handle: &Handle) -> Result<WireInside> {
         if let Some(id) = crossing::cell_of(handle).and_then(|cell| self.forwarded(cell)) {
             return Ok(WireInside::Object(id));
+        }
+        if let Some(handle) = handle.downcast_ref::<GroupHandle>() {
+            let Reservation::Forwarded(group) = &handle.reservation else {
+                return Err(Error::InvalidArgument {
+                    call: "remote",
+                    reason: "a placement group made in a Ray worker does not cross to Ray".into(),
+                });
+            };
+            return Ok(WireInside::Group {
+                id: group.id.clone(),
+                ready: self.forwarded(&handle.ready).unwrap_or_default(),
+            });
         }
         let forwarded = handle
             .downcast_ref::<ForeignActor>()
@@ -530,10 +554,21 @@ fn text(parts: &[Vec<u8>], i: usize) -> String {
 
 /// The refusal of a placement group for `what` (`a task submitted`)
 /// inside a Ray worker.
-fn placement_not_mapped(what: &str) -> Error {
-    Error::InvalidArgument {
-        call: "remote",
-        reason: format!("a placement group for {what} inside a Ray worker is not mapped yet"),
+/// A placement as the protocol gives it: the trampoline's id of the group
+/// and the bundle (each empty for none; an empty bundle: any).
+fn placed(placement: Option<(&Reservation, Option<usize>)>) -> Result<[String; 2]> {
+    match placement {
+        None => Ok([String::new(), String::new()]),
+        Some((Reservation::Forwarded(group), bundle)) => Ok([
+            group.id.clone(),
+            bundle.map(|b| b.to_string()).unwrap_or_default(),
+        ]),
+        Some(_) => Err(Error::InvalidArgument {
+            call: "placement_group",
+            reason: "inside a Ray worker, only a placement group the call was given (made on \
+                     the cluster) places what it starts"
+                .into(),
+        }),
     }
 }
 
@@ -674,6 +709,28 @@ impl RemoteActor for ForwardedActor {
 
     fn engine_id(&self) -> &str {
         &self.ray
+    }
+}
+
+/// A Ray placement group the trampoline holds, whose handle a call of this
+/// program was given: the tasks and actors it places in the group are
+/// placed there by the trampoline.
+pub(crate) struct ForwardedGroup {
+    link: Arc<Link>,
+    /// The trampoline's id of the group.
+    id: String,
+}
+
+impl ForwardedGroup {
+    /// Has Ray remove the group.
+    pub(crate) fn remove(&self) {
+        self.link.tell(&[b"qremovegroup", self.id.as_bytes()]);
+    }
+}
+
+impl Drop for ForwardedGroup {
+    fn drop(&mut self) {
+        self.link.tell(&[b"qfreegroup", self.id.as_bytes()]);
     }
 }
 

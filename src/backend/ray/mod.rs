@@ -36,7 +36,8 @@
 //! `object::crossing`): Ray leaves refs inside a value unresolved and keeps
 //! their objects alive while the value lives (its borrower protocol). On
 //! the driver each such ref gets a cell of its own, paired with Ray's ref
-//! like a result; an actor's handle crosses as Ray's handle. Between a
+//! like a result; an actor's handle crosses as Ray's handle, and a
+//! placement group's as Ray's group. Between a
 //! trampoline and its child (`protocol.rs`), the objects an argument names
 //! stay in Ray, held by the trampoline and forwarded to the child (which
 //! reads each when Ray has it); the objects a result names travel by
@@ -77,6 +78,7 @@
 
 mod bridge;
 mod link;
+pub(crate) use link::ForwardedGroup;
 pub(crate) mod protocol;
 pub(crate) mod worker;
 
@@ -93,7 +95,7 @@ use crate::actor::handle::{Actor, ActorRef, ForeignActor, RemoteActor};
 use crate::actor::method::MethodInfo;
 use crate::actor::registry::ActorTable;
 use crate::backend::local::LocalBackend;
-use crate::backend::{Backend, CallSpec, CreateSpec, Reservation};
+use crate::backend::{Backend, CallSpec, CreateSpec, GroupHandle, Reservation};
 use crate::error::{Error, Result};
 use crate::object::cell::{ObjectCell, Producer};
 use crate::object::crossing::{self, Crossed};
@@ -781,6 +783,15 @@ impl Shared {
                 None => Err(not_in_ray(cell)),
             };
         }
+        if let Some(handle) = handle.downcast_ref::<GroupHandle>() {
+            return match &handle.reservation {
+                Reservation::Ray(group) => Ok(group.handle.bind(py).clone()),
+                _ => Err(Error::InvalidArgument {
+                    call: "remote",
+                    reason: "a placement group of another runtime does not cross to Ray".into(),
+                }),
+            };
+        }
         let foreign = handle.downcast_ref::<ForeignActor>();
         let Some((actor, groups)) = foreign.and_then(|foreign| {
             let actor = foreign.remote.as_any().downcast_ref::<RayActor>()?;
@@ -1223,7 +1234,7 @@ fn place_in<'py>(
     let Reservation::Ray(group) = reservation else {
         return Err(Error::InvalidArgument {
             call: "placement_group",
-            reason: "the placement group belongs to a local runtime, not to this Ray one".into(),
+            reason: "the placement group belongs to another runtime, not to this Ray one".into(),
         });
     };
     let bundle = bundle.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX));

@@ -64,12 +64,14 @@
 //! - `qcall`, id, result ids, function, split (empty, or the
 //!   `num_returns` a returned `Vec` is split into), result count, task
 //!   name, CPUs, max retries, retry exceptions (`1` or empty), custom
-//!   resources (`a=1,b=2`), arguments… → `re`, id: a task the program's
-//!   call submitted, made by the trampoline in Ray;
+//!   resources (`a=1,b=2`), placement group (its id, or empty), bundle (or
+//!   empty: any), arguments… → `re`, id: a task the program's call
+//!   submitted, made by the trampoline in Ray;
 //! - `qcreate`, id, actor type, constructor, methods (`a,b`), CPUs, max
 //!   restarts, max task retries, max concurrency, concurrency groups
 //!   (`io=2`), name (or empty), namespace, get if exists (`1` or empty),
-//!   custom resources, arguments… → `re`, id, actor id, Ray's hex id of
+//!   custom resources, placement group, bundle (as for `qcall`),
+//!   arguments… → `re`, id, actor id, Ray's hex id of
 //!   it: a Ray actor the program's call created; `qgetactor`, id, name,
 //!   namespace → `re`, id, actor id, actor type, concurrency groups'
 //!   names, Ray's hex id of it;
@@ -79,8 +81,9 @@
 //!   in Ray's `wait` for fewer, which both count its worker as blocked; a
 //!   stream id is ready when the stream's next item is);
 //! - `qcancel`, object id; `qkill`, actor, no restart (`1` or empty);
-//!   `qfree`, object ids… and `qfreeactor`, actor (the program holds them
-//!   no more): not answered.
+//!   `qremovegroup`, placement group (Ray removes it); `qfree`, object
+//!   ids…, `qfreeactor`, actor and `qfreegroup`, placement group (the
+//!   program holds them no more): not answered.
 //!
 //! The trampoline tells the program when an object it holds for it is
 //! complete: `done`, object id, value ([`write_value`]) or `fail`, object
@@ -173,6 +176,9 @@ pub(crate) enum WireInside {
         groups: String,
         ray: String,
     },
+    /// A placement group the trampoline holds, by its id there, with the
+    /// id there of the object that completes once it is reserved.
+    Group { id: String, ready: String },
 }
 
 /// Names as the protocol lists them (`io,cpu`).
@@ -219,6 +225,12 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &WireValue) {
                     text(&mut item, part);
                 }
             }
+            WireInside::Group { id, ready } => {
+                item.push(b'g');
+                for part in [id, ready] {
+                    text(&mut item, part);
+                }
+            }
         }
         out.extend_from_slice(&(item.len() as u32).to_le_bytes());
         out.extend_from_slice(&item);
@@ -248,6 +260,10 @@ pub(crate) fn read_value(mut rest: &[u8]) -> io::Result<WireValue> {
             b'a' => {
                 let (id, groups, ray) = (text()?, text()?, text()?);
                 WireInside::Actor { id, groups, ray }
+            }
+            b'g' => {
+                let (id, ready) = (text()?, text()?);
+                WireInside::Group { id, ready }
             }
             _ => return Err(invalid("an item of no known kind inside a value".into())),
         });
@@ -327,13 +343,17 @@ mod tests {
                     groups: "io,cpu".into(),
                     ray: "ab".into(),
                 },
+                WireInside::Group {
+                    id: "4".into(),
+                    ready: "5".into(),
+                },
             ],
         };
         let mut part = Vec::new();
         write_value(&mut part, &value);
         let back = read_value(&part).unwrap();
         assert_eq!(back.bytes, vec![1, 2]);
-        assert_eq!(back.inside.len(), 4);
+        assert_eq!(back.inside.len(), 5);
         match &back.inside[0] {
             WireInside::Value(inner) => {
                 assert_eq!(
@@ -353,6 +373,10 @@ mod tests {
         assert!(matches!(
             &back.inside[3],
             WireInside::Actor { id, groups, ray } if id == "3" && groups == "io,cpu" && ray == "ab"
+        ));
+        assert!(matches!(
+            &back.inside[4],
+            WireInside::Group { id, ready } if id == "4" && ready == "5"
         ));
         assert!(read_value(&part[..part.len() - 3]).is_err());
     }
