@@ -295,9 +295,9 @@ class _Child:
         actor (Ray's handle, its groups' names and its type's name) kept
         here, `a` and its id; each placement group kept here, `g`, its id
         and the id of an object that completes once it is reserved. The
-        objects are watched (`_watch`) only once
-        the frame that names them is sent (`later`): the child must know
-        an object before it reads that it is complete."""
+        objects are watched (`_watch`) only once the frame that names them
+        is sent (`later`): the child must know an object before it reads
+        that it is complete."""
         from ray.util.placement_group import PlacementGroup
 
         out = [struct.pack("<I", len(named))]
@@ -390,10 +390,7 @@ class _Child:
         elif kind == b"get" and on_task_thread:
             self._answer(request[1], functools.partial(self._get, serving=True), request[2:])
         elif kind == b"get":
-            waiting = threading.Thread(
-                target=self._answer, args=(request[1], self._get, request[2:]), daemon=True
-            )
-            waiting.start()
+            self._answer_elsewhere(request, self._get)
         elif kind == b"acall":
             self._answer(request[1], self._actor_call, request[2:])
         elif kind == b"astream":
@@ -401,10 +398,7 @@ class _Child:
         elif kind == b"next":
             # Waits for the actor's next item: never on a call's thread,
             # whose other requests must go on meanwhile.
-            waiting = threading.Thread(
-                target=self._answer, args=(request[1], self._next, request[2:]), daemon=True
-            )
-            waiting.start()
+            self._answer_elsewhere(request, self._next)
         elif kind == b"call":
             self._answer(request[1], self._call, request[2:])
         elif kind == b"create":
@@ -413,6 +407,13 @@ class _Child:
             self._answer(request[1], self._get_actor, request[2:])
         else:
             self._send([b"rerr", request[1], "task_failed", "", f"unknown request {kind!r}"])
+
+    def _answer_elsewhere(self, request, serve):
+        """Answers `request` by `serve`, which waits, on a thread of its own."""
+        waiting = threading.Thread(
+            target=self._answer, args=(request[1], serve, request[2:]), daemon=True
+        )
+        waiting.start()
 
     def _answer(self, key, serve, parts):
         try:
@@ -444,11 +445,13 @@ class _Child:
         streams = any(isinstance(ref, ray.ObjectRefGenerator) for ref in refs)
         deadline = None if timeout is None else time.monotonic() + timeout
 
+        want = min(ready, len(refs))
+
         def wait(seconds):
             try:
-                if ready < len(refs) or streams:
-                    got, _ = ray.wait(refs, num_returns=min(ready, len(refs)), timeout=seconds)
-                    return len(got) >= min(ready, len(refs))
+                if want < len(refs) or streams:
+                    got, _ = ray.wait(refs, num_returns=want, timeout=seconds)
+                    return len(got) >= want
                 ray.get(refs, timeout=seconds)
             except ray.exceptions.GetTimeoutError:
                 return False
@@ -621,6 +624,7 @@ class _Child:
                 self._send([b"fail", key, *_classify(value)])
         except OSError:
             pass  # the program is gone
+
 
 def _state():
     state = sys.modules.get("_rustyray_worker_state")

@@ -372,9 +372,10 @@ impl Link {
     }
 
     /// What the trampoline sent inside a value, here: its objects
-    /// forwarded (objects by value, which it does not send now, made
-    /// complete in this runtime), its actors as handles whose calls it
-    /// makes.
+    /// forwarded, its actors as handles whose calls it makes, its
+    /// placement groups as handles that place work there (an object the
+    /// protocol carries by value or as its failure, which the trampoline
+    /// does not send now, is complete in this runtime).
     pub(crate) fn inside(self: &Arc<Self>, inside: Vec<WireInside>) -> Vec<Handle> {
         inside
             .into_iter()
@@ -552,8 +553,6 @@ fn text(parts: &[Vec<u8>], i: usize) -> String {
         .unwrap_or_default()
 }
 
-/// The refusal of a placement group for `what` (`a task submitted`)
-/// inside a Ray worker.
 /// A placement as the protocol gives it: the trampoline's id of the group
 /// and the bundle (each empty for none; an empty bundle: any).
 fn placed(placement: Option<(&Reservation, Option<usize>)>) -> Result<[String; 2]> {
