@@ -784,6 +784,73 @@ fn place_in_given(pg: rustyray::PlacementGroup) -> (bool, String, String) {
     (reserved, task.get().unwrap(), actor_node)
 }
 
+#[test]
+fn a_task_makes_a_placement_group_that_outlives_it() {
+    let _rt = cluster();
+    let driver = rustyray::ray::node_id().expect("the driver's node");
+    let made = make_a_group_on_node2::options()
+        .resource("head", 0.5)
+        .remote()
+        .unwrap();
+    // Another task given the made group (Ray resolves the ref) places
+    // its work in it.
+    let placed = placed_in::options()
+        .resource("head", 0.5)
+        .remote(&made)
+        .unwrap()
+        .get_timeout(Duration::from_secs(120))
+        .unwrap();
+    assert!(
+        !placed.is_empty() && placed != driver,
+        "work placed in the group ran on {placed}, the driver's node"
+    );
+    // The group comes to the driver as Ray's own, and lives on after the
+    // task that made it: the driver waits for it and places work in it.
+    let pg = made.get_timeout(Duration::from_secs(120)).unwrap();
+    assert_eq!(pg.bundle_count(), 1);
+    assert_eq!(pg.strategy(), rustyray::PlacementStrategy::StrictPack);
+    assert!(pg.wait(Duration::from_secs(120)).unwrap());
+    let here = where_am_i::options()
+        .num_cpus(0.0)
+        .placement_group(&pg, Some(0))
+        .remote()
+        .unwrap()
+        .get_timeout(Duration::from_secs(120))
+        .unwrap();
+    assert_eq!(here, placed);
+    rustyray::remove_placement_group(&pg).unwrap();
+    // The removal frees the half of node 2 the group held (other tests'
+    // work on node 2 may hold it a while longer).
+    until_ray_reports("node2 free after the removal", || {
+        rustyray::available_resources().unwrap()["node2"] == 1.0
+    });
+}
+
+/// A placement group of half of node 2, made inside a Ray worker, once
+/// Ray has reserved it.
+#[rustyray::remote]
+fn make_a_group_on_node2() -> rustyray::PlacementGroup {
+    let pg = rustyray::placement_group(
+        vec![rustyray::Bundle::new().resource("node2", 0.5)],
+        rustyray::PlacementStrategy::StrictPack,
+    )
+    .unwrap();
+    assert!(pg.wait(Duration::from_secs(120)).unwrap(), "never reserved");
+    pg
+}
+
+/// Where a task placed in bundle 0 of `pg` runs.
+#[rustyray::remote]
+fn placed_in(pg: rustyray::PlacementGroup) -> String {
+    where_am_i::options()
+        .num_cpus(0.0)
+        .placement_group(&pg, Some(0))
+        .remote()
+        .unwrap()
+        .get()
+        .unwrap()
+}
+
 /// Where it runs, then `n` numbers; an error instead of `fail_at`.
 #[rustyray::remote(streaming)]
 fn tally(

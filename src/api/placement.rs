@@ -111,9 +111,10 @@ impl Bundle {
 /// `placement_group` argument). Encoded (when it crosses a boundary: a
 /// spill, a value encoded by hand), it is the group's runtime and id; it
 /// decodes where that runtime is in scope, while the group is not removed.
-/// On a Ray cluster, a group made there crosses to tasks and actors as
-/// Ray's own group, which they place their work in; a local runtime's
-/// group does not cross to Ray.
+/// On a Ray cluster, a group made there (by the driver or inside a task)
+/// crosses to tasks and actors, and back as a result, as Ray's own group,
+/// which they place their work in; a local runtime's group does not cross
+/// to Ray.
 ///
 /// ```
 /// use rustyray::{Bundle, PlacementGroup, PlacementStrategy};
@@ -448,28 +449,8 @@ impl Runtime {
             });
         }
         #[cfg(feature = "ray")]
-        if let Some(ray) = self.ray() {
-            // Ray reserves it on the cluster's nodes, and says when.
-            if let Some(i) = bundles
-                .iter()
-                .position(|b| b.num_cpus <= 0.0 && b.resources.iter().all(|(_, a)| *a <= 0.0))
-            {
-                return Err(empty_bundle(i));
-            }
-            let amounts: Vec<(f64, &[(String, f64)])> = bundles
-                .iter()
-                .map(|b| (b.num_cpus, b.resources.as_slice()))
-                .collect();
-            let (group, ready) =
-                ray.placement_group(self.engine().local().store(), &amounts, strategy.ray_name())?;
-            return Ok(PlacementGroup {
-                id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
-                reservation: Reservation::Ray(group),
-                runtime: self.clone(),
-                strategy,
-                bundles: bundles.into(),
-                ready,
-            });
+        if let Some(group) = self.ray_placement_group(&bundles, strategy)? {
+            return Ok(group);
         }
         let scheduler = self.engine().local().scheduler();
         let capacity = scheduler.capacity();
@@ -508,6 +489,51 @@ impl Runtime {
             strategy,
             bundles.into(),
         ))
+    }
+
+    /// A group Ray reserves on the cluster's nodes (and says when), made by
+    /// the driver or, inside a call in a Ray worker, by the trampoline;
+    /// `None` when this runtime is not on Ray.
+    #[cfg(feature = "ray")]
+    fn ray_placement_group(
+        &self,
+        bundles: &[Bundle],
+        strategy: PlacementStrategy,
+    ) -> Result<Option<PlacementGroup>> {
+        let nested = crate::backend::ray::worker::nested(self.id());
+        if self.ray().is_none() && nested.is_none() {
+            return Ok(None);
+        }
+        if let Some(i) = bundles
+            .iter()
+            .position(|b| b.num_cpus <= 0.0 && b.resources.iter().all(|(_, a)| *a <= 0.0))
+        {
+            return Err(empty_bundle(i));
+        }
+        let amounts: Vec<(f64, &[(String, f64)])> = bundles
+            .iter()
+            .map(|b| (b.num_cpus, b.resources.as_slice()))
+            .collect();
+        let (reservation, ready) = match (self.ray(), nested) {
+            (Some(ray), _) => {
+                let store = self.engine().local().store();
+                let (group, ready) = ray.placement_group(store, &amounts, strategy.ray_name())?;
+                (Reservation::Ray(group), ready)
+            }
+            (None, Some(link)) => {
+                let (reservation, ready) = link.placement_group(&amounts, strategy.ray_name())?;
+                (reservation, ObjectRef::from_cell(ready))
+            }
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(PlacementGroup {
+            id: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            reservation,
+            runtime: self.clone(),
+            strategy,
+            bundles: bundles.into(),
+            ready,
+        }))
     }
 
     /// See [`remove_placement_group`](crate::remove_placement_group).

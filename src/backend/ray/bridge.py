@@ -91,6 +91,17 @@ def _text(text):
     return struct.pack("<I", len(text)) + text
 
 
+def _amounts(pairs):
+    """Resource amounts as the protocol lists them (`a=1,b=2`), by name."""
+    if isinstance(pairs, bytes):
+        pairs = pairs.decode()
+    amounts = {}
+    for pair in filter(None, pairs.split(",")):
+        name, amount = pair.rsplit("=", 1)
+        amounts[name] = float(amount)
+    return amounts
+
+
 def _texts(data, at, count):
     """`count` texts from `data` at `at` (see `_text`), as bytes: a frame's
     parts are written the same way."""
@@ -293,8 +304,9 @@ class _Child:
         child learns its value when Ray completes it, and until then may
         wait for it, pass it on or drop it, as Ray's borrowers do); each
         actor (Ray's handle, its groups' names and its type's name) kept
-        here, `a` and its id; each placement group kept here, `g`, its id
-        and the id of an object that completes once it is reserved. The
+        here, `a` and its id; each placement group (Ray's own, or the pair
+        `_group_pair` makes) kept here, `g`, its id and the id of an object
+        that completes once it is reserved. The
         objects are watched (`_watch`) only once the frame that names them
         is sent (`later`): the child must know an object before it reads
         that it is complete."""
@@ -303,16 +315,16 @@ class _Child:
         out = [struct.pack("<I", len(named))]
         for item in named:
             key = str(next(self.keys)).encode()
-            if type(item) is tuple:
+            if type(item) is tuple and len(item) == 3:
                 self.actors[key] = item
                 packed = b"a" + _text(key) + _text(item[1]) + _text(item[0]._actor_id.hex())
-            elif isinstance(item, PlacementGroup):
-                # The group, and an object that completes once it is reserved.
-                self.groups[key] = item
-                if self.reserved is None:
-                    self.reserved = ray.remote(num_cpus=0)(_reserved)
+            elif type(item) is tuple or isinstance(item, PlacementGroup):
+                # The group, and an object that completes once it is
+                # reserved: the one it came with, if any (see `_group_pair`).
+                group, ready = item if type(item) is tuple else (item, None)
+                self.groups[key] = group
                 ready_key = str(next(self.keys)).encode()
-                ready = self.reserved.remote(item.ready())
+                ready = ready if ready is not None else self._reserved(group)
                 self.objects[ready_key] = ready
                 later.append((ready_key, ready))
                 packed = b"g" + _text(key) + _text(ready_key)
@@ -353,11 +365,25 @@ class _Child:
             elif tag == b"o":
                 named.append(self.objects[_texts(item, 1, 1)[0]])
             elif tag == b"g":
-                named.append(self.groups[_texts(item, 1, 1)[0]])
+                group, ready = _texts(item, 1, 2)
+                named.append(self._group_pair(self.groups[group], self.objects.get(ready)))
             else:
                 named.append(self.actors[_texts(item, 1, 1)[0]])
         rest = data[off:]
         return (rest, named) if count else rest
+
+    def _reserved(self, group):
+        """A ref that completes (with empty bytes) once `group` is reserved."""
+        if self.reserved is None:
+            self.reserved = ray.remote(num_cpus=0)(_reserved)
+        return self.reserved.remote(group.ready())
+
+    def _group_pair(self, group, ready):
+        """A placement group inside a value for Ray: the pair of the group
+        and a ref that completes once it is reserved (`ready`, or a new
+        one), so that a driver given it needs to start no task (actors are
+        triples, see `_pack_inside`)."""
+        return (group, ready if ready is not None else self._reserved(group))
 
     # The program's own requests.
 
@@ -405,6 +431,8 @@ class _Child:
             self._answer(request[1], self._create, request[2:])
         elif kind == b"getactor":
             self._answer(request[1], self._get_actor, request[2:])
+        elif kind == b"group":
+            self._answer(request[1], self._group, request[2:])
         else:
             self._send([b"rerr", request[1], "task_failed", "", f"unknown request {kind!r}"])
 
@@ -487,10 +515,7 @@ class _Child:
             "max_retries": int(parts[5]),
             "retry_exceptions": parts[6] == b"1",
         }
-        resources = {}
-        for pair in filter(None, parts[7].decode().split(",")):
-            name, amount = pair.rsplit("=", 1)
-            resources[name] = float(amount)
+        resources = _amounts(parts[7])
         if resources:
             options["resources"] = resources
         key = (function, split)
@@ -561,10 +586,7 @@ class _Child:
             options["name"] = texts[8]
             options["namespace"] = texts[9]
             options["get_if_exists"] = texts[10] == "1"
-        resources = {}
-        for pair in filter(None, texts[11].split(",")):
-            name, amount = pair.rsplit("=", 1)
-            resources[name] = float(amount)
+        resources = _amounts(texts[11])
         if resources:
             options["resources"] = resources
         options = self._placed(options, parts[12], parts[13])
@@ -597,6 +619,17 @@ class _Child:
         key = str(next(self.keys)).encode()
         self.actors[key] = (handle, names, actor.rsplit("::", 1)[-1])
         return [key, actor, names, handle._actor_id.hex()]
+
+    def _group(self, parts):
+        """Creates a placement group the program's call asked for: kept
+        under the program's id (`parts[0]`), with an object under
+        `parts[1]` that completes once Ray has reserved it. Like one made
+        by the driver, it lives until removed or until the job ends."""
+        key, ready_key, strategy = parts[0], parts[1], parts[2].decode()
+        group = placement_group([_amounts(part) for part in parts[3:]], strategy)
+        self.groups[key] = group
+        self._watch([(ready_key, self._reserved(group))])
+        return []
 
     def _arg(self, part):
         """An argument of the program's request: a ref (`o`) or a value."""

@@ -293,6 +293,32 @@ impl Link {
         Ok(self.actor(text(&answer, 0), groups.collect(), ray).handle())
     }
 
+    /// Has Ray make a placement group of `bundles` (each a CPU count and
+    /// custom amounts) with `strategy` (Ray's name), inside a call this
+    /// program runs: the group, and an object that completes once Ray has
+    /// reserved it.
+    pub(crate) fn placement_group(
+        self: &Arc<Self>,
+        bundles: &[(f64, &[(String, f64)])],
+        strategy: &str,
+    ) -> Result<(Reservation, Arc<ObjectCell>)> {
+        self.home.store.check_open()?;
+        let id = format!("g{}", self.next.fetch_add(1, Ordering::Relaxed));
+        let (ready_id, ready) = self.result();
+        let mut parts = texts([id.clone(), ready_id, strategy.to_string()]);
+        parts.extend(bundles.iter().map(|(cpus, custom)| {
+            let cpu = (*cpus > 0.0).then(|| ("CPU".to_string(), *cpus));
+            let amounts: Vec<(String, f64)> = custom.iter().cloned().chain(cpu).collect();
+            pairs(&amounts).into_bytes()
+        }));
+        self.request("group", parts)?;
+        let group = ForwardedGroup {
+            link: Arc::clone(self),
+            id,
+        };
+        Ok((Reservation::Forwarded(Arc::new(group)), ready))
+    }
+
     /// The live Ray actor named `name` in `namespace`, when it holds an
     /// `A` (inside a call this program runs), through the trampoline.
     pub(crate) fn get_actor<A: Actor>(
@@ -451,7 +477,7 @@ impl Link {
             let Reservation::Forwarded(group) = &handle.reservation else {
                 return Err(Error::InvalidArgument {
                     call: "remote",
-                    reason: "a placement group made in a Ray worker does not cross to Ray".into(),
+                    reason: "a local runtime's placement group does not cross to Ray".into(),
                 });
             };
             return Ok(WireInside::Group {
@@ -564,8 +590,8 @@ fn placed(placement: Option<(&Reservation, Option<usize>)>) -> Result<[String; 2
         ]),
         Some(_) => Err(Error::InvalidArgument {
             call: "placement_group",
-            reason: "inside a Ray worker, only a placement group the call was given (made on \
-                     the cluster) places what it starts"
+            reason: "inside a Ray worker, only a placement group made on the cluster places \
+                     what it starts"
                 .into(),
         }),
     }

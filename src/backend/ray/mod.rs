@@ -755,7 +755,8 @@ impl Shared {
     /// are inside, the pair of its bytes and a list of what they name: Ray's
     /// ref to each object, and for each actor the triple of Ray's handle,
     /// its concurrency groups' names (`io,cpu`) and its type's short name
-    /// (what errors call it). Ray leaves refs inside a
+    /// (what errors call it), and Ray's own placement group for each
+    /// group. Ray leaves refs inside a
     /// value unresolved, and its borrower protocol keeps their objects
     /// alive while the value lives.
     fn ray_value<'py>(&self, py: Python<'py>, crossed: &Crossed) -> Result<Bound<'py, PyAny>> {
@@ -1150,31 +1151,61 @@ impl Landing {
         if value.is_instance_of::<PyTuple>() {
             let (bytes, inside): (Vec<u8>, Vec<Bound<'_, PyAny>>) = value.extract()?;
             let mut handles = Vec::with_capacity(inside.len());
-            for ray_ref in &inside {
-                if ray_ref.is_instance_of::<PyTuple>() {
-                    let actor = self.actor(ray_ref);
-                    handles.push(match actor {
-                        Ok(actor) => actor,
-                        Err(err) => return Ok(Err(err)),
-                    });
-                    continue;
+            for item in &inside {
+                let handle = match item.cast::<PyTuple>() {
+                    // A placement group: it and its reservation's ref.
+                    Ok(pair) if pair.len() == 2 => self.group(pair, task),
+                    Ok(_) => self.actor(item),
+                    Err(_) => Ok(crossing::handle_of(self.object(item, task, encoded))),
+                };
+                match handle {
+                    Ok(handle) => handles.push(handle),
+                    Err(err) => return Ok(Err(err)),
                 }
-                let producer = self.shared.producer(task);
-                *lock(&producer.ray_ref) = Some(ray_ref.clone().unbind());
-                let weak = Arc::downgrade(&producer) as Weak<dyn Producer>;
-                let cell = self.store.pending(weak, false);
-                *lock(&producer.cells) = vec![Arc::downgrade(&cell)];
-                if let Err(err) = self.complete_on(ray_ref, &cell, task, &producer, encoded) {
-                    cell.complete(Err(err));
-                }
-                lock(&*self.shared.refs).insert(&cell, ray_ref.clone().unbind());
-                handles.push(crossing::handle_of(cell));
             }
             return Ok(Ok(Value::encoded_with(bytes, handles)));
         }
         let (kind, who, message): (String, String, String) =
             self.classify.bind(value.py()).call1((value,))?.extract()?;
         Ok(Err(error_of(&kind, task, who, message)))
+    }
+
+    /// A cell of this runtime for Ray's object `ray_ref` (inside a value
+    /// of the call named `task`), completed when Ray completes it, its
+    /// bytes read by `decode`.
+    fn object(
+        self: &Arc<Self>,
+        ray_ref: &Bound<'_, PyAny>,
+        task: &str,
+        decode: Decode,
+    ) -> Arc<ObjectCell> {
+        let producer = self.shared.producer(task);
+        *lock(&producer.ray_ref) = Some(ray_ref.clone().unbind());
+        let weak = Arc::downgrade(&producer) as Weak<dyn Producer>;
+        let cell = self.store.pending(weak, false);
+        *lock(&producer.cells) = vec![Arc::downgrade(&cell)];
+        if let Err(err) = self.complete_on(ray_ref, &cell, task, &producer, decode) {
+            cell.complete(Err(err));
+        }
+        lock(&*self.shared.refs).insert(&cell, ray_ref.clone().unbind());
+        cell
+    }
+
+    /// A placement group inside a value from Ray (the pair of Ray's group
+    /// and a ref that completes once it is reserved, see the trampoline's
+    /// `_group_pair`), as a handle crossing here.
+    fn group(self: &Arc<Self>, pair: &Bound<'_, PyTuple>, task: &str) -> Result<Handle> {
+        let item = |i| {
+            pair.get_item(i)
+                .map_err(|e| bridge::py_error("a placement group", e))
+        };
+        let (group, ready) = (item(0)?, item(1)?);
+        Ok(Arc::new(GroupHandle {
+            reservation: Reservation::Ray(Arc::new(RayGroup {
+                handle: group.unbind(),
+            })),
+            ready: self.object(&ready, task, unit),
+        }))
     }
 
     /// An actor inside a value from Ray (the triple of Ray's handle, its
