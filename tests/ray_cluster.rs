@@ -1043,6 +1043,64 @@ fn a_queue_passes_items_between_the_driver_and_tasks_on_the_cluster() {
     queue.shutdown();
 }
 
+/// An item that holds a ref.
+type Labelled = (u32, rustyray::ObjectRef<String>);
+
+/// Puts `n` items into the queue, each holding a ref to a text put in
+/// this worker; how many it put.
+#[rustyray::remote]
+fn produce_refs(queue: rustyray::util::Queue<Labelled>, n: u32) -> u32 {
+    for i in 0..n {
+        let text = rustyray::put(format!("worker {i}")).unwrap();
+        queue.put((i, text)).unwrap();
+    }
+    n
+}
+
+/// Takes `n` items from the queue, each with the text its ref names.
+#[rustyray::remote]
+fn consume_refs(queue: rustyray::util::Queue<Labelled>, n: usize) -> Vec<(u32, String)> {
+    (0..n)
+        .map(|_| {
+            let (i, text) = queue.get().unwrap();
+            (i, text.get().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_queue_on_the_cluster_carries_items_that_hold_refs() {
+    let _rt = cluster();
+    let queue = rustyray::util::Queue::<Labelled>::new(0).unwrap();
+    // A task on node 2 puts them and ends: the items keep its objects.
+    let produced = produce_refs::options()
+        .resource("node2", 1.0)
+        .remote(queue.clone(), 3)
+        .unwrap();
+    assert_eq!(produced.get_timeout(Duration::from_secs(120)).unwrap(), 3);
+    let (first, text) = queue.get().unwrap();
+    assert_eq!((first, text.get().unwrap()), (0, "worker 0".to_string()));
+    let (second, text) = futures::executor::block_on(queue.get_async(None)).unwrap();
+    assert_eq!((second, text.get().unwrap()), (1, "worker 1".to_string()));
+    let rest = queue.get_nowait_batch(1).unwrap();
+    assert_eq!(rest[0].0, 2);
+    assert_eq!(rest[0].1.get().unwrap(), "worker 2");
+    // The driver's refs go the other way.
+    let items: Vec<Labelled> = (0..2)
+        .map(|i| (i, rustyray::put(format!("driver {i}")).unwrap()))
+        .collect();
+    queue.put_nowait_batch(items).unwrap();
+    let consumed = consume_refs::options()
+        .resource("node2", 1.0)
+        .remote(queue.clone(), 2)
+        .unwrap();
+    assert_eq!(
+        consumed.get_timeout(Duration::from_secs(120)).unwrap(),
+        [(0, "driver 0".to_string()), (1, "driver 1".to_string())]
+    );
+    queue.shutdown();
+}
+
 #[rustyray::remote]
 fn total_of(refs: Vec<rustyray::ObjectRef<u32>>) -> (u32, String) {
     let total = refs.iter().map(|r| r.get().unwrap_or(1000)).sum();

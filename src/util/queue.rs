@@ -24,7 +24,7 @@ use crate::sync::lock;
 use crate::task::args::IntoArg;
 use crate::task::returns::One;
 #[cfg(feature = "ray")]
-use crate::util::ray_queue::{RayQueue, RayQueueHandle};
+use crate::util::ray_queue::{RayItem, RayQueue, RayQueueHandle};
 
 /// How many calls the queue's actor runs at once: every blocked `get` and
 /// `put` is one (Ray's default for an async actor).
@@ -47,8 +47,9 @@ const QUEUE_CONCURRENCY: usize = 1000;
 ///
 /// On a Ray cluster ([`Config::ray`](crate::Config::ray), feature `ray`)
 /// the queue is a Ray actor, its handle passes to tasks and actors on any
-/// node, and items travel as their encoded bytes (an item holding refs or
-/// actor handles is refused there with [`Error::InvalidArgument`]).
+/// node, and items travel as their encoded bytes; an item holding refs or
+/// handles goes into Ray's object store first and travels as a ref to it,
+/// so that what is inside crosses as Ray's own.
 ///
 /// ```
 /// use std::time::Duration;
@@ -255,7 +256,7 @@ impl<T: Object> Queue<T> {
     fn put_call(&self, item: T, timeout: Option<Duration>) -> Result<ObjectRef<Outcome<()>>> {
         #[cfg(feature = "ray")]
         if let Some(ray) = self.on_ray() {
-            return ray.put(encoded("Queue::put", &item)?, timeout);
+            return ray.put(encoded("Queue::put", item)?, timeout);
         }
         self.actor
             .__call_async::<_, One<Outcome<()>>, ActorRead<QueueActor<T>>, _, _>(
@@ -295,7 +296,7 @@ impl<T: Object> Queue<T> {
         #[cfg(feature = "ray")]
         if let Some(ray) = self.on_ray() {
             let call = "Queue::put_nowait_batch";
-            let items = items.iter().map(|item| encoded(call, item));
+            let items = items.into_iter().map(|item| encoded(call, item));
             return ray.put_nowait_batch(items.collect::<Result<Vec<_>>>()?);
         }
         self.actor.__call_ref::<_, One<bool>, _>(
@@ -366,7 +367,7 @@ impl<T: Object> Queue<T> {
         #[cfg(feature = "ray")]
         if let Some(ray) = self.on_ray() {
             let items = ray.get_nowait_batch(n)?.get()?;
-            let items = items.map(|items| items.iter().map(|item| decoded(item)).collect());
+            let items = items.map(|items| items.into_iter().map(decoded).collect());
             return items.transpose()?.ok_or_else(|| short_of(n));
         }
         let r = self.actor.__call_ref::<_, One<Option<Vec<T>>>, _>(
@@ -414,7 +415,7 @@ impl<T: Object> Queue<T> {
 enum Got<T> {
     Item(ObjectRef<Outcome<T>>),
     #[cfg(feature = "ray")]
-    Encoded(ObjectRef<Outcome<Vec<u8>>>),
+    Encoded(ObjectRef<Outcome<RayItem>>),
 }
 
 impl<T: Object> Got<T> {
@@ -430,37 +431,40 @@ impl<T: Object> Got<T> {
         match self {
             Got::Item(r) => r.await,
             #[cfg(feature = "ray")]
-            Got::Encoded(r) => decoded_outcome(r.await?),
+            Got::Encoded(r) => match r.await? {
+                Outcome::Done(RayItem::Object(item)) => {
+                    Ok(Outcome::Done(item.untyped().typed::<T>().await?))
+                }
+                outcome => decoded_outcome(outcome),
+            },
         }
     }
 }
 
-/// An item as the queue's actor on Ray holds it: its bytes. An item
-/// holding refs or actor handles does not go there (yet).
+/// An item as the queue's actor on Ray holds it: its bytes, or (holding
+/// refs or handles) a ref to it in Ray's object store.
 #[cfg(feature = "ray")]
-fn encoded<T: Object>(call: &'static str, item: &T) -> Result<Vec<u8>> {
-    let crossed = crate::object::crossing::encode(call, item)?;
-    if !crossed.inside.is_empty() {
-        return Err(Error::InvalidArgument {
-            call,
-            reason: "an item holding refs or actor handles does not go into a queue on Ray \
-                     yet: put a plain value"
-                .into(),
-        });
+fn encoded<T: Object>(call: &'static str, item: T) -> Result<RayItem> {
+    let crossed = crate::object::crossing::encode(call, &item)?;
+    if crossed.inside.is_empty() {
+        return Ok(RayItem::Bytes(crossed.bytes));
     }
-    Ok(crossed.bytes)
+    Ok(RayItem::Object(global()?.put(item)?.untyped().typed()))
 }
 
-/// An item from the queue's actor on Ray.
+/// An item from the queue's actor on Ray (waiting for it, if it is a ref).
 #[cfg(feature = "ray")]
-fn decoded<T: Object>(bytes: &[u8]) -> Result<T> {
-    crate::Codec::Postcard.decode(bytes)
+fn decoded<T: Object>(item: RayItem) -> Result<T> {
+    match item {
+        RayItem::Bytes(bytes) => crate::Codec::Postcard.decode(&bytes),
+        RayItem::Object(item) => item.untyped().typed::<T>().get(),
+    }
 }
 
 #[cfg(feature = "ray")]
-fn decoded_outcome<T: Object>(outcome: Outcome<Vec<u8>>) -> Result<Outcome<T>> {
+fn decoded_outcome<T: Object>(outcome: Outcome<RayItem>) -> Result<Outcome<T>> {
     Ok(match outcome {
-        Outcome::Done(bytes) => Outcome::Done(decoded(&bytes)?),
+        Outcome::Done(item) => Outcome::Done(decoded(item)?),
         Outcome::TimedOut => Outcome::TimedOut,
     })
 }

@@ -3,7 +3,7 @@
 //! Ray makes an actor in a worker by its registered name, and a generic
 //! actor (`QueueActor<T>`) has none: on Ray the queue is this one actor
 //! type, registered like a user's `#[rustyray::actor]`, holding each item
-//! as its encoded bytes. The queue's handle stays an
+//! as a [`RayItem`]. The queue's handle stays an
 //! `ActorRef<QueueActor<T>>` whose calls go to it (so it passes to tasks
 //! and actors inside values like any Ray actor's handle); the queue
 //! encodes items on the way in and decodes them on the way out.
@@ -11,14 +11,34 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::queue::{Outcome, QueueActor};
 use crate::error::Error;
+use crate::object::ObjectRef;
 
-/// A queue's actor on Ray: its items encoded.
+/// An item as a queue's actor on Ray holds it.
+#[doc(hidden)]
+#[derive(Serialize, Deserialize)]
+pub enum RayItem {
+    /// Its encoded bytes: nothing inside it must stay a ref.
+    Bytes(Vec<u8>),
+    /// An item holding refs or handles: put in Ray's object store first,
+    /// so that they cross as Ray's own (Ray's borrowers keep their objects
+    /// alive while the item waits), and queued as the ref to it.
+    Object(ObjectRef<Queued>),
+}
+
+/// What the ref of a [`RayItem::Object`] is typed as in the queue's actor,
+/// which does not know the item's type (the queue's handle does).
+#[doc(hidden)]
+pub struct Queued;
+
+/// A queue's actor on Ray.
 #[doc(hidden)]
 #[crate::actor(crate = "crate")]
 pub struct RayQueue {
-    items: QueueActor<Vec<u8>>,
+    items: QueueActor<RayItem>,
 }
 
 #[crate::actor(crate = "crate")]
@@ -31,19 +51,19 @@ impl RayQueue {
         })
     }
 
-    pub(crate) async fn put(&self, item: Vec<u8>, timeout: Option<Duration>) -> Outcome<()> {
+    pub(crate) async fn put(&self, item: RayItem, timeout: Option<Duration>) -> Outcome<()> {
         self.items.put(item, timeout).await
     }
 
-    pub(crate) async fn get(&self, timeout: Option<Duration>) -> Outcome<Vec<u8>> {
+    pub(crate) async fn get(&self, timeout: Option<Duration>) -> Outcome<RayItem> {
         self.items.get(timeout).await
     }
 
-    pub(crate) fn put_nowait_batch(&self, items: Vec<Vec<u8>>) -> bool {
+    pub(crate) fn put_nowait_batch(&self, items: Vec<RayItem>) -> bool {
         self.items.put_batch(items)
     }
 
-    pub(crate) fn get_nowait_batch(&self, n: usize) -> Option<Vec<Vec<u8>>> {
+    pub(crate) fn get_nowait_batch(&self, n: usize) -> Option<Vec<RayItem>> {
         self.items.get_batch(n)
     }
 
