@@ -1,6 +1,7 @@
 //! Races inside a task's life that need a whole runtime to set up (a
 //! scheduler with its store and pool): stop against the resolution of the
-//! last dependency, and cancel against an async task's poll. They live in
+//! last dependency, against a task that returns once it sees the cancel,
+//! and cancel against an async task's poll. They live in
 //! the runtime layer, which may name every layer below it; the loom models
 //! next to the phase machine (`task/phase.rs`) check the same protocols
 //! exhaustively on a smaller model.
@@ -14,6 +15,7 @@ use crate::object::cell::Producer;
 use crate::object::value::Value;
 use crate::runtime::Runtime;
 use crate::task::resources::Demand;
+use crate::task::returns::One;
 use crate::task::run::SyncBody;
 use crate::task::scheduler::Scheduler;
 use crate::task::spec::{FirstAttempt, TaskName, TaskSpec};
@@ -91,6 +93,41 @@ fn stop_racing_with_resolution_leaves_exactly_once() {
         left,
         Vec::<usize>::new(),
         "tasks that did not leave exactly once"
+    );
+}
+
+/// A task that returns as soon as it sees `is_cancelled` (as user code
+/// polling `context().is_cancelled()` does) races `stop`, thousands of
+/// times: its ref always reads `Cancelled`, never the value it returned
+/// after seeing the cancel.
+#[test]
+fn a_task_that_saw_its_cancel_reads_as_cancelled() {
+    let guard = crate::runtime::init(crate::runtime::Config::default().num_cpus(1)).unwrap();
+    let cancelled = || Error::Cancelled {
+        task: "lone".to_string(),
+    };
+    let mut returned = 0;
+    for _ in 0..10_000 {
+        let task = lone_task(&guard);
+        let body = {
+            let task = Arc::clone(&task);
+            std::thread::spawn(move || {
+                while !task.is_cancelled() {
+                    std::hint::spin_loop();
+                }
+                task.succeed(One(7u32));
+            })
+        };
+        task.stop(cancelled());
+        body.join().unwrap();
+        match task.outputs.cells()[0].try_get() {
+            Some(Err(Error::Cancelled { .. })) => {}
+            _ => returned += 1,
+        }
+    }
+    assert_eq!(
+        returned, 0,
+        "refs that read the value returned after the cancel"
     );
 }
 

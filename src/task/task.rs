@@ -433,8 +433,15 @@ impl Task {
     }
 
     /// The attempt succeeded with `ret`: the task is recorded as ended,
-    /// then its outputs complete.
+    /// then its outputs complete; unless the task was stopped meanwhile:
+    /// as with [`attempt_failed`](Self::attempt_failed), `stop` completes
+    /// them with `Cancelled`, so a task that returns because it saw
+    /// `is_cancelled` reads as cancelled whichever of it and the canceller
+    /// gets to its refs first.
     pub(crate) fn succeed<R: TaskReturn>(&self, ret: R) {
+        if self.phase.is_cancelled() {
+            return;
+        }
         self.record_end(false);
         ret.complete(&self.outputs);
     }
