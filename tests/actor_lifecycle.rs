@@ -453,6 +453,24 @@ fn dropping_the_last_handle_stops_an_unnamed_actor_after_its_calls() -> Result<(
 }
 
 #[rustyray::test]
+fn an_actor_whose_async_calls_wait_for_more_is_dropped_with_its_last_handle() -> Result<()> {
+    let p = TestProbe::new();
+    p.gate.incr();
+    let c = Counter::remote(p.key, 7)?;
+    // From the test's thread, async calls run on the executor, where their
+    // lane's driver stays between calls, waiting for the next one.
+    for _ in 0..3 {
+        assert_eq!(get(&c.held_async()?)?, 7);
+    }
+    drop(c);
+    assert!(
+        p.dropped.wait_for(1),
+        "the driver waiting for calls holds nothing of the actor"
+    );
+    Ok(())
+}
+
+#[rustyray::test]
 fn an_actor_lives_while_any_clone_of_its_handle_does() -> Result<()> {
     let p = TestProbe::new();
     let c = Counter::remote(p.key, 0)?;

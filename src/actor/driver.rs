@@ -14,17 +14,24 @@
 //! The driver runs where the runtime runs async work: on the executor when
 //! it is embedded or the calls come from outside a task (a tokio task that
 //! yields every [`BATCH`] calls), otherwise on the pool (a job that drains
-//! the queue). The lane's `driving` flag, under the mailbox's lock, says
-//! whether a driver is on its way; the driver clears it when it finds the
-//! queue empty under that lock, so no started call is left without one.
+//! the queue). The lane's driver state, under the mailbox's lock, says
+//! whether a driver is on its way, so no started call is left without one.
+//! A pool driver that finds the queue empty is gone (the next call launches
+//! another). A driver on the executor stays, parked with its waker in the
+//! lane, as a hand-written actor's task waits on its channel: the next
+//! call wakes it rather than spawning a task, which is most of the cost of
+//! a call awaited one at a time. It holds the mailbox weakly, and the
+//! mailbox wakes it when the actor dies or the mailbox is dropped, so it
+//! ends then; dropped by its executor's shutdown, it fails the calls it
+//! had not run.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
 
-use crate::actor::mailbox::Mailbox;
+use crate::actor::mailbox::{Mailbox, Taken};
 use crate::error::Error;
 use crate::exec::pool::Job;
 use crate::task::task::Task;
@@ -36,18 +43,29 @@ const BATCH: usize = 64;
 const TAKE: usize = 16;
 
 pub(crate) struct LaneDriver {
-    mailbox: Arc<Mailbox>,
+    mailbox: Weak<Mailbox>,
     lane: usize,
-    /// The lane's queue was found empty (or abandoned): the driver is done.
+    /// The driver is gone from its lane (the queue was found empty with no
+    /// parking, or abandoned, or the mailbox dropped): it is done.
     done: AtomicBool,
 }
 
+/// How a [`LaneDriver::drive`] ended.
+enum Drove {
+    /// It ran its budget of calls; more may wait.
+    Budget,
+    /// It found no call and is parked in its lane.
+    Parked,
+    /// It is done.
+    Gone,
+}
+
 impl LaneDriver {
-    /// Starts a driver for `lane`, whose `driving` flag the caller set.
+    /// Starts a driver for `lane`, which the caller marked as running.
     pub(crate) fn launch(mailbox: Arc<Mailbox>, lane: usize) {
         let scheduler = Arc::clone(&mailbox.scheduler);
         let driver = LaneDriver {
-            mailbox,
+            mailbox: Arc::downgrade(&mailbox),
             lane,
             done: AtomicBool::new(false),
         };
@@ -60,32 +78,40 @@ impl LaneDriver {
         }
     }
 
-    /// Runs up to `budget` calls; `true` when the queue was found empty.
-    fn drive(&self, budget: usize) -> bool {
+    /// Runs up to `budget` calls; parks in the lane (`park`: the driver's
+    /// waker) or is gone when it finds none.
+    fn drive(&self, budget: usize, park: Option<&Waker>) -> Drove {
+        let Some(mailbox) = self.mailbox.upgrade() else {
+            self.done.store(true, Ordering::Relaxed);
+            return Drove::Gone;
+        };
         // Taken a few at a time under one lock, into a buffer on the stack.
         let mut batch: [Option<Arc<Task>>; TAKE] = Default::default();
         let mut left = budget;
         while left > 0 {
-            let taken = self
-                .mailbox
-                .take_async(self.lane, &mut batch[..left.min(TAKE)]);
-            if taken == 0 {
-                self.done.store(true, Ordering::Relaxed);
-                return true;
-            }
+            let taken = match mailbox.take_async(self.lane, &mut batch[..left.min(TAKE)], park) {
+                Taken::Calls(n) => n,
+                Taken::Parked => return Drove::Parked,
+                Taken::Gone => {
+                    self.done.store(true, Ordering::Relaxed);
+                    return Drove::Gone;
+                }
+            };
             left -= taken;
             for task in batch[..taken].iter_mut().filter_map(Option::take) {
                 Task::run_here(task);
             }
         }
-        false
+        Drove::Budget
     }
 
     /// The driver will not run: the calls it would have run end with `err`.
     fn abandon_calls(&self, err: &Error) {
         if !self.done.swap(true, Ordering::Relaxed) {
-            for task in self.mailbox.abandon_async(self.lane) {
-                task.stop(err.clone());
+            if let Some(mailbox) = self.mailbox.upgrade() {
+                for task in mailbox.abandon_async(self.lane) {
+                    task.stop(err.clone());
+                }
             }
         }
     }
@@ -96,11 +122,14 @@ impl Future for LaneDriver {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.drive(BATCH) {
-            return Poll::Ready(());
+        match self.drive(BATCH, Some(cx.waker())) {
+            Drove::Gone => Poll::Ready(()),
+            Drove::Parked => Poll::Pending,
+            Drove::Budget => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
         }
-        cx.waker().wake_by_ref();
-        Poll::Pending
     }
 }
 
@@ -108,7 +137,9 @@ impl Future for LaneDriver {
 impl Drop for LaneDriver {
     fn drop(&mut self) {
         if !self.done.load(Ordering::Relaxed) {
-            self.abandon_calls(&self.mailbox.scheduler.store().shut_down());
+            if let Some(mailbox) = self.mailbox.upgrade() {
+                self.abandon_calls(&mailbox.scheduler.store().shut_down());
+            }
         }
     }
 }
@@ -116,7 +147,7 @@ impl Drop for LaneDriver {
 /// On the pool: drains the queue.
 impl Job for LaneDriver {
     fn run(self: Arc<Self>) {
-        self.drive(usize::MAX);
+        self.drive(usize::MAX, None);
     }
 
     fn limited(&self) -> bool {

@@ -24,12 +24,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::task::Waker;
 
 use crate::actor::driver::LaneDriver;
 use crate::actor::registry::ActorTable;
 use crate::actor::state::ActorStatus;
 use crate::error::Error;
-use crate::sync::{lock, Few, Padded};
+use crate::sync::{lock, FastHash, Few, Padded};
 use crate::task::id::ActorId;
 use crate::task::place::{ActorView, Place};
 use crate::task::resources::Demand;
@@ -74,11 +75,32 @@ struct Lane {
     /// async actor's lane, so found by key, not by a search (and a map, not
     /// a window of numbers, which one call that never returns would keep
     /// growing).
-    running: HashMap<u64, Arc<Task>>,
+    running: HashMap<u64, Arc<Task>, FastHash>,
     /// Async calls started and not yet run by the lane's driver.
     ready: VecDeque<Arc<Task>>,
-    /// Whether a driver is on its way to run `ready` (see `driver.rs`).
-    driving: bool,
+    /// The driver of `ready` (see `driver.rs`).
+    driver: Driver,
+}
+
+/// Whether a lane's started async calls have a driver.
+enum Driver {
+    /// None: the next started call launches one.
+    Gone,
+    /// One is on its way or running, and will find the calls started.
+    Running,
+    /// One waits on the executor for calls: the next started call wakes it
+    /// (a wake-up of a tokio task, not a new one).
+    Parked(Waker),
+}
+
+/// What a lane's driver found in its queue ([`Mailbox::take_async`]).
+pub(crate) enum Taken {
+    /// This many calls, moved into its batch.
+    Calls(usize),
+    /// None: it waits, parked, for the next started call to wake it.
+    Parked,
+    /// None: it is done (the next started call launches a new one).
+    Gone,
 }
 
 /// Bits of a call's `seq` that number it in its lane; the lane is above.
@@ -154,12 +176,14 @@ struct Numbers {
     dead: AtomicBool,
 }
 
-/// Sync calls taken to start, and the lanes whose async calls need a
-/// driver (most often one of either: no allocation for it).
+/// Sync calls taken to start, the lanes whose async calls need a driver
+/// launched, and the parked drivers to wake (most often one of these: no
+/// allocation for it).
 #[derive(Default)]
 struct Started {
     tasks: Few<Arc<Task>>,
     drive: Few<usize>,
+    wake: Few<Waker>,
 }
 
 impl Lane {
@@ -170,9 +194,9 @@ impl Lane {
             sync_running: 0,
             next_start: 1,
             turns: VecDeque::new(),
-            running: HashMap::new(),
+            running: HashMap::default(),
             ready: VecDeque::new(),
-            driving: false,
+            driver: Driver::Gone,
         }
     }
 
@@ -466,9 +490,10 @@ impl Mailbox {
                 lane.running.insert(n, Arc::clone(&task));
                 if task.is_async() {
                     lane.ready.push_back(task);
-                    if !lane.driving {
-                        lane.driving = true;
-                        started.drive.push(lane_index);
+                    match std::mem::replace(&mut lane.driver, Driver::Running) {
+                        Driver::Gone => started.drive.push(lane_index),
+                        Driver::Parked(waker) => started.wake.push(waker),
+                        Driver::Running => {}
                     }
                     continue;
                 }
@@ -488,25 +513,43 @@ impl Mailbox {
                 LaneDriver::launch(Arc::clone(&me), lane);
             }
         }
+        for waker in started.wake {
+            waker.wake();
+        }
     }
 
     /// For `lane`'s driver: moves the oldest of its started async calls
-    /// into `batch`, as many as fit, and says how many; none (and the
-    /// driver is gone) when it has none.
-    pub(crate) fn take_async(&self, lane: usize, batch: &mut [Option<Arc<Task>>]) -> usize {
+    /// into `batch`, as many as fit. With none, a driver on the executor
+    /// (`park`: its waker) stays, parked, while the actor lives; any other
+    /// is gone.
+    pub(crate) fn take_async(
+        &self,
+        lane: usize,
+        batch: &mut [Option<Arc<Task>>],
+        park: Option<&Waker>,
+    ) -> Taken {
         let mut state = lock(&self.state);
+        let dead = matches!(state.status, Status::Dead(_));
         let Some(lane) = state.lanes.get_mut(lane) else {
-            return 0;
+            return Taken::Gone;
         };
         if lane.ready.is_empty() {
-            lane.driving = false;
-            return 0;
+            return match park {
+                Some(waker) if !dead => {
+                    lane.driver = Driver::Parked(waker.clone());
+                    Taken::Parked
+                }
+                _ => {
+                    lane.driver = Driver::Gone;
+                    Taken::Gone
+                }
+            };
         }
         let n = batch.len().min(lane.ready.len());
         for (slot, task) in batch.iter_mut().zip(lane.ready.drain(..n)) {
             *slot = Some(task);
         }
-        n
+        Taken::Calls(n)
     }
 
     /// `lane`'s driver will not run: the calls it would have run.
@@ -514,11 +557,25 @@ impl Mailbox {
         let mut state = lock(&self.state);
         match state.lanes.get_mut(lane) {
             Some(lane) => {
-                lane.driving = false;
+                lane.driver = Driver::Gone;
                 std::mem::take(&mut lane.ready)
             }
             None => VecDeque::new(),
         }
+    }
+
+    /// The drivers parked in the lanes, taken from them to be woken (and,
+    /// finding no call and the actor dead or gone, to end).
+    fn unpark_drivers(state: &mut State) -> Vec<Waker> {
+        let mut parked = Vec::new();
+        for lane in &mut state.lanes {
+            if matches!(lane.driver, Driver::Parked(_)) {
+                if let Driver::Parked(waker) = std::mem::replace(&mut lane.driver, Driver::Gone) {
+                    parked.push(waker);
+                }
+            }
+        }
+        parked
     }
 
     /// The instance crashed in the call `crashing`: no call starts until a
@@ -598,7 +655,7 @@ impl Mailbox {
     /// The actor is dead for good: calls waiting or running fail with
     /// `ActorDied`, its state is dropped, its resources and name released.
     pub(crate) fn die(&self, cause: String) {
-        let (waiting, running, held) = {
+        let (waiting, running, held, parked) = {
             let mut state = lock(&self.state);
             if matches!(state.status, Status::Dead(_)) {
                 return;
@@ -620,8 +677,10 @@ impl Mailbox {
                 .flat_map(|lane| lane.running.values())
                 .map(Arc::clone)
                 .collect();
-            (waiting, running, state.held.take())
+            let parked = Self::unpark_drivers(&mut state);
+            (waiting, running, state.held.take(), parked)
         };
+        parked.into_iter().for_each(Waker::wake);
         for task in running {
             task.stop(self.died(cause.clone()));
         }
@@ -639,6 +698,15 @@ impl Mailbox {
         if let Some(table) = self.table.upgrade() {
             table.forget(self.id, self.name.as_deref(), &self.namespace);
         }
+    }
+}
+
+/// A driver parked on the executor holds the mailbox weakly: woken, it
+/// finds it gone and ends (else its tokio task would wait for ever).
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        let parked = Self::unpark_drivers(&mut lock(&self.state));
+        parked.into_iter().for_each(Waker::wake);
     }
 }
 

@@ -13,9 +13,10 @@
 //! - [`catch`], [`catch_future`] and [`panic_message`]: user code (a task,
 //!   a `Drop`, a `Serialize`) may panic anywhere; these turn the panic into
 //!   a value at the boundary where user code is called.
-//! - [`Padded`] (a value on cache lines of its own) and [`Few`] (what a
-//!   lock hands out, most often one item, without an allocation): the
-//!   shapes of the hot paths' shared state.
+//! - [`Padded`] (a value on cache lines of its own), [`Few`] (what a
+//!   lock hands out, most often one item, without an allocation) and
+//!   [`FastHash`] (maps keyed by RustyRay's own numbers): the shapes of the
+//!   hot paths' shared state.
 //!
 //! # The loom facade
 //!
@@ -30,6 +31,7 @@
 //! [`lock`] takes either mutex.
 
 mod few;
+mod hash;
 mod padded;
 mod panic;
 // Under loom the timed spin is replaced (below).
@@ -37,6 +39,7 @@ mod panic;
 mod wait;
 
 pub(crate) use few::Few;
+pub(crate) use hash::FastHash;
 pub(crate) use padded::Padded;
 pub(crate) use panic::{catch, catch_future, panic_message};
 #[cfg(feature = "lock-stats")]

@@ -24,7 +24,7 @@
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -34,7 +34,7 @@ use tracing::{Dispatch, Span};
 use crate::exec::pool::{job_taken_at, runs_job};
 use crate::object::store::Store;
 use crate::object::RuntimeId;
-use crate::sync::lock;
+use crate::sync::{lock, FastHash};
 use crate::task::id::{ActorId, TaskId};
 use crate::task::spec::TaskName;
 use crate::task::task::Task;
@@ -192,7 +192,7 @@ pub(crate) struct Counts {
 struct Ring {
     ended: VecDeque<Ended>,
     /// Ended tasks by name: `names[counts[name]]`.
-    counts: HashMap<NameKey, usize, BuildHasherDefault<AddrHasher>>,
+    counts: HashMap<NameKey, usize, FastHash>,
     names: Vec<(NameKey, Counts)>,
     /// The entry of `names` counted last: a thread usually ends tasks of
     /// one function in a row, which then costs no lookup.
@@ -245,31 +245,6 @@ impl Hash for NameKey {
             TaskName::Function(name) => state.write_usize(name.as_ptr() as usize),
             TaskName::Given(name) => name.hash(state),
         }
-    }
-}
-
-/// A multiplicative hasher (FxHash's step): the keys are addresses, or
-/// names a user gave, never adversarial input.
-#[derive(Default)]
-struct AddrHasher(u64);
-
-impl Hasher for AddrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
     }
 }
 
