@@ -146,8 +146,8 @@ pub(crate) fn decode_bytes<T: 'static>(encoded: &[u8]) -> Option<T> {
     out
 }
 
-fn varint_len(n: usize) -> u64 {
-    let bits = usize::BITS - (n | 1).leading_zeros();
+pub(crate) fn varint_len(n: u64) -> u64 {
+    let bits = u64::BITS - (n | 1).leading_zeros();
     u64::from(bits.div_ceil(7))
 }
 
@@ -156,16 +156,16 @@ fn varint_len(n: usize) -> u64 {
 pub(crate) fn serialized_size<T: Object>(value: &T) -> Option<u64> {
     let any = value as &dyn Any;
     if let Some(v) = any.downcast_ref::<Vec<u8>>() {
-        return Some(varint_len(v.len()) + v.len() as u64);
+        return Some(varint_len(v.len() as u64) + v.len() as u64);
     }
     if let Some(s) = any.downcast_ref::<String>() {
-        return Some(varint_len(s.len()) + s.len() as u64);
+        return Some(varint_len(s.len() as u64) + s.len() as u64);
     }
     if let Some(v) = any.downcast_ref::<Vec<f64>>() {
-        return Some(varint_len(v.len()) + 8 * v.len() as u64);
+        return Some(varint_len(v.len() as u64) + 8 * v.len() as u64);
     }
     if let Some(v) = any.downcast_ref::<Vec<f32>>() {
-        return Some(varint_len(v.len()) + 4 * v.len() as u64);
+        return Some(varint_len(v.len() as u64) + 4 * v.len() as u64);
     }
     crate::object::handoff::measuring(|| {
         postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())

@@ -125,8 +125,26 @@ impl Small {
         with_small!(self, v => Codec::Postcard.encode(&v))
     }
 
+    /// The length of its postcard encoding, worked out: integers are
+    /// varints (signed ones zigzagged first), floats are fixed, a `char`
+    /// is a string (its length, then its UTF-8).
     fn size(self) -> u64 {
-        with_small!(self, v => copy::serialized_size(&v).unwrap_or(0))
+        let zigzag = |v: i64| ((v << 1) ^ (v >> 63)) as u64;
+        match self {
+            Small::Unit(()) => 0,
+            Small::Bool(_) | Small::U8(_) | Small::I8(_) => 1,
+            Small::Char(c) => 1 + c.len_utf8() as u64,
+            Small::U16(v) => copy::varint_len(u64::from(v)),
+            Small::U32(v) => copy::varint_len(u64::from(v)),
+            Small::U64(v) => copy::varint_len(v),
+            Small::Usize(v) => copy::varint_len(v as u64),
+            Small::I16(v) => copy::varint_len(zigzag(i64::from(v))),
+            Small::I32(v) => copy::varint_len(zigzag(i64::from(v))),
+            Small::I64(v) => copy::varint_len(zigzag(v)),
+            Small::Isize(v) => copy::varint_len(zigzag(v as i64)),
+            Small::F32(_) => 4,
+            Small::F64(_) => 8,
+        }
     }
 }
 
@@ -449,5 +467,41 @@ impl Stored {
             Stored::Memory(value) => value.read(cell.store()),
             Stored::Disk(file) => cell.read_spilled(file),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<T: Object + Copy>(values: &[T]) {
+        for &v in values {
+            let encoded = postcard::to_allocvec(&v).unwrap().len() as u64;
+            assert_eq!(
+                Value::new(v).size(),
+                encoded,
+                "{}",
+                std::any::type_name::<T>()
+            );
+        }
+    }
+
+    #[test]
+    fn small_values_are_as_big_as_their_postcard_encoding() {
+        check(&[()]);
+        check(&[false, true]);
+        check(&['a', 'é', '€', '🦀']);
+        check(&[0u8, 255]);
+        check(&[0u16, 127, 128, 16_383, 16_384, u16::MAX]);
+        check(&[0u32, 127, 128, 16_384, 2_097_152, u32::MAX]);
+        check(&[0u64, 127, 128, 1 << 35, 1 << 56, 1 << 63, u64::MAX]);
+        check(&[0usize, 128, usize::MAX]);
+        check(&[0i8, -1, i8::MIN, i8::MAX]);
+        check(&[0i16, -64, -65, 63, 64, i16::MIN, i16::MAX]);
+        check(&[0i32, -64, -65, -8_193, i32::MIN, i32::MAX]);
+        check(&[0i64, -1, -(1 << 62), i64::MIN, i64::MAX]);
+        check(&[0isize, -1, isize::MIN, isize::MAX]);
+        check(&[0.0f32, -1.5, f32::MAX]);
+        check(&[0.0f64, f64::MIN]);
     }
 }
