@@ -567,15 +567,18 @@ impl Mailbox {
     /// The drivers parked in the lanes, taken from them to be woken (and,
     /// finding no call and the actor dead or gone, to end).
     fn unpark_drivers(state: &mut State) -> Vec<Waker> {
-        let mut parked = Vec::new();
-        for lane in &mut state.lanes {
-            if matches!(lane.driver, Driver::Parked(_)) {
-                if let Driver::Parked(waker) = std::mem::replace(&mut lane.driver, Driver::Gone) {
-                    parked.push(waker);
-                }
-            }
-        }
-        parked
+        let lanes = state.lanes.iter_mut();
+        lanes
+            .filter_map(
+                |lane| match std::mem::replace(&mut lane.driver, Driver::Gone) {
+                    Driver::Parked(waker) => Some(waker),
+                    other => {
+                        lane.driver = other;
+                        None
+                    }
+                },
+            )
+            .collect()
     }
 
     /// The instance crashed in the call `crashing`: no call starts until a

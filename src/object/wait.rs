@@ -7,7 +7,6 @@
 //! nothing behind in the objects it watched.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Poll, Wake, Waker};
@@ -19,7 +18,7 @@ use crate::object::completion::Elsewhere;
 use crate::object::store::Store;
 use crate::object::timer::Timer;
 use crate::object::{Object, ObjectRef};
-use crate::sync::{deadline_after, lock, wait_until};
+use crate::sync::{deadline_after, lock, wait_until, FastHash};
 
 /// What [`wait`](crate::wait) returns: `(ready, pending)`, each in input order.
 pub type ReadyPending<T> = (Vec<ObjectRef<T>>, Vec<ObjectRef<T>>);
@@ -235,30 +234,10 @@ pub(crate) fn block_elsewhere(cells: &[&ObjectCell], ready: usize, deadline: Opt
     }
 }
 
-/// Hashes a pointer (already unique) with one multiplication.
-#[derive(Default)]
-struct PtrHasher(u64);
-
-impl Hasher for PtrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
 /// `InvalidArgument` when `refs` names an object twice (Ray's `ray.wait`
 /// requires unique refs: a duplicate would be both ready and pending).
 fn check_unique<T>(refs: &[ObjectRef<T>]) -> Result<()> {
-    let mut seen: HashSet<usize, BuildHasherDefault<PtrHasher>> =
+    let mut seen: HashSet<usize, FastHash> =
         HashSet::with_capacity_and_hasher(refs.len(), Default::default());
     for r in refs {
         if !seen.insert(Arc::as_ptr(&r.cell) as usize) {

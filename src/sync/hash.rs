@@ -8,7 +8,7 @@ pub(crate) type FastHash = BuildHasherDefault<FastHasher>;
 /// FxHash's step: one rotate, xor and multiply per word. For keys that are
 /// counters, addresses or names a user gave, never adversarial input, on
 /// paths where SipHash's cost shows (a lane's running calls, the counts
-/// of ended tasks by name).
+/// of ended tasks by name, the refs a `wait` checks for duplicates).
 #[derive(Default)]
 pub(crate) struct FastHasher(u64);
 
