@@ -111,17 +111,30 @@ impl<A> DerefMut for ActorWrite<A> {
 /// How an async method holds the actor's state: shared or exclusive.
 #[doc(hidden)]
 pub trait Access<A>: Send + Sized + 'static {
+    /// The access, if it is free now.
+    #[doc(hidden)]
+    fn try_acquire(state: &Arc<RwLock<A>>) -> Option<Self>;
+
+    /// The access, once it is free.
     #[doc(hidden)]
     fn acquire(state: Arc<RwLock<A>>) -> impl Future<Output = Self> + Send;
 }
 
 impl<A: Send + Sync + 'static> Access<A> for ActorRead<A> {
+    fn try_acquire(state: &Arc<RwLock<A>>) -> Option<Self> {
+        Arc::clone(state).try_read_owned().ok().map(ActorRead)
+    }
+
     async fn acquire(state: Arc<RwLock<A>>) -> Self {
         ActorRead(state.read_owned().await)
     }
 }
 
 impl<A: Send + Sync + 'static> Access<A> for ActorWrite<A> {
+    fn try_acquire(state: &Arc<RwLock<A>>) -> Option<Self> {
+        Arc::clone(state).try_write_owned().ok().map(ActorWrite)
+    }
+
     async fn acquire(state: Arc<RwLock<A>>) -> Self {
         ActorWrite(state.write_owned().await)
     }
@@ -307,20 +320,29 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         }
     }
 
-    /// [`incarnation_blocking`](Self::incarnation_blocking), for async calls.
+    /// The live instance, if there is one now; `Err` once the actor is
+    /// dead; `Ok(None)` while it starts.
+    fn live(&self) -> Result<Option<Arc<Incarnation<A>>>, Failure> {
+        match &*lock(&self.life) {
+            Life::Alive(incarnation) => return Ok(Some(Arc::clone(incarnation))),
+            Life::Starting => return Ok(None),
+            Life::Dead => {}
+        }
+        // Not while `life` is held: `not_alive` locks the mailbox.
+        Err(bad_argument(self.not_alive()))
+    }
+
+    /// [`incarnation_blocking`](Self::incarnation_blocking), for async calls
+    /// (which take the live instance with [`live`](Self::live) first).
     async fn incarnation(&self) -> Result<Arc<Incarnation<A>>, Failure> {
         loop {
+            // Registered before looking again, so that a restart ending in
+            // between still wakes it.
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let now = match &*lock(&self.life) {
-                Life::Alive(incarnation) => Some(Ok(Arc::clone(incarnation))),
-                Life::Dead => Some(Err(())),
-                Life::Starting => None,
-            };
-            match now {
-                Some(Ok(incarnation)) => return Ok(incarnation),
-                Some(Err(())) => return Err(bad_argument(self.not_alive())),
+            match self.live()? {
+                Some(incarnation) => return Ok(incarnation),
                 None => notified.await,
             }
         }
@@ -533,8 +555,17 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
             let values = args.take();
             async move {
                 let values = values.map_err(bad_argument)?;
-                let incarnation = core.incarnation().await?;
-                let guard = G::acquire(Arc::clone(&incarnation.state)).await;
+                // The instance and the access to it are taken at once when
+                // free (the usual case); the waits for them are boxed: held
+                // inline, they would make every call's future larger.
+                let incarnation = match core.live()? {
+                    Some(incarnation) => incarnation,
+                    None => Box::pin(core.incarnation()).await?,
+                };
+                let guard = match G::try_acquire(&incarnation.state) {
+                    Some(guard) => guard,
+                    None => Box::pin(G::acquire(Arc::clone(&incarnation.state))).await,
+                };
                 if incarnation.is_crashed() {
                     return Err(core.crash_failure("crashed before the call started"));
                 }
