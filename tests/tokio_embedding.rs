@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -189,7 +189,7 @@ async fn dropped_async_waits_leave_no_waker_behind() -> Result<()> {
         tokio::select! {
             _ = rustyray::wait_async(&refs, 1, None) => panic!("the gate is closed"),
             _ = rustyray::get_all_async(&refs) => panic!("the gate is closed"),
-            _ = std::future::IntoFuture::into_future(&pending) => panic!("the gate is closed"),
+            _ = IntoFuture::into_future(&pending) => panic!("the gate is closed"),
             _ = tokio::task::yield_now() => {}
         }
     }
@@ -336,5 +336,57 @@ async fn blocking_calls_on_an_executor_thread_are_refused_naming_the_async_call(
             ),
         ]
     );
+    Ok(())
+}
+
+// ---- sync calls awaited from async code ----
+
+/// An actor whose calls wait for their test's gate.
+#[rustyray::actor]
+struct Turnstile;
+
+#[rustyray::actor]
+impl Turnstile {
+    fn new() -> Self {
+        Turnstile
+    }
+
+    /// `x` once the gate of `key` opens (on a worker thread: the method is
+    /// sync); `None` if it stayed shut for [`PATIENCE`].
+    fn pass(&self, key: u64, x: u32) -> Option<u32> {
+        probe(key).gate.wait_for(1).then_some(x)
+    }
+}
+
+/// A future awaiting a sync call that a worker thread runs spins only
+/// briefly before it suspends: on a one-thread executor, the future that
+/// opens the call's gate runs meanwhile, and the call's value arrives.
+#[test]
+fn an_awaited_sync_call_leaves_the_executor_to_other_futures_while_it_runs() -> Result<()> {
+    let app = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let p = TestProbe::new();
+    let key = p.key;
+    let values = app.block_on(async move {
+        let _rt = rustyray::init(Config::default().num_cpus(2).name("await-sync"))?;
+        let turnstile = Turnstile::remote()?;
+        // Quick: the call ends within the awaiting future's first poll or
+        // soon after, with the gate open.
+        p.open();
+        let quick = turnstile.pass(key, 1)?.await?;
+        // Held: the call waits for a gate that a later future opens, on
+        // this same executor thread.
+        let shut = TestProbe::new();
+        let held = turnstile.pass(shut.key, 2)?;
+        let opener = async {
+            tokio::task::yield_now().await;
+            shut.open();
+        };
+        let (held, ()) = tokio::join!(held.into_future(), opener);
+        Ok::<_, Error>((quick, held?))
+    })?;
+    assert_eq!(values, (Some(1), Some(2)));
     Ok(())
 }

@@ -172,6 +172,12 @@ impl ObjectCell {
         self.state.producer()
     }
 
+    /// Whether the pending value's producer is at work on another thread
+    /// (see [`Producer::at_work`]).
+    pub(crate) fn producer_at_work(&self) -> bool {
+        self.producer().is_some_and(|producer| producer.at_work())
+    }
+
     /// Runs the producer on this thread, which is about to block until the
     /// object is complete, if it has not started (see [`Producer::help`]).
     pub(crate) fn help(&self) -> bool {

@@ -83,6 +83,14 @@ pub(crate) trait Producer: Send + Sync {
     /// has not started. `true` when it ran here.
     fn help(self: Arc<Self>) -> bool;
 
+    /// Whether the producer is at work on another thread now (a sync task
+    /// that a worker thread runs or is about to run), so that the value may
+    /// come within a spin: an async waiter spins briefly before it
+    /// suspends only then. `false` by default.
+    fn at_work(&self) -> bool {
+        false
+    }
+
     /// Where the producer lives, when that is outside this process, and
     /// its name for the value there: a thread about to block on the value
     /// waits there first (see [`Elsewhere`]). `None` by default: a local

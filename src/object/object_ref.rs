@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::object::cell::ObjectCell;
@@ -15,7 +15,7 @@ use crate::object::hooks::SendGuard;
 use crate::object::id::ObjectId;
 use crate::object::value::Stored;
 use crate::object::{wait, Object};
-use crate::sync::deadline_after;
+use crate::sync::{deadline_after, slept, spin_until};
 
 /// A reference to an object in a runtime's store: the result of
 /// [`put`](crate::put) or of a task, possibly not computed yet.
@@ -168,6 +168,8 @@ pub struct ObjectFuture<T> {
     key: Option<u64>,
     /// Inside a task: its CPUs, lent while this future waits.
     lent: Option<SendGuard>,
+    /// When it suspended after a spin that caught nothing (see `poll`).
+    suspended: Option<Instant>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -178,6 +180,16 @@ impl<T: Object> Future for ObjectFuture<T> {
         let this = self.get_mut();
         let store = this.cell.store();
         store.check_open()?;
+        let first = this.key.is_none() && this.suspended.is_none();
+        if first && !this.cell.is_complete() && this.cell.producer_at_work() {
+            // A sync task another thread runs (an actor's call, most often)
+            // may end within microseconds: a short spin, adapted as a
+            // blocking wait's is, spares this executor thread a park and a
+            // wake-up, which would cost more than the call.
+            if !spin_until(|| this.cell.is_complete()) {
+                this.suspended = Some(Instant::now());
+            }
+        }
         match this.cell.poll_get(cx, &mut this.key) {
             Poll::Pending => {
                 if this.lent.is_none() {
@@ -187,6 +199,9 @@ impl<T: Object> Future for ObjectFuture<T> {
             }
             Poll::Ready(outcome) => {
                 this.lent = None;
+                if let Some(since) = this.suspended.take() {
+                    slept(since);
+                }
                 Poll::Ready(outcome.and_then(|stored| stored.read(&this.cell)))
             }
         }
@@ -221,6 +236,7 @@ impl<T: Object> IntoFuture for ObjectRef<T> {
             cell: self.cell,
             key: None,
             lent: None,
+            suspended: None,
             _type: PhantomData,
         }
     }

@@ -151,6 +151,11 @@ impl Phase {
         }
     }
 
+    /// Whether a runner has it: dispatched to one, or running.
+    pub(crate) fn has_runner(&self) -> bool {
+        matches!(self.word.load(Ordering::Acquire), DISPATCHED | RUNNING)
+    }
+
     /// Whether it was cancelled (or stopped by shutdown).
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
@@ -217,6 +222,30 @@ impl Phase {
         if self.armed.load(Ordering::Acquire) {
             lock(&self.waker).take();
         }
+    }
+}
+
+#[cfg(all(test, not(rustyray_loom)))]
+mod tests {
+    use super::*;
+
+    /// A task has a runner from its dispatch until it is done, and only
+    /// then: an async waiter spins on its output only then.
+    #[test]
+    fn a_task_has_a_runner_from_its_dispatch_until_it_is_done() {
+        let phase = Phase::new();
+        let mut seen = vec![phase.has_runner()];
+        assert!(phase.queue());
+        seen.push(phase.has_runner());
+        assert!(phase.grant());
+        seen.push(phase.has_runner());
+        assert!(phase.dispatch());
+        seen.push(phase.has_runner());
+        assert!(phase.begin());
+        seen.push(phase.has_runner());
+        assert!(phase.finish().is_some());
+        seen.push(phase.has_runner());
+        assert_eq!(seen, [false, false, false, true, true, false]);
     }
 }
 

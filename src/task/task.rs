@@ -573,6 +573,12 @@ impl<B: Body> Producer for TaskCell<B> {
         let task: Arc<Task> = self;
         Some(Box::new(task))
     }
+
+    /// A sync task that a worker thread has (an actor's call in its turn,
+    /// most often): it may well end within a spin.
+    fn at_work(&self) -> bool {
+        !self.body.is_async() && self.phase.has_runner()
+    }
 }
 
 /// What the worker pool runs.
