@@ -8,8 +8,9 @@
 //!   that saturate instead of overflowing (`Duration::MAX` means "no
 //!   deadline").
 //! - [`spin_until`] and [`SpinBudget`]: the short spin a waiter does
-//!   before it sleeps, as long as spinning has been paying lately (one look
-//!   under loom).
+//!   before it sleeps (or an async waiter, on a value a worker thread is
+//!   producing, before it suspends), as long as spinning has been paying
+//!   lately (one look under loom).
 //! - [`catch`], [`catch_future`] and [`panic_message`]: user code (a task,
 //!   a `Drop`, a `Serialize`) may panic anywhere; these turn the panic into
 //!   a value at the boundary where user code is called.
