@@ -160,6 +160,82 @@ fn a_client_blocked_on_a_task_waiting_for_a_thread_runs_it_itself() -> Result<()
     Ok(())
 }
 
+/// An async actor whose calls say where their first poll ran.
+#[rustyray::actor]
+struct Where;
+
+#[rustyray::actor]
+impl Where {
+    fn new() -> Self {
+        Where
+    }
+
+    /// Answers once the actor is up (a sync method: on a worker thread).
+    fn up(&self) -> bool {
+        true
+    }
+
+    /// The name of the thread its first poll runs on.
+    async fn thread_name(&self) -> String {
+        std::thread::current()
+            .name()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The same, then waits (holding no thread) for the gate of `key`.
+    async fn gated(&self, key: u64) -> String {
+        let name = self.thread_name().await;
+        let p = probe(key);
+        p.started.incr();
+        p.gate.reached(1).await;
+        name
+    }
+}
+
+/// A client blocked in `get` on an async actor call alone in its lane runs
+/// the call's first poll itself, instead of waiting for the lane's driver
+/// to be scheduled on the executor; a call that suspends there goes on on
+/// the executor. Here no thread drives the executor until the test says
+/// so, so the driver cannot take the calls first.
+#[test]
+fn a_client_blocked_on_an_async_call_alone_in_its_lane_runs_it_itself() -> Result<()> {
+    let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rt = rustyray::init(Config::default().tokio_handle(executor.handle().clone()))?;
+    let (go, told) = std::sync::mpsc::channel::<()>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = std::thread::spawn(move || {
+        // Driven once told, or after PATIENCE: then the driver runs the
+        // calls, and a hand-over that never came fails the test instead of
+        // hanging it.
+        let _ = told.recv_timeout(PATIENCE);
+        executor.block_on(stopped)
+    });
+    let actor = Where::remote()?;
+    assert!(actor.up()?.get()?);
+    let here = std::thread::current().name().map(str::to_string);
+    assert_eq!(Some(actor.thread_name()?.get()?), here);
+    let p = TestProbe::new();
+    let held = actor.gated(p.key)?;
+    let client = std::thread::Builder::new()
+        .name("handover-client".into())
+        .spawn(move || held.get())
+        .unwrap();
+    // Its first poll ran, on the client thread: only then is the gate
+    // opened and the executor driven, for the rest of the call.
+    assert!(p.started.wait_for(1));
+    p.open();
+    go.send(()).unwrap();
+    assert_eq!(client.join().unwrap()?, "handover-client");
+    drop(rt);
+    stop.send(()).unwrap();
+    driver.join().unwrap().unwrap();
+    Ok(())
+}
+
 /// Collects the messages of `tracing` events.
 #[derive(Default)]
 struct Events(Mutex<Vec<String>>);

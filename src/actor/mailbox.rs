@@ -728,6 +728,29 @@ impl Place for Mailbox {
         self.finished_call(task.seq);
     }
 
+    /// An async call alone in its lane (the only one running, and not
+    /// taken by the lane's driver yet) goes to the thread about to block
+    /// on it; the driver, woken for it, finds nothing and parks again.
+    fn hand_over(&self, task: &Arc<Task>) -> bool {
+        let mut state = lock(&self.state);
+        if !matches!(state.status, Status::Alive) {
+            return false;
+        }
+        let Some(lane) = state.lanes.get_mut(lane_of(task.seq).0) else {
+            return false;
+        };
+        let alone = lane.running.len() == 1
+            && lane.ready.len() == 1
+            && lane
+                .ready
+                .front()
+                .is_some_and(|next| Arc::ptr_eq(next, task));
+        if alone {
+            lane.ready.clear();
+        }
+        alone
+    }
+
     fn is_actor_call(&self) -> bool {
         true
     }

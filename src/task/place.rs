@@ -33,6 +33,16 @@ pub(crate) trait Place: Send + Sync + 'static {
         false
     }
 
+    /// A thread is about to block on the output of `task`, an async task
+    /// of this place that has started and waits for its runner: `true`
+    /// when the place hands it over, for that thread to run its first poll
+    /// now. (A mailbox does for a call alone in its lane, so that no other
+    /// call's start is overtaken.)
+    fn hand_over(&self, task: &Arc<Task>) -> bool {
+        let _ = task;
+        false
+    }
+
     /// Whether the task stops when the task that submitted it is cancelled
     /// (a call does; an actor's creation does not: the actor lives on).
     fn cancelled_with_parent(&self) -> bool {

@@ -558,9 +558,20 @@ impl<B: Body> Producer for TaskCell<B> {
 
     /// Steals the task for this thread, which is about to block on its
     /// output, and runs it here (on the resources of the sync task running
-    /// on this thread, if any, or on its own grant).
+    /// on this thread, if any, or on its own grant); an async task, if its
+    /// place hands it over, until it first suspends.
     fn help(self: Arc<Self>) -> bool {
         let task: Arc<Task> = self;
+        if task.is_async() {
+            // An async call its place hands over (see `Place::hand_over`):
+            // its first poll runs here, as a pool driver's would, instead
+            // of this thread waiting for the driver's thread to wake.
+            let handed = task.place.as_ref().is_some_and(|p| p.hand_over(&task));
+            if handed {
+                Task::run_here(task);
+            }
+            return handed;
+        }
         let thief = context::with_running(|r| r.map(|r| r.task.demand.clone()));
         if !task.steal(&thief.unwrap_or_default()) {
             return false;
