@@ -745,10 +745,7 @@ impl Place for Mailbox {
                 .ready
                 .front()
                 .is_some_and(|next| Arc::ptr_eq(next, task));
-        if alone {
-            lane.ready.clear();
-        }
-        alone
+        alone && lane.ready.pop_front().is_some()
     }
 
     fn is_actor_call(&self) -> bool {
