@@ -68,8 +68,10 @@ pub(crate) trait Job: Send + Sync + 'static {
 pub(crate) type ThreadStart = Arc<dyn Fn() -> Box<dyn Any> + Send + Sync>;
 
 /// What a worker runs once the results of its job are out, before it
-/// looks for its next job.
-pub(crate) type AfterPublish = Arc<dyn Fn() + Send + Sync>;
+/// looks for its next job; returns the clock read it made then, if any,
+/// which is also when a next job already in hand starts (see
+/// [`job_taken_at`]).
+pub(crate) type AfterPublish = Arc<dyn Fn() -> Option<Instant> + Send + Sync>;
 
 /// Jobs handed out once a lock is released: to an idle thread, or to a
 /// new one.
@@ -221,11 +223,13 @@ pub(crate) fn runs_job(job: *const ()) -> bool {
 }
 
 /// When this worker thread took the job at `job`, if it is running it and
-/// took it from its idle wait (a job handed over or queued says `None`).
+/// the moment is known.
 ///
-/// The clock read that the idle wait makes anyway, right before it looks
-/// for a job, so that the start of a task costs no read of its own on the
-/// way from its caller to its result.
+/// A clock read made anyway: the one the idle wait makes right before it
+/// looks for a job, or, for a job handed over or queued, the one the
+/// [`after_publish`](WorkerPool::after_publish) hook made as the previous
+/// job's results went out. So the start of a task costs no read of its own
+/// on the way from its caller to its result.
 pub(crate) fn job_taken_at(job: *const ()) -> Option<Instant> {
     let (running, taken_at) = RUNNING.with(|r| r.get());
     (running == job as usize).then_some(taken_at).flatten()
@@ -250,16 +254,17 @@ fn on_worker() -> bool {
 }
 
 /// Publishes what [`publish_later`] kept, then runs the pool's
-/// [`after_publish`](WorkerPool::after_publish) hook.
-fn publish_now() {
+/// [`after_publish`](WorkerPool::after_publish) hook; the clock read the
+/// hook made, if any.
+fn publish_now() -> Option<Instant> {
     while let Some((cell, result)) = LATER.with(|later| later.borrow_mut().pop()) {
         cell.complete(result);
     }
     POOL.with(|p| {
-        if let Some(after) = p.borrow().as_ref().and_then(|s| s.after_publish.get()) {
-            after();
-        }
-    });
+        let pool = p.borrow();
+        let after = pool.as_ref().and_then(|s| s.after_publish.get());
+        after.and_then(|after| after())
+    })
 }
 
 /// Publishes what is left if a worker's loop ends, however it ends.
@@ -267,7 +272,7 @@ struct PublishOnExit;
 
 impl Drop for PublishOnExit {
     fn drop(&mut self) {
-        publish_now();
+        let _ = publish_now();
     }
 }
 
@@ -487,20 +492,19 @@ fn worker_loop(shared: &Arc<Shared>, first: Arc<dyn Job>) {
         RUNNING.with(|r| r.set((Arc::as_ptr(&job) as *const () as usize, taken_at)));
         job.run();
         RUNNING.with(|r| r.set((0, None)));
-        taken_at = None;
         // The next job: handed over while finishing, queued, or given to
         // this thread once it is idle. Results kept back by the job are
-        // published once the next job is in hand or this thread is on the
-        // idle stack.
+        // published once the next job is in hand (which starts when they
+        // are out) or this thread is on the idle stack.
         if let Some(next) = NEXT.with(|n| n.borrow_mut().take()) {
-            publish_now();
+            taken_at = publish_now();
             job = next;
             continue;
         }
         let mut state = lock(&shared.state);
         if let Some(next) = state.queue.pop_front() {
             drop(state);
-            publish_now();
+            taken_at = publish_now();
             job = next;
             continue;
         }
@@ -510,7 +514,7 @@ fn worker_loop(shared: &Arc<Shared>, first: Arc<dyn Job>) {
         parker.spin.store(true, Ordering::Release);
         state.idle.push(Arc::clone(&parker));
         drop(state);
-        publish_now();
+        let _ = publish_now();
         (job, taken_at) = loop {
             match parker.wait(IDLE_RETIRE) {
                 Some((Given::Run(job), at)) => break (job, Some(at)),

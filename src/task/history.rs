@@ -386,11 +386,14 @@ impl History {
     }
 
     /// Run by this runtime's worker threads once the results of a job are
-    /// out: stamps the end of the entry the thread left unstamped.
-    pub(crate) fn stamp_pending(&self) {
-        if let Some(index) = UNSTAMPED.with(|u| u.take()) {
-            self.stamp(index, self.now());
-        }
+    /// out: stamps the end of the entry the thread left unstamped; the
+    /// clock read that took, if any (the start of the thread's next job,
+    /// when it has one in hand).
+    pub(crate) fn stamp_pending(&self) -> Option<Instant> {
+        let index = UNSTAMPED.with(|u| u.take())?;
+        let at = Instant::now();
+        self.stamp(index, self.since_epoch(at));
+        Some(at)
     }
 
     /// Stamps the entry of the task `index`, written by this thread, as
