@@ -172,9 +172,9 @@ pub(crate) struct Mailbox {
 /// next number, the calls numbered, and whether the actor is dead.
 struct Numbers {
     next_seq: Vec<AtomicU64>,
-    /// Calls numbered so far (raised without the state's lock only by a
-    /// submitter, which holds a handle: so while no handle lives it
-    /// changes only under that lock). Written by submitters only.
+    /// Calls numbered so far. Raised only by submitters, without the
+    /// state's lock; a submitter holds a handle, so while no handle lives
+    /// it does not change.
     numbered: AtomicUsize,
     /// Set (under the state's lock) when the actor dies for good.
     dead: AtomicBool,
