@@ -750,7 +750,11 @@ impl Place for Mailbox {
                 .ready
                 .front()
                 .is_some_and(|next| Arc::ptr_eq(next, task));
-        alone && lane.ready.pop_front().is_some()
+        if alone {
+            // Taken from the driver's queue: the call checked above.
+            lane.ready.pop_front();
+        }
+        alone
     }
 
     fn is_actor_call(&self) -> bool {
