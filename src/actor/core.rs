@@ -218,8 +218,9 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
     /// Runs the constructor until an instance stands (a panic is a crash,
     /// which uses up a restart) and installs it; or lets the actor die.
     /// `crash`: why the previous instance is gone, when this is a restart;
-    /// `creation`: the creation task, for the first instance, recorded as
-    /// ended before any call can see the outcome.
+    /// `creation`: the task running the constructor (the creation task, or
+    /// a restart task), recorded as ended before any call can see the
+    /// outcome.
     fn construct(self: &Arc<Self>, mut crash: Option<String>, creation: Option<&Task>) {
         let ended = |failed: bool| {
             if let Some(task) = creation {
@@ -442,8 +443,8 @@ impl<A: Send + Sync + 'static> ActorCore<A> {
         };
         let mut cause = Some(cause);
         let submitted = submit(&self.mailbox.scheduler, spec, (), false, |()| {
-            SyncBody::new(move |_task: &Arc<Task>| {
-                core.construct(cause.take(), None);
+            SyncBody::new(move |task: &Arc<Task>| {
+                core.construct(cause.take(), Some(task));
                 Ok(())
             })
         });
