@@ -21,16 +21,17 @@
 //! [`ActorCore`](super::core), reached through [`Instance`] to destroy it
 //! when the actor dies.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::Waker;
 
 use crate::actor::driver::LaneDriver;
 use crate::actor::registry::ActorTable;
+use crate::actor::running::Running;
 use crate::actor::state::ActorStatus;
 use crate::error::Error;
-use crate::sync::{lock, FastHash, Few, Padded};
+use crate::sync::{lock, Few, Padded};
 use crate::task::id::ActorId;
 use crate::task::place::{ActorView, Place};
 use crate::task::resources::Demand;
@@ -71,11 +72,8 @@ struct Lane {
     next_start: u64,
     /// `turns[i]` is call `next_start + i`.
     turns: VecDeque<Turn>,
-    /// The calls started and not finished, by number: up to 1000 in an
-    /// async actor's lane, so found by key, not by a search (and a map, not
-    /// a window of numbers, which one call that never returns would keep
-    /// growing).
-    running: HashMap<u64, Arc<Task>, FastHash>,
+    /// The calls started and not finished, by number.
+    running: Running<Arc<Task>>,
     /// Async calls started and not yet run by the lane's driver.
     ready: VecDeque<Arc<Task>>,
     /// The driver of `ready` (see `driver.rs`).
@@ -198,7 +196,7 @@ impl Lane {
             sync_running: 0,
             next_start: 1,
             turns: VecDeque::new(),
-            running: HashMap::default(),
+            running: Running::default(),
             ready: VecDeque::new(),
             driver: Driver::Gone,
         }
@@ -598,7 +596,7 @@ impl Mailbox {
             state
                 .lanes
                 .iter()
-                .flat_map(|lane| lane.running.values())
+                .flat_map(|lane| lane.running.tasks())
                 .filter(|t| !crashing.is_some_and(|c| Arc::ptr_eq(t, c)) && t.max_retries == 0)
                 .map(Arc::clone)
                 .collect()
@@ -632,7 +630,7 @@ impl Mailbox {
             state.finished += 1;
             let (lane_index, n) = lane_of(seq);
             if let Some(lane) = state.lanes.get_mut(lane_index) {
-                if let Some(task) = lane.running.remove(&n) {
+                if let Some(task) = lane.running.remove(n) {
                     if !task.is_async() {
                         lane.sync_running -= 1;
                     }
@@ -682,7 +680,7 @@ impl Mailbox {
             let running: Vec<Arc<Task>> = state
                 .lanes
                 .iter()
-                .flat_map(|lane| lane.running.values())
+                .flat_map(|lane| lane.running.tasks())
                 .map(Arc::clone)
                 .collect();
             let parked = Self::unpark_drivers(&mut state);

@@ -66,6 +66,7 @@ pub(crate) mod handle;
 pub(crate) mod mailbox;
 pub(crate) mod method;
 pub(crate) mod registry;
+mod running;
 pub(crate) mod state;
 
 pub use self::core::{Access, ActorRead, ActorWrite};
