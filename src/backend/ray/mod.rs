@@ -73,8 +73,11 @@
 //! the stream's task ref cancels it in Ray.
 //!
 //! Submitting is the per-call hot path: Ray's `.options(..)` is made once
-//! per set of options (cached here), and results are completed through
-//! `ObjectRef._on_completed`, with no Python future per result.
+//! per set of options (cached here), results are completed through
+//! `ObjectRef._on_completed`, with no Python future per result, and every
+//! thread that calls into Python here (the program's, and Ray's completing
+//! thread) keeps its Python thread state instead of making one per call
+//! (`bridge::attach`).
 
 mod bridge;
 mod link;
@@ -239,7 +242,7 @@ impl RayBackend {
     pub(crate) fn put<T: Object>(&self, store: &Arc<Store>, value: T) -> Result<ObjectRef<T>> {
         let crossed = crate::object::crossing::encode("put", &value)?;
         let cell = store.put(Value::new(value))?;
-        Python::attach(|py| -> Result<()> {
+        bridge::attach(|py| -> Result<()> {
             let ns = self.shared.bridge.ns.bind(py);
             let ray_ref = bridge::call(ns, "put", (self.shared.ray_value(py, &crossed)?,))?;
             lock(&*self.shared.refs).insert(&cell, ray_ref.unbind());
@@ -328,7 +331,7 @@ impl RayBackend {
         let args = args.ray_args()?;
         let constructor = member(spec.constructor);
         let shared = &self.shared;
-        let handle = Python::attach(|py| -> Result<Py<PyAny>> {
+        let handle = bridge::attach(|py| -> Result<Py<PyAny>> {
             let options = PyDict::new(py);
             let set = || -> PyResult<()> {
                 options.set_item("num_cpus", spec.num_cpus)?;
@@ -417,7 +420,7 @@ impl RayBackend {
         name: &str,
         namespace: &str,
     ) -> Result<ActorRef<A>> {
-        let (handle, groups) = Python::attach(|py| -> Result<(Py<PyAny>, _)> {
+        let (handle, groups) = bridge::attach(|py| -> Result<(Py<PyAny>, _)> {
             let found = bridge::call(
                 self.shared.bridge.ns.bind(py),
                 "get_actor",
@@ -476,7 +479,7 @@ impl RayBackend {
     ) -> Result<(Arc<RayGroup>, ObjectRef<()>)> {
         store.check_open()?;
         let shared = &self.shared;
-        let handle = Python::attach(|py| -> Result<Py<PyAny>> {
+        let handle = bridge::attach(|py| -> Result<Py<PyAny>> {
             let list = PyList::empty(py);
             let fill = || -> PyResult<()> {
                 for (cpus, custom) in bundles {
@@ -507,7 +510,7 @@ impl RayBackend {
     /// Removes the Ray placement group: Ray frees it and kills what runs in
     /// it.
     pub(crate) fn remove_placement_group(&self, group: &RayGroup) -> Result<()> {
-        Python::attach(|py| {
+        bridge::attach(|py| {
             bridge::call(
                 self.shared.bridge.ns.bind(py),
                 "remove_placement_group",
@@ -520,7 +523,7 @@ impl RayBackend {
     /// Ray's resources of the cluster by name (`available`: what is free
     /// now, a resource with nothing free listed with `0.0`).
     pub(crate) fn resources(&self, available: bool) -> Result<HashMap<String, f64>> {
-        Python::attach(|py| {
+        bridge::attach(|py| {
             bridge::call(self.shared.bridge.ns.bind(py), "resources", (available,))?
                 .extract()
                 .map_err(|e| bridge::py_error("resources", e))
@@ -534,7 +537,7 @@ impl RayBackend {
             return;
         }
         let refs = std::mem::take(&mut lock(&*self.shared.refs).by_id);
-        Python::attach(|_| drop(refs));
+        bridge::attach(|_| drop(refs));
         bridge::release();
     }
 }
@@ -598,7 +601,7 @@ impl Shared {
         handle: Py<PyAny>,
         label: String,
     ) -> Arc<RayActor> {
-        let id = Python::attach(|py| {
+        let id = bridge::attach(|py| {
             let id = handle.bind(py).getattr("_actor_id")?.call_method0("hex")?;
             id.extract::<String>()
         })
@@ -717,7 +720,7 @@ impl Shared {
         let weak: Weak<dyn Producer> = Arc::downgrade(&producer) as Weak<dyn Producer>;
         let task = store.pending(weak, false);
         *lock(&producer.cells) = vec![Arc::downgrade(&task)];
-        let generator = Python::attach(|py| {
+        let generator = bridge::attach(|py| {
             let generator = submit(py)?.unbind();
             *lock(&producer.ray_ref) = Some(generator.clone_ref(py));
             Ok::<_, Error>(generator)
@@ -852,7 +855,7 @@ impl Shared {
             .map(|_| store.pending(weak.clone(), false))
             .collect();
         *lock(&producer.cells) = cells.iter().map(Arc::downgrade).collect();
-        Python::attach(|py| -> Result<()> {
+        bridge::attach(|py| -> Result<()> {
             let submitted = submit(py)?;
             let refs: Vec<Bound<'_, PyAny>> = if count == 1 {
                 vec![submitted]
@@ -900,7 +903,7 @@ impl ItemSource for RayStream {
     }
 
     fn next_item(&mut self) -> Option<Result<Vec<u8>>> {
-        Python::attach(|py| {
+        bridge::attach(|py| {
             let next = bridge::call(
                 self.bridge.ns.bind(py),
                 "stream_next",
@@ -927,7 +930,7 @@ impl ItemSource for RayStream {
     }
 
     fn stop(&mut self) {
-        Python::attach(|py| {
+        bridge::attach(|py| {
             let ns = self.bridge.ns.bind(py);
             if let Err(err) = bridge::call(ns, "cancel", (self.generator.bind(py),)) {
                 tracing::warn!("ray.cancel of a stream: {err}");
@@ -1057,7 +1060,7 @@ impl RemoteActor for RayActor {
         if no_restart && !self.id.is_empty() {
             lock(&self.shared.killed).insert(self.id.clone());
         }
-        Python::attach(|py| {
+        bridge::attach(|py| {
             let killed = bridge::call(
                 self.shared.bridge.ns.bind(py),
                 "kill",
@@ -1122,6 +1125,9 @@ impl Landing {
             None,
             None,
             move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                // Ray calls this from a thread of its own, attaching it for
+                // each call: it keeps its thread state from now on.
+                bridge::keep_thread_state(args.py(), bridge::Until::Forever);
                 let _keep = &producer;
                 let result = landing.value(&args.get_item(0)?, &task, decode)?;
                 cell.complete(result);
@@ -1338,7 +1344,7 @@ impl Producer for RayTask {
         }
         let ray_ref = lock(&self.ray_ref).take();
         if let Some(ray_ref) = ray_ref {
-            Python::attach(|py| {
+            bridge::attach(|py| {
                 if let Err(err) = bridge::call(self.bridge.ns.bind(py), "cancel", (ray_ref,)) {
                     tracing::warn!("ray.cancel: {err}");
                 }
