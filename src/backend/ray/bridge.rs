@@ -243,10 +243,27 @@ pub(crate) fn keep_thread_state(py: Python<'_>, until: Until) {
     if kept != Ok(false) {
         return;
     }
+    // A thread Python started keeps its state anyway, and Python deletes it
+    // when the thread's function returns, whatever is outstanding: giving
+    // it back after that would find no state and abort the process.
+    if until == Until::ThreadEnds && started_by_python(py) {
+        let _ = KEPT.try_with(|kept| kept.0.set(Some(Until::Forever)));
+    }
     if let Err(err) = pythonapi(py, "PyGILState_Ensure").and_then(|f| f.call0()) {
         tracing::debug!("this thread keeps no Python thread state: {err}");
         let _ = KEPT.try_with(|kept| kept.0.set(None));
     }
+}
+
+/// Whether Python's `threading` knows the calling thread (Python started
+/// it, or it is the interpreter's first thread).
+fn started_by_python(py: Python<'_>) -> bool {
+    let known = || -> PyResult<bool> {
+        let threading = py.import("threading")?;
+        let ident = threading.getattr("get_ident")?.call0()?;
+        threading.getattr("_active")?.contains(ident)
+    };
+    known().unwrap_or(true)
 }
 
 /// The bridge module's item `name`.
@@ -440,5 +457,38 @@ mod tests {
             gone,
             "the ended thread's Python thread state was not given back"
         );
+    }
+
+    /// A thread Python started may call into the backend: it ends as
+    /// Python ends it (giving its state back then would abort the process).
+    #[test]
+    fn a_thread_python_started_ends_as_python_ends_it() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let ran = Python::attach(|py| -> PyResult<usize> {
+            let call = pyo3::types::PyCFunction::new_closure(
+                py,
+                None,
+                None,
+                move |_args: &Bound<'_, pyo3::types::PyTuple>,
+                      _kwargs: Option<&Bound<'_, PyDict>>| {
+                    attach(|_| counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+                },
+            )?;
+            let ns = PyDict::new(py);
+            ns.set_item("call", call)?;
+            py.run(
+                c"import threading\n\
+                  def twice():\n    call()\n    call()\n\
+                  thread = threading.Thread(target=twice)\n\
+                  thread.start()\n\
+                  thread.join()\n",
+                Some(&ns),
+                None,
+            )?;
+            Ok(calls.load(std::sync::atomic::Ordering::SeqCst))
+        })
+        .expect("the Python thread runs");
+        assert_eq!(ran, 2);
     }
 }
