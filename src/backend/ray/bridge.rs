@@ -184,9 +184,10 @@ where
 pub(crate) enum Until {
     /// Until it ends: a thread of the program's (or of ours).
     ThreadEnds,
-    /// For good: a thread of Ray's, which ends while Ray shuts down, maybe
-    /// while the thread shutting Ray down holds the interpreter, where
-    /// giving the state back would wait for it.
+    /// For good: a thread Python started (Python deletes its state when
+    /// its function returns), or a thread of Ray's, which ends while Ray
+    /// shuts down, maybe while the thread shutting Ray down holds the
+    /// interpreter, where giving the state back would wait for it.
     Forever,
 }
 
