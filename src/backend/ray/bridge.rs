@@ -235,24 +235,21 @@ fn pythonapi<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
 /// `unsafe` here), later attachments nest inside it and only take and
 /// release the interpreter lock.
 pub(crate) fn keep_thread_state(py: Python<'_>, until: Until) {
-    let kept = KEPT.try_with(|kept| {
-        kept.0.get().is_some() || {
-            kept.0.set(Some(until));
-            false
-        }
-    });
-    if kept != Ok(false) {
+    if KEPT.try_with(|kept| kept.0.get().is_some()) != Ok(false) {
         return;
     }
     // A thread Python started keeps its state anyway, and Python deletes it
     // when the thread's function returns, whatever is outstanding: giving
     // it back after that would find no state and abort the process.
-    if until == Until::ThreadEnds && started_by_python(py) {
-        let _ = KEPT.try_with(|kept| kept.0.set(Some(Until::Forever)));
-    }
-    if let Err(err) = pythonapi(py, "PyGILState_Ensure").and_then(|f| f.call0()) {
-        tracing::debug!("this thread keeps no Python thread state: {err}");
-        let _ = KEPT.try_with(|kept| kept.0.set(None));
+    let until = match until {
+        Until::ThreadEnds if started_by_python(py) => Until::Forever,
+        until => until,
+    };
+    match pythonapi(py, "PyGILState_Ensure").and_then(|f| f.call0()) {
+        Ok(_) => {
+            let _ = KEPT.try_with(|kept| kept.0.set(Some(until)));
+        }
+        Err(err) => tracing::debug!("this thread keeps no Python thread state: {err}"),
     }
 }
 
