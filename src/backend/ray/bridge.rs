@@ -182,41 +182,90 @@ where
 /// How long a thread keeps its Python thread state.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Until {
-    /// Until it ends: a thread of the program's (or of ours).
+    /// Until it ends: any thread but Ray's own (if Python deletes the
+    /// state first, as it does for a thread it started, nothing is given
+    /// back).
     ThreadEnds,
-    /// For good: a thread Python started (Python deletes its state when
-    /// its function returns), or a thread of Ray's, which ends while Ray
-    /// shuts down, maybe while the thread shutting Ray down holds the
-    /// interpreter, where giving the state back would wait for it.
+    /// For good: a thread of Ray's, which ends while Ray shuts down, maybe
+    /// while the thread shutting Ray down holds the interpreter, where
+    /// giving the state back would wait for it.
     Forever,
 }
 
-/// A thread's kept Python thread state (`None`: it keeps none).
-struct Kept(std::cell::Cell<Option<Until>>);
+/// What a thread keeps: nothing yet, its state for good, or its state
+/// until it ends, with a weak reference to an object only that state holds
+/// (in a `threading.local`), which tells at the thread's end whether the
+/// state is still there.
+enum Keeping {
+    Nothing,
+    Forever,
+    UntilThreadEnds(Py<PyAny>),
+}
+
+/// The calling thread's [`Keeping`].
+struct Kept(std::cell::RefCell<Keeping>);
 
 impl Drop for Kept {
     /// The thread ends: it gives back the attachment it kept, so that its
     /// last detachment deletes its thread state. (The state `0` it gives
     /// back is `PyGILState_LOCKED`, what its `PyGILState_Ensure` returned:
-    /// it held the interpreter then.)
+    /// it held the interpreter then.) If Python deleted the state already
+    /// (a thread Python started ends so, whatever is outstanding), this
+    /// attachment made a new one that its own end deletes, and giving back
+    /// another would find no state and abort the process.
     fn drop(&mut self) {
-        if self.0.get() == Some(Until::ThreadEnds) {
-            Python::try_attach(|py| {
+        let Keeping::UntilThreadEnds(holder) = self.0.replace(Keeping::Nothing) else {
+            return;
+        };
+        let attached = Python::try_attach(|py| {
+            let still_kept = holder
+                .bind(py)
+                .call0()
+                .is_ok_and(|object| !object.is_none());
+            drop(holder);
+            if still_kept {
                 if let Err(err) = pythonapi(py, "PyGILState_Release").and_then(|f| f.call1((0,))) {
                     tracing::debug!("a thread's Python thread state stays: {err}");
                 }
-            });
+            }
+        });
+        if attached.is_none() {
+            tracing::debug!("a thread's Python thread state stays: the interpreter is gone");
         }
     }
 }
 
 std::thread_local! {
-    static KEPT: Kept = const { Kept(std::cell::Cell::new(None)) };
+    static KEPT: Kept = const { Kept(std::cell::RefCell::new(Keeping::Nothing)) };
 }
 
 /// The CPython API function `name`, through `ctypes`.
 fn pythonapi<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     py.import("ctypes")?.getattr("pythonapi")?.getattr(name)
+}
+
+/// Puts an object in a `threading.local` of the calling thread, and
+/// returns a weak reference to it: it lives exactly as long as the thread's
+/// Python thread state.
+fn hold_in_thread_state(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    static HOLD: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    let hold = HOLD.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        let ns = PyDict::new(py);
+        py.run(
+            c"import threading, weakref\n\
+              class Held: pass\n\
+              local = threading.local()\n\
+              def hold():\n    \
+                  held = local.held = Held()\n    \
+                  return weakref.ref(held)\n",
+            Some(&ns),
+            None,
+        )?;
+        ns.get_item("hold")?
+            .map(Bound::unbind)
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err("hold"))
+    })?;
+    hold.call0(py)
 }
 
 /// Makes the calling thread keep its Python thread state from now on,
@@ -235,33 +284,23 @@ fn pythonapi<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
 /// `unsafe` here), later attachments nest inside it and only take and
 /// release the interpreter lock.
 pub(crate) fn keep_thread_state(py: Python<'_>, until: Until) {
-    if KEPT.try_with(|kept| kept.0.get().is_some()) != Ok(false) {
+    if KEPT.try_with(|kept| matches!(*kept.0.borrow(), Keeping::Nothing)) != Ok(true) {
         return;
     }
-    // A thread Python started keeps its state anyway, and Python deletes it
-    // when the thread's function returns, whatever is outstanding: giving
-    // it back after that would find no state and abort the process.
-    let until = match until {
-        Until::ThreadEnds if started_by_python(py) => Until::Forever,
-        until => until,
+    let keeping = match until {
+        Until::Forever => Ok(Keeping::Forever),
+        Until::ThreadEnds => hold_in_thread_state(py).map(Keeping::UntilThreadEnds),
     };
-    match pythonapi(py, "PyGILState_Ensure").and_then(|f| f.call0()) {
-        Ok(_) => {
-            let _ = KEPT.try_with(|kept| kept.0.set(Some(until)));
+    let kept = keeping.and_then(|keeping| {
+        pythonapi(py, "PyGILState_Ensure")?.call0()?;
+        Ok(keeping)
+    });
+    match kept {
+        Ok(keeping) => {
+            let _ = KEPT.try_with(|kept| *kept.0.borrow_mut() = keeping);
         }
         Err(err) => tracing::debug!("this thread keeps no Python thread state: {err}"),
     }
-}
-
-/// Whether Python's `threading` knows the calling thread (Python started
-/// it, or it is the interpreter's first thread).
-fn started_by_python(py: Python<'_>) -> bool {
-    let known = || -> PyResult<bool> {
-        let threading = py.import("threading")?;
-        let ident = threading.getattr("get_ident")?.call0()?;
-        threading.getattr("_active")?.contains(ident)
-    };
-    known().unwrap_or(true)
 }
 
 /// The bridge module's item `name`.
@@ -406,36 +445,42 @@ fn setup(py: Python<'_>) -> Result<Bound<'_, PyDict>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A thread that attaches through [`attach`] keeps its Python thread
-    /// state between attachments (what it keeps in a `threading.local`
-    /// stays), and gives it back when it ends (what it kept there goes).
-    #[test]
-    fn a_thread_keeps_its_python_thread_state_until_it_ends() {
-        let kept = || -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-            Python::attach(|py| {
-                let ns = PyDict::new(py);
-                py.run(
-                    c"import threading, weakref\n\
-                      class Marker: pass\n\
-                      local = threading.local()\n\
-                      def keep():\n    \
-                          marker = Marker()\n    \
-                          local.marker = marker\n    \
-                          return weakref.ref(marker)\n\
-                      def kept():\n    \
-                          return getattr(local, 'marker', None) is not None\n",
-                    Some(&ns),
-                    None,
-                )?;
-                Ok((
-                    ns.get_item("keep")?.unwrap().unbind(),
-                    ns.get_item("kept")?.unwrap().unbind(),
-                ))
-            })
-        };
-        let (keep, kept) = kept().expect("the test's Python runs");
+    /// Python functions keeping a marker in a `threading.local` of the
+    /// calling thread (returning a weak reference to it) and telling
+    /// whether the thread still has it.
+    fn marker_functions() -> (Py<PyAny>, Py<PyAny>) {
+        Python::attach(|py| -> PyResult<_> {
+            let ns = PyDict::new(py);
+            py.run(
+                c"import threading, weakref\n\
+                  class Marker: pass\n\
+                  local = threading.local()\n\
+                  def keep():\n    \
+                      marker = Marker()\n    \
+                      local.marker = marker\n    \
+                      return weakref.ref(marker)\n\
+                  def kept():\n    \
+                      return getattr(local, 'marker', None) is not None\n",
+                Some(&ns),
+                None,
+            )?;
+            Ok((
+                ns.get_item("keep")?.unwrap().unbind(),
+                ns.get_item("kept")?.unwrap().unbind(),
+            ))
+        })
+        .expect("the test's Python runs")
+    }
+
+    /// Runs `first` and then two attachments through [`attach`] on a new
+    /// thread; returns whether the thread kept its Python thread state
+    /// between them and whether it gave it back when it ended.
+    fn keeps_then_gives_back(first: fn(Python<'_>)) -> (bool, bool) {
+        let (keep, kept) = marker_functions();
         let (weak, still_there) = std::thread::spawn(move || {
+            Python::attach(first);
             let weak = attach(|py| keep.call0(py).expect("keep"));
             let still_there = attach(|py| {
                 kept.call0(py)
@@ -446,47 +491,100 @@ mod tests {
         })
         .join()
         .expect("the thread ends");
-        assert!(
-            still_there,
-            "the thread lost its Python thread state between attachments"
-        );
         let gone = Python::attach(|py| weak.call0(py).expect("weakref").is_none(py));
-        assert!(
-            gone,
-            "the ended thread's Python thread state was not given back"
-        );
+        (still_there, gone)
     }
 
-    /// A thread Python started may call into the backend: it ends as
-    /// Python ends it (giving its state back then would abort the process).
+    /// A thread that attaches through [`attach`] keeps its Python thread
+    /// state between attachments (what it keeps in a `threading.local`
+    /// stays), and gives it back when it ends (what it kept there goes).
     #[test]
-    fn a_thread_python_started_ends_as_python_ends_it() {
-        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    fn a_thread_keeps_its_python_thread_state_until_it_ends() {
+        assert_eq!(keeps_then_gives_back(|_| {}), (true, true));
+    }
+
+    /// Python's `threading` lists a thread it did not start once Python
+    /// code asks for it, and keeps listing its id after it ends, for the
+    /// next thread that gets the same id: neither makes a thread keep its
+    /// state for good.
+    #[test]
+    fn a_thread_threading_has_seen_gives_its_python_thread_state_back() {
+        let seen = |py: Python<'_>| {
+            py.import("threading")
+                .and_then(|threading| threading.call_method0("current_thread"))
+                .expect("threading.current_thread");
+        };
+        assert_eq!(keeps_then_gives_back(seen), (true, true));
+    }
+
+    std::thread_local! {
+        /// Tells the test that the thread ended, after the thread's kept
+        /// state was dealt with (thread-local values are dropped in the
+        /// reverse order of their first use).
+        static ENDED: std::cell::RefCell<Option<Ended>> = const { std::cell::RefCell::new(None) };
+    }
+
+    struct Ended(mpsc::Sender<()>);
+
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+
+    /// Runs `start` (Python code that calls `call()` twice on a thread it
+    /// starts) and returns how many calls reached the backend, once the
+    /// thread has ended.
+    fn calls_from_a_thread_python_started(start: &std::ffi::CStr) -> usize {
+        let calls = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&calls);
-        let ran = Python::attach(|py| -> PyResult<usize> {
+        let (ended, on_end) = mpsc::channel();
+        let ended = Mutex::new(Some(ended));
+        Python::attach(|py| -> PyResult<()> {
             let call = pyo3::types::PyCFunction::new_closure(
                 py,
                 None,
                 None,
                 move |_args: &Bound<'_, pyo3::types::PyTuple>,
                       _kwargs: Option<&Bound<'_, PyDict>>| {
-                    attach(|_| counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+                    if let Some(ended) = lock(&ended).take() {
+                        ENDED.with(|slot| *slot.borrow_mut() = Some(Ended(ended)));
+                    }
+                    attach(|_| counted.fetch_add(1, Ordering::SeqCst));
                 },
             )?;
             let ns = PyDict::new(py);
             ns.set_item("call", call)?;
-            py.run(
-                c"import threading\n\
-                  def twice():\n    call()\n    call()\n\
-                  thread = threading.Thread(target=twice)\n\
-                  thread.start()\n\
-                  thread.join()\n",
-                Some(&ns),
-                None,
-            )?;
-            Ok(calls.load(std::sync::atomic::Ordering::SeqCst))
+            py.run(start, Some(&ns), None)
         })
-        .expect("the Python thread runs");
-        assert_eq!(ran, 2);
+        .expect("the Python thread starts");
+        on_end
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the Python thread ends");
+        calls.load(Ordering::SeqCst)
+    }
+
+    /// A thread `threading` started may call into the backend: it ends as
+    /// Python ends it (giving its state back then would abort the process).
+    #[test]
+    fn a_thread_python_started_ends_as_python_ends_it() {
+        let calls = calls_from_a_thread_python_started(
+            c"import threading\n\
+              def twice():\n    call()\n    call()\n\
+              threading.Thread(target=twice).start()\n",
+        );
+        assert_eq!(calls, 2);
+    }
+
+    /// So may a thread started with `_thread`, which `threading` never
+    /// lists.
+    #[test]
+    fn a_thread_python_started_without_threading_ends_as_python_ends_it() {
+        let calls = calls_from_a_thread_python_started(
+            c"import _thread\n\
+              def twice():\n    call()\n    call()\n\
+              _thread.start_new_thread(twice, ())\n",
+        );
+        assert_eq!(calls, 2);
     }
 }
