@@ -321,6 +321,15 @@ impl Counter {
         rustyray::context().node_id().to_string()
     }
 
+    /// The name of the process that started the actor's process.
+    fn parent(&self) -> String {
+        let parent = std::os::unix::process::parent_id();
+        std::fs::read_to_string(format!("/proc/{parent}/comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
     /// The actor's id and the call's task id, as the context says them.
     fn ids(&self) -> (Option<rustyray::ActorId>, String) {
         let context = rustyray::context();
@@ -391,6 +400,9 @@ fn an_actor_on_node2_keeps_state_in_order() {
     assert_eq!(rustyray::get_all(&calls).unwrap(), vec![11, 13, 16, 20, 25]);
     let node = counter.node().unwrap().get().unwrap();
     assert_ne!(node, driver);
+    // The actor lives in the Ray worker process itself, which Ray's
+    // `raylet` started, not in a process of its own that a worker started.
+    assert_eq!(counter.parent().unwrap().get().unwrap(), "raylet");
     // The actor's id is Ray's, alike on the driver and in the actor; each
     // call has a Ray task id of its own.
     assert!(

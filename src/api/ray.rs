@@ -4,15 +4,18 @@
 //!
 //! A program runs unchanged: its `#[remote]` functions run in Ray worker
 //! processes, on any node, as the program's own binary started in *worker
-//! mode* by a Python trampoline in each Ray worker. [`init`](crate::init)
-//! (and so `#[rustyray::main]`) enters worker mode when the trampoline
-//! started the process: call it before anything else in `main`. In a test
-//! binary, the test that started the driver is run again in each worker
-//! (libtest's `--exact`), and its `init` enters worker mode there.
+//! mode* by a Python trampoline in each Ray worker; its actors run in Ray
+//! worker processes that are the program's binary itself, started by Ray.
+//! [`init`](crate::init) (and so `#[rustyray::main]`) enters worker mode
+//! (or runs Ray's worker) when the process was started so: call it before
+//! anything else in `main`. In a test binary, the test that started the
+//! driver is run again in each worker (libtest's `--exact`), and its
+//! `init` enters worker mode there.
 
 use std::sync::{Arc, OnceLock};
 
 use crate::api::registry;
+use crate::backend::ray::host;
 use crate::backend::ray::protocol::Failure;
 use crate::backend::ray::worker::{self, Dispatch, ExitProbe, Started, Submitted, NODE_VAR};
 use crate::error::{Error, Result};
@@ -25,10 +28,14 @@ use crate::task::{ActorId, NodeId};
 /// Starts a runtime and installs it as the calling thread's current one
 /// (see [`runtime::init`](crate::runtime::init)); in a process that a Ray
 /// worker started in worker mode, serves that worker's calls instead and
-/// ends the process when the worker does.
+/// ends the process when the worker does; in a process Ray started as its
+/// worker, runs that worker until Ray ends it.
 pub fn init(config: Config) -> Result<RuntimeGuard> {
     if let Some(socket) = worker::asked() {
         serve(&socket);
+    }
+    if let Some(argv) = host::asked() {
+        host::run(argv, serve_in_process);
     }
     crate::runtime::init(config)
 }
@@ -63,6 +70,7 @@ fn worker_node() -> Option<&'static NodeId> {
         .get_or_init(|| {
             std::env::var(NODE_VAR)
                 .ok()
+                .or_else(|| host::node().map(str::to_string))
                 .map(|hex| NodeId::from_hex(&hex))
         })
         .as_ref()
@@ -83,6 +91,27 @@ fn serve(socket: &str) -> ! {
         actor: None,
     };
     worker::serve(socket, &mut dispatch, home)
+}
+
+/// Serves the trampoline of the Ray worker this process is, over `stream`
+/// (see `backend::ray::host`), in a local runtime of this process, until
+/// the trampoline's end closes.
+fn serve_in_process(stream: std::os::unix::net::UnixStream) {
+    let runtime = match crate::runtime::init(Config::default().name("rustyray-ray-worker")) {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("rustyray worker: {err}");
+            return;
+        }
+    };
+    let home = home(&runtime);
+    let dispatch: &'static mut Worker = Box::leak(Box::new(Worker {
+        runtime: Runtime::clone(&runtime),
+        actor: None,
+    }));
+    if let Err(err) = worker::serve_in_process(stream, dispatch, home) {
+        eprintln!("rustyray worker: {err}");
+    }
 }
 
 /// What objects and actor handles from the trampoline join: `runtime`.

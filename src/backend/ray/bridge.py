@@ -154,15 +154,6 @@ class _Child:
     actors for it, and tells it when each object it holds completes."""
 
     def __init__(self, command):
-        folder = tempfile.mkdtemp(prefix="rustyray-")
-        path = os.path.join(folder, "worker.sock")
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(path)
-        server.listen(1)
-        server.settimeout(0.05)
-        full = dict(os.environ)
-        full["RUSTYRAY_WORKER_SOCKET"] = path
-        full["RUSTYRAY_RAY_NODE_ID"] = ray.get_runtime_context().get_node_id()
         self.command = command
         self.send_lock = threading.Lock()
         self.objects = {}
@@ -173,6 +164,26 @@ class _Child:
         self.classes = {}
         self.keys = itertools.count(1)
         self.pending = None
+        # Frames read while a wait was served (`_get`), for `request`.
+        self.stash = collections.deque()
+        host = sys.modules.get("_rustyray_host")
+        if host is not None:
+            # This Ray worker is the program itself (see `host.rs`): it
+            # serves this trampoline on a thread of its own.
+            self.proc = None
+            node = ray.get_runtime_context().get_node_id()
+            self.conn = socket.socket(fileno=host.connect(node))
+            self.frames = _Frames(self.conn)
+            return
+        folder = tempfile.mkdtemp(prefix="rustyray-")
+        path = os.path.join(folder, "worker.sock")
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+        server.settimeout(0.05)
+        full = dict(os.environ)
+        full["RUSTYRAY_WORKER_SOCKET"] = path
+        full["RUSTYRAY_RAY_NODE_ID"] = ray.get_runtime_context().get_node_id()
         self.proc = subprocess.Popen(
             command, env=full, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
         )
@@ -202,11 +213,9 @@ class _Child:
         conn.settimeout(None)
         self.conn = conn
         self.frames = _Frames(conn)
-        # Frames read while a wait was served (`_get`), for `request`.
-        self.stash = collections.deque()
 
     def alive(self):
-        return self.proc.poll() is None
+        return self.proc is None or self.proc.poll() is None
 
     def _send(self, parts):
         data = _pack(parts)
@@ -236,7 +245,7 @@ class _Child:
         self._send(parts)
 
     def died(self):
-        code = self.proc.wait()
+        code = self.proc.wait() if self.proc is not None else "none: in this process"
         # The program died (a crash, an abort): this Ray worker goes with
         # it, so that Ray sees a worker failure and applies its retries and
         # restarts.
@@ -779,10 +788,12 @@ def _stream(command, function):
 
 
 class RustActor:
-    """The trampoline of every RustyRay actor: holds a worker-mode program
-    of its own, which holds the actor. Each actor type's Ray class derives
-    from it with a method of each of the type's methods (`_actor_class`);
-    `_rustyray_call` calls any method by name."""
+    """The trampoline of every RustyRay actor. Its Ray worker is the
+    program itself (`_host_env`, `host.rs`), which holds the actor; where
+    Ray ran it in Python instead, it holds a worker-mode program of its own
+    that does. Each actor type's Ray class derives from it with a method of
+    each of the type's methods (`_actor_class`); `_rustyray_call` calls any
+    method by name."""
 
     def __init__(self, command, actor, constructor, concurrency, groups, *args):
         self.actor = actor
@@ -804,11 +815,16 @@ class RustActor:
             later,
         )
         _outcome(reply)
-        # Ray runs calls on several threads at once (a pool per concurrency
-        # group): the child answers each under its request's id.
-        self.concurrent = concurrency > 1 or bool(groups)
-        if self.concurrent:
-            self.child.concurrent()
+        # A call without refs in its arguments, of an actor that runs one
+        # call at a time, runs on this thread, in this process, when it is
+        # the program (`_rustyray_host.method`). Other calls go to the
+        # program's serving threads, each under its request's id (Ray runs
+        # a concurrent actor's calls on several threads at once, a pool per
+        # concurrency group), and a reader thread hands out the replies and
+        # serves the program's own requests meanwhile.
+        host = sys.modules.get("_rustyray_host")
+        self.direct = host.method if host is not None and concurrency == 1 and not groups else None
+        self.child.concurrent()
         self.exiting = False
 
     def _rustyray_describe(self):
@@ -816,16 +832,14 @@ class RustActor:
         return self.actor, self.groups
 
     def _rustyray_call(self, method, *args):
-        """Calls `method` in the child, as the attempt Ray runs."""
+        """Calls `method` of the actor, as the attempt Ray runs."""
         attempt = _attempt()
         mark, inside, args, later = self.child.inside(args)
-        if self.concurrent:
+        if self.direct is not None and not mark:
+            reply = self.direct([b"method", method.encode(), attempt.encode(), *args])
+        else:
             reply = self.child.request_concurrent(
                 mark + "cmethod", [*inside, method, attempt, *args], later
-            )
-        else:
-            reply = self.child.request(
-                [mark + "method", *inside, method, attempt, *args], later
             )
         if reply[0] in (b"exit", b"exitv") and not self.exiting:
             # The actor called `exit_actor()`: this call returns its value,
@@ -839,14 +853,10 @@ class RustActor:
         """A streaming method's encoded items."""
         child = self.child
         mark, inside, args, later = child.inside(args)
-        if self.concurrent:
-            reply = child.request_concurrent(mark + "csmethod", [*inside, method, *args], later)
-            _outcome(reply)
-            key = reply[1]
-            yield from _items(child, lambda: child.request_concurrent("cnext", [key]), key)
-        else:
-            _outcome(child.request([mark + "smethod", *inside, method, *args], later))
-            yield from _items(child, lambda: child.request(["next"]))
+        reply = child.request_concurrent(mark + "csmethod", [*inside, method, *args], later)
+        _outcome(reply)
+        key = reply[1]
+        yield from _items(child, lambda: child.request_concurrent("cnext", [key]), key)
 
 
 def _method(name):
@@ -1161,6 +1171,7 @@ def create_actor(command, actor, constructor, methods, options, args):
     `_actor_class`)."""
     groups = options.pop("concurrency_groups", {})
     cls = _actor_class(actor, methods, groups, _actor_classes)
+    options["runtime_env"] = _host_env(command)
     return cls.options(**options).remote(
         command,
         actor,
@@ -1169,6 +1180,26 @@ def create_actor(command, actor, constructor, methods, options, args):
         groups,
         *args,
     )
+
+
+def _host_env(command):
+    """The runtime environment of a Ray worker that is the program itself
+    (see `host.rs`): Ray execs its `py_executable` with the worker's
+    arguments appended, which a shell moves into the environment before it
+    execs the program as `command`."""
+    import shlex
+
+    script = 'export RUSTYRAY_RAY_HOST_ARGV="$(printf \'%s\\n\' "$@")"; exec ' + shlex.join(
+        command
+    )
+    site_dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    return {
+        "py_executable": "/bin/sh -c " + shlex.quote(script) + " rustyray-host",
+        "env_vars": {
+            "RUSTYRAY_RAY_HOST_PYTHON": sys.executable,
+            "RUSTYRAY_RAY_HOST_SITE": "\n".join(site_dirs),
+        },
+    }
 
 
 def get_actor(name, namespace):

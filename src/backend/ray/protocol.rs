@@ -1,5 +1,6 @@
 //! The framed protocol between a Ray worker's trampoline (`bridge.py`) and
-//! the program it started in worker mode.
+//! the program serving it: a worker-mode child it started, or the program
+//! the Ray worker itself is, on a socket pair within it (`host.rs`).
 //!
 //! A frame is a little-endian `u32` length, then that many bytes: a
 //! `u32` count of parts, then each part as a `u32` length and its bytes.
@@ -16,16 +17,17 @@
 //!   `ok`
 //! - `method`, method, attempt, encoded arguments… → `ok`, encoded
 //!   results… (`exit` instead of `ok` when the actor called `exit_actor()`:
-//!   the trampoline ends its Ray actor after this call)
+//!   the trampoline ends its Ray actor after this call); a program that is
+//!   the Ray worker itself takes this request as a call, not on the socket
+//!   (see `host.rs`)
 //! - `cmethod`, id, method, attempt, encoded arguments… → `ok` (or
-//!   `exit`), id, encoded results… (an actor with `max_concurrency` above 1
-//!   or concurrency groups: replies come in any order, under their
-//!   request's id)
+//!   `exit`), id, encoded results… (replies come in any order, under their
+//!   request's id: an actor with `max_concurrency` above 1 or concurrency
+//!   groups runs several calls at once)
 //!
 //! - `stream`, function, attempt, encoded arguments… → `ok`: a streaming
-//!   generator starts; `smethod`, method, encoded arguments… → `ok`: a
-//!   streaming method starts (`csmethod`, id, method, … → `ok`, id, key:
-//!   the same in a concurrent actor, its stream under `key`);
+//!   generator starts; `csmethod`, id, method, encoded arguments… → `ok`,
+//!   id, key: a streaming method starts, its stream under `key`;
 //! - `next` → `item`, encoded item | `end`: the started stream's next
 //!   item, or its end (`cnext`, id, key → `item`, id, … | `end`, id);
 //! - `sdrop`, key (empty for the started stream): the trampoline reads the
@@ -35,7 +37,7 @@
 //! [`Failure`]).
 //!
 //! Values that hold refs: a request whose arguments hold refs is marked
-//! `r` (`rcall`, `rcreate`, `rmethod`, `rcmethod`, `rstream`, `rsmethod`,
+//! `r` (`rcall`, `rcreate`, `rmethod`, `rcmethod`, `rstream`,
 //! `rcsmethod`) and carries one more part, after the kind (after the id,
 //! for a request with one): the objects those refs name, in the order the
 //! arguments' bytes name them, written as [`write_value`] writes a value

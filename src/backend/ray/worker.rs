@@ -169,6 +169,47 @@ pub(crate) fn serve(path: &str, dispatch: &mut (dyn Dispatch + Send), home: Home
     std::process::exit(code)
 }
 
+/// This process's serving, when it is a Ray worker itself (see
+/// [`serve_in_process`]): what [`direct`] calls run in.
+static IN_PROCESS: OnceLock<&'static Serving<'static>> = OnceLock::new();
+
+/// Serves the trampoline of the Ray worker this process is (the program
+/// binary started by Ray as its worker: see `host.rs`) over `stream`, one
+/// end of a socket pair whose other end the trampoline holds, as
+/// [`serve`] serves a trampoline in another process; and keeps the serving
+/// for the trampoline's [`direct`] calls. Returns when the trampoline's end
+/// closes.
+pub(crate) fn serve_in_process(
+    stream: UnixStream,
+    dispatch: &'static mut (dyn Dispatch + Send),
+    home: Home,
+) -> std::io::Result<()> {
+    crossing::results_cross();
+    let runtime = home.runtime;
+    let (link, reader) = Link::start(stream, home)?;
+    let _ = SERVED.set((runtime, Arc::clone(&link)));
+    let serving: &'static Serving<'static> =
+        Box::leak(Box::new(Serving::new(link, reader, dispatch)));
+    if IN_PROCESS.set(serving).is_err() {
+        return Err(std::io::Error::other(
+            "this process serves its trampoline already",
+        ));
+    }
+    std::thread::scope(|scope| serving.lead(scope));
+    Ok(())
+}
+
+/// Serves a call of the actor this process holds (a `method` request
+/// without refs inside its arguments) on the calling thread, the
+/// trampoline's own, and returns the reply's frame: no other thread, no
+/// socket on the way (see [`serve_in_process`]).
+pub(crate) fn direct(parts: &[Vec<u8>]) -> std::io::Result<Vec<Vec<u8>>> {
+    let serving = IN_PROCESS
+        .get()
+        .ok_or_else(|| std::io::Error::other("this process serves no trampoline"))?;
+    serving.serve_direct(parts)
+}
+
 fn serve_stream(stream: UnixStream, dispatch: &mut (dyn Dispatch + Send), home: Home) -> i32 {
     let runtime = home.runtime;
     let (link, reader) = match Link::start(stream, home) {
@@ -179,18 +220,7 @@ fn serve_stream(stream: UnixStream, dispatch: &mut (dyn Dispatch + Send), home: 
         }
     };
     let _ = SERVED.set((runtime, Arc::clone(&link)));
-    let serving = Serving {
-        link,
-        reading: Mutex::new(Reading { reader, issued: 0 }),
-        waiting_to_read: AtomicUsize::new(0),
-        turn: Mutex::new(Turn {
-            dispatch,
-            exiting: None,
-            served: 0,
-        }),
-        turned: Condvar::new(),
-        streams: Streams::default(),
-    };
+    let serving = Serving::new(link, reader, dispatch);
     // Until the trampoline goes away: then every serving thread ends.
     std::thread::scope(|scope| serving.lead(scope));
     0
@@ -232,6 +262,52 @@ struct Turn<'a> {
 }
 
 impl<'a> Serving<'a> {
+    fn new(
+        link: Arc<Link>,
+        reader: BufReader<UnixStream>,
+        dispatch: &'a mut (dyn Dispatch + Send),
+    ) -> Serving<'a> {
+        Serving {
+            link,
+            reading: Mutex::new(Reading { reader, issued: 0 }),
+            waiting_to_read: AtomicUsize::new(0),
+            turn: Mutex::new(Turn {
+                dispatch,
+                exiting: None,
+                served: 0,
+            }),
+            turned: Condvar::new(),
+            streams: Streams::default(),
+        }
+    }
+
+    /// Serves a `method` request on this thread (see [`direct`]).
+    fn serve_direct(&self, parts: &[Vec<u8>]) -> std::io::Result<Vec<Vec<u8>>> {
+        let _entered = self.link.enter();
+        let mut turn = lock(&self.turn);
+        let Turn {
+            dispatch, exiting, ..
+        } = &mut *turn;
+        let kind = parts.first().map(Vec::as_slice).unwrap_or_default();
+        if kind != b"method" {
+            return Err(std::io::Error::other("a direct request is a `method` call"));
+        }
+        let submitted = handle(kind, Codec::Postcard, &parts[1..], &mut **dispatch);
+        let reply = submitted
+            .as_ref()
+            .map_err(Failure::clone)
+            .and_then(|refs| results(&self.link, refs));
+        let exited = exiting.as_ref().is_some_and(|exiting| exiting());
+        let frame = reply_frame(None, &reply, exited)
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        drop(turn);
+        // The results (and what they hold) stay until the reply is out.
+        drop(submitted);
+        Ok(frame)
+    }
+
     /// Reads and serves requests until the socket closes.
     fn lead<'s>(&'s self, scope: &'s std::thread::Scope<'s, '_>) {
         loop {
@@ -352,7 +428,7 @@ fn take_inside(
 ) -> std::io::Result<(Vec<Vec<u8>>, Inside)> {
     let kind = parts.first().map(Vec::as_slice).unwrap_or_default();
     let at = match kind {
-        b"rcall" | b"rcreate" | b"rmethod" | b"rstream" | b"rsmethod" => 1,
+        b"rcall" | b"rcreate" | b"rmethod" | b"rstream" => 1,
         b"rcmethod" | b"rcsmethod" => 2,
         _ => return Ok((parts, Vec::new())),
     };
@@ -367,11 +443,10 @@ fn take_inside(
     Ok((parts, link.inside(inside.inside)))
 }
 
-/// Serves a request about streams, if `kind` is one: `stream` or
-/// `smethod` starts one (answered `ok`), `next` takes its next item
-/// (answered `item`, `end` or `err`); `csmethod` and `cnext` do the same
-/// under a request id (a concurrent actor's), each `cnext` on a thread of
-/// its own; `sdrop` forgets a stream read no more. `None` for other
+/// Serves a request about streams, if `kind` is one: `stream` starts one
+/// (answered `ok`), `next` takes its next item (answered `item`, `end` or
+/// `err`); `csmethod` and `cnext` do the same for a streaming method,
+/// under a request id, each `cnext` on a thread of its own; `sdrop` forgets a stream read no more. `None` for other
 /// requests.
 fn serve_streams(
     kind: &[u8],
@@ -390,10 +465,6 @@ fn serve_streams(
     Some(match kind {
         b"stream" => {
             let started = dispatch.stream(&request.text(1), request.attempt(2), &request.args(3));
-            write_reply(link, None, start(started, b"").map(|()| Vec::new()))
-        }
-        b"smethod" => {
-            let started = dispatch.method_stream(&request.text(1), &request.args(2));
             write_reply(link, None, start(started, b"").map(|()| Vec::new()))
         }
         b"next" => write_next(link, None, &next_item(streams, b"")),
@@ -529,6 +600,15 @@ fn write_call_reply(
     reply: &Result<Results, Failure>,
     exited: bool,
 ) -> std::io::Result<()> {
+    link.write(&reply_frame(id, reply, exited))
+}
+
+/// The frame [`write_call_reply`] writes.
+fn reply_frame<'r>(
+    id: Option<&'r [u8]>,
+    reply: &'r Result<Results, Failure>,
+    exited: bool,
+) -> Vec<&'r [u8]> {
     let mut frame: Vec<&[u8]> = Vec::new();
     match reply {
         Ok(results) => {
@@ -547,7 +627,7 @@ fn write_call_reply(
             frame.extend([f.kind.as_bytes(), f.task.as_bytes(), f.message.as_bytes()]);
         }
     }
-    link.write(&frame)
+    frame
 }
 
 /// A request's kind without the mark of a Python program's request
