@@ -245,13 +245,16 @@ class _Child:
         self._send(parts)
 
     def died(self):
-        code = self.proc.wait() if self.proc is not None else "none: in this process"
-        # The program died (a crash, an abort): this Ray worker goes with
-        # it, so that Ray sees a worker failure and applies its retries and
-        # restarts.
+        # The program died (a crash, an abort), or its serving in this
+        # process ended: this Ray worker goes with it, so that Ray sees a
+        # worker failure and applies its retries and restarts.
+        if self.proc is None:
+            what = "serving this Ray worker in its own process stopped"
+        else:
+            what = f"died (exit status {self.proc.wait()})"
         sys.stderr.write(
-            f"RustyRay: the worker-mode program {self.command[0]} died (exit status "
-            f"{code}) while it ran a call; ending this Ray worker\n"
+            f"RustyRay: the worker-mode program {self.command[0]} {what} while it ran a "
+            "call; ending this Ray worker\n"
         )
         sys.stderr.flush()
         os._exit(1)
@@ -823,7 +826,8 @@ class RustActor:
         # concurrency group), and a reader thread hands out the replies and
         # serves the program's own requests meanwhile.
         host = sys.modules.get("_rustyray_host")
-        self.direct = host.method if host is not None and concurrency == 1 and not groups else None
+        one_at_a_time = concurrency == 1 and not groups
+        self.direct = host.method if host is not None and one_at_a_time else None
         self.child.concurrent()
         self.exiting = False
 

@@ -11,6 +11,11 @@
 //! their callers, and serves the next request of the trampoline's itself,
 //! while another reads on (see `Serving`). The process ends when the
 //! trampoline's Ray worker does (the socket closes).
+//!
+//! A program that is a Ray worker itself (`host.rs`) serves its own
+//! trampoline the same way over a socket pair ([`serve_in_process`]), and
+//! takes its actor's calls as calls ([`direct`]), on the trampoline's
+//! thread.
 
 use std::collections::HashMap;
 use std::io::BufReader;
@@ -446,8 +451,8 @@ fn take_inside(
 /// Serves a request about streams, if `kind` is one: `stream` starts one
 /// (answered `ok`), `next` takes its next item (answered `item`, `end` or
 /// `err`); `csmethod` and `cnext` do the same for a streaming method,
-/// under a request id, each `cnext` on a thread of its own; `sdrop` forgets a stream read no more. `None` for other
-/// requests.
+/// under a request id, each `cnext` on a thread of its own; `sdrop`
+/// forgets a stream read no more. `None` for other requests.
 fn serve_streams(
     kind: &[u8],
     parts: &[Vec<u8>],
